@@ -1,0 +1,96 @@
+/**
+ * How BullMQ's job records look to clients: OctoAI's request status, Kiln's job document and
+ * the OctoAI response body. One mapping from BullMQ states to Kiln statuses.
+ */
+import { decodeFailure, queuePosition, type RenderJobData, type RenderJobProgress, type RenderJobResult, type RenderQueue } from '@kiln/queue';
+import type { FileStore } from '@kiln/storage';
+import type { Job } from 'bullmq';
+
+export type KilnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
+export type RenderJob = Job<RenderJobData, RenderJobResult>;
+
+export async function statusOf(job: RenderJob): Promise<KilnStatus> {
+  const state = await job.getState();
+  switch (state) {
+    case 'active':
+      return 'running';
+    case 'completed':
+      return 'completed';
+    case 'failed':
+      return decodeFailure(job.failedReason).code === 'canceled' ? 'canceled' : 'failed';
+    default:
+      // waiting, prioritized, delayed (a retry's backoff), waiting-children
+      return 'queued';
+  }
+}
+
+/** OctoAI's `GET /v1/requests/{id}` statuses. */
+export const OCTOAI_STATUS: Record<KilnStatus, 'pending' | 'running' | 'completed' | 'failed' | 'canceled'> = {
+  queued: 'pending',
+  running: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  canceled: 'canceled',
+};
+
+const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+export function progressOf(job: RenderJob): RenderJobProgress {
+  const p = job.progress as Partial<RenderJobProgress> | number;
+  const total = typeof job.data.request.steps === 'number' ? job.data.request.steps : 0;
+  if (typeof p === 'object' && p) {
+    return { step: p.step ?? 0, totalSteps: p.totalSteps ?? total, imagesDone: p.imagesDone ?? 0, numImages: p.numImages ?? job.data.seeds.length };
+  }
+  return { step: 0, totalSteps: total, imagesDone: 0, numImages: job.data.seeds.length };
+}
+
+export async function jobDocument(job: RenderJob, queue: RenderQueue, baseUrl: string) {
+  const status = await statusOf(job);
+  const progress = progressOf(job);
+  const result = status === 'completed' ? job.returnvalue : undefined;
+  const failure = status === 'failed' || status === 'canceled' ? decodeFailure(job.failedReason) : null;
+  return {
+    id: job.id as string,
+    status,
+    family: job.data.family,
+    progress: {
+      step: status === 'completed' ? progress.totalSteps : progress.step,
+      total_steps: progress.totalSteps,
+      images_done: status === 'completed' ? job.data.seeds.length : progress.imagesDone,
+      num_images: job.data.seeds.length,
+    },
+    queue_position: status === 'queued' ? await queuePosition(queue, job.id as string) : null,
+    attempts_made: job.attemptsMade,
+    created_at: iso(job.timestamp),
+    started_at: iso(job.processedOn),
+    finished_at: iso(job.finishedOn),
+    error: failure ? { code: failure.code, message: failure.message, ...(failure.field && { field: failure.field }) } : null,
+    seeds: job.data.seeds,
+    prediction_time_ms: result?.predictionTimeMs ?? null,
+    images: (result?.images ?? []).map((img) => ({
+      index: img.index,
+      seed: img.seed,
+      url: img.key ? `${baseUrl}/v1/jobs/${job.id}/images/${img.index}` : null,
+      content_type: img.contentType,
+      removed_for_safety: img.removedForSafety,
+      safety_score: img.safetyScore,
+    })),
+  };
+}
+
+/** OctoAI's ImageGenerationResponse, with the image bytes read back from storage. */
+export async function generationResponse(jobId: string, result: RenderJobResult, store: FileStore) {
+  const images = await Promise.all(
+    result.images.map(async (img) => {
+      const bytes = img.key ? await store.get(img.key) : undefined;
+      if (img.key && !bytes) throw new Error(`result image ${img.key} is missing from storage`);
+      return {
+        image_b64: bytes ? bytes.toString('base64') : null,
+        removed_for_safety: img.removedForSafety,
+        seed: img.seed,
+        safety_score: img.safetyScore,
+      };
+    }),
+  );
+  return { images, prediction_time_ms: Math.round(result.predictionTimeMs * 10) / 10, id: jobId };
+}

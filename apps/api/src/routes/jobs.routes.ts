@@ -1,0 +1,61 @@
+/**
+ * Job lookups: OctoAI's `/v1/requests/{id}` and `/v1/responses/{id}`, and Kiln's `/v1/jobs/{id}`
+ * and its images. A job of another tenant answers 404, exactly like a job that does not exist.
+ */
+import { KilnError } from '@kiln/contracts';
+import { Router, type Response } from 'express';
+import { callerOf } from '../auth.js';
+import { baseUrlOf } from '../base-url.js';
+import type { ApiDeps } from '../deps.js';
+import { OCTOAI_STATUS, generationResponse, jobDocument, statusOf, type RenderJob } from '../job-views.js';
+import { decodeFailure } from '@kiln/queue';
+
+export function jobsRoutes(deps: ApiDeps): Router {
+  const router = Router();
+
+  async function ownJob(id: string, res: Response): Promise<RenderJob> {
+    const job = (await deps.queue.getJob(id)) as RenderJob | undefined;
+    if (!job || job.data.tenant !== callerOf(res).tenant) {
+      throw new KilnError('not_found', `no job ${id}`);
+    }
+    return job;
+  }
+
+  router.get('/v1/requests/:id', async (req, res) => {
+    const job = await ownJob(req.params.id, res);
+    const status = await statusOf(job);
+    const body: Record<string, unknown> = { status: OCTOAI_STATUS[status] };
+    if (status === 'completed') body.response_url = `${baseUrlOf(req, deps.config)}/v1/responses/${job.id}`;
+    if (status === 'failed' || status === 'canceled') body.error = decodeFailure(job.failedReason).message;
+    res.json(body);
+  });
+
+  router.get('/v1/responses/:id', async (req, res) => {
+    const job = await ownJob(req.params.id, res);
+    const status = await statusOf(job);
+    if (status !== 'completed') {
+      if (status === 'failed' || status === 'canceled') {
+        const failure = decodeFailure(job.failedReason);
+        throw new KilnError(status === 'canceled' ? 'canceled' : 'not_ready', `the job ${status}: ${failure.message}`, { jobId: job.id });
+      }
+      throw new KilnError('not_ready', `the job is ${status}; poll /v1/requests/${job.id}`, { jobId: job.id });
+    }
+    res.json(await generationResponse(job.id as string, job.returnvalue, deps.store));
+  });
+
+  router.get('/v1/jobs/:id', async (req, res) => {
+    const job = await ownJob(req.params.id, res);
+    res.json(await jobDocument(job, deps.queue, baseUrlOf(req, deps.config)));
+  });
+
+  router.get('/v1/jobs/:id/images/:index', async (req, res) => {
+    const job = await ownJob(req.params.id, res);
+    const index = Number(req.params.index);
+    const image = (await job.getState()) === 'completed' ? job.returnvalue.images[index] : undefined;
+    const bytes = image?.key ? await deps.store.get(image.key) : undefined;
+    if (!image || !bytes) throw new KilnError('not_found', `job ${job.id} has no image ${req.params.index}`);
+    res.type(image.contentType).set('Cache-Control', 'private, max-age=31536000, immutable').send(bytes);
+  });
+
+  return router;
+}

@@ -1,0 +1,60 @@
+import type { KilnConfig, Logger } from '@kiln/config';
+import { createRedis, createRenderQueue, createRenderQueueEvents } from '@kiln/queue';
+import { FileStore } from '@kiln/storage';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { KeyRing } from './auth.js';
+import { ModelCatalog, type ApiDeps } from './deps.js';
+
+export interface ApiServer {
+  server: Server;
+  url: string;
+  deps: ApiDeps;
+  close(): Promise<void>;
+}
+
+/** Opens Redis, the queue and storage, and listens on the configured host and port. */
+export async function startApi({ config, logger }: { config: Readonly<KilnConfig>; logger: Logger }): Promise<ApiServer> {
+  const redis = createRedis(config.redisUrl);
+  const queue = createRenderQueue(redis, {
+    prefix: config.queuePrefix,
+    attempts: config.jobAttempts,
+    retentionMs: config.resultTtlMs,
+  });
+  const eventsConnection = createRedis(config.redisUrl);
+  const queueEvents = createRenderQueueEvents(eventsConnection, config.queuePrefix);
+  await queueEvents.waitUntilReady();
+  const deps: ApiDeps = {
+    config,
+    logger,
+    redis,
+    queue,
+    queueEvents,
+    store: new FileStore(config.dataDir),
+    keys: config.keysFile ? new KeyRing(config.keysFile) : undefined,
+    models: new ModelCatalog(config),
+  };
+  const app = createApp(deps);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  // Sync requests hold their connection while the job renders.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  return {
+    server,
+    url,
+    deps,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queueEvents.close();
+      await queue.close();
+      eventsConnection.disconnect();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { Command, Option } from 'commander';
+import { SD15_SAMPLERS } from '@kiln/contracts';
+import { makeTinyCommand } from './commands/models.command.js';
+import { renderCommand } from './commands/render.command.js';
+import { apiCommand, startCommand, workerCommand } from './commands/serve.command.js';
+
+const program = new Command('kiln').description('Kiln: self-hosted, OctoAI-compatible Stable Diffusion rendering');
+
+program.command('start').description('API + one worker (+ a local Redis when none answers)').action(startCommand);
+program.command('api').description('the API only').action(apiCommand);
+program.command('worker').description('a render worker only (what GPU machines run)').action(workerCommand);
+
+program
+  .command('render')
+  .description('one generation in-process, no Redis: writes 0.png, 1.png, … and result.json')
+  .requiredOption('--model <dir>', 'model folder in the diffusers ONNX layout')
+  .requiredOption('--out <dir>', 'output folder')
+  .requiredOption('--prompt <text>')
+  .option('--negative-prompt <text>')
+  .addOption(new Option('--sampler <name>').choices([...SD15_SAMPLERS]))
+  .option('--cfg-scale <n>')
+  .option('--steps <n>')
+  .option('--num-images <n>')
+  .option('--seed <seed>', 'an integer, or a comma-separated list (null for random)')
+  .addOption(new Option('--image-encoding <enc>').choices(['png', 'jpeg']))
+  .option('--width <n>')
+  .option('--height <n>')
+  .option('--init-image <file>')
+  .option('--strength <n>')
+  .option('--mask-image <file>')
+  .option('--outpainting')
+  .option('--checkpoint <dir-or-name>')
+  .option('--vae <dir-or-name>')
+  .option('--loras <file-or-name=weight,...>')
+  .option('--textual-inversions <file-or-name=trigger,...>')
+  .option('--clip-skip <n>')
+  .option('--micro-batch <n>', 'images per UNet call', '4')
+  .addOption(new Option('--rng <source>', 'cpu = torch CPU generator (diffusers), nv = A1111 NV (CUDA randn)').choices(['cpu', 'nv']).default('cpu'))
+  .action(renderCommand);
+
+const models = program.command('models').description('model folders');
+models
+  .command('make-tiny <dir>')
+  .description('write a random-weight model in the diffusers ONNX layout (tiny, or real SD dimensions with --full-size)')
+  .option('--family <family>', 'sd15 (sd3 later)', 'sd15')
+  .option('--full-size', 'real SD1.5 dimensions, for benchmarks (~3.4 GB fp32)')
+  .option('--fp16', 'float16 weights and I/O')
+  .option('--inpainting', 'a 9-channel inpainting UNet')
+  .option('--seed <n>', 'weights seed', '0')
+  .action(makeTinyCommand);
+
+program.parseAsync().catch((err: Error) => {
+  console.error(`kiln: ${err.message}`);
+  process.exit(1);
+});

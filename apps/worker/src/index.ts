@@ -1,0 +1,2 @@
+export { startRenderWorker, type RenderWorker, type RenderWorkerOptions } from './render-worker.js';
+export { createRenderProcessor } from './render.processor.js';

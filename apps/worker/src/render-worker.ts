@@ -1,0 +1,59 @@
+import type { KilnConfig, Logger } from '@kiln/config';
+import { DiffusionThread } from '@kiln/diffusion';
+import { RENDER_QUEUE, createRedis, type RenderJobData, type RenderJobResult } from '@kiln/queue';
+import { FileStore } from '@kiln/storage';
+import { Worker } from 'bullmq';
+import path from 'node:path';
+import { createRenderProcessor } from './render.processor.js';
+
+export interface RenderWorker {
+  worker: Worker<RenderJobData, RenderJobResult>;
+  /** Stops taking jobs, lets the current one finish (or hands it back), releases sessions and Redis. */
+  close(): Promise<void>;
+}
+
+export interface RenderWorkerOptions {
+  config: Readonly<KilnConfig>;
+  logger: Logger;
+  /** Load the default model before taking the first job. */
+  warm?: boolean;
+}
+
+export async function startRenderWorker({ config, logger, warm = true }: RenderWorkerOptions): Promise<RenderWorker> {
+  const connection = createRedis(config.redisUrl);
+  const store = new FileStore(config.dataDir);
+  const thread = new DiffusionThread({
+    executionProvider: config.executionProvider,
+    intraOpThreads: config.intraOpThreads,
+  });
+  if (warm) {
+    await thread.warm(path.join(config.modelsDir, config.sd15Model)).catch((err: Error) => {
+      logger.warn({ err: err.message }, 'default model could not be preloaded');
+    });
+  }
+  const worker = new Worker<RenderJobData, RenderJobResult>(
+    RENDER_QUEUE,
+    createRenderProcessor({ config, store, thread, logger }),
+    {
+      connection,
+      prefix: config.queuePrefix,
+      // One render at a time per inference thread: a render already uses every core (or the GPU).
+      concurrency: config.workerConcurrency,
+      // A crashed worker's job goes back to the queue after this long without a lock renewal.
+      lockDuration: 30_000,
+      stalledInterval: 15_000,
+      maxStalledCount: 2,
+    },
+  );
+  worker.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'job failed'));
+  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await thread.close();
+      connection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import path from 'node:path';
+
+const flag = z
+  .enum(['0', '1', 'true', 'false', ''])
+  .optional()
+  .transform((v) => v === '1' || v === 'true');
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+/**
+ * Every environment variable Kiln reads, with its default. This is the only place that reads
+ * `process.env`; docs/configuration.md documents the same list.
+ */
+const envSchema = z.object({
+  REDIS_URL: z.string().url().optional(),
+  PORT: int(8080, 0),
+  KILN_HOST: z.string().optional(),
+  KILN_PUBLIC_URL: z.string().url().optional(),
+  KILN_DATA_DIR: z.string().default('./data'),
+  KILN_MODELS_DIR: z.string().default('./models'),
+  KILN_SD15_MODEL: z.string().default('tiny-sd15'),
+  KILN_SD3_MODEL: z.string().optional(),
+  KILN_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu', 'auto']).default('cpu'),
+  KILN_KEYS_FILE: z.string().optional(),
+  KILN_ALLOW_ANY_RESOLUTION: flag,
+  KILN_WEBHOOK_ALLOW_PRIVATE: flag,
+  KILN_QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('kiln'),
+  KILN_WORKER_CONCURRENCY: int(1, 1),
+  KILN_MICRO_BATCH: int(4, 1),
+  KILN_INTRA_OP_THREADS: int(0, 0),
+  KILN_RESULT_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  KILN_SYNC_TIMEOUT_MS: int(300_000, 1),
+  KILN_MAX_BODY_BYTES: int(32 * 1024 * 1024, 1024),
+  KILN_MAX_IMAGE_PIXELS: int(4096 * 4096, 64 * 64),
+  KILN_JOB_ATTEMPTS: int(3, 1),
+  KILN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface KilnConfig {
+  /** Redis to use; undefined means "127.0.0.1:6379, or start a local redis-server" (`kiln start`). */
+  redisUrl: string | undefined;
+  port: number;
+  /** Interface to bind. Local mode (no keys file) binds to loopback only. */
+  host: string;
+  /** Base URL used in links the API hands out (poll_url, image URLs); derived from the request when unset. */
+  publicUrl: string | undefined;
+  dataDir: string;
+  modelsDir: string;
+  sd15Model: string;
+  sd3Model: string | undefined;
+  executionProvider: 'cpu' | 'cuda' | 'webgpu' | 'auto';
+  keysFile: string | undefined;
+  /** Local mode: no keys file, every caller is the `local` tenant, loopback only. */
+  localMode: boolean;
+  allowAnyResolution: boolean;
+  webhookAllowPrivate: boolean;
+  queuePrefix: string;
+  workerConcurrency: number;
+  /** Images per UNet call (CFG doubles it); bounds worker memory for num_images up to 16. */
+  microBatchSize: number;
+  /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
+  intraOpThreads: number;
+  resultTtlMs: number;
+  syncTimeoutMs: number;
+  maxBodyBytes: number;
+  maxImagePixels: number;
+  jobAttempts: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment once; the result is frozen. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<KilnConfig> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const localMode = !e.KILN_KEYS_FILE;
+  return Object.freeze({
+    redisUrl: e.REDIS_URL,
+    port: e.PORT,
+    host: localMode ? '127.0.0.1' : (e.KILN_HOST ?? '0.0.0.0'),
+    publicUrl: e.KILN_PUBLIC_URL,
+    dataDir: path.resolve(e.KILN_DATA_DIR),
+    modelsDir: path.resolve(e.KILN_MODELS_DIR),
+    sd15Model: e.KILN_SD15_MODEL,
+    sd3Model: e.KILN_SD3_MODEL,
+    executionProvider: e.KILN_EXECUTION_PROVIDER,
+    keysFile: e.KILN_KEYS_FILE,
+    localMode,
+    allowAnyResolution: e.KILN_ALLOW_ANY_RESOLUTION,
+    webhookAllowPrivate: e.KILN_WEBHOOK_ALLOW_PRIVATE,
+    queuePrefix: e.KILN_QUEUE_PREFIX,
+    workerConcurrency: e.KILN_WORKER_CONCURRENCY,
+    microBatchSize: e.KILN_MICRO_BATCH,
+    intraOpThreads: e.KILN_INTRA_OP_THREADS,
+    resultTtlMs: e.KILN_RESULT_TTL_HOURS * 3600_000,
+    syncTimeoutMs: e.KILN_SYNC_TIMEOUT_MS,
+    maxBodyBytes: e.KILN_MAX_BODY_BYTES,
+    maxImagePixels: e.KILN_MAX_IMAGE_PIXELS,
+    jobAttempts: e.KILN_JOB_ATTEMPTS,
+    logLevel: e.KILN_LOG_LEVEL,
+  });
+}

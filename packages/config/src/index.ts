@@ -1,0 +1,2 @@
+export { loadConfig, ConfigError, type KilnConfig } from './config.js';
+export { createLogger, type Logger } from './logger.js';

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { errorInfoSchema } from './errors.js';
+import { MODEL_FAMILIES } from './model-family.js';
+import { MAX_SEED } from './seeds.js';
+
+/** States of a job. `queued` → `running` → `completed` | `failed` | `canceled`. */
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'canceled'] as const;
+
+/** One of {@link JOB_STATUSES}. */
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** The final states: a job in one of them never changes again. */
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'canceled'];
+
+/** MIME types of stored images, by `image_encoding`. */
+export const IMAGE_CONTENT_TYPES = { jpeg: 'image/jpeg', png: 'image/png' } as const;
+
+const isoTimestamp = z.iso.datetime({ offset: true });
+const count = z.int().min(0);
+
+/** Progress of a job's denoising. */
+export const jobProgressSchema = z
+  .object({
+    step: count.describe('Denoising steps done for the image(s) now in progress; 0 before the first.'),
+    total_steps: count.describe(
+      'Denoising steps each image takes: `steps`, or fewer for img2img (`steps × strength`, as diffusers counts them).',
+    ),
+    images_done: count.describe('Images finished so far.'),
+    num_images: z.int().min(1).describe('Images the job makes (`num_images` of the request).'),
+  })
+  .meta({ description: 'How far the job has come.' });
+
+/** One finished image of a job. */
+export const jobImageSchema = z
+  .object({
+    index: count.describe('Position in seed order, 0-based; `GET /v1/jobs/{id}/images/{index}` serves it.'),
+    seed: z.int().min(0).max(MAX_SEED).describe('The seed that reproduces this image alone.'),
+    url: z
+      .string()
+      .nullable()
+      .describe('Absolute URL of the image bytes; null when the image was removed for safety.'),
+    content_type: z.enum([IMAGE_CONTENT_TYPES.jpeg, IMAGE_CONTENT_TYPES.png]).describe('MIME type of the bytes at `url`.'),
+    removed_for_safety: z.boolean().describe('True when the safety checker withheld the image.'),
+    safety_score: z.number().nullable().describe('The safety checker\'s score; null when the model has no checker.'),
+  })
+  .meta({ description: 'A finished image.' });
+
+/** The body of `GET /v1/jobs/{id}`. */
+export const jobSchema = z
+  .object({
+    id: z.string().describe('The job id (also the OctoAI `response_id`).'),
+    status: z.enum(JOB_STATUSES).describe('`queued`, `running`, then `completed`, `failed` or `canceled`.'),
+    family: z.enum(MODEL_FAMILIES).describe('`sd15` for /generate/sd, `sd3` for /generate/sd3.'),
+    custom_id: z.string().nullable().describe('The request\'s `custom_id`, or null.'),
+    progress: jobProgressSchema,
+    queue_position: count
+      .nullable()
+      .describe('While `queued`: how many jobs are ahead of this one in its lane (0 = next). Otherwise null.'),
+    created_at: isoTimestamp.describe('When the job was accepted (ISO 8601).'),
+    started_at: isoTimestamp.nullable().describe('When a worker started it; null while queued.'),
+    finished_at: isoTimestamp.nullable().describe('When it reached a final state; null before.'),
+    error: errorInfoSchema.nullable().describe('Why it failed or was canceled; null otherwise.'),
+    images: z.array(jobImageSchema).describe('Finished images in seed order; complete once `completed`.'),
+    seeds: z
+      .array(z.int().min(0).max(MAX_SEED))
+      .describe('Every image\'s seed in order, resolved when the job was accepted.'),
+    prediction_time_ms: z.number().min(0).nullable().describe('Generation time in milliseconds once completed; null before.'),
+  })
+  .meta({ title: 'Job', description: 'A generation job: state, progress, timing and results.' });
+
+/** The body of `GET /v1/jobs/{id}`. */
+export type Job = z.output<typeof jobSchema>;
+/** Progress of a job. */
+export type JobProgress = z.output<typeof jobProgressSchema>;
+/** A finished image of a job. */
+export type JobImage = z.output<typeof jobImageSchema>;

@@ -1,0 +1,294 @@
+import { z } from 'zod';
+import { ERROR_CODES, ERROR_DESCRIPTIONS, ERROR_STATUS, errorBodySchema } from './errors.js';
+import { createSd15RequestSchema, createSd3RequestSchema } from './generate-request.schema.js';
+import { asyncAcceptedSchema, imageGenerationResponseSchema, requestStatusSchema } from './generate-response.schema.js';
+import { healthSchema, readinessSchema } from './health.schema.js';
+import { IMAGE_CONTENT_TYPES, jobSchema } from './jobs.schema.js';
+import type { ModelFamily } from './model-family.js';
+import { GENERATE_PATHS } from './model-family.js';
+import { RESOLUTIONS } from './resolutions.js';
+import { validationErrorBodySchema } from './validation-error.js';
+
+/** Options of {@link buildOpenApiDocument}. */
+export interface OpenApiOptions {
+  /** Base URL listed under `servers` (e.g. `KILN_PUBLIC_URL`); omitted when unset. */
+  serverUrl?: string;
+  /** Whether the operator allows any multiple-of-8 size (`KILN_ALLOW_ANY_RESOLUTION=1`). Default false. */
+  allowAnyResolution?: boolean;
+  /** `info.version`; default `0.1.0`. */
+  version?: string;
+}
+
+/** A JSON object; the document is plain JSON, ready for `res.json()`. */
+export type OpenApiDocument = Record<string, unknown> & {
+  openapi: '3.1.0';
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: Record<string, Record<string, unknown>> } & Record<string, unknown>;
+};
+
+/** JSON Schema 2020-12 of a zod schema, as an OpenAPI 3.1 component (no `$schema` member). */
+function toComponent(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonContent = (schemaName: string) => ({ 'application/json': { schema: ref(schemaName) } });
+const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
+const parameterRef = (name: string) => ({ $ref: `#/components/parameters/${name}` });
+
+const retryAfterHeader = {
+  'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
+};
+
+/** Error codes that answer with a given status, for response descriptions. */
+function codesFor(status: number): string {
+  return ERROR_CODES.filter((code) => ERROR_STATUS[code] === status)
+    .map((code) => `\`${code}\``)
+    .join(', ');
+}
+
+function errorResponse(status: number, summary: string, headers?: Record<string, unknown>) {
+  return {
+    description: `${summary} Codes: ${codesFor(status)}.`,
+    ...(headers && { headers }),
+    content: jsonContent('ErrorBody'),
+  };
+}
+
+function generateOperation(family: ModelFamily) {
+  const label = family === 'sd15' ? 'Stable Diffusion 1.5' : 'Stable Diffusion 3 Medium';
+  return {
+    post: {
+      operationId: family === 'sd15' ? 'generateSd15' : 'generateSd3',
+      tags: ['generation'],
+      summary: `Generate images with ${label}`,
+      description:
+        'OctoAI-compatible text-to-image, img2img, inpainting and outpainting. Without `X-OctoAI-Async` the ' +
+        'call waits for the images (200); with `X-OctoAI-Async: 1` it answers 201 at once with a `poll_url`.',
+      parameters: [parameterRef('OctoAiAsync'), parameterRef('IdempotencyKey')],
+      requestBody: {
+        required: true,
+        content: jsonContent(family === 'sd15' ? 'Sd15GenerateRequest' : 'Sd3GenerateRequest'),
+      },
+      responses: {
+        '200': { description: 'The generated images (synchronous call).', content: jsonContent('ImageGenerationResponse') },
+        '201': {
+          description: 'Queued (request sent with `X-OctoAI-Async: 1`); poll `poll_url`.',
+          content: jsonContent('AsyncAccepted'),
+        },
+        '400': responseRef('BadImage'),
+        '401': responseRef('Unauthorized'),
+        '409': responseRef('Conflict'),
+        '413': responseRef('PayloadTooLarge'),
+        '422': responseRef('ValidationFailed'),
+        '429': responseRef('RateLimited'),
+        '500': responseRef('InternalError'),
+        '503': responseRef('Unavailable'),
+        '504': responseRef('Timeout'),
+      },
+    },
+  };
+}
+
+function getOperation(
+  tag: 'async' | 'jobs',
+  operationId: string,
+  summary: string,
+  ok: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    get: {
+      operationId,
+      tags: [tag],
+      summary,
+      responses: { '200': ok, '401': responseRef('Unauthorized'), '404': responseRef('NotFound'), ...extra },
+    },
+  };
+}
+
+/**
+ * The OpenAPI 3.1 document of Kiln's HTTP API, generated from the same zod schemas the API
+ * validates with (`z.toJSONSchema`, draft 2020-12; request bodies as clients send them,
+ * responses as Kiln sends them). Served at `GET /openapi.json`.
+ */
+export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument {
+  const schemaOptions = { allowAnyResolution: opts.allowAnyResolution ?? false };
+  const requestComponent = (family: ModelFamily) => {
+    const schema = family === 'sd15' ? createSd15RequestSchema(schemaOptions) : createSd3RequestSchema(schemaOptions);
+    const component = toComponent(schema, 'input');
+    if (!schemaOptions.allowAnyResolution) {
+      // JSON Schema cannot say "(width, height) is one of these pairs"; list them as an extension.
+      component['x-allowed-resolutions'] = RESOLUTIONS[family].map(([width, height]) => ({ width, height }));
+    }
+    return component;
+  };
+
+  const schemas: Record<string, Record<string, unknown>> = {
+    Sd15GenerateRequest: requestComponent('sd15'),
+    Sd3GenerateRequest: requestComponent('sd3'),
+    ImageGenerationResponse: toComponent(imageGenerationResponseSchema, 'output'),
+    AsyncAccepted: toComponent(asyncAcceptedSchema, 'output'),
+    RequestStatus: toComponent(requestStatusSchema, 'output'),
+    Job: toComponent(jobSchema, 'output'),
+    Health: toComponent(healthSchema, 'output'),
+    Readiness: toComponent(readinessSchema, 'output'),
+    ErrorBody: toComponent(errorBodySchema, 'output'),
+    HTTPValidationError: toComponent(validationErrorBodySchema, 'output'),
+    ErrorCode: {
+      type: 'string',
+      enum: [...ERROR_CODES],
+      description: ERROR_CODES.map((code) => `- \`${code}\` (${ERROR_STATUS[code]}): ${ERROR_DESCRIPTIONS[code]}`).join('\n'),
+      'x-http-status': { ...ERROR_STATUS },
+    },
+  };
+
+  const idParameter = (description: string) => ({
+    name: 'id',
+    in: 'path',
+    required: true,
+    description,
+    schema: { type: 'string', minLength: 1 },
+  });
+
+  const paths: Record<string, Record<string, unknown>> = {
+    [GENERATE_PATHS.sd15]: generateOperation('sd15'),
+    [GENERATE_PATHS.sd3]: generateOperation('sd3'),
+    '/v1/requests/{id}': {
+      parameters: [idParameter('The `response_id` from the 201 answer.')],
+      ...getOperation('async', 'getRequestStatus', 'State of an async request', {
+        description: 'The request\'s state; `response_url` once completed.',
+        content: jsonContent('RequestStatus'),
+      }),
+    },
+    '/v1/responses/{id}': {
+      parameters: [idParameter('The `response_id` from the 201 answer.')],
+      ...getOperation(
+        'async',
+        'getResponse',
+        'Result of a completed async request',
+        { description: 'The same body a synchronous call answers.', content: jsonContent('ImageGenerationResponse') },
+        {
+          '409': errorResponse(409, 'The job has not finished (`not_ready`) or was canceled (`canceled`).'),
+          '422': errorResponse(422, 'The job failed because of its input (`input_rejected`).'),
+          '500': responseRef('InternalError'),
+        },
+      ),
+    },
+    '/v1/jobs/{id}': {
+      parameters: [idParameter('The job id (the `id` of a response, the `response_id` of an async request).')],
+      ...getOperation('jobs', 'getJob', 'State, progress and results of a job', {
+        description: 'The job.',
+        content: jsonContent('Job'),
+      }),
+    },
+    '/v1/jobs/{id}/images/{index}': {
+      parameters: [
+        idParameter('The job id.'),
+        {
+          name: 'index',
+          in: 'path',
+          required: true,
+          description: 'The image\'s position in seed order, 0-based.',
+          schema: { type: 'integer', minimum: 0 },
+        },
+      ],
+      ...getOperation('jobs', 'getJobImage', 'The bytes of one image of a job', {
+        description: 'The image, with the content type of its encoding.',
+        content: Object.fromEntries(
+          Object.values(IMAGE_CONTENT_TYPES).map((type) => [type, { schema: { type: 'string', contentMediaType: type } }]),
+        ),
+      }),
+    },
+    '/healthz': {
+      get: {
+        operationId: 'health',
+        tags: ['operations'],
+        summary: 'Liveness: the process is up',
+        security: [],
+        responses: { '200': { description: 'Up.', content: jsonContent('Health') } },
+      },
+    },
+    '/readyz': {
+      get: {
+        operationId: 'readiness',
+        tags: ['operations'],
+        summary: 'Readiness: Redis reachable and a worker seen recently',
+        security: [],
+        responses: {
+          '200': { description: 'Ready.', content: jsonContent('Readiness') },
+          '503': { description: 'Not ready; `checks` says why.', content: jsonContent('Readiness') },
+        },
+      },
+    },
+  };
+
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'Kiln',
+      version: opts.version ?? '0.1.0',
+      description:
+        'Self-hosted, OctoAI-compatible Stable Diffusion service. Validation errors answer 422 in FastAPI\'s ' +
+        '`detail` shape plus `error.code`; every other error is `{"error":{"code","message"}}` (see `ErrorCode`).',
+    },
+    ...(opts.serverUrl !== undefined && { servers: [{ url: opts.serverUrl }] }),
+    security: [{ bearerAuth: [] }],
+    tags: [
+      { name: 'generation', description: 'OctoAI-compatible image generation.' },
+      { name: 'async', description: 'OctoAI async polling.' },
+      { name: 'jobs', description: 'Kiln jobs: progress, results and images.' },
+      { name: 'operations', description: 'Health and readiness probes.' },
+    ],
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key from the keys file. In local mode (no keys file) any or no token is accepted.',
+        },
+      },
+      parameters: {
+        OctoAiAsync: {
+          name: 'X-OctoAI-Async',
+          in: 'header',
+          required: false,
+          description: '`1`: queue the request and answer 201 at once instead of waiting for the images.',
+          schema: { type: 'string', enum: ['1'] },
+        },
+        IdempotencyKey: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description: 'Same key and same body within 24 h → the same job; same key, other body → 409 `conflict`.',
+          schema: { type: 'string', minLength: 1, maxLength: 256 },
+        },
+      },
+      responses: {
+        ValidationFailed: {
+          description: `The body failed validation. Code: ${codesFor(422)} (\`input_rejected\` when a synchronous job fails on its input).`,
+          content: {
+            'application/json': { schema: { anyOf: [ref('HTTPValidationError'), ref('ErrorBody')] } },
+          },
+        },
+        BadImage: errorResponse(400, '`init_image` or `mask_image` cannot be decoded.'),
+        Unauthorized: errorResponse(401, 'Missing or unknown bearer token.'),
+        NotFound: errorResponse(404, 'No such resource for this caller.'),
+        Conflict: errorResponse(409, '`Idempotency-Key` reused with another body, or the job was canceled.'),
+        PayloadTooLarge: errorResponse(413, 'The body is over the size limit.'),
+        RateLimited: errorResponse(429, 'Over the key\'s rate limit.', retryAfterHeader),
+        InternalError: errorResponse(500, 'Kiln failed after retrying; `error.job_id` names the job.'),
+        Unavailable: errorResponse(503, 'Queue full, shutting down or model not loaded.', retryAfterHeader),
+        Timeout: errorResponse(504, 'The synchronous wait timed out; the job goes on, `error.job_id` names it.'),
+      },
+    },
+  };
+}

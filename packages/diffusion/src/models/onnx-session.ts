@@ -1,0 +1,173 @@
+/**
+ * The only module that imports onnxruntime-node. It hides dtype differences between exports
+ * (fp16 vs fp32 tensors, int32 vs int64 token ids) behind float32/int32 arrays, and counts the time
+ * spent inside `session.run` so benchmarks can compare Kiln's wall time with the model's own time.
+ */
+import * as ort from 'onnxruntime-node';
+import { float16ToFloat32, float32ToFloat16 } from '../tensor/float16.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
+
+export interface SessionSettings {
+  executionProvider?: ExecutionProvider;
+  /** 0 lets onnxruntime choose. */
+  intraOpThreads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  enableCpuMemArena?: boolean;
+}
+
+export type ElementType = 'float32' | 'float16' | 'int32' | 'int64' | 'float64' | 'uint8' | string;
+
+export interface ValueInfo {
+  name: string;
+  type: ElementType;
+  shape: readonly (number | string)[];
+}
+
+/** A tensor handed to or returned by Kiln code: float data is always float32 on our side. */
+export interface HostTensor {
+  data: Float32Array | Int32Array;
+  dims: readonly number[];
+}
+
+export class ModelLoadError extends Error {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+function providersFor(ep: ExecutionProvider): string[][] {
+  switch (ep) {
+    case 'cpu':
+      return [['cpu']];
+    case 'cuda':
+      return [['cuda', 'cpu']];
+    case 'webgpu':
+      return [['webgpu', 'cpu']];
+    case 'auto':
+      return [['cuda', 'cpu'], ['webgpu', 'cpu'], ['cpu']];
+  }
+}
+
+function metadataOf(meta: readonly ort.InferenceSession.ValueMetadata[]): Map<string, ValueInfo> {
+  const out = new Map<string, ValueInfo>();
+  for (const m of meta) {
+    if (m.isTensor) out.set(m.name, { name: m.name, type: m.type, shape: m.shape });
+    else out.set(m.name, { name: m.name, type: 'non-tensor', shape: [] });
+  }
+  return out;
+}
+
+function toOrtTensor(info: ValueInfo, tensor: HostTensor): ort.Tensor {
+  const dims = [...tensor.dims];
+  const { data } = tensor;
+  switch (info.type) {
+    case 'float32':
+      return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
+    case 'float16':
+      return new ort.Tensor('float16', float32ToFloat16(Float32Array.from(data)), dims);
+    case 'float64':
+      return new ort.Tensor('float64', Float64Array.from(data), dims);
+    case 'int32':
+      return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data), dims);
+    case 'int64':
+      return new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(Math.round(v))), dims);
+    default:
+      throw new Error(`input ${info.name}: unsupported element type ${info.type}`);
+  }
+}
+
+function fromOrtTensor(t: ort.Tensor): HostTensor {
+  const dims = t.dims;
+  switch (t.type) {
+    case 'float32':
+      return { data: t.data as Float32Array, dims };
+    case 'float16':
+      return { data: float16ToFloat32(t.data as Uint16Array), dims };
+    case 'float64':
+      return { data: Float32Array.from(t.data as Float64Array), dims };
+    case 'int32':
+      return { data: t.data as Int32Array, dims };
+    case 'int64':
+      return { data: Int32Array.from(t.data as BigInt64Array, (v) => Number(v)), dims };
+    default:
+      throw new Error(`output of unsupported element type ${t.type}`);
+  }
+}
+
+/** One ONNX graph loaded into an onnxruntime session. */
+export class OnnxModel {
+  /** Total milliseconds spent in `session.run` since load (for the core-overhead benchmark). */
+  runMs = 0;
+  runCount = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly session: ort.InferenceSession,
+    readonly inputs: Map<string, ValueInfo>,
+    readonly outputs: Map<string, ValueInfo>,
+    readonly executionProvider: string,
+  ) {}
+
+  static async load(path: string, settings: SessionSettings = {}): Promise<OnnxModel> {
+    const attempts = providersFor(settings.executionProvider ?? 'cpu');
+    let lastError: unknown;
+    for (const providers of attempts) {
+      try {
+        const session = await ort.InferenceSession.create(path, {
+          executionProviders: providers,
+          graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
+          intraOpNumThreads: settings.intraOpThreads || undefined,
+          enableCpuMemArena: settings.enableCpuMemArena ?? true,
+        });
+        return new OnnxModel(
+          path,
+          session,
+          metadataOf(session.inputMetadata),
+          metadataOf(session.outputMetadata),
+          providers[0],
+        );
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    const reason = lastError instanceof Error ? lastError.message : String(lastError);
+    throw new ModelLoadError(`cannot load ONNX model ${path}: ${reason}`, path);
+  }
+
+  hasInput(name: string): boolean {
+    return this.inputs.has(name);
+  }
+
+  /** The element type of a named input (e.g. the UNet's `timestep` is float32 in diffusers' export, int64 in older ones). */
+  inputType(name: string): ElementType {
+    const info = this.inputs.get(name);
+    if (!info) throw new Error(`${this.path} has no input named ${name}`);
+    return info.type;
+  }
+
+  async run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) {
+      const info = this.inputs.get(name);
+      if (!info) throw new Error(`${this.path} has no input named ${name}`);
+      ortFeeds[name] = toOrtTensor(info, tensor);
+    }
+    const started = performance.now();
+    const results = outputNames
+      ? await this.session.run(ortFeeds, [...outputNames])
+      : await this.session.run(ortFeeds);
+    this.runMs += performance.now() - started;
+    this.runCount++;
+    const out: Record<string, HostTensor> = {};
+    for (const [name, t] of Object.entries(results)) out[name] = fromOrtTensor(t);
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

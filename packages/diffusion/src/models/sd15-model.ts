@@ -1,0 +1,111 @@
+/**
+ * A Stable Diffusion 1.5 model folder in the diffusers ONNX layout (as written by diffusers'
+ * conversion script or optimum's export), loaded into onnxruntime sessions once and reused.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ClipTokenizer } from '../tokenizer/index.js';
+import type { SchedulerConfig } from '../schedulers/scheduler.js';
+import { ModelLoadError, OnnxModel, type SessionSettings } from './onnx-session.js';
+
+/** SD1.5's VAE latent scale; diffusers' ONNX pipeline hard-codes it, a `vae_decoder/config.json` may override it. */
+const SD15_VAE_SCALING_FACTOR = 0.18215;
+
+export interface Sd15Model {
+  readonly dir: string;
+  readonly tokenizer: ClipTokenizer;
+  readonly textEncoder: OnnxModel;
+  readonly unet: OnnxModel;
+  readonly vaeDecoder: OnnxModel;
+  readonly vaeEncoder: OnnxModel | undefined;
+  readonly safetyChecker: OnnxModel | undefined;
+  readonly schedulerConfig: SchedulerConfig;
+  readonly vaeScalingFactor: number;
+  /** 4 for text-to-image UNets, 9 for inpainting UNets ([latents, mask, masked-image latents]). */
+  readonly unetInChannels: number;
+  /** Name of the text encoder's main output (`last_hidden_state` in every known export). */
+  readonly textOutputName: string;
+  /** Number of `hidden_states.N` outputs, 0 when the export does not expose them (then clip_skip > 1 is refused). */
+  readonly hiddenStateCount: number;
+  dispose(): Promise<void>;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readJson<T>(file: string): Promise<T> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch (err) {
+    throw new ModelLoadError(`cannot read ${file}: ${(err as Error).message}`, file);
+  }
+}
+
+async function loadPart(dir: string, part: string, settings: SessionSettings, optional: true): Promise<OnnxModel | undefined>;
+async function loadPart(dir: string, part: string, settings: SessionSettings, optional?: false): Promise<OnnxModel>;
+async function loadPart(dir: string, part: string, settings: SessionSettings, optional = false) {
+  const file = path.join(dir, part, 'model.onnx');
+  if (!(await exists(file))) {
+    if (optional) return undefined;
+    throw new ModelLoadError(`${dir} is not an SD1.5 ONNX model folder: ${part}/model.onnx is missing`, file);
+  }
+  return OnnxModel.load(file, settings);
+}
+
+function channelsOf(unet: OnnxModel): number {
+  const dim = unet.inputs.get('sample')?.shape[1];
+  return typeof dim === 'number' ? dim : 4;
+}
+
+export async function loadSd15Model(dir: string, settings: SessionSettings = {}): Promise<Sd15Model> {
+  const modelDir = path.resolve(dir);
+  if (!(await exists(modelDir))) throw new ModelLoadError(`model folder ${modelDir} does not exist`, modelDir);
+  const schedulerConfig = await readJson<SchedulerConfig>(path.join(modelDir, 'scheduler', 'scheduler_config.json'));
+  const tokenizer = await ClipTokenizer.fromDirectory(path.join(modelDir, 'tokenizer'));
+  // Sessions load one after the other: loading them concurrently only multiplies peak memory.
+  const textEncoder = await loadPart(modelDir, 'text_encoder', settings);
+  const unet = await loadPart(modelDir, 'unet', settings);
+  const vaeDecoder = await loadPart(modelDir, 'vae_decoder', settings);
+  const vaeEncoder = await loadPart(modelDir, 'vae_encoder', settings, true);
+  const safetyChecker = await loadPart(modelDir, 'safety_checker', settings, true);
+
+  for (const [model, names] of [
+    [unet, ['sample', 'timestep', 'encoder_hidden_states']],
+    [textEncoder, ['input_ids']],
+    [vaeDecoder, ['latent_sample']],
+  ] as const) {
+    for (const name of names) {
+      if (!model.hasInput(name)) {
+        throw new ModelLoadError(`${model.path} has no input named ${name}; is it a diffusers ONNX export?`, model.path);
+      }
+    }
+  }
+  const vaeConfigFile = path.join(modelDir, 'vae_decoder', 'config.json');
+  const vaeConfig = (await exists(vaeConfigFile)) ? await readJson<{ scaling_factor?: number }>(vaeConfigFile) : {};
+  const hiddenStateCount = [...textEncoder.outputs.keys()].filter((n) => /^hidden_states\.\d+$/.test(n)).length;
+  const textOutputName = textEncoder.outputs.has('last_hidden_state')
+    ? 'last_hidden_state'
+    : [...textEncoder.outputs.keys()][0];
+
+  return {
+    dir: modelDir,
+    tokenizer,
+    textEncoder,
+    unet,
+    vaeDecoder,
+    vaeEncoder,
+    safetyChecker,
+    schedulerConfig,
+    vaeScalingFactor: vaeConfig.scaling_factor ?? SD15_VAE_SCALING_FACTOR,
+    unetInChannels: channelsOf(unet),
+    textOutputName,
+    hiddenStateCount,
+    async dispose() {
+      for (const m of [textEncoder, unet, vaeDecoder, vaeEncoder, safetyChecker]) await m?.dispose();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/** What a render reports and returns; shared by every SD1.5 pipeline. */
+export interface RenderProgress {
+  /** Denoising step just finished within the current micro-batch (1-based). */
+  step: number;
+  totalSteps: number;
+  imagesDone: number;
+  numImages: number;
+}
+
+export interface RenderHooks {
+  /** Checked between two denoising steps; when aborted the render throws RenderAbortedError. */
+  signal?: { readonly aborted: boolean };
+  onProgress?: (progress: RenderProgress) => void;
+}
+
+export interface RenderedImage {
+  seed: number;
+  width: number;
+  height: number;
+  /** RGB, row-major HWC, uint8. */
+  pixels: Uint8Array;
+  removedForSafety: boolean;
+  safetyScore: number | null;
+}
+
+export interface RenderResult {
+  images: RenderedImage[];
+  /** Final latents per image (before the VAE scaling), for parity tests and debugging. */
+  latents: Float32Array[];
+  timings: { totalMs: number; onnxMs: number; unetCalls: number };
+}

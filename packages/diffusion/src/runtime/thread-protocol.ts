@@ -1,0 +1,23 @@
+import type { RenderProgress, RenderResult } from '../pipelines/sd15/render-types.js';
+import type { RendererOptions, RenderRequest } from './renderer.js';
+
+/** Messages between DiffusionThread (host) and render-thread (the inference thread). */
+export type HostMessage =
+  | { type: 'render'; id: number; request: RenderRequest; abortFlag: SharedArrayBuffer }
+  | { type: 'warm'; id: number; modelDir: string };
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  field?: string;
+}
+
+export type ThreadMessage =
+  | { type: 'progress'; id: number; progress: RenderProgress }
+  | { type: 'done'; id: number; result?: RenderResult }
+  | { type: 'error'; id: number; error: SerializedError };
+
+export interface ThreadInit {
+  options: RendererOptions;
+}

@@ -1,0 +1,3 @@
+export * from './render-job.js';
+export * from './render-queue.js';
+export { createRedis, pingRedis, DEFAULT_REDIS_URL } from './connection.js';

@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Keys are slash-separated paths of safe segments: `results/<job>/0.png`. */
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+export class InvalidKeyError extends Error {}
+
+function assertKey(key: string): void {
+  const segments = key.split('/');
+  if (segments.length === 0 || !segments.every((s) => SEGMENT.test(s) && s !== '..' && s !== '.')) {
+    throw new InvalidKeyError(`invalid storage key: ${JSON.stringify(key)}`);
+  }
+}
+
+/**
+ * A blob store on the local filesystem, rooted at `KILN_DATA_DIR/<namespace>`. Writes are atomic
+ * (a temporary file in the same folder, then rename), so a reader never sees half an image and a
+ * crash never leaves a truncated result under its final name.
+ */
+export class FileStore {
+  constructor(readonly root: string) {}
+
+  private pathOf(key: string): string {
+    assertKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async put(key: string, bytes: Uint8Array | string): Promise<void> {
+    const target = this.pathOf(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const temp = `${target}.${randomBytes(6).toString('hex')}.partial`;
+    try {
+      await writeFile(temp, bytes);
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async putJson(key: string, value: unknown): Promise<void> {
+    await this.put(key, JSON.stringify(value));
+  }
+
+  /** The bytes under `key`, or undefined when there are none (never written, or swept). */
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async getJson<T>(key: string): Promise<T | undefined> {
+    const bytes = await this.get(key);
+    return bytes === undefined ? undefined : (JSON.parse(bytes.toString('utf8')) as T);
+  }
+
+  async has(key: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes a key, or a whole prefix (`results/<job>`) with everything under it. */
+  async delete(keyOrPrefix: string): Promise<void> {
+    await rm(this.pathOf(keyOrPrefix), { recursive: true, force: true });
+  }
+
+  /**
+   * Retention: deletes every file last written more than `ttlMs` ago (and folders left empty),
+   * plus abandoned `.partial` files. Returns how many files were removed.
+   */
+  async sweep(ttlMs: number, now = Date.now()): Promise<number> {
+    return sweepDir(this.root, now - ttlMs, true);
+  }
+}
+
+async function sweepDir(dir: string, cutoff: number, isRoot: boolean): Promise<number> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  let removed = 0;
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      removed += await sweepDir(full, cutoff, false);
+    } else {
+      const info = await stat(full).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff) {
+        await rm(full, { force: true });
+        removed++;
+      }
+    }
+  }
+  if (!isRoot && (await readdir(dir).catch(() => ['keep'])).length === 0) {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return removed;
+}

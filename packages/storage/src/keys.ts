@@ -1,0 +1,5 @@
+/** Where a job's artefacts live in the store; one place so API and worker agree. */
+export const resultKey = (jobId: string, index: number, extension: string): string =>
+  `results/${jobId}/${index}.${extension}`;
+export const resultManifestKey = (jobId: string): string => `results/${jobId}/result.json`;
+export const inputKey = (jobId: string, field: string): string => `inputs/${jobId}/${field}`;
