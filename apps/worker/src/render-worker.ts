@@ -40,8 +40,8 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
       // One render at a time per inference thread: a render already uses every core (or the GPU).
       concurrency: config.workerConcurrency,
       // A crashed worker's job goes back to the queue after this long without a lock renewal.
-      lockDuration: 30_000,
-      stalledInterval: 15_000,
+      lockDuration: config.jobLockMs,
+      stalledInterval: Math.max(500, Math.round(config.jobLockMs / 2)),
       maxStalledCount: 2,
     },
   );

@@ -3,8 +3,9 @@
  * inference thread, encode, store, return keys. Failures caused by the input are unrecoverable
  * (reported as 422, never retried); anything else throws and BullMQ retries it with backoff.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createSd15RequestSchema, type Sd15Request } from '@kiln/contracts';
+import { VALIDATION_PARSE_PARAMS, canonicalSd15Sampler, createSd15RequestSchema, type Sd15Request } from '@kiln/contracts';
 import type { KilnConfig, Logger } from '@kiln/config';
 import {
   CONTENT_TYPES,
@@ -45,14 +46,20 @@ function parseJob(job: Job, config: Readonly<KilnConfig>): { data: RenderJobData
   }
   const request = createSd15RequestSchema({ allowAnyResolution: config.allowAnyResolution }).safeParse(
     data.data.request,
+    VALIDATION_PARSE_PARAMS,
   );
   if (!request.success) throw unrecoverable('invalid_request', `job request failed validation: ${request.error.message}`);
   return { data: data.data, request: request.data };
 }
 
+/** The model folder a request renders with; an unknown checkpoint is the request's fault, not Kiln's. */
 function modelDirFor(config: Readonly<KilnConfig>, request: Sd15Request): string {
-  const name = request.checkpoint ?? config.sd15Model;
-  return path.join(config.modelsDir, name);
+  if (request.checkpoint === undefined) return path.join(config.modelsDir, config.sd15Model);
+  const dir = path.join(config.modelsDir, request.checkpoint);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(request.checkpoint) || !existsSync(path.join(dir, 'model_index.json'))) {
+    throw unrecoverable('input_rejected', `no checkpoint named ${JSON.stringify(request.checkpoint)} is installed`, 'checkpoint');
+  }
+  return dir;
 }
 
 async function storeImages(
@@ -91,7 +98,7 @@ export function createRenderProcessor({ config, store, thread, logger }: Process
           params: {
             prompt: request.prompt,
             negativePrompt: request.negative_prompt ?? '',
-            sampler: request.sampler,
+            sampler: canonicalSd15Sampler(request.sampler),
             steps: request.steps,
             cfgScale: request.cfg_scale,
             width: request.width,

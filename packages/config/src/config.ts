@@ -33,6 +33,7 @@ const envSchema = z.object({
   KILN_MAX_BODY_BYTES: int(32 * 1024 * 1024, 1024),
   KILN_MAX_IMAGE_PIXELS: int(4096 * 4096, 64 * 64),
   KILN_JOB_ATTEMPTS: int(3, 1),
+  KILN_JOB_LOCK_MS: int(30_000, 1000),
   KILN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -65,6 +66,8 @@ export interface KilnConfig {
   maxBodyBytes: number;
   maxImagePixels: number;
   jobAttempts: number;
+  /** A worker renews its job lock this often ×2; a job whose worker died returns to the queue after it lapses. */
+  jobLockMs: number;
   logLevel: string;
 }
 
@@ -102,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.KILN_MAX_BODY_BYTES,
     maxImagePixels: e.KILN_MAX_IMAGE_PIXELS,
     jobAttempts: e.KILN_JOB_ATTEMPTS,
+    jobLockMs: e.KILN_JOB_LOCK_MS,
     logLevel: e.KILN_LOG_LEVEL,
   });
 }

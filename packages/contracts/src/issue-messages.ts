@@ -51,6 +51,9 @@ export function quoteChoices(values: readonly unknown[]): string {
 
 function invalidTypeMessage(expected: string, input: unknown): string {
   if (input === undefined) return 'Field required';
+  if (typeof input === 'number' && !Number.isFinite(input) && (expected === 'number' || expected === 'int')) {
+    return 'Input should be a finite number';
+  }
   switch (expected) {
     case 'int':
       return typeof input === 'number'

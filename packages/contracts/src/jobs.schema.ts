@@ -23,7 +23,7 @@ export const jobProgressSchema = z
   .object({
     step: count.describe('Denoising steps done for the image(s) now in progress; 0 before the first.'),
     total_steps: count.describe(
-      'Denoising steps each image takes: `steps`, or fewer for img2img (`steps × strength`, as diffusers counts them).',
+      'Denoising steps each image takes: `steps`, or fewer for img2img (`int(steps × strength)`, as diffusers counts them).',
     ),
     images_done: count.describe('Images finished so far.'),
     num_images: z.int().min(1).describe('Images the job makes (`num_images` of the request).'),

@@ -32,6 +32,10 @@ function toComponent(schema: z.ZodType, io: 'input' | 'output'): Record<string, 
     target: 'draft-2020-12',
     io,
     unrepresentable: 'any',
+    // `format: date-time` says it all; zod's long validation regex would only add noise.
+    override: ({ jsonSchema }) => {
+      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
+    },
   }) as Record<string, unknown>;
   return rest;
 }

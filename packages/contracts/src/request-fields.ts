@@ -53,9 +53,9 @@ const prompt = z
   .min(1)
   .max(L.promptMaxChars)
   .describe(
-    'What to draw, 1..10000 characters. Weighting: `(word:1.5)`, `(word)` = ×1.1, `[word]` = ÷1.1, nesting ' +
-      'multiplies, `\\(` and `\\)` are literal brackets. SD1.5 prompts longer than 75 CLIP tokens are split ' +
-      'into 75-token chunks that are encoded separately and concatenated (the A1111 way).',
+    'What to draw, 1..10000 characters. AUTOMATIC1111 weighting syntax: `(word:1.5)`, `(word)` = ×1.1, ' +
+      '`[word]` = ÷1.1, nested groups multiply, `\\(` and `\\)` are literal brackets. SD1.5 prompts longer than ' +
+      '75 CLIP tokens are split into 75-token chunks, each encoded alone, and the embeddings concatenated.',
   );
 
 const negativePrompt = z

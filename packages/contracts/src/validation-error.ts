@@ -181,6 +181,8 @@ function invalidTypeType(
   const value = input.value;
   // z.int() reports a non-number as `expected: "number"`; the error map's wording tells them apart.
   const expected = issue.expected === 'number' && issue.message.startsWith(INT_TYPE_MESSAGE) ? 'int' : issue.expected;
+  // JSON.parse turns 1e400 into Infinity; pydantic calls that finite_number.
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'finite_number';
   switch (expected) {
     case 'never':
       return 'extra_forbidden';

@@ -149,6 +149,14 @@ export class GraphBuilder {
     return this.initializers.map((initializer) => initializer.name);
   }
 
+  /** Total bytes of all initializers (known from their dims and types without producing values). */
+  initializerBytes(): number {
+    return this.initializers.reduce(
+      (total, { type, dims }) => total + dims.reduce((product, dim) => product * dim, 1) * elementByteSize(type),
+      0,
+    );
+  }
+
   /** Builds the model in memory, producing every initializer's values. */
   toModel(options: ModelOptions = {}): ModelProto {
     return this.modelWithInitializers([...this.materializedInitializers()], options);

@@ -16,14 +16,15 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 const bigValues = Float32Array.from({ length: 64 * 32 }, (_, i) => Math.sin(i) * 0.1);
 const smallValues = Float32Array.from({ length: 32 }, (_, i) => i / 32);
 
-/** y = x @ big + small, with a float16 copy of `big` that is not used by the graph. */
+/** y = x @ big + small, and z = x @ float(half), where `half` is a float16 copy of `big`. */
 function model() {
   const g = new GraphBuilder('external');
   const x = g.addInput('x', 'float32', ['batch', 64]);
   const big = g.addInitializer('big.weight', 'float32', [64, 32], bigValues);
   const small = g.addInitializer('small.bias', 'float32', [32], smallValues);
-  g.addInitializer('big.half', 'float16', [64, 32], bigValues);
+  const half = g.addInitializer('big.half', 'float16', [64, 32], bigValues);
   g.addOutput('y', 'float32', ['batch', 32], g.op('Add', [g.op('MatMul', [x, big]), small]));
+  g.addOutput('z', 'float32', ['batch', 32], g.op('MatMul', [x, g.op('Cast', [half], { to: 1 })]));
   return g;
 }
 

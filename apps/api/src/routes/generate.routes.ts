@@ -5,10 +5,8 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import {
   KilnError,
-  createSd15RequestSchema,
-  createSd3RequestSchema,
+  parseGenerateRequest,
   resolveSeeds,
-  toValidationErrorBody,
   type ModelFamily,
 } from '@kiln/contracts';
 import { PRIORITY, decodeFailure, type RenderJobData } from '@kiln/queue';
@@ -43,18 +41,16 @@ async function waitForJob(job: RenderJob, deps: ApiDeps) {
 
 export function generateRoutes(deps: ApiDeps): Router {
   const router = Router();
-  const schemas = {
-    sd15: createSd15RequestSchema({ allowAnyResolution: deps.config.allowAnyResolution }),
-    sd3: createSd3RequestSchema({ allowAnyResolution: deps.config.allowAnyResolution }),
-  };
+  const schemaOptions = { allowAnyResolution: deps.config.allowAnyResolution };
 
   const handle = (family: ModelFamily) => async (req: Request, res: Response) => {
-    const parsed = schemas[family].safeParse(req.body);
+    const parsed = parseGenerateRequest(family, req.body, schemaOptions);
     if (!parsed.success) {
-      res.status(422).json(toValidationErrorBody(parsed.error));
+      res.status(422).json(parsed.body);
       return;
     }
-    const request: Record<string, unknown> = { ...parsed.data };
+    const { family: _family, ...fields } = parsed.data;
+    const request: Record<string, unknown> = fields;
     if (!(await deps.models.isAvailable(family))) {
       throw new KilnError('model_unavailable', `no ${family === 'sd3' ? 'SD3' : 'SD1.5'} model is configured on this server`, {
         retryAfterSeconds: 60,

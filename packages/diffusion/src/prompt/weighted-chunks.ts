@@ -100,7 +100,7 @@ export function emptyChunk(tokenizer: ChunkTokenizer): PromptChunk {
  * as its positive prompt and both embeddings have the same length (A1111 pads the shorter
  * conditioning with the empty prompt's). Never removes chunks.
  */
-export function padChunkCount(chunks: readonly PromptChunk[], count: number, tokenizer: ChunkTokenizer): PromptChunk[] {
+export function padChunkCount(tokenizer: ChunkTokenizer, chunks: readonly PromptChunk[], count: number): PromptChunk[] {
   const padded = [...chunks];
   while (padded.length < count) padded.push(emptyChunk(tokenizer));
   return padded;

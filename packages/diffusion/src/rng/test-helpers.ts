@@ -14,13 +14,16 @@ export function float32Hex(values: ArrayLike<number>): string[] {
   });
 }
 
-/** float64 sum and sum of squares of `values`. */
+/**
+ * The sum of `values` computed exactly (every float32 is a multiple of 2^-149) and then rounded
+ * once to float64, and the float64 sum of squares. The exact sum moves if any element moves.
+ */
 export function sums(values: Float32Array): { sum: number; sumSq: number } {
-  let sum = 0;
+  let exactSum = 0n;
   let sumSq = 0;
   for (const value of values) {
-    sum += value;
+    exactSum += BigInt(value * 2 ** 149);
     sumSq += value * value;
   }
-  return { sum, sumSq };
+  return { sum: Number(exactSum) / 2 ** 149, sumSq };
 }

@@ -39,6 +39,8 @@ export function shapeNumel(shape: readonly number[]): number {
  *   per pair of normals and caches the second (sin) one in the generator for the next call.
  *
  * The state (MT19937 and the cached normal) carries over between calls, as it does in torch.
+ * torch builds without AVX2 (e.g. ARM) use the scalar `normal_fill` with libm's float log/cos/sin
+ * instead, whose results differ from these in the last bit for a large share of values.
  */
 export class TorchCpuGenerator implements RandomSource {
   private readonly engine: Mt19937;

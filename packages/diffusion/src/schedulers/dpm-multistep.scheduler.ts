@@ -2,6 +2,11 @@
  * diffusers' `DPMSolverMultistepScheduler` (DPM-Solver, arXiv:2206.00927, and DPM-Solver++,
  * arXiv:2211.01095): the multistep exponential integrator with data (`dpmsolver++`) or noise
  * (`dpmsolver`) prediction, and the SDE variants that add fresh noise every step.
+ *
+ * Symbols as in the papers: a k-diffusion sigma σ gives α_t = 1/sqrt(1 + σ²) and σ_t = σ·α_t;
+ * λ = log α_t − log σ_t is the half log-SNR, h = λ_t − λ_s the step from s to t; m0, m1, m2 are
+ * the converted model outputs of the current and earlier steps, r0 = h0/h their step ratio and
+ * D0, D1, D2 the divided differences the 2nd/3rd-order updates use.
  */
 import { randnPerItem } from '../rng/random-source.js';
 import {

@@ -24,6 +24,16 @@ export function roundHalfEven(x: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
+/**
+ * `np.arange(start, stop, step)` in float64: numpy fills `start + i * delta` with
+ * `delta = (start + step) - start`, which is not always exactly `step`.
+ */
+export function arange(start: number, stop: number, step: number): number[] {
+  const length = Math.max(0, Math.ceil((stop - start) / step));
+  const delta = start + step - start;
+  return Array.from({ length }, (_, i) => (i === 0 ? start : start + i * delta));
+}
+
 /** A config number, also accepting the strings "Infinity", "-Infinity" and "NaN" that strict JSON uses. */
 export function configNumber(value: unknown, key: string): number {
   if (typeof value === 'number') return value;
@@ -115,14 +125,8 @@ export function spacedIntegerTimesteps(
       for (let i = n; i >= 1; i--) ts.push(roundHalfEven(i * ratio) + stepsOffset);
       return ts;
     }
-    case 'trailing': {
-      // np.arange(lastTimestep, 0, -ratio).round() - 1
-      const ratio = numTrainTimesteps / n;
-      const count = Math.ceil(lastTimestep / ratio);
-      const ts: number[] = [];
-      for (let i = 0; i < count; i++) ts.push(roundHalfEven(lastTimestep - i * ratio) - 1);
-      return ts;
-    }
+    case 'trailing':
+      return arange(lastTimestep, 0, -numTrainTimesteps / n).map((t) => roundHalfEven(t) - 1);
     default:
       throw new Error(`timestep_spacing ${String(spacing)} is not supported`);
   }

@@ -2,6 +2,10 @@
  * diffusers' `UniPCMultistepScheduler` (UniPC, arXiv:2302.04867): a multistep predictor (UniP) whose
  * result is refined, once the model has been evaluated there, by a corrector (UniC), with the B(h)
  * variants bh1 and bh2 (default).
+ *
+ * Symbols of the paper: h = λ_t − λ_s0 (half log-SNR step), r_k = (λ_sk − λ_s0)/h, D1_k = (m_k − m0)/r_k,
+ * φ_k the exponential-integrator functions (h·φ1 = expm1(±h)), B(h) = h or expm1(h), and ρ the
+ * weights solving the order conditions R·ρ = b (predictor ρ_p, corrector ρ_c).
  */
 import {
   alphaSigmaAt,

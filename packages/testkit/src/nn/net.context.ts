@@ -24,10 +24,17 @@ export class NetContext {
     readonly seed: number,
   ) {}
 
-  /** Adds a parameter named `<scope>.<name>` with lazily generated seeded values. */
+  /** Adds a parameter named `<scope>.<name>` with lazily generated seeded uniform values. */
   parameter(name: string, dims: number[], init: ParameterInit): string {
+    const count = dims.reduce((product, dim) => product * dim, 1);
+    return this.customParameter(name, dims, (seed, key) => uniformValues(seed, key, count, init.std, init.mean ?? 0));
+  }
+
+  /** Adds a parameter named `<scope>.<name>` whose values `make` derives from the seed and that name. */
+  customParameter(name: string, dims: number[], make: (seed: number, key: string) => Float32Array): string {
     const key = this.graph.scopePath ? `${this.graph.scopePath}.${name}` : name;
-    return this.seededInitializer(key, key, dims, init);
+    const { seed } = this;
+    return this.graph.addInitializer(key, this.precision, dims, () => make(seed, key));
   }
 
   /**
@@ -37,7 +44,10 @@ export class NetContext {
    */
   matmulWeight(inFeatures: number, outFeatures: number, init: ParameterInit): string {
     const key = `${this.graph.scopePath}.weight`;
-    return this.seededInitializer(`onnx::MatMul_${this.matmulWeights++}`, key, [inFeatures, outFeatures], init);
+    const { seed } = this;
+    return this.graph.addInitializer(`onnx::MatMul_${this.matmulWeights++}`, this.precision, [inFeatures, outFeatures], () =>
+      uniformValues(seed, key, inFeatures * outFeatures, init.std, init.mean ?? 0),
+    );
   }
 
   /** A scalar or small constant in the compute precision. */
@@ -48,11 +58,5 @@ export class NetContext {
   /** An int64 constant (shapes, axes, indices). */
   int64(values: number[]): string {
     return this.graph.constant('int64', [values.length], values);
-  }
-
-  private seededInitializer(name: string, key: string, dims: number[], init: ParameterInit): string {
-    const count = dims.reduce((product, dim) => product * dim, 1);
-    const { seed } = this;
-    return this.graph.addInitializer(name, this.precision, dims, () => uniformValues(seed, key, count, init.std, init.mean ?? 0));
   }
 }

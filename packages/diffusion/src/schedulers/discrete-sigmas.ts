@@ -1,0 +1,181 @@
+/**
+ * Sigma-space helpers of diffusers' k-diffusion style discrete schedulers (Euler, Euler ancestral,
+ * LMS, Heun, KDPM2, KDPM2 ancestral): the training sigma table, interpolation to inference
+ * timesteps, Karras / exponential sigma schedules, sigma → timestep, and step-index lookup, each
+ * with the float32 / float64 rounding of the diffusers 0.38 code it mirrors.
+ */
+import {
+  alphasCumprod,
+  interp,
+  karrasSigmas,
+  linspace,
+  trainingBetas,
+  trainingScheduleOf,
+  trainingSigmas,
+} from './noise-schedule.js';
+import type { TimestepSpacing } from './timestep-spacing.js';
+
+const f32 = Math.fround;
+
+/** The training schedule as the k-diffusion schedulers hold it (float32 values). */
+export interface DiscreteSigmaTable {
+  alphasCumprod: Float32Array;
+  /** `((1 - ᾱ) / ᾱ) ** 0.5` per training timestep, ascending with t. */
+  sigmas: Float64Array;
+  /** `np.log(sigmas)` of the float32 array: float32 values. */
+  logSigmas: Float64Array;
+}
+
+export function discreteSigmaTable(config: Record<string, unknown>): DiscreteSigmaTable {
+  const cumprod = alphasCumprod(trainingBetas(trainingScheduleOf(config)));
+  const sigmas = trainingSigmas(cumprod);
+  return { alphasCumprod: cumprod, sigmas, logSigmas: sigmas.map((s) => f32(Math.log(s))) };
+}
+
+/** `np.interp(timesteps, np.arange(len(sigmas)), sigmas)`: float64 sigmas at fractional timesteps. */
+export function sigmasAtTimesteps(timesteps: readonly number[], sigmas: ArrayLike<number>): number[] {
+  const knots = Array.from({ length: sigmas.length }, (_, i) => i);
+  return timesteps.map((t) => interp(t, knots, sigmas));
+}
+
+/**
+ * diffusers' `_convert_to_karras` (k-diffusion's `get_sigmas_karras`, rho = 7) from the float64
+ * interpolated sigmas: `sigma_min`/`sigma_max` default to their last/first entries.
+ */
+export function karrasSigmasFrom(
+  inSigmas: readonly number[],
+  numInferenceSteps: number,
+  sigmaMin?: number | null,
+  sigmaMax?: number | null,
+): number[] {
+  return karrasSigmas(
+    sigmaMin ?? inSigmas[inSigmas.length - 1],
+    sigmaMax ?? inSigmas[0],
+    numInferenceSteps,
+  );
+}
+
+/** diffusers' `_convert_to_exponential`: `exp(linspace(log(sigma_max), log(sigma_min), N))` in float64. */
+export function exponentialSigmasFrom(
+  inSigmas: readonly number[],
+  numInferenceSteps: number,
+  sigmaMin?: number | null,
+  sigmaMax?: number | null,
+): number[] {
+  const min = sigmaMin ?? inSigmas[inSigmas.length - 1];
+  const max = sigmaMax ?? inSigmas[0];
+  return linspace(Math.log(max), Math.log(min), numInferenceSteps).map(Math.exp);
+}
+
+/**
+ * How a sigma reaches diffusers' `_sigma_to_t`, which decides its arithmetic (numpy 1.x value-based
+ * casting against the float32 `log_sigmas`):
+ * - `numpy-float64`: a float64 numpy scalar (the Karras/exponential sigmas): the distances and the
+ *   weight are float32, the final `(1 - w) * low_idx + w * high_idx` float64 (int64 index arrays).
+ * - `torch-float32`: a 0-dim float32 torch tensor (KDPM2's interpolated sigmas): the log is float64,
+ *   every later value a float32 tensor, the final blend included.
+ */
+export type SigmaSource = 'numpy-float64' | 'torch-float32';
+
+/**
+ * diffusers' `_sigma_to_t`: the fractional training timestep of `sigma`, linear in log-sigma
+ * between the two training sigmas around it (clamped to the table), `logSigmas` ascending float32.
+ */
+export function sigmaToTimestep(sigma: number, logSigmas: ArrayLike<number>, source: SigmaSource): number {
+  if (Number.isNaN(sigma)) return NaN;
+  const logSigma = Math.log(Math.max(sigma, 1e-10));
+  const logSigma32 = f32(logSigma);
+  const n = logSigmas.length;
+  // np.cumsum(dists >= 0).argmax(): the last index whose distance is >= 0 (0 when none is).
+  let low = 0;
+  for (let i = 0; i < n; i++) if (f32(logSigma32 - logSigmas[i]) >= 0) low = i;
+  low = Math.min(low, n - 2);
+  const high = low + 1;
+  const lowLog = logSigmas[low];
+  const highLog = logSigmas[high];
+  let w = f32(f32(lowLog - logSigma32) / f32(lowLog - highLog));
+  w = Math.min(Math.max(w, 0), 1);
+  if (source === 'torch-float32') return f32(f32(f32(1 - w) * low) + f32(w * high));
+  return f32(1 - w) * low + w * high;
+}
+
+/**
+ * diffusers' `index_for_timestep`: where `timestep` sits in the schedule; when it occurs more than
+ * once (Heun, KDPM2), the second occurrence, so a run starting mid-schedule (img2img) never skips a sigma.
+ */
+export function indexForTimestep(timesteps: readonly number[], timestep: number): number {
+  const hits: number[] = [];
+  timesteps.forEach((t, i) => {
+    if (t === timestep) hits.push(i);
+  });
+  if (hits.length === 0) {
+    throw new Error(`timestep ${timestep} is not one of the scheduler's timesteps [${timesteps.join(', ')}]`);
+  }
+  return hits.length > 1 ? hits[1] : hits[0];
+}
+
+/**
+ * `init_noise_sigma` of the k-diffusion schedulers: the largest sigma for "linspace"/"trailing"
+ * spacing, `(max ** 2 + 1) ** 0.5` (float32 tensor arithmetic) for "leading". Before `set_timesteps`
+ * diffusers holds the whole training table, so callers pass that then.
+ */
+export function initNoiseSigmaOf(sigmas: ArrayLike<number>, spacing: TimestepSpacing): number {
+  let max = -Infinity;
+  for (let i = 0; i < sigmas.length; i++) {
+    if (Number.isNaN(sigmas[i])) return NaN; // torch.max propagates NaN
+    max = Math.max(max, sigmas[i]);
+  }
+  if (spacing === 'linspace' || spacing === 'trailing') return max;
+  return f32(Math.sqrt(f32(f32(max * max) + 1)));
+}
+
+/** `torch.cat([x[:1], x[1:].repeat_interleave(2), x[-1:]])`: Heun/KDPM2's doubled schedules. */
+export function interleaveSecondOrder(values: readonly number[]): number[] {
+  const out = [values[0]];
+  for (let i = 1; i < values.length; i++) out.push(values[i], values[i]);
+  out.push(values[values.length - 1]);
+  return out;
+}
+
+/** `(sigma ** 2 + 1) ** 0.5` in float32: the k-diffusion input scaling divisor. */
+export function inputScaleDivisor(sigma: number): number {
+  return f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+}
+
+/** `sample / ((sigma ** 2 + 1) ** 0.5)` elementwise in float32 (`scale_model_input`). */
+export function scaleBySigma(sample: Float32Array, sigma: number): Float32Array {
+  const divisor = inputScaleDivisor(sigma);
+  const out = new Float32Array(sample.length);
+  for (let i = 0; i < out.length; i++) out[i] = f32(sample[i] / divisor);
+  return out;
+}
+
+/** `original + noise * sigma` elementwise in float32: `add_noise` of the sigma-space schedulers. */
+export function addNoiseAtSigma(original: Float32Array, noise: Float32Array, sigma: number): Float32Array {
+  if (noise.length !== original.length) throw new Error('addNoise: noise and original differ in length');
+  const out = new Float32Array(original.length);
+  for (let i = 0; i < out.length; i++) out[i] = f32(original[i] + f32(noise[i] * sigma));
+  return out;
+}
+
+/**
+ * diffusers' `_step_index` of the sigma-space samplers: unset after `set_timesteps`, found from the
+ * first timestep `scale_model_input`/`step` sees (`index_for_timestep`), then advanced by each step.
+ */
+export class StepIndex {
+  private index: number | null = null;
+
+  reset(): void {
+    this.index = null;
+  }
+
+  /** The current index, initialised from `timestep` on first use. */
+  at(timesteps: readonly number[], timestep: number): number {
+    this.index ??= indexForTimestep(timesteps, timestep);
+    return this.index;
+  }
+
+  advance(): void {
+    if (this.index !== null) this.index++;
+  }
+}
