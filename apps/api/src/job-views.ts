@@ -5,6 +5,7 @@
 import { decodeFailure, queuePosition, type RenderJobData, type RenderJobProgress, type RenderJobResult, type RenderQueue } from '@kiln/queue';
 import type { FileStore } from '@kiln/storage';
 import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 
 export type KilnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
 export type RenderJob = Job<RenderJobData, RenderJobResult>;
@@ -44,7 +45,7 @@ export function progressOf(job: RenderJob): RenderJobProgress {
   return { step: 0, totalSteps: total, imagesDone: 0, numImages: job.data.seeds.length };
 }
 
-export async function jobDocument(job: RenderJob, queue: RenderQueue, baseUrl: string) {
+export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQueue, baseUrl: string) {
   const status = await statusOf(job);
   const progress = progressOf(job);
   const result = status === 'completed' ? job.returnvalue : undefined;
@@ -59,7 +60,7 @@ export async function jobDocument(job: RenderJob, queue: RenderQueue, baseUrl: s
       images_done: status === 'completed' ? job.data.seeds.length : progress.imagesDone,
       num_images: job.data.seeds.length,
     },
-    queue_position: status === 'queued' ? await queuePosition(queue, job.id as string) : null,
+    queue_position: status === 'queued' ? await queuePosition(redis, queue, job.id as string) : null,
     attempts_made: job.attemptsMade,
     created_at: iso(job.timestamp),
     started_at: iso(job.processedOn),

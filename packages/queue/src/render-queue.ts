@@ -30,8 +30,7 @@ export function createRenderQueueEvents(connection: Redis, prefix: string): Queu
  * Jobs ahead of `jobId` while it waits: non-prioritized jobs (the `wait` list, consumed from its
  * right end) run first, then prioritized ones by priority. Null when the job is not waiting.
  */
-export async function queuePosition(queue: RenderQueue, jobId: string): Promise<number | null> {
-  const client = await queue.client;
+export async function queuePosition(client: Redis, queue: RenderQueue, jobId: string): Promise<number | null> {
   const waitKey = queue.toKey('wait');
   const index = await client.lpos(waitKey, jobId);
   if (index !== null) {

@@ -45,7 +45,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
 
   router.get('/v1/jobs/:id', async (req, res) => {
     const job = await ownJob(req.params.id, res);
-    res.json(await jobDocument(job, deps.queue, baseUrlOf(req, deps.config)));
+    res.json(await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config)));
   });
 
   router.get('/v1/jobs/:id/images/:index', async (req, res) => {

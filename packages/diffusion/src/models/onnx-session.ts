@@ -117,12 +117,13 @@ export class OnnxModel {
     let lastError: unknown;
     for (const providers of attempts) {
       try {
-        const session = await ort.InferenceSession.create(path, {
+        const options: ort.InferenceSession.SessionOptions = {
           executionProviders: providers,
           graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
-          intraOpNumThreads: settings.intraOpThreads || undefined,
           enableCpuMemArena: settings.enableCpuMemArena ?? true,
-        });
+        };
+        if (settings.intraOpThreads) options.intraOpNumThreads = settings.intraOpThreads;
+        const session = await ort.InferenceSession.create(path, options);
         return new OnnxModel(
           path,
           session,
