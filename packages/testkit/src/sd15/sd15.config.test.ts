@@ -34,7 +34,7 @@ describe('SD1.5 configuration', () => {
     const config = resolveSd15Config({ blockChannels: [16, 32, 48], crossAttentionDim: 24, textLayers: 2, fp16: true });
     expect(config.precision).toBe('float16');
     expect(config.text).toMatchObject({ hidden: 24, layers: 2 });
-    expect(config.unet).toMatchObject({ blockChannels: [16, 32, 48], crossAttentionDim: 24, attentionPerBlock: [true, true, false] });
+    expect(config.unet).toMatchObject({ blockChannels: [16, 32, 48], crossAttentionDim: 24, attentionPerBlock: [false, false, true] });
     expect(48 % config.unet.heads).toBe(0);
   });
 

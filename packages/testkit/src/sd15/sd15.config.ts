@@ -73,16 +73,26 @@ const FULL = {
   textLayers: 12,
   unetBlocks: [320, 640, 1280, 1280],
   unetLayers: 2,
+  unetHeads: 8,
+  // three CrossAttnDownBlock2D, then a plain DownBlock2D
+  attention: 'all-but-last-block',
   vaeBlocks: [128, 256, 512, 512],
   vaeLayers: 2,
 };
 
-/** The tiny test net: same topology, narrow and shallow, so 10 UNet steps at 64×64 take milliseconds. */
+/**
+ * The tiny test net: same topology, narrow and shallow, so 10 UNet steps at 64×64 take
+ * milliseconds. Its cross-attention sits in the lower-resolution block only (diffusers' own tiny
+ * test UNets use ("DownBlock2D", "CrossAttnDownBlock2D")): self-attention over a 512×512 image's
+ * 4096 full-resolution latent tokens would make the API's default size take seconds per step.
+ */
 const TINY = {
   textHidden: 32,
   textLayers: 4,
   unetBlocks: [32, 64],
   unetLayers: 1,
+  unetHeads: 2,
+  attention: 'last-block',
   vaeBlocks: [16, 16, 32, 32],
   vaeLayers: 1,
 };
@@ -127,11 +137,14 @@ export function resolveSd15Config(options: MakeSd15ModelOptions = {}): Sd15Confi
       outChannels: 4,
       blockChannels: [...blockChannels],
       layersPerBlock: base.unetLayers,
-      heads: headsDividing(blockChannels, 8),
+      heads: headsDividing(blockChannels, base.unetHeads),
       crossAttentionDim: textHidden,
       eps: 1e-5,
-      // SD1.5: three CrossAttnDownBlock2D then a plain DownBlock2D; a single block keeps attention.
-      attentionPerBlock: blockChannels.map((_, i) => blockChannels.length === 1 || i < blockChannels.length - 1),
+      // A single block always keeps its attention.
+      attentionPerBlock: blockChannels.map((_, i) => {
+        const last = i === blockChannels.length - 1;
+        return blockChannels.length === 1 || (base.attention === 'last-block' ? last : !last);
+      }),
     },
     vae: {
       blockChannels: [...base.vaeBlocks],
