@@ -5,25 +5,38 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startApi, type ApiServer } from '@kiln/api';
 import { createLogger, loadConfig, type KilnConfig } from '@kiln/config';
 import { createRedis } from '@kiln/queue';
-import { makeTinySd15Model } from '@kiln/testkit';
+import { makeTinySd15Model, type MakeSd15ModelOptions } from '@kiln/testkit';
 import { startRenderWorker, type RenderWorker } from '@kiln/worker';
 
 const MODEL_CACHE = path.resolve(import.meta.dirname, '.tmp', 'models');
 
-/** A tiny SD1.5 model shared by the test files (written once, reused). */
-export async function tinyModelsDir(): Promise<string> {
-  const dir = path.join(MODEL_CACHE, 'tiny-sd15');
+/**
+ * A testkit model under test/.tmp/models/<name>, written once and shared by the test files
+ * (written to a staging folder and renamed, so concurrent test files never see half a model).
+ */
+export async function ensureTestModel(name: string, options: MakeSd15ModelOptions = {}): Promise<string> {
+  const dir = path.join(MODEL_CACHE, name);
   if (!existsSync(path.join(dir, 'model_index.json'))) {
     const staging = `${dir}.${process.pid}.${randomBytes(3).toString('hex')}`;
-    await makeTinySd15Model(staging, { seed: 0 });
+    await makeTinySd15Model(staging, { seed: 0, ...options });
     await mkdir(MODEL_CACHE, { recursive: true });
-    await import('node:fs/promises').then((fs) => fs.rename(staging, dir)).catch(() => rm(staging, { recursive: true, force: true }));
+    await rename(staging, dir).catch(() => rm(staging, { recursive: true, force: true }));
+  }
+  return dir;
+}
+
+/** The models folder of the harness: `tiny-sd15` (the default) and `diffusers-tiny` (diffusers' own export). */
+export async function tinyModelsDir(): Promise<string> {
+  await ensureTestModel('tiny-sd15');
+  const diffusers = path.join(MODEL_CACHE, 'diffusers-tiny');
+  if (!existsSync(diffusers)) {
+    await symlink(path.resolve(import.meta.dirname, 'fixtures', 'diffusers-tiny-sd15'), diffusers).catch(() => undefined);
   }
   return MODEL_CACHE;
 }
