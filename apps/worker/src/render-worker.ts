@@ -5,6 +5,7 @@ import { FileStore } from '@kiln/storage';
 import { Worker } from 'bullmq';
 import path from 'node:path';
 import { createRenderProcessor } from './render.processor.js';
+import { startRetentionSweeper } from './retention.js';
 
 export interface RenderWorker {
   worker: Worker<RenderJobData, RenderJobResult>;
@@ -45,12 +46,14 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
       maxStalledCount: 2,
     },
   );
+  const stopSweeper = startRetentionSweeper(store, config.resultTtlMs, logger);
   worker.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'job failed'));
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
 
   return {
     worker,
     async close() {
+      stopSweeper();
       await worker.close();
       await thread.close();
       connection.disconnect();

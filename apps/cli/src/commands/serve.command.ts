@@ -9,10 +9,13 @@ import { RANDOM_WEIGHTS_MARKER } from './models.command.js';
 function warnIfRandomWeights(config: Readonly<KilnConfig>, logger: Logger): void {
   const dir = path.join(config.modelsDir, config.sd15Model);
   if (existsSync(path.join(dir, RANDOM_WEIGHTS_MARKER))) {
-    logger.warn(
-      `\n${'!'.repeat(78)}\n  The default model ${dir} has RANDOM weights: every image it makes is noise.\n` +
-        `  Install a real SD1.5 ONNX model (README: "Installing real weights") and set KILN_SD15_MODEL.\n${'!'.repeat(78)}`,
+    const banner = '!'.repeat(78);
+    // Plain text on stderr as well as the structured log: people read this, not log collectors.
+    console.error(
+      `${banner}\n  The default model ${dir} has RANDOM weights: every image it makes is noise.\n` +
+        `  Install a real SD1.5 ONNX model (README, "Installing real weights") and set KILN_SD15_MODEL.\n${banner}`,
     );
+    logger.warn({ model: dir }, 'the default model has random weights: its images are noise');
   }
 }
 
