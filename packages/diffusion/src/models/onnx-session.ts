@@ -93,6 +93,9 @@ function fromOrtTensor(t: ort.Tensor): HostTensor {
       return { data: t.data as Int32Array, dims };
     case 'int64':
       return { data: Int32Array.from(t.data as BigInt64Array, (v) => Number(v)), dims };
+    case 'bool':
+    case 'uint8':
+      return { data: Int32Array.from(t.data as Uint8Array), dims };
     default:
       throw new Error(`output of unsupported element type ${t.type}`);
   }

@@ -5,8 +5,15 @@
  */
 import { loadSd15Model, type Sd15Model } from '../models/sd15-model.js';
 import type { SessionSettings } from '../models/onnx-session.js';
+import { checkImages } from '../models/safety-checker.js';
 import { textToImage, type TextToImageParams } from '../pipelines/sd15/text-to-image.pipeline.js';
 import type { RenderHooks, RenderResult } from '../pipelines/sd15/render-types.js';
+
+/** A model folder with a `safety_checker/` has every image checked before it leaves the core. */
+async function withSafetyCheck(model: Sd15Model, result: RenderResult): Promise<RenderResult> {
+  if (!model.safetyChecker) return result;
+  return { ...result, images: await checkImages(model.safetyChecker, result.images) };
+}
 
 export interface Sd15RenderRequest {
   family: 'sd15';
@@ -56,7 +63,8 @@ export class Renderer {
 
   async render(request: RenderRequest, hooks: RenderHooks = {}): Promise<RenderResult> {
     const model = await this.model(request.modelDir);
-    return textToImage(model, request.params, hooks);
+    const result = await textToImage(model, request.params, hooks);
+    return withSafetyCheck(model, result);
   }
 
   async dispose(): Promise<void> {
