@@ -4,7 +4,7 @@
  * spent inside `session.run` so benchmarks can compare Kiln's wall time with the model's own time.
  */
 import * as ort from 'onnxruntime-node';
-import { float16ToFloat32, float32ToFloat16 } from '../tensor/float16.js';
+import { float16ToFloat32, float32ToFloat16 } from '@kiln/onnx';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
 
