@@ -10,49 +10,106 @@ import { KilnError } from '@kiln/contracts';
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 
+/** Ids and tenants end up in Redis key names and URLs: keep them to a safe alphabet. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 const keySchema = z.object({
-  id: z.string().min(1),
-  tenant: z.string().min(1),
+  id: z.string().regex(NAME, 'letters, digits, ".", "_" and "-" only, at most 128'),
+  tenant: z.string().regex(NAME, 'letters, digits, ".", "_" and "-" only, at most 128'),
   token_sha256: z.string().regex(/^[0-9a-f]{64}$/i),
   webhook_secret: z.string().optional(),
   rate_limit_per_minute: z.number().int().positive().optional(),
   max_queued_jobs: z.number().int().positive().optional(),
   lane: z.enum(['interactive', 'batch']).default('interactive'),
 });
-const keysFileSchema = z.object({ keys: z.array(keySchema) });
+const keysFileSchema = z.object({ keys: z.array(keySchema) }).superRefine((file, ctx) => {
+  const seen = new Set<string>();
+  file.keys.forEach((key, i) => {
+    if (seen.has(key.id)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'id'], message: `duplicate key id ${key.id}` });
+    seen.add(key.id);
+  });
+});
 export type ApiKey = z.infer<typeof keySchema>;
 
 export interface Caller {
   keyId: string;
   tenant: string;
   lane: 'interactive' | 'batch';
+  /** Requests per minute for this key (429 above it); undefined = unlimited. */
+  rateLimitPerMinute?: number;
+  /** Jobs this key may have accepted and not ended (503 `queue_full` above it); undefined = unlimited. */
+  maxQueuedJobs?: number;
 }
 
 export const LOCAL_CALLER: Caller = Object.freeze({ keyId: 'local', tenant: 'local', lane: 'interactive' });
 
+/** Why a keys file cannot be used, naming the file and the field. */
+export class KeysFileError extends Error {
+  override readonly name = 'KeysFileError';
+}
+
+function readKeysFile(file: string): ApiKey[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new KeysFileError(`keys file ${file}: ${(err as Error).message}`);
+  }
+  const parsed = keysFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new KeysFileError(`keys file ${file} is invalid:\n${lines.join('\n')}`);
+  }
+  return parsed.data.keys;
+}
+
+/**
+ * The keys of the keys file, re-read when the file changes (checked with one `stat` per lookup:
+ * modification time, size and inode, so an editor's write-and-rename is seen too). A file that
+ * becomes unreadable or invalid keeps the last good keys in service and is reported once.
+ */
 export class KeyRing {
-  private loadedMtime = -1;
+  private loadedVersion = '';
+  private reportedError = '';
   private keys: ApiKey[] = [];
 
-  constructor(private readonly file: string) {
+  /** Throws {@link KeysFileError} when the file cannot be used at start. */
+  constructor(
+    private readonly file: string,
+    private readonly onReloadError: (err: Error) => void = () => undefined,
+  ) {
     this.reload();
   }
 
   private reload(): void {
-    const mtime = statSync(this.file).mtimeMs;
-    if (mtime === this.loadedMtime) return;
-    this.keys = keysFileSchema.parse(JSON.parse(readFileSync(this.file, 'utf8'))).keys;
-    this.loadedMtime = mtime;
+    const st = statSync(this.file);
+    const version = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    if (version === this.loadedVersion) return;
+    this.keys = readKeysFile(this.file);
+    this.loadedVersion = version;
+  }
+
+  private refresh(): void {
+    try {
+      this.reload();
+    } catch (err) {
+      // keep serving with the last good keys while the file is mid-edit or broken; say so once
+      const message = (err as Error).message;
+      if (message !== this.reportedError) this.onReloadError(err as Error);
+      this.reportedError = message;
+    }
   }
 
   find(token: string): ApiKey | undefined {
-    try {
-      this.reload();
-    } catch {
-      // keep serving with the last good keys if the file is mid-edit or broken
-    }
+    this.refresh();
     const digest = createHash('sha256').update(token).digest();
     return this.keys.find((k) => timingSafeEqual(Buffer.from(k.token_sha256, 'hex'), digest));
+  }
+
+  /** A key by its id (for usage and signing); undefined when the file no longer has it. */
+  byId(id: string): ApiKey | undefined {
+    this.refresh();
+    return this.keys.find((k) => k.id === id);
   }
 }
 
@@ -65,7 +122,13 @@ export function authenticate(keys: KeyRing | undefined) {
     const match = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
     const key = match ? keys.find(match[1].trim()) : undefined;
     if (!key) return next(new KilnError('unauthorized', 'a valid API key is required: Authorization: Bearer <key>'));
-    res.locals.caller = { keyId: key.id, tenant: key.tenant, lane: key.lane } satisfies Caller;
+    res.locals.caller = {
+      keyId: key.id,
+      tenant: key.tenant,
+      lane: key.lane,
+      rateLimitPerMinute: key.rate_limit_per_minute,
+      maxQueuedJobs: key.max_queued_jobs,
+    } satisfies Caller;
     next();
   };
 }

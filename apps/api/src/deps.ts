@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyRing } from './auth.js';
+import type { Notifications } from './notifications.js';
 
 /** Everything the API's routes use; `createApp(deps)` never opens connections itself. */
 export interface ApiDeps {
@@ -18,6 +19,8 @@ export interface ApiDeps {
   store: FileStore;
   keys: KeyRing | undefined;
   models: ModelCatalog;
+  /** Batches, fair-share clock, webhook secrets and notifier (notifications.ts). */
+  notifications: Notifications;
 }
 
 /** Which model families this deployment can serve: a model folder is installed for them. */

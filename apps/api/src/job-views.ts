@@ -2,7 +2,7 @@
  * How BullMQ's job records look to clients: OctoAI's request status, Kiln's job document and
  * the OctoAI response body. One mapping from BullMQ states to Kiln statuses.
  */
-import { decodeFailure, queuePosition, type RenderJobData, type RenderJobProgress, type RenderJobResult, type RenderQueue } from '@kiln/queue';
+import { decodeFailure, isCancelRequested, queuePosition, type RenderJobData, type RenderJobProgress, type RenderJobResult, type RenderQueue } from '@kiln/queue';
 import type { FileStore } from '@kiln/storage';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -36,6 +36,12 @@ export const OCTOAI_STATUS: Record<KilnStatus, 'pending' | 'running' | 'complete
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
 
+/** A string member of the job's data (set by batches), or null. */
+const stringField = (data: object, name: string): string | null => {
+  const value = (data as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : null;
+};
+
 export function progressOf(job: RenderJob): RenderJobProgress {
   const p = job.progress as Partial<RenderJobProgress> | number;
   const total = typeof job.data.request.steps === 'number' ? job.data.request.steps : 0;
@@ -54,6 +60,8 @@ export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQue
     id: job.id as string,
     status,
     family: job.data.family,
+    custom_id: stringField(job.data, 'custom_id'),
+    batch_id: stringField(job.data, 'batch_id'),
     progress: {
       step: status === 'completed' ? progress.totalSteps : progress.step,
       total_steps: progress.totalSteps,
@@ -62,6 +70,7 @@ export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQue
     },
     queue_position: status === 'queued' ? await queuePosition(redis, queue, job.id as string) : null,
     attempts_made: job.attemptsMade,
+    cancel_requested: status === 'running' ? await isCancelRequested(redis, queue.opts.prefix ?? 'bull', job.id as string) : false,
     created_at: iso(job.timestamp),
     started_at: iso(job.processedOn),
     finished_at: iso(job.finishedOn),

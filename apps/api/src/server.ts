@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { KeyRing } from './auth.js';
 import { ModelCatalog, type ApiDeps } from './deps.js';
+import { createNotifications } from './notifications.js';
 
 export interface ApiServer {
   server: Server;
@@ -32,8 +33,11 @@ export async function startApi({ config, logger }: { config: Readonly<KilnConfig
     queue,
     queueEvents,
     store: new FileStore(config.dataDir),
-    keys: config.keysFile ? new KeyRing(config.keysFile) : undefined,
+    keys: config.keysFile
+      ? new KeyRing(config.keysFile, (err) => logger.error({ err: err.message }, 'keys file not reloaded; the last good keys stay in use'))
+      : undefined,
     models: new ModelCatalog(config),
+    notifications: createNotifications(redis, queue, config, logger),
   };
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
@@ -53,6 +57,7 @@ export async function startApi({ config, logger }: { config: Readonly<KilnConfig
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await queueEvents.close();
       await queue.close();
+      await deps.notifications.close();
       eventsConnection.disconnect();
       redis.disconnect();
     },

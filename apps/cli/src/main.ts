@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { SD15_SAMPLERS } from '@kiln/contracts';
+import { batchCommand } from './commands/batch.command.js';
 import { makeTinyCommand } from './commands/models.command.js';
 import { renderCommand } from './commands/render.command.js';
 import { apiCommand, startCommand, workerCommand } from './commands/serve.command.js';
@@ -29,6 +30,10 @@ program
   .option('--strength <n>')
   .option('--mask-image <file>')
   .option('--outpainting')
+  .option('--mask-blur <px>', 'Gaussian blur of the mask (Kiln extension)')
+  .option('--inpaint-full-res', 'render the region around the mask at full size (Kiln extension)')
+  .option('--inpaint-full-res-padding <px>', 'context around the mask with --inpaint-full-res')
+  .option('--no-inpaint-paste-original', 'keep the raw decode outside the mask (default: paste the original back)')
   .option('--checkpoint <dir-or-name>')
   .option('--vae <dir-or-name>')
   .option('--loras <file-or-name=weight,...>')
@@ -37,6 +42,26 @@ program
   .option('--micro-batch <n>', 'images per UNet call', '4')
   .addOption(new Option('--rng <source>', 'cpu = torch CPU generator (diffusers), nv = A1111 NV (CUDA randn)').choices(['cpu', 'nv']).default('cpu'))
   .action(renderCommand);
+
+program
+  .command('batch <file>')
+  .description('submit a .jsonl or .csv file to a running Kiln and download the images into a dataset folder (resumable)')
+  .requiredOption('--out <dir>', 'dataset folder: images/ and manifest.jsonl')
+  .addOption(new Option('--url <url>', 'the Kiln API').env('KILN_URL').default('http://127.0.0.1:8080'))
+  .addOption(new Option('--api-key <key>', 'API key (Authorization: Bearer)').env('KILN_API_KEY'))
+  .option('--seeds <range>', 'CSV: seeds per prompt row, e.g. 0-9, 42, 1,5,9 (default 0)')
+  .option('--steps <n>', 'CSV: default steps')
+  .option('--width <n>', 'CSV: default width')
+  .option('--height <n>', 'CSV: default height')
+  .addOption(new Option('--sampler <name>', 'CSV: default sampler').choices([...SD15_SAMPLERS]))
+  .option('--cfg-scale <n>', 'CSV: default guidance scale')
+  .option('--negative-prompt <text>', 'CSV: default negative prompt')
+  .option('--checkpoint <name>', 'CSV: default model')
+  .addOption(new Option('--image-encoding <enc>', 'CSV: image encoding (default png)').choices(['png', 'jpeg']))
+  .option('--poll <ms>', 'how often to look for finished items', '1000')
+  .option('--concurrency <n>', 'downloads at once', '4')
+  .option('--no-progress', 'no progress bar')
+  .action(batchCommand);
 
 const models = program.command('models').description('model folders');
 models

@@ -4,6 +4,8 @@ import { RENDER_QUEUE, createRedis, type RenderJobData, type RenderJobResult } f
 import { FileStore } from '@kiln/storage';
 import { Worker } from 'bullmq';
 import path from 'node:path';
+import { startJobEvents } from './job-events.js';
+import { createJobLifecycle } from './job-lifecycle.js';
 import { createRenderProcessor } from './render.processor.js';
 import { startRetentionSweeper } from './retention.js';
 
@@ -32,9 +34,10 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
       logger.warn({ err: err.message }, 'default model could not be preloaded');
     });
   }
+  const lifecycle = createJobLifecycle({ config, logger });
   const worker = new Worker<RenderJobData, RenderJobResult>(
     RENDER_QUEUE,
-    createRenderProcessor({ config, store, thread, logger }),
+    lifecycle.wrap(createRenderProcessor({ config, store, thread, logger })),
     {
       connection,
       prefix: config.queuePrefix,
@@ -49,12 +52,17 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
   const stopSweeper = startRetentionSweeper(store, config.resultTtlMs, logger);
   worker.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'job failed'));
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  await lifecycle.attach(worker);
+  // Webhooks, batch counters, fair-share clock, and the webhook delivery worker (job-events.ts).
+  const events = startJobEvents(worker, { config, logger });
 
   return {
     worker,
     async close() {
       stopSweeper();
       await worker.close();
+      await lifecycle.close();
+      await events.close();
       await thread.close();
       connection.disconnect();
     },

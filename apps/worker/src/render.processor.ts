@@ -25,6 +25,7 @@ import {
   type StoredImage,
 } from '@kiln/queue';
 import { resultKey, resultManifestKey, type FileStore } from '@kiln/storage';
+import { imageEditingParams } from './image-inputs.js';
 import { UnrecoverableError, type Job } from 'bullmq';
 
 export interface ProcessorDeps {
@@ -83,9 +84,6 @@ async function storeImages(
 export function createRenderProcessor({ config, store, thread, logger }: ProcessorDeps) {
   return async function processRender(job: Job, _token?: string, signal?: AbortSignal): Promise<RenderJobResult> {
     const { data, request } = parseJob(job, config);
-    if (request.init_image !== undefined || request.mask_image !== undefined) {
-      throw unrecoverable('input_rejected', 'image-to-image and inpainting are not available on this worker yet', 'init_image');
-    }
     const jobId = job.id as string;
     const modelDir = modelDirFor(config, request);
     const started = performance.now();
@@ -106,6 +104,7 @@ export function createRenderProcessor({ config, store, thread, logger }: Process
             seeds: data.seeds,
             clipSkip: request.clip_skip,
             microBatchSize: config.microBatchSize,
+            ...(await imageEditingParams(store, data, request, config)),
           },
         },
         {

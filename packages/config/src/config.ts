@@ -34,6 +34,16 @@ const envSchema = z.object({
   KILN_MAX_IMAGE_PIXELS: int(4096 * 4096, 64 * 64),
   KILN_JOB_ATTEMPTS: int(3, 1),
   KILN_JOB_LOCK_MS: int(30_000, 1000),
+  KILN_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (Standard Webhooks secret)')
+    .optional(),
+  KILN_WEBHOOK_ATTEMPTS: int(10, 1),
+  KILN_WEBHOOK_BACKOFF_MS: int(60_000, 1),
+  KILN_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
+  KILN_WEBHOOK_CONCURRENCY: int(16, 1),
+  KILN_BATCH_MAX_ITEMS: int(100_000, 1),
+  KILN_BATCH_MAX_BODY_BYTES: int(512 * 1024 * 1024, 1024),
   KILN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -68,6 +78,20 @@ export interface KilnConfig {
   jobAttempts: number;
   /** A worker renews its job lock this often ×2; a job whose worker died returns to the queue after it lapses. */
   jobLockMs: number;
+  /** Local mode's webhook signing secret (`whsec_…`); with a keys file each key's `webhook_secret` signs. */
+  webhookSecret: string | undefined;
+  /** Delivery attempts per webhook message (first try included). */
+  webhookAttempts: number;
+  /** Base of the exponential backoff between attempts: base, 2×base, 4×base, … */
+  webhookBackoffMs: number;
+  /** Time limit of one delivery attempt (connect + response headers). */
+  webhookTimeoutMs: number;
+  /** Deliveries in flight at once per worker process. */
+  webhookConcurrency: number;
+  /** Most items one `POST /v1/batches` may carry. */
+  batchMaxItems: number;
+  /** Body limit of `POST /v1/batches` (streamed; separate from KILN_MAX_BODY_BYTES). */
+  batchMaxBodyBytes: number;
   logLevel: string;
 }
 
@@ -106,6 +130,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxImagePixels: e.KILN_MAX_IMAGE_PIXELS,
     jobAttempts: e.KILN_JOB_ATTEMPTS,
     jobLockMs: e.KILN_JOB_LOCK_MS,
+    webhookSecret: e.KILN_WEBHOOK_SECRET,
+    webhookAttempts: e.KILN_WEBHOOK_ATTEMPTS,
+    webhookBackoffMs: e.KILN_WEBHOOK_BACKOFF_MS,
+    webhookTimeoutMs: e.KILN_WEBHOOK_TIMEOUT_MS,
+    webhookConcurrency: e.KILN_WEBHOOK_CONCURRENCY,
+    batchMaxItems: e.KILN_BATCH_MAX_ITEMS,
+    batchMaxBodyBytes: e.KILN_BATCH_MAX_BODY_BYTES,
     logLevel: e.KILN_LOG_LEVEL,
   });
 }

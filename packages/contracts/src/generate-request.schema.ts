@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { VALIDATION_PARSE_PARAMS } from './issue-messages.js';
 import type { ModelFamily } from './model-family.js';
-import { commonRequestFields, REQUEST_DEFAULTS, sd15OnlyFieldsRejectedBySd3, sd15OnlyRequestFields } from './request-fields.js';
+import {
+  commonRequestFields,
+  REQUEST_DEFAULTS,
+  sd15InpaintFieldsRejectedBySd3,
+  sd15InpaintRequestFields,
+  sd15OnlyFieldsRejectedBySd3,
+  sd15OnlyRequestFields,
+} from './request-fields.js';
 import {
   ANY_RESOLUTION_LIMITS,
   DEFAULT_RESOLUTION,
@@ -172,6 +179,7 @@ export function createSd15RequestSchema(opts: SchemaOptions) {
     sampler: z.enum(SD15_SAMPLERS).default(DEFAULT_SD15_SAMPLER).describe('Sampler (diffusers scheduler). `LMS` = `KLMS`, `K_HEUN` = `HEUN`.'),
     ...resolutionFields('sd15', opts),
     ...sd15OnlyRequestFields,
+    ...sd15InpaintRequestFields,
   };
   const object = z
     .strictObject(shape)
@@ -195,6 +203,7 @@ export function createSd3RequestSchema(opts: SchemaOptions) {
       .describe('SD3 is a flow-matching model: FLOW_MATCH_EULER is the only sampler; omit it or send that.'),
     ...resolutionFields('sd3', opts),
     ...sd15OnlyFieldsRejectedBySd3,
+    ...sd15InpaintFieldsRejectedBySd3,
   };
   const object = z
     .strictObject(shape)

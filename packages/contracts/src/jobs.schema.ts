@@ -52,10 +52,15 @@ export const jobSchema = z
     status: z.enum(JOB_STATUSES).describe('`queued`, `running`, then `completed`, `failed` or `canceled`.'),
     family: z.enum(MODEL_FAMILIES).describe('`sd15` for /generate/sd, `sd3` for /generate/sd3.'),
     custom_id: z.string().nullable().describe('The request\'s `custom_id`, or null.'),
+    batch_id: z.string().nullable().describe('The batch this job is an item of (`POST /v1/batches`), or null.'),
     progress: jobProgressSchema,
     queue_position: count
       .nullable()
       .describe('While `queued`: how many jobs are ahead of this one in its lane (0 = next). Otherwise null.'),
+    attempts_made: count.describe('Attempts that have ended (a job that fails inside Kiln is retried).'),
+    cancel_requested: z
+      .boolean()
+      .describe('True while a running job has been asked to stop: it ends `canceled` at its next denoising step.'),
     created_at: isoTimestamp.describe('When the job was accepted (ISO 8601).'),
     started_at: isoTimestamp.nullable().describe('When a worker started it; null while queued.'),
     finished_at: isoTimestamp.nullable().describe('When it reached a final state; null before.'),

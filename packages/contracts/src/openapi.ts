@@ -4,6 +4,9 @@ import { createSd15RequestSchema, createSd3RequestSchema } from './generate-requ
 import { asyncAcceptedSchema, imageGenerationResponseSchema, requestStatusSchema } from './generate-response.schema.js';
 import { healthSchema, readinessSchema } from './health.schema.js';
 import { IMAGE_CONTENT_TYPES, jobSchema } from './jobs.schema.js';
+import { JOB_LIST_QUERY, jobListSchema } from './job-list.schema.js';
+import { usageRowSchema, usageSchema } from './usage.schema.js';
+import { batchPaths, batchSchemas, webhookDefinitions } from './openapi-batches.js';
 import type { ModelFamily } from './model-family.js';
 import { GENERATE_PATHS } from './model-family.js';
 import { RESOLUTIONS } from './resolutions.js';
@@ -111,9 +114,22 @@ function getOperation(
       operationId,
       tags: [tag],
       summary,
-      responses: { '200': ok, '401': responseRef('Unauthorized'), '404': responseRef('NotFound'), ...extra },
+      responses: {
+        '200': ok,
+        '401': responseRef('Unauthorized'),
+        '404': responseRef('NotFound'),
+        '429': responseRef('RateLimited'),
+        ...extra,
+      },
     },
   };
+}
+
+/** A list component whose items are jobs: point them at the `Job` component instead of a copy. */
+function withJobRefs(component: Record<string, unknown>): Record<string, unknown> {
+  const properties = component.properties as Record<string, Record<string, unknown>>;
+  properties.jobs = { ...properties.jobs, items: ref('Job') };
+  return component;
 }
 
 /**
@@ -140,6 +156,10 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
     AsyncAccepted: toComponent(asyncAcceptedSchema, 'output'),
     RequestStatus: toComponent(requestStatusSchema, 'output'),
     Job: toComponent(jobSchema, 'output'),
+    JobList: withJobRefs(toComponent(jobListSchema, 'output')),
+    Usage: toComponent(usageSchema, 'output'),
+    UsageRow: toComponent(usageRowSchema, 'output'),
+    ...batchSchemas(),
     Health: toComponent(healthSchema, 'output'),
     Readiness: toComponent(readinessSchema, 'output'),
     ErrorBody: toComponent(errorBodySchema, 'output'),
@@ -209,6 +229,74 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
         ),
       }),
     },
+    '/v1/jobs': {
+      get: {
+        operationId: 'listJobs',
+        tags: ['jobs'],
+        summary: 'The caller\'s jobs, newest first, paged',
+        description:
+          'Jobs of the caller\'s tenant that are still retained, newest first. Filter by `status` and `batch_id`; ' +
+          'follow `next_cursor` for the next page.',
+        parameters: Object.entries(JOB_LIST_QUERY).map(([name, description]) => ({
+          name,
+          in: 'query',
+          required: false,
+          description,
+          schema:
+            name === 'limit'
+              ? { type: 'integer', minimum: 1, maximum: 200, default: 50 }
+              : { type: 'string', ...(name === 'status' && { examples: ['queued,running'] }) },
+        })),
+        responses: {
+          '200': { description: 'A page of jobs.', content: jsonContent('JobList') },
+          '401': responseRef('Unauthorized'),
+          '422': responseRef('ValidationFailed'),
+          '429': responseRef('RateLimited'),
+        },
+      },
+    },
+    '/v1/jobs/{id}/cancel': {
+      parameters: [idParameter('The job id.')],
+      post: {
+        operationId: 'cancelJob',
+        tags: ['jobs'],
+        summary: 'Cancel a job',
+        description:
+          'A queued job ends `canceled` at once (200). A running job stops at its next denoising step (202, ' +
+          '`cancel_requested: true`; poll the job until it is `canceled`). A job that has already ended → 409.',
+        parameters: [parameterRef('IdempotencyKey')],
+        responses: {
+          '200': { description: 'The job, now `canceled` (or ended: a replayed request).', content: jsonContent('Job') },
+          '202': { description: 'The job is running and will stop at its next denoising step.', content: jsonContent('Job') },
+          '401': responseRef('Unauthorized'),
+          '404': responseRef('NotFound'),
+          '409': errorResponse(409, 'The job has already ended, or the Idempotency-Key was used for another request.'),
+          '429': responseRef('RateLimited'),
+        },
+      },
+    },
+    '/v1/usage': {
+      get: {
+        operationId: 'getUsage',
+        tags: ['usage'],
+        summary: 'Usage per API key and day',
+        description:
+          'Jobs, images, denoising steps, megapixel-steps and worker-seconds of the caller\'s tenant, per API key and UTC ' +
+          'day, counted once per job when it ends.',
+        parameters: [
+          { name: 'from', in: 'query', required: false, description: 'First day, YYYY-MM-DD (UTC); default 29 days before `to`.', schema: { type: 'string', format: 'date' } },
+          { name: 'to', in: 'query', required: false, description: 'Last day, inclusive; default today (UTC). At most 366 days in all.', schema: { type: 'string', format: 'date' } },
+          { name: 'key_id', in: 'query', required: false, description: 'Only this API key (of the caller\'s tenant).', schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': { description: 'The usage.', content: jsonContent('Usage') },
+          '401': responseRef('Unauthorized'),
+          '404': errorResponse(404, '`key_id` is not a key of the caller\'s tenant.'),
+          '422': responseRef('ValidationFailed'),
+          '429': responseRef('RateLimited'),
+        },
+      },
+    },
     '/healthz': {
       get: {
         operationId: 'health',
@@ -230,6 +318,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
         },
       },
     },
+    ...batchPaths(),
   };
 
   return {
@@ -247,10 +336,14 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
     tags: [
       { name: 'generation', description: 'OctoAI-compatible image generation.' },
       { name: 'async', description: 'OctoAI async polling.' },
-      { name: 'jobs', description: 'Kiln jobs: progress, results and images.' },
+      { name: 'jobs', description: 'Kiln jobs: progress, results, images, listing and cancellation.' },
+      { name: 'usage', description: 'Usage per API key and day.' },
+      { name: 'batches', description: 'Bulk generation: JSON or JSONL batches, results, cancellation.' },
+      { name: 'webhooks', description: 'Webhook messages and their delivery attempts.' },
       { name: 'operations', description: 'Health and readiness probes.' },
     ],
     paths,
+    webhooks: webhookDefinitions(),
     components: {
       schemas,
       securitySchemes: {

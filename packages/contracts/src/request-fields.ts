@@ -11,6 +11,10 @@ export const REQUEST_DEFAULTS = {
   strength: 0.8,
   outpainting: false,
   clip_skip: 1,
+  mask_blur: 0,
+  inpaint_full_res: false,
+  inpaint_full_res_padding: 32,
+  inpaint_paste_original: true,
 } as const;
 
 /** Field limits of `ImageGenerationRequest` (CONTRACT §1), inclusive unless named `…Exclusive…`. */
@@ -28,6 +32,8 @@ export const REQUEST_LIMITS = {
   loraWeightMax: 5,
   clipSkipMin: 1,
   clipSkipMax: 12,
+  maskBlurMax: 64,
+  inpaintFullResPaddingMax: 256,
   assetNameMaxChars: 256,
   customIdMaxChars: 256,
   webhookUrlMaxChars: 2048,
@@ -200,3 +206,69 @@ export const sd15OnlyFieldsRejectedBySd3 = Object.fromEntries(
       .meta({ description: `SD1.5 only: \`${field}\` is rejected by /generate/sd3.` }),
   ]),
 ) as Record<Sd15OnlyField, z.ZodOptional<z.ZodNever>>;
+
+/**
+ * Kiln's inpainting extensions of `POST /generate/sd` (not in OctoAI's field table; SD1.5 only):
+ * AUTOMATIC1111's mask blur, "inpaint at full resolution" as OctoAI and A1111 name it, and the
+ * paste-back of the original outside the mask. They act only together with `mask_image`; without
+ * one they are accepted and have no effect. docs/image-editing.md explains each.
+ */
+export const SD15_INPAINT_FIELDS = ['mask_blur', 'inpaint_full_res', 'inpaint_full_res_padding', 'inpaint_paste_original'] as const;
+
+/** One of {@link SD15_INPAINT_FIELDS}. */
+export type Sd15InpaintField = (typeof SD15_INPAINT_FIELDS)[number];
+
+/** The inpainting extensions as `POST /generate/sd` accepts them (defaults applied by the worker). */
+export const sd15InpaintRequestFields = {
+  mask_blur: z
+    .int()
+    .min(0)
+    .max(L.maskBlurMax)
+    .optional()
+    .meta({
+      default: D.mask_blur,
+      description:
+        'Gaussian blur of `mask_image` in pixels (standard deviation), 0..64, as AUTOMATIC1111\'s mask blur: softens ' +
+        'the seam where the original is pasted back. Only with `mask_image`. Kiln extension.',
+    }),
+  inpaint_full_res: z
+    .boolean()
+    .optional()
+    .meta({
+      default: D.inpaint_full_res,
+      description:
+        'Render only the region around the mask (its bounding box plus `inpaint_full_res_padding`, grown to the ' +
+        'output\'s aspect ratio) at the full output size, then scale it back into the picture (OctoAI\'s and ' +
+        'AUTOMATIC1111\'s "inpaint at full resolution"). Only with `mask_image`. Kiln extension.',
+    }),
+  inpaint_full_res_padding: z
+    .int()
+    .min(0)
+    .max(L.inpaintFullResPaddingMax)
+    .optional()
+    .meta({
+      default: D.inpaint_full_res_padding,
+      description: 'Pixels of context around the mask with `inpaint_full_res`, 0..256. Kiln extension.',
+    }),
+  inpaint_paste_original: z
+    .boolean()
+    .optional()
+    .meta({
+      default: D.inpaint_paste_original,
+      description:
+        'Paste the original pixels back outside the mask after decoding (AUTOMATIC1111\'s overlay), so the unmasked ' +
+        'area equals the input exactly; false returns the raw VAE decode, as diffusers\' pipeline does. Only with ' +
+        '`mask_image`. Kiln extension.',
+    }),
+} satisfies Record<Sd15InpaintField, z.ZodType>;
+
+/** The inpainting extensions on SD3: rejected by name, like the other SD1.5-only fields. */
+export const sd15InpaintFieldsRejectedBySd3 = Object.fromEntries(
+  SD15_INPAINT_FIELDS.map((field) => [
+    field,
+    z
+      .never({ error: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it` })
+      .optional()
+      .meta({ description: `SD1.5 only: \`${field}\` is rejected by /generate/sd3.` }),
+  ]),
+) as Record<Sd15InpaintField, z.ZodOptional<z.ZodNever>>;

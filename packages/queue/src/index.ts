@@ -1,3 +1,12 @@
 export * from './render-job.js';
 export * from './render-queue.js';
 export { createRedis, pingRedis, DEFAULT_REDIS_URL } from './connection.js';
+export * from './cancel-job.js';
+export * from './idempotency.js';
+export * from './job-index.js';
+export * from './kiln-keys.js';
+export * from './open-jobs.js';
+export * from './rate-limit.js';
+export * from './usage-ledger.js';
+export * from './batch-store.js';
+export * from './fair-share.js';

@@ -20,6 +20,16 @@ export const renderJobDataSchema = z.object({
   /** Storage keys of the request's input images, by field name. */
   inputs: z.record(z.string(), z.string()).default({}),
   submittedAt: z.number(),
+  /** The caller's API key id: the webhook worker signs with that key's `webhook_secret` (never stored here). */
+  keyId: z.string().optional(),
+  /** Base of the links put in webhook payloads (image URLs), as the API saw it at submit time. */
+  baseUrl: z.string().optional(),
+  /** The batch this job is an item of (`POST /v1/batches`). */
+  batch_id: z.string().optional(),
+  /** The caller's `custom_id` (a batch item's, or the request's). */
+  custom_id: z.string().optional(),
+  /** A batch item's virtual start tag in the fair-share clock (docs/fairness.md). */
+  fairTag: z.number().int().min(0).optional(),
 });
 export type RenderJobData = z.infer<typeof renderJobDataSchema>;
 

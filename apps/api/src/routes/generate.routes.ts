@@ -15,8 +15,11 @@ import { Router, type Request, type Response } from 'express';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { checkBase64Image } from '../image-input.js';
+import { createOnce } from '../idempotency.js';
+import { admitJobs } from '../job-admission.js';
 import { generationResponse, type RenderJob } from '../job-views.js';
 import { baseUrlOf } from '../base-url.js';
+import { assertWebhookTarget } from '../webhook-target.js';
 
 const IMAGE_FIELDS = ['init_image', 'mask_image'] as const;
 
@@ -57,24 +60,44 @@ export function generateRoutes(deps: ApiDeps): Router {
       });
     }
     const caller = callerOf(res);
-    const jobId = randomUUID();
-    const inputs: Record<string, string> = {};
-    for (const field of IMAGE_FIELDS) {
-      const value = request[field];
-      if (typeof value !== 'string') continue;
-      const image = checkBase64Image(field, value, deps.config.maxImagePixels);
-      const key = inputKey(jobId, field);
-      await deps.store.put(key, image.bytes);
-      inputs[field] = key;
-      request[field] = key; // jobs carry storage keys, never image bytes
-    }
-    const seeds = resolveSeeds(parsed.data.seed, parsed.data.num_images, () => randomInt(0, 2 ** 32));
+    await assertWebhookTarget(deps, caller, parsed.data.webhook_url);
     const isAsync = req.get('x-octoai-async') === '1';
-    const data: RenderJobData = { family, tenant: caller.tenant, request, seeds, inputs, submittedAt: Date.now() };
-    const job = (await deps.queue.add(family, data, {
-      jobId,
-      priority: isAsync ? PRIORITY.async : PRIORITY.interactive,
-    })) as RenderJob;
+    // Idempotency-Key: a repeated (or concurrent) identical request gets the first one's job.
+    const { id: jobId } = await createOnce(deps, req, res, async () => {
+      const jobId = randomUUID();
+      const submittedAt = Date.now();
+      await admitJobs(deps, caller, [{ jobId, createdAt: submittedAt }], async () => {
+        const inputs: Record<string, string> = {};
+        for (const field of IMAGE_FIELDS) {
+          const value = request[field];
+          if (typeof value !== 'string') continue;
+          const image = checkBase64Image(field, value, deps.config.maxImagePixels);
+          const key = inputKey(jobId, field);
+          await deps.store.put(key, image.bytes);
+          inputs[field] = key;
+          request[field] = key; // jobs carry storage keys, never image bytes
+        }
+        const seeds = resolveSeeds(parsed.data.seed, parsed.data.num_images, () => randomInt(0, 2 ** 32));
+        const data: RenderJobData = {
+          family,
+          tenant: caller.tenant,
+          keyId: caller.keyId,
+          request,
+          seeds,
+          inputs,
+          submittedAt,
+          baseUrl: baseUrlOf(req, deps.config),
+          ...(parsed.data.custom_id !== undefined && { custom_id: parsed.data.custom_id }),
+        };
+        await deps.queue.add(family, data, {
+          jobId,
+          priority: isAsync ? PRIORITY.async : PRIORITY.interactive,
+        });
+      });
+      return jobId;
+    });
+    const job = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
+    if (!job) throw new KilnError('not_found', `job ${jobId} of this Idempotency-Key no longer exists (result retention)`, { jobId });
 
     const baseUrl = baseUrlOf(req, deps.config);
     if (isAsync) {

@@ -6,8 +6,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
-import { createSd15RequestSchema, resolveSeeds, toValidationErrorBody } from '@kiln/contracts';
-import { FILE_EXTENSIONS, Renderer, encodeImage } from '@kiln/diffusion';
+import { createSd15RequestSchema, resolveSeeds, toValidationErrorBody, type Sd15Request } from '@kiln/contracts';
+import { FILE_EXTENSIONS, Renderer, RenderInputError, encodeImage, type Sd15RenderParams } from '@kiln/diffusion';
 
 export interface RenderFlags {
   model: string;
@@ -17,7 +17,7 @@ export interface RenderFlags {
   [flag: string]: unknown;
 }
 
-const NUMBER_FIELDS = new Set(['cfg_scale', 'steps', 'num_images', 'width', 'height', 'strength', 'clip_skip']);
+const NUMBER_FIELDS = new Set(['cfg_scale', 'steps', 'num_images', 'width', 'height', 'strength', 'clip_skip', 'mask_blur', 'inpaint_full_res_padding']);
 const IMAGE_FIELDS = new Set(['init_image', 'mask_image']);
 const CLI_ONLY = new Set(['model', 'out', 'microBatch', 'rng']);
 
@@ -53,6 +53,30 @@ async function buildRequest(flags: RenderFlags): Promise<Record<string, unknown>
   return request;
 }
 
+/** The image inputs (read from the flags' files, base64 after validation) and their settings. */
+function imageEditingParams(request: Sd15Request): Partial<Sd15RenderParams> {
+  if (request.init_image === undefined && request.mask_image === undefined) return {};
+  const bytes = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, 'base64'));
+  return {
+    initImage: bytes(request.init_image),
+    maskImage: bytes(request.mask_image),
+    strength: request.strength,
+    outpainting: request.outpainting,
+    maskBlur: request.mask_blur,
+    fullRes: request.inpaint_full_res,
+    fullResPadding: request.inpaint_full_res_padding,
+    pasteOriginal: request.inpaint_paste_original,
+  };
+}
+
+/** An input the render refused (e.g. an image that cannot be decoded): name the flag, exit 2. */
+function reportInputError(err: unknown): undefined {
+  if (!(err instanceof RenderInputError)) throw err;
+  console.error(`--${(err.field ?? 'input').replace(/_/g, '-')}: ${err.message}`);
+  process.exitCode = 2;
+  return undefined;
+}
+
 export async function renderCommand(flags: RenderFlags): Promise<void> {
   // The CLI renders at any multiple of 8: the allowed-pairs rule is an API operator's policy.
   const parsed = createSd15RequestSchema({ allowAnyResolution: true }).safeParse(await buildRequest(flags));
@@ -63,7 +87,6 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
     return;
   }
   const request = parsed.data;
-  if (request.init_image !== undefined) throw new Error('--init-image: image-to-image is not available in this version');
   const seeds = resolveSeeds(request.seed, request.num_images, () => randomInt(0, 2 ** 32));
   const renderer = new Renderer({ executionProvider: 'cpu' });
   try {
@@ -82,8 +105,10 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
         clipSkip: request.clip_skip,
         microBatchSize: Number(flags.microBatch ?? 4),
         rng: flags.rng ?? 'cpu',
+        ...imageEditingParams(request),
       },
-    });
+    }).catch(reportInputError);
+    if (!result) return;
     await mkdir(flags.out, { recursive: true });
     const extension = FILE_EXTENSIONS[request.image_encoding];
     const files: string[] = [];

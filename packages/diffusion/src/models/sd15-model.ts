@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ClipTokenizer } from '../tokenizer/index.js';
 import type { SchedulerConfig } from '../schedulers/scheduler.js';
 import { ModelLoadError, OnnxModel, type SessionSettings } from './onnx-session.js';
+import { unetInChannels } from './unet-channels.js';
 
 /** SD1.5's VAE latent scale; diffusers' ONNX pipeline hard-codes it, a `vae_decoder/config.json` may override it. */
 const SD15_VAE_SCALING_FACTOR = 0.18215;
@@ -56,11 +57,6 @@ async function loadPart(dir: string, part: string, settings: SessionSettings, op
   return OnnxModel.load(file, settings);
 }
 
-function channelsOf(unet: OnnxModel): number {
-  const dim = unet.inputs.get('sample')?.shape[1];
-  return typeof dim === 'number' ? dim : 4;
-}
-
 export async function loadSd15Model(dir: string, settings: SessionSettings = {}): Promise<Sd15Model> {
   const modelDir = path.resolve(dir);
   if (!(await exists(modelDir))) throw new ModelLoadError(`model folder ${modelDir} does not exist`, modelDir);
@@ -101,7 +97,7 @@ export async function loadSd15Model(dir: string, settings: SessionSettings = {})
     safetyChecker,
     schedulerConfig,
     vaeScalingFactor: vaeConfig.scaling_factor ?? SD15_VAE_SCALING_FACTOR,
-    unetInChannels: channelsOf(unet),
+    unetInChannels: await unetInChannels(modelDir, unet),
     textOutputName,
     hiddenStateCount,
     async dispose() {

@@ -6,8 +6,8 @@
 import { loadSd15Model, type Sd15Model } from '../models/sd15-model.js';
 import type { SessionSettings } from '../models/onnx-session.js';
 import { checkImages } from '../models/safety-checker.js';
-import { textToImage, type TextToImageParams } from '../pipelines/sd15/text-to-image.pipeline.js';
 import type { RenderHooks, RenderResult } from '../pipelines/sd15/render-types.js';
+import { decodeRenderInputs, renderSd15, type Sd15RenderRequest } from './sd15-request.js';
 
 /** A model folder with a `safety_checker/` has every image checked before it leaves the core. */
 async function withSafetyCheck(model: Sd15Model, result: RenderResult): Promise<RenderResult> {
@@ -15,11 +15,7 @@ async function withSafetyCheck(model: Sd15Model, result: RenderResult): Promise<
   return { ...result, images: await checkImages(model.safetyChecker, result.images) };
 }
 
-export interface Sd15RenderRequest {
-  family: 'sd15';
-  modelDir: string;
-  params: TextToImageParams;
-}
+export type { Sd15RenderParams, Sd15RenderRequest, ImageInput } from './sd15-request.js';
 
 export type RenderRequest = Sd15RenderRequest;
 
@@ -62,8 +58,10 @@ export class Renderer {
   }
 
   async render(request: RenderRequest, hooks: RenderHooks = {}): Promise<RenderResult> {
+    // Images first: a bad image fails fast, naming its field, without loading a model.
+    const params = await decodeRenderInputs(request.params);
     const model = await this.model(request.modelDir);
-    const result = await textToImage(model, request.params, hooks);
+    const result = await renderSd15(model, params, hooks);
     return withSafetyCheck(model, result);
   }
 

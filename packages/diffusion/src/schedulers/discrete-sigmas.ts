@@ -159,20 +159,44 @@ export function addNoiseAtSigma(original: Float32Array, noise: Float32Array, sig
 }
 
 /**
- * diffusers' `_step_index` of the sigma-space samplers: unset after `set_timesteps`, found from the
- * first timestep `scale_model_input`/`step` sees (`index_for_timestep`), then advanced by each step.
+ * diffusers' `_step_index` and `_begin_index` of the sigma-space samplers: both unset after
+ * `set_timesteps`; the step index starts at the begin index when the pipeline set one (img2img),
+ * else at the first timestep `scale_model_input`/`step` sees (`index_for_timestep`), and each step
+ * advances it.
  */
 export class StepIndex {
   private index: number | null = null;
+  private begin: number | null = null;
 
   reset(): void {
     this.index = null;
+    this.begin = null;
   }
 
-  /** The current index, initialised from `timestep` on first use. */
+  /** diffusers' `set_begin_index`, with a teaching error for an index outside the schedule. */
+  setBegin(begin: number, scheduleLength: number, schedulerName: string): void {
+    if (!Number.isInteger(begin) || begin < 0 || begin >= scheduleLength) {
+      throw new RangeError(
+        `${schedulerName}: begin index ${begin} is outside the ${scheduleLength} timesteps set by setTimesteps`,
+      );
+    }
+    this.begin = begin;
+  }
+
+  /** The current index, initialised on first use from the begin index or from `timestep`. */
   at(timesteps: readonly number[], timestep: number): number {
-    this.index ??= indexForTimestep(timesteps, timestep);
+    this.index ??= this.begin ?? indexForTimestep(timesteps, timestep);
     return this.index;
+  }
+
+  /**
+   * The schedule index `add_noise` reads its sigma at, as diffusers: without a begin index, where
+   * `timestep` sits; with one, the current step (inpainting's re-noising inside the loop), or the
+   * begin index before the first step (img2img's initial latents).
+   */
+  forNoise(timesteps: readonly number[], timestep: number): number {
+    if (this.begin === null) return indexForTimestep(timesteps, timestep);
+    return this.index ?? this.begin;
   }
 
   advance(): void {

@@ -27,6 +27,8 @@ import {
   type PredictionType,
   type TimestepSpacing,
   type VpTrainingSchedule,
+  checkBeginIndex,
+  noiseIndex,
 } from './dpm-solver-common.js';
 import { linearCombinationF32, scaledDifferenceF32, type ScaledTensor } from './float32-linear-combination.js';
 import { resolveConfig } from './noise-schedule.js';
@@ -88,6 +90,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
   private modelOutputs: (Float32Array | null)[] = [];
   private lowerOrderNums = 0;
   private stepIndex: number | null = null;
+  private beginIndex: number | null = null;
 
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
     this.config = resolveConfig(DPM_MULTISTEP_DEFAULTS, config, extra);
@@ -154,6 +157,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     this.modelOutputs = new Array(c.solver_order).fill(null);
     this.lowerOrderNums = 0;
     this.stepIndex = null;
+    this.beginIndex = null;
   }
 
   /** DPM-Solver works on the unscaled sample. */
@@ -163,7 +167,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
     if (this.timesteps.length === 0) throw new Error(`${this.name}: call setTimesteps before step`);
-    if (this.stepIndex === null) this.stepIndex = dpmIndexForTimestep(this.timesteps, timestep);
+    if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? dpmIndexForTimestep(this.timesteps, timestep);
     const c = this.config;
     const index = this.stepIndex;
     const count = this.timesteps.length;
@@ -195,8 +199,13 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     return prevSample;
   }
 
+  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
+  setBeginIndex(beginIndex: number): void {
+    this.beginIndex = checkBeginIndex(this.name, beginIndex, this.timesteps.length);
+  }
+
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const index = this.stepIndex ?? dpmIndexForTimestep(this.timesteps, timestep);
+    const index = noiseIndex(this.beginIndex, this.stepIndex, () => dpmIndexForTimestep(this.timesteps, timestep));
     return vpAddNoise(original, noise, this.sigmas[index]);
   }
 

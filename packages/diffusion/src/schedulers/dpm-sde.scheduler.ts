@@ -16,6 +16,8 @@ import {
   sigmasAtTimesteps,
   vpTrainingSchedule,
   type VpTrainingSchedule,
+  checkBeginIndex,
+  noiseIndex,
 } from './dpm-solver-common.js';
 import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
 
@@ -58,6 +60,7 @@ export class DPMSolverSDEScheduler implements Scheduler {
 
   private readonly training: VpTrainingSchedule;
   private stepIndex: number | null = null;
+  private beginIndex: number | null = null;
   /** The sample at the start of the current step while its midpoint evaluation is pending. */
   private firstOrderSample: Float32Array | null = null;
   private midPointSigma: number | null = null;
@@ -122,6 +125,7 @@ export class DPMSolverSDEScheduler implements Scheduler {
     this.timesteps = [timesteps[0]];
     for (let i = 1; i < timesteps.length; i++) this.timesteps.push(midTimesteps[i - 1], timesteps[i]);
     this.stepIndex = null;
+    this.beginIndex = null;
     this.firstOrderSample = null;
     this.midPointSigma = null;
     this.noiseSampler = null;
@@ -129,7 +133,7 @@ export class DPMSolverSDEScheduler implements Scheduler {
 
   /** sample / sqrt(sigma² + 1), with the midpoint's sigma during the second evaluation. */
   scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    if (this.stepIndex === null) this.stepIndex = this.indexForTimestep(timestep);
+    if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? this.indexForTimestep(timestep);
     const sigma = this.firstOrderSample === null ? this.sigmas[this.stepIndex] : (this.midPointSigma as number);
     const divisor = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
     return Float32Array.from(sample, (v) => f32(v / divisor));
@@ -137,7 +141,7 @@ export class DPMSolverSDEScheduler implements Scheduler {
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
     if (this.timesteps.length === 0) throw new Error(`${this.name}: call setTimesteps before step`);
-    if (this.stepIndex === null) this.stepIndex = this.indexForTimestep(timestep);
+    if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? this.indexForTimestep(timestep);
     const index = this.stepIndex;
     if (this.noiseSampler === null) this.noiseSampler = this.createNoiseSampler(options);
 
@@ -198,8 +202,13 @@ export class DPMSolverSDEScheduler implements Scheduler {
   }
 
   /** x0 + sigma · noise at the step's sigma (k-diffusion's parameterisation). */
+  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
+  setBeginIndex(beginIndex: number): void {
+    this.beginIndex = checkBeginIndex(this.name, beginIndex, this.timesteps.length);
+  }
+
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const sigma = this.sigmas[this.stepIndex ?? this.indexForTimestep(timestep)];
+    const sigma = this.sigmas[noiseIndex(this.beginIndex, this.stepIndex, () => this.indexForTimestep(timestep))];
     return Float32Array.from(original, (v, i) => f32(v + f32(noise[i] * sigma)));
   }
 

@@ -24,6 +24,8 @@ import {
   vpTrainingSchedule,
   type PredictionType,
   type VpTrainingSchedule,
+  checkBeginIndex,
+  noiseIndex,
 } from './dpm-solver-common.js';
 import { linearCombinationF32, scaledDifferenceF32, type ScaledTensor } from './float32-linear-combination.js';
 import { resolveConfig } from './noise-schedule.js';
@@ -81,6 +83,7 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
   /** The sample at the first step of the current order group. */
   private groupSample: Float32Array | null = null;
   private stepIndex: number | null = null;
+  private beginIndex: number | null = null;
 
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
     this.config = resolveConfig(DPM_SINGLESTEP_DEFAULTS, config, extra);
@@ -142,6 +145,7 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
     }
     this.orderList = this.computeOrderList(numInferenceSteps);
     this.stepIndex = null;
+    this.beginIndex = null;
   }
 
   scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
@@ -150,7 +154,7 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
     if (this.timesteps.length === 0) throw new Error(`${this.name}: call setTimesteps before step`);
-    if (this.stepIndex === null) this.stepIndex = dpmIndexForTimestep(this.timesteps, timestep);
+    if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? dpmIndexForTimestep(this.timesteps, timestep);
     const converted = this.convertModelOutput(modelOutput, sample);
     this.modelOutputs.shift();
     this.modelOutputs.push(converted);
@@ -175,8 +179,13 @@ export class DPMSolverSinglestepScheduler implements Scheduler {
     return prevSample;
   }
 
+  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
+  setBeginIndex(beginIndex: number): void {
+    this.beginIndex = checkBeginIndex(this.name, beginIndex, this.timesteps.length);
+  }
+
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const index = this.stepIndex ?? dpmIndexForTimestep(this.timesteps, timestep);
+    const index = noiseIndex(this.beginIndex, this.stepIndex, () => dpmIndexForTimestep(this.timesteps, timestep));
     return vpAddNoise(original, noise, this.sigmas[index]);
   }
 

@@ -173,6 +173,24 @@ export function dpmIndexForTimestep(timesteps: readonly number[], timestep: numb
   return hits.length > 1 ? hits[1] : hits[0];
 }
 
+/** diffusers' `set_begin_index` argument check: an index into the schedule `setTimesteps` made. */
+export function checkBeginIndex(schedulerName: string, beginIndex: number, scheduleLength: number): number {
+  if (scheduleLength === 0) throw new Error(`${schedulerName}: call setTimesteps before setBeginIndex`);
+  if (!Number.isInteger(beginIndex) || beginIndex < 0 || beginIndex >= scheduleLength) {
+    throw new RangeError(`${schedulerName}: begin index ${beginIndex} is outside the ${scheduleLength} timesteps set by setTimesteps`);
+  }
+  return beginIndex;
+}
+
+/**
+ * The schedule index diffusers' `add_noise` uses: without a begin index, where the timestep sits;
+ * with one, the current step (inpainting inside the loop), or the begin index before the first step.
+ */
+export function noiseIndex(beginIndex: number | null, stepIndex: number | null, lookup: () => number): number {
+  if (beginIndex === null) return lookup();
+  return stepIndex ?? beginIndex;
+}
+
 /** `_sigma_to_alpha_sigma_t` of a variance-preserving schedule, in float32 torch arithmetic. */
 export function alphaSigmaAt(sigma: number): { alpha: number; sigma: number } {
   const alpha = f32(1 / f32(Math.sqrt(f32(f32(sigma * sigma) + 1))));

@@ -7,7 +7,6 @@ import {
   addNoiseAtSigma,
   discreteSigmaTable,
   exponentialSigmasFrom,
-  indexForTimestep,
   initNoiseSigmaOf,
   karrasSigmasFrom,
   scaleBySigma,
@@ -155,9 +154,15 @@ export class EulerDiscreteScheduler implements Scheduler {
     return eulerMove(sample, derivative, dt);
   }
 
+  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
+  setBeginIndex(beginIndex: number): void {
+    if (this.schedule.length === 0) throw notReadyError(this.name, 'setBeginIndex');
+    this.stepIndex.setBegin(beginIndex, this.schedule.length, this.name);
+  }
+
   /** `original + noise * sigma(timestep)` (img2img's initial latents). */
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
     if (this.schedule.length === 0) throw notReadyError(this.name, 'addNoise');
-    return addNoiseAtSigma(original, noise, this.sigmaSchedule[indexForTimestep(this.schedule, timestep)]);
+    return addNoiseAtSigma(original, noise, this.sigmaSchedule[this.stepIndex.forNoise(this.schedule, timestep)]);
   }
 }

@@ -7,7 +7,6 @@
 import {
   addNoiseAtSigma,
   discreteSigmaTable,
-  indexForTimestep,
   initNoiseSigmaOf,
   interleaveSecondOrder,
   scaleBySigma,
@@ -151,8 +150,14 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
     return prev;
   }
 
+  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
+  setBeginIndex(beginIndex: number): void {
+    if (this.schedule.length === 0) throw notReadyError(this.name, 'setBeginIndex');
+    this.stepIndex.setBegin(beginIndex, this.schedule.length, this.name);
+  }
+
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
     if (this.schedule.length === 0) throw notReadyError(this.name, 'addNoise');
-    return addNoiseAtSigma(original, noise, this.sigmaSchedule[indexForTimestep(this.schedule, timestep)]);
+    return addNoiseAtSigma(original, noise, this.sigmaSchedule[this.stepIndex.forNoise(this.schedule, timestep)]);
   }
 }

@@ -8,7 +8,6 @@ import {
   addNoiseAtSigma,
   discreteSigmaTable,
   exponentialSigmasFrom,
-  indexForTimestep,
   initNoiseSigmaOf,
   karrasSigmasFrom,
   scaleBySigma,
@@ -149,7 +148,9 @@ export class LMSDiscreteScheduler implements Scheduler {
     // each coefficient a Python float that torch casts to float32.
     const newestFirst = [...this.derivatives].reverse();
     const sum = new Float32Array(sample.length);
-    for (let k = 0; k < order; k++) {
+    // zip(lms_coeffs, reversed(derivatives)) stops at the shorter list: a run that starts part-way
+    // (img2img's begin index) has fewer derivatives than `order` for its first steps.
+    for (let k = 0; k < Math.min(order, newestFirst.length); k++) {
       const coefficient = f32(lmsCoefficient(this.sigmaSchedule, order, index, k));
       const derivative = newestFirst[k];
       for (let i = 0; i < sum.length; i++) sum[i] = f32(sum[i] + f32(coefficient * derivative[i]));
@@ -160,8 +161,14 @@ export class LMSDiscreteScheduler implements Scheduler {
     return prev;
   }
 
+  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
+  setBeginIndex(beginIndex: number): void {
+    if (this.schedule.length === 0) throw notReadyError(this.name, 'setBeginIndex');
+    this.stepIndex.setBegin(beginIndex, this.schedule.length, this.name);
+  }
+
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
     if (this.schedule.length === 0) throw notReadyError(this.name, 'addNoise');
-    return addNoiseAtSigma(original, noise, this.sigmaSchedule[indexForTimestep(this.schedule, timestep)]);
+    return addNoiseAtSigma(original, noise, this.sigmaSchedule[this.stepIndex.forNoise(this.schedule, timestep)]);
   }
 }

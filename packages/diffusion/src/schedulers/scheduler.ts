@@ -38,4 +38,12 @@ export interface Scheduler {
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array;
   /** Forward-noises `original` to the noise level of `timestep` (img2img, inpainting). */
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array;
+  /**
+   * diffusers' `set_begin_index`, called after `setTimesteps` when the loop starts part-way
+   * (img2img and inpainting run `timesteps[beginIndex:]`): the first step, and `addNoise` before
+   * it, use schedule index `beginIndex` instead of searching for the timestep (which is ambiguous
+   * where a timestep occurs twice). Optional, as in diffusers: schedulers that index their
+   * tables by the timestep value itself (DDIM, DDPM, PNDM) have no step index to set.
+   */
+  setBeginIndex?(beginIndex: number): void;
 }

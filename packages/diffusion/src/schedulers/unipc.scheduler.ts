@@ -23,6 +23,8 @@ import {
   type PredictionType,
   type TimestepSpacing,
   type VpTrainingSchedule,
+  checkBeginIndex,
+  noiseIndex,
 } from './dpm-solver-common.js';
 import { differenceOverF32, linearCombinationF32 } from './float32-linear-combination.js';
 import { resolveConfig } from './noise-schedule.js';
@@ -90,6 +92,7 @@ export class UniPCMultistepScheduler implements Scheduler {
   private lastSample: Float32Array | null = null;
   private thisOrder = 1;
   private stepIndex: number | null = null;
+  private beginIndex: number | null = null;
 
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
     this.config = resolveConfig(UNIPC_DEFAULTS, config, extra);
@@ -148,6 +151,7 @@ export class UniPCMultistepScheduler implements Scheduler {
     this.lowerOrderNums = 0;
     this.lastSample = null;
     this.stepIndex = null;
+    this.beginIndex = null;
   }
 
   scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
@@ -156,7 +160,7 @@ export class UniPCMultistepScheduler implements Scheduler {
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _options: StepOptions): Float32Array {
     if (this.timesteps.length === 0) throw new Error(`${this.name}: call setTimesteps before step`);
-    if (this.stepIndex === null) this.stepIndex = dpmIndexForTimestep(this.timesteps, timestep);
+    if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? dpmIndexForTimestep(this.timesteps, timestep);
     const c = this.config;
     const index = this.stepIndex;
     const useCorrector = index > 0 && !c.disable_corrector.includes(index - 1) && this.lastSample !== null;
@@ -178,8 +182,13 @@ export class UniPCMultistepScheduler implements Scheduler {
     return prevSample;
   }
 
+  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
+  setBeginIndex(beginIndex: number): void {
+    this.beginIndex = checkBeginIndex(this.name, beginIndex, this.timesteps.length);
+  }
+
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const index = this.stepIndex ?? dpmIndexForTimestep(this.timesteps, timestep);
+    const index = noiseIndex(this.beginIndex, this.stepIndex, () => dpmIndexForTimestep(this.timesteps, timestep));
     return vpAddNoise(original, noise, this.sigmas[index]);
   }
 

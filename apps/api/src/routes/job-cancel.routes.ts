@@ -1,0 +1,68 @@
+/**
+ * `POST /v1/jobs/{id}/cancel`: a waiting job ends `canceled` at once (200, the job); a running
+ * one is stopped by its worker at its next denoising step (202, the job with
+ * `cancel_requested: true`; poll it). A job that has already ended → 409 `conflict`.
+ * Another tenant's job → 404. With an `Idempotency-Key`, a retried cancel answers like the first
+ * one did instead of 409.
+ */
+import { FINAL_JOB_STATUSES, KilnError } from '@kiln/contracts';
+import { cancelRenderJob, recordJobUsage } from '@kiln/queue';
+import { Router } from 'express';
+import { callerOf } from '../auth.js';
+import { baseUrlOf } from '../base-url.js';
+import type { ApiDeps } from '../deps.js';
+import { createOnce } from '../idempotency.js';
+import { jobDocument, statusOf, type RenderJob } from '../job-views.js';
+
+export function jobCancelRoutes(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/v1/jobs/:id/cancel', async (req, res) => {
+    const caller = callerOf(res);
+    const id = req.params.id;
+    const owned = async () => {
+      const job = (await deps.queue.getJob(id)) as RenderJob | undefined;
+      if (!job || job.data.tenant !== caller.tenant) throw new KilnError('not_found', `no job ${id}`);
+      return job;
+    };
+    const found = await owned();
+    await createOnce(deps, req, res, async () => {
+      const outcome = await cancelRenderJob(deps.redis, deps.queue, id);
+      if (outcome === 'missing') throw new KilnError('not_found', `no job ${id}`);
+      if (outcome === 'finished') {
+        throw new KilnError('conflict', `job ${id} has already ended (${await statusOf(await owned())}); there is nothing to cancel`, { jobId: id });
+      }
+      if (outcome === 'canceled') {
+        // Never reached a worker: the API ends it, and counts it (once) like a worker would.
+        const request = found.data.request as { width?: number; height?: number; steps?: number };
+        await recordJobUsage(
+          deps.redis,
+          deps.config.queuePrefix,
+          {
+            tenant: found.data.tenant,
+            keyId: found.data.keyId ?? caller.keyId,
+            jobId: id,
+            outcome: 'canceled',
+            images: 0,
+            stepsPerImage: request.steps ?? 0,
+            width: request.width ?? 0,
+            height: request.height ?? 0,
+            workerMs: 0,
+          },
+          true,
+        );
+        // Its `canceled` webhook and its batch's counters (part B: notifications.ts).
+        await deps.notifications.canceledWhileWaiting(id);
+      }
+      return id;
+    }, {});
+    const job = await owned();
+    const status = await statusOf(job);
+    // 200: the job has ended (canceled now, or by the request this one replays); 202: stopping.
+    res.status(FINAL_JOB_STATUSES.includes(status) ? 200 : 202).json(
+      await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config)),
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,66 @@
+/** The HTTP calls `kiln batch` makes to a running Kiln. */
+export class KilnHttpError extends Error {}
+
+export interface ResultLine {
+  custom_id: string | null;
+  line: number;
+  job_id: string | null;
+  status: 'invalid' | 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
+  seeds: number[];
+  images: Array<{ index: number; seed: number; url: string | null; content_type: string }>;
+  model: string | null;
+  error: { code: string; message: string } | null;
+}
+
+export class KilnClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string | undefined,
+  ) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.apiKey && { authorization: `Bearer ${this.apiKey}` }), ...extra };
+  }
+
+  private async call(method: string, pathname: string, body?: string, headers: Record<string, string> = {}): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${pathname}`, { method, headers: this.headers(headers), body });
+    } catch (err) {
+      throw new KilnHttpError(`cannot reach Kiln at ${this.baseUrl} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); is it running? (--url)`);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? text;
+      } catch {
+        // not JSON: the text it is
+      }
+      throw new KilnHttpError(`${method} ${pathname}: ${res.status} ${message}`);
+    }
+    return res;
+  }
+
+  async submit(jsonl: string): Promise<{ id: string; counts: Record<string, number>; errors?: Array<{ line: number; custom_id: string | null; error: { message: string } }> }> {
+    return (await this.call('POST', '/v1/batches', jsonl, { 'content-type': 'application/x-ndjson' })).json() as never;
+  }
+
+  async batch(id: string): Promise<{ status: string; counts: Record<string, number> }> {
+    return (await this.call('GET', `/v1/batches/${id}`)).json() as never;
+  }
+
+  /** Items that have ended, in the order they ended, from position `offset`. */
+  async finishedSince(id: string, offset: number): Promise<ResultLine[]> {
+    const text = await (await this.call('GET', `/v1/batches/${id}/results?order=finished&offset=${offset}`)).text();
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as ResultLine);
+  }
+
+  async download(url: string): Promise<Buffer> {
+    const res = await this.call('GET', url.startsWith('http') ? new URL(url).pathname : url);
+    return Buffer.from(await res.arrayBuffer());
+  }
+}

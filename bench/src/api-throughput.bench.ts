@@ -1,0 +1,113 @@
+/**
+ * Item 4, API: accepted async submissions per second under load (autocannon against the API in a
+ * process of its own, no worker) vs a plain BullMQ `queue.add` loop from this process with the same
+ * payload, job options and concurrency on the same Redis. Jobs pile up unrendered and are deleted.
+ */
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import { loadConfig } from '@kiln/config';
+import { parseGenerateRequest } from '@kiln/contracts';
+import { PRIORITY, createRedis, createRenderQueue, type RenderJobData } from '@kiln/queue';
+import { TINY_MODEL, ensureBenchModel } from './bench-models.js';
+import { reproduce, type BenchContext } from './context.js';
+import { deleteRedisPrefix, startKilnServer } from './kiln-server.js';
+import type { BenchSection } from './report.js';
+import { fmt, quantile } from './stats.js';
+
+const BODY = { prompt: 'a watercolor painting of a lighthouse', steps: 10, width: 256, height: 256 };
+const CONNECTIONS = 16;
+
+async function loadApi(url: string, seconds: number) {
+  return autocannon({
+    url: `${url}/generate/sd`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-octoai-async': '1' },
+    body: JSON.stringify(BODY),
+    connections: CONNECTIONS,
+    duration: seconds,
+  });
+}
+
+/** `CONNECTIONS` loops adding the API's job payload for `seconds`; adds per second and per-add latencies. */
+async function queueAddLoop(redisUrl: string | undefined, seconds: number) {
+  const prefix = `kiln-bench-${randomBytes(4).toString('hex')}`;
+  const connection = createRedis(redisUrl);
+  const config = loadConfig({ KILN_QUEUE_PREFIX: prefix });
+  const queue = createRenderQueue(connection, { prefix, attempts: config.jobAttempts, retentionMs: config.resultTtlMs });
+  const parsed = parseGenerateRequest('sd15', BODY, { allowAnyResolution: true });
+  if (!parsed.success) throw new Error('benchmark body does not validate');
+  const { family: _family, ...request } = parsed.data;
+  const latencies: number[] = [];
+  try {
+    await queue.waitUntilReady();
+    const deadline = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < deadline) {
+          const data: RenderJobData = {
+            family: 'sd15',
+            tenant: 'local',
+            request,
+            seeds: [randomInt(0, 2 ** 32)],
+            inputs: {},
+            submittedAt: Date.now(),
+          };
+          const started = performance.now();
+          await queue.add('sd15', data, { jobId: randomUUID(), priority: PRIORITY.async });
+          latencies.push(performance.now() - started);
+        }
+      }),
+    );
+  } finally {
+    await queue.close();
+    connection.disconnect();
+    await deleteRedisPrefix(redisUrl, prefix);
+  }
+  return { perSecond: latencies.length / seconds, latencies };
+}
+
+export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSection> {
+  await ensureBenchModel(TINY_MODEL, ctx.log);
+  const seconds = ctx.quick ? 3 : 8;
+  const server = await startKilnServer({ model: TINY_MODEL.name, worker: false });
+  let api: autocannon.Result;
+  let loop: Awaited<ReturnType<typeof queueAddLoop>>;
+  try {
+    await loadApi(server.url, 1); // warm-up: JIT, connection pools
+    await queueAddLoop(server.redisUrl, 1);
+    api = await loadApi(server.url, seconds);
+    loop = await queueAddLoop(server.redisUrl, seconds);
+  } finally {
+    await server.stop();
+  }
+  const accepted = api['2xx'] / seconds;
+  const ratio = accepted / loop.perSecond;
+  const failures = api.non2xx + api.errors + api.timeouts;
+  return {
+    title: 'Item 4: API submissions',
+    rows: [
+      {
+        id: '4a',
+        what: 'API: async submissions/s ÷ plain queue.add/s',
+        value: fmt(ratio, 2),
+        goal: '≥ 0.5',
+        met: ratio >= 0.5 && failures === 0,
+        basis: `autocannon, ${CONNECTIONS} connections × ${seconds} s against POST /generate/sd (X-OctoAI-Async) vs ${CONNECTIONS} concurrent queue.add loops, same payload and options, same Redis`,
+        command: reproduce('api'),
+      },
+      {
+        id: '4b',
+        what: 'API: async submission latency p99',
+        value: `${api.latency.p99} ms`,
+        goal: '',
+        basis: `same run; plain queue.add p99 ${fmt(quantile(loop.latencies, 0.99), 1)} ms`,
+        command: reproduce('api'),
+      },
+    ],
+    lines: [
+      `API (own process, no worker): ${fmt(accepted, 0)} accepted submissions/s, latency p50 ${api.latency.p50} ms, p99 ${api.latency.p99} ms, ${failures} failed; ` +
+        `plain queue.add: ${fmt(loop.perSecond, 0)} adds/s, p50 ${fmt(quantile(loop.latencies, 0.5), 1)} ms, p99 ${fmt(quantile(loop.latencies, 0.99), 1)} ms.`,
+      'The load generator and the queue.add loop run in the benchmark process; on a 2-core machine they share the CPU with the API process and Redis.',
+    ],
+  };
+}

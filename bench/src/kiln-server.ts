@@ -1,0 +1,74 @@
+/** Starts a benchmark Kiln server (probes/serve.probe.ts) in a child process and stops it cleanly. */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { loadConfig } from '@kiln/config';
+import { createRedis } from '@kiln/queue';
+import { BENCH_DIST, BENCH_MODELS_DIR } from './paths.js';
+
+export interface KilnServer {
+  url: string;
+  /** The queue prefix of this server's Redis keys (removed on stop). */
+  prefix: string;
+  redisUrl: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Deletes every Redis key under `prefix:` (SCAN, so a big queue does not block Redis). */
+export async function deleteRedisPrefix(redisUrl: string | undefined, prefix: string): Promise<void> {
+  const redis = createRedis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function startKilnServer(options: {
+  model: string;
+  worker?: boolean;
+  env?: Record<string, string>;
+}): Promise<KilnServer> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-'));
+  const prefix = `kiln-bench-${randomBytes(4).toString('hex')}`;
+  const redisUrl = loadConfig().redisUrl;
+  const env = {
+    ...process.env,
+    PORT: '0',
+    KILN_DATA_DIR: dataDir,
+    KILN_MODELS_DIR: BENCH_MODELS_DIR,
+    KILN_SD15_MODEL: options.model,
+    KILN_QUEUE_PREFIX: prefix,
+    KILN_ALLOW_ANY_RESOLUTION: '1',
+    KILN_LOG_LEVEL: 'error',
+    ...options.env,
+  };
+  const args = [path.join(BENCH_DIST, 'probes/serve.probe.js')];
+  if (options.worker === false) args.push('--no-worker');
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+    exited.then((code) => reject(new Error(`benchmark server exited with code ${code} before it was ready`)));
+  });
+  return {
+    url,
+    prefix,
+    redisUrl,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      await deleteRedisPrefix(redisUrl, prefix);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

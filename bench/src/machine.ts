@@ -1,0 +1,38 @@
+/** A one-line description of the machine a run happened on, for the table's heading. */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from './paths.js';
+
+/** Read from node_modules directly: some packages (sharp) do not export their package.json. */
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function cpuModel(): string {
+  const model = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  try {
+    const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+    const simd = flags.includes(' avx512f') ? 'AVX-512' : flags.includes(' avx2') ? 'AVX2' : '';
+    return simd ? `${model} (${simd})` : model;
+  } catch {
+    return model;
+  }
+}
+
+export interface MachineInfo {
+  summary: string;
+  loadAverage: number[];
+}
+
+export function describeMachine(): MachineInfo {
+  const summary =
+    `${os.cpus().length} × ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, no GPU used, ` +
+    `${os.type()} ${os.release()}, Node ${process.versions.node}, onnxruntime-node ${packageVersion('onnxruntime-node')}, ` +
+    `bullmq ${packageVersion('bullmq')}, sharp ${packageVersion('sharp')}`;
+  return { summary, loadAverage: os.loadavg() };
+}

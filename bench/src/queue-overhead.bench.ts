@@ -1,0 +1,117 @@
+/**
+ * Item 2, queue overhead: the same small jobs through API → BullMQ → worker → storage (a server
+ * process as `kiln start` runs, clients here) and through the in-process `kiln render` path with a
+ * loaded model. Latency: sequential synchronous requests, each paired with the same job in-process
+ * right before it; throughput: a burst of async jobs vs the same jobs back to back in-process.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Renderer } from '@kiln/diffusion';
+import { TINY_MODEL, ensureBenchModel } from './bench-models.js';
+import { reproduce, type BenchContext } from './context.js';
+import { startKilnServer } from './kiln-server.js';
+import type { BenchSection } from './report.js';
+import { generateAsync, generateSync, renderInProcess, watchCompletions, type JobSpec } from './render-client.js';
+import { fmt, median, quantile, sum } from './stats.js';
+
+export const SMALL_JOB: JobSpec = {
+  prompt: 'a watercolor painting of a lighthouse',
+  steps: 10,
+  width: 256,
+  height: 256,
+  cfg_scale: 7.5,
+  sampler: 'DDIM',
+  image_encoding: 'jpeg',
+};
+
+export async function queueOverheadBench(ctx: BenchContext): Promise<BenchSection> {
+  const modelDir = await ensureBenchModel(TINY_MODEL, ctx.log);
+  const pairs = ctx.quick ? 20 : 100;
+  const burst = ctx.quick ? 10 : 40;
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-render-'));
+  const renderer = new Renderer({ executionProvider: 'cpu' });
+  const server = await startKilnServer({ model: TINY_MODEL.name });
+  const watcher = await watchCompletions(server.redisUrl, server.prefix);
+  try {
+    await renderer.warm(modelDir);
+    for (let i = 0; i < 3; i++) {
+      await renderInProcess(renderer, modelDir, SMALL_JOB, [i], outDir);
+      await generateSync(server.url, { ...SMALL_JOB, seed: i });
+    }
+
+    const inProcessMs: number[] = [];
+    const queuedMs: number[] = [];
+    for (let i = 0; i < pairs; i++) {
+      const seed = 1000 + i;
+      let started = performance.now();
+      await renderInProcess(renderer, modelDir, SMALL_JOB, [seed], outDir);
+      inProcessMs.push(performance.now() - started);
+      started = performance.now();
+      await generateSync(server.url, { ...SMALL_JOB, seed });
+      queuedMs.push(performance.now() - started);
+    }
+    const added = queuedMs.map((q, i) => q - inProcessMs[i]);
+
+    // Throughput: the in-process jobs back to back, then the same jobs submitted at once.
+    let started = performance.now();
+    for (let i = 0; i < burst; i++) await renderInProcess(renderer, modelDir, SMALL_JOB, [5000 + i], outDir);
+    const inProcessTotal = performance.now() - started;
+    started = performance.now();
+    const ids = await Promise.all(Array.from({ length: burst }, (_, i) => generateAsync(server.url, { ...SMALL_JOB, seed: 5000 + i })));
+    const finished = await watcher.all(ids);
+    const queuedTotal = Math.max(...finished) - started;
+    const throughputRatio = inProcessTotal / queuedTotal;
+
+    const p50 = quantile(added, 0.5);
+    const p99 = quantile(added, 0.99);
+    const job = `tiny model, ${SMALL_JOB.width}×${SMALL_JOB.height}, ${SMALL_JOB.steps} steps, 1 image, JPEG`;
+    return {
+      title: 'Item 2: queue overhead',
+      rows: [
+        {
+          id: '2a',
+          what: 'queue: added latency per job, p50',
+          value: `${fmt(p50, 1)} ms`,
+          goal: '≤ 15 ms',
+          met: p50 <= 15,
+          basis: `${pairs} sync POST /generate/sd (API → BullMQ → worker → storage → response) each minus the same job in-process just before it (${job}, ${fmt(median(inProcessMs), 0)} ms in-process)`,
+          command: reproduce('queue'),
+        },
+        {
+          id: '2b',
+          what: 'queue: added latency per job, p99',
+          value: `${fmt(p99, 1)} ms`,
+          goal: '',
+          basis: 'same pairs',
+          command: reproduce('queue'),
+        },
+        {
+          id: '2c',
+          what: 'queue: throughput ÷ in-process throughput',
+          value: fmt(throughputRatio, 3),
+          goal: '≥ 0.9',
+          met: throughputRatio >= 0.9,
+          basis: `${burst} async jobs submitted at once, first POST → last completion, vs the same ${burst} jobs back to back in-process`,
+          command: reproduce('queue'),
+        },
+      ],
+      lines: [
+        `Job: ${job}; server: API + 1 worker in one process (as \`kiln start\`), KILN_WORKER_CONCURRENCY=1, KILN_MICRO_BATCH=4; clients in the benchmark process.`,
+        '',
+        `| | p50 ms | p99 ms | mean ms |`,
+        `|---|---|---|---|`,
+        `| in-process (render + encode + write) | ${fmt(median(inProcessMs), 1)} | ${fmt(quantile(inProcessMs, 0.99), 1)} | ${fmt(sum(inProcessMs) / pairs, 1)} |`,
+        `| through API + queue (sync request) | ${fmt(median(queuedMs), 1)} | ${fmt(quantile(queuedMs, 0.99), 1)} | ${fmt(sum(queuedMs) / pairs, 1)} |`,
+        `| added (pairwise) | ${fmt(p50, 1)} | ${fmt(p99, 1)} | ${fmt(sum(added) / pairs, 1)} |`,
+        '',
+        `Throughput: in-process ${fmt((burst / inProcessTotal) * 1000, 2)} jobs/s, queued ${fmt((burst / queuedTotal) * 1000, 2)} jobs/s (${fmt((queuedTotal - inProcessTotal) / burst, 1)} ms per job more).`,
+      ],
+    };
+  } finally {
+    await watcher.close();
+    await server.stop();
+    await renderer.dispose();
+    await rm(outDir, { recursive: true, force: true });
+  }
+}

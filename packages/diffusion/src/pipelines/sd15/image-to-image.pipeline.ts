@@ -1,0 +1,66 @@
+/**
+ * Stable Diffusion 1.5 image-to-image as diffusers' StableDiffusionImg2ImgPipeline:
+ * check inputs → encode prompt → encode image → per micro-batch: prepare latents (posterior
+ * sample, then noise, forward-noised to the first timestep of the shortened schedule) → denoise →
+ * decode.
+ *
+ * Each image's generator draws, in order: one latent-shaped normal for the VAE posterior sample,
+ * the noise, then whatever its sampler draws per step; so an image equals diffusers' for the same
+ * seed and is the same alone or in a batch.
+ */
+import type { RgbImage } from '../../image/raster.js';
+import type { Sd15Model } from '../../models/sd15-model.js';
+import { createScheduler } from '../../schedulers/index.js';
+import { checkImageSize, checkRenderInputs, checkVaeEncoder, denoisingStepsFor } from './check-inputs.js';
+import { denoise } from './denoise-loop.js';
+import { encodePrompts } from './encode-prompt.js';
+import { renderMicroBatches, startRenderClock } from './micro-batches.js';
+import { noisedImageLatents } from './prepare-latents.js';
+import { promptContext } from './prompt-context.js';
+import type { RenderParams } from './render-params.js';
+import type { RenderHooks, RenderResult } from './render-types.js';
+import { startAtStrength } from './strength-schedule.js';
+import { encodeLatentDistribution, rgbToVaeInput, sampleImageLatents } from './vae-encode.js';
+
+export interface ImageToImageParams extends RenderParams {
+  /** The source image, already at width × height (see decodeInitImage). */
+  initImage: RgbImage;
+  /** How much of the image to repaint, > 0 and ≤ 1: `int(steps × strength)` steps run. */
+  strength: number;
+}
+
+export async function imageToImage(model: Sd15Model, p: ImageToImageParams, hooks: RenderHooks = {}): Promise<RenderResult> {
+  const clock = startRenderClock(model);
+  checkRenderInputs(model, p, [4], {
+    field: 'init_image',
+    message: 'an inpainting UNet renders image-to-image through the inpainting pipeline (a full mask)',
+  });
+  checkVaeEncoder(model, 'init_image');
+  checkImageSize(p.initImage, p, 'init_image');
+  denoisingStepsFor(p.steps, p.strength);
+
+  const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip);
+  const guided = p.cfgScale > 1;
+  const distribution = await encodeLatentDistribution(model, rgbToVaeInput(p.initImage), p.width, p.height);
+
+  return renderMicroBatches(model, p, hooks, clock, async (batch) => {
+    const scheduler = createScheduler(p.sampler, model.schedulerConfig);
+    scheduler.setTimesteps(p.steps);
+    const timesteps = startAtStrength(scheduler, p.steps, p.strength);
+    const imageLatents = sampleImageLatents(model, distribution, batch.generators);
+    const { latents } = noisedImageLatents(scheduler, imageLatents, batch.generators, batch.shape, timesteps[0]);
+    const { latents: denoised, unetCalls } = await denoise({
+      model,
+      scheduler,
+      timesteps,
+      latents,
+      shape: batch.shape,
+      context: promptContext(prompts, batch.size, guided),
+      cfgScale: p.cfgScale,
+      generators: batch.generators,
+      signal: hooks.signal,
+      onStep: batch.reportStep,
+    });
+    return { latents: denoised, totalSteps: timesteps.length, unetCalls };
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * Redis keys of Kiln's own state (BullMQ's are `<prefix>:render:*`). One place, so the API and
+ * the worker agree, and everything lives under the queue prefix (several Kilns can share a Redis,
+ * and the tests remove `<prefix>:*` when they end).
+ */
+export function kilnKeys(prefix: string) {
+  const base = `${prefix}:kiln`;
+  return {
+    /** Marker that a job was asked to stop; checked by a worker before it starts a job. */
+    cancel: (jobId: string) => `${base}:cancel:${jobId}`,
+    /** Pub/sub channel on which the API tells workers to stop a running job. */
+    cancelChannel: `${base}:cancel-requests`,
+    /** An Idempotency-Key's record, by tenant and SHA-256 of the key. */
+    idempotency: (tenant: string, keyDigest: string) => `${base}:idem:${tenant}:${keyDigest}`,
+    /** GCRA state (theoretical arrival time) of one API key's rate limit. */
+    rateLimit: (keyId: string) => `${base}:rate:${keyId}`,
+    /** Jobs an API key has submitted that have not ended yet (max_queued_jobs). */
+    openJobs: (keyId: string) => `${base}:open:${keyId}`,
+    /** A tenant's jobs, scored by creation time (GET /v1/jobs). */
+    tenantJobs: (tenant: string) => `${base}:jobs:${tenant}`,
+    /** A tenant's jobs of one batch, scored by creation time. */
+    batchJobs: (tenant: string, batchId: string) => `${base}:jobs:${tenant}:batch:${batchId}`,
+    /** Usage counters of one API key on one UTC day (`YYYY-MM-DD`). */
+    usageDay: (tenant: string, keyId: string, day: string) => `${base}:usage:${tenant}:${keyId}:${day}`,
+    /** The API keys of a tenant that have usage recorded. */
+    usageKeys: (tenant: string) => `${base}:usage-keys:${tenant}`,
+    /** Set once when a job's usage is recorded: the exactly-once guard. */
+    usageRecorded: (jobId: string) => `${base}:usage-recorded:${jobId}`,
+    /** Worker milliseconds of a job's earlier attempts, added to the record when it ends. */
+    usageAttempts: (jobId: string) => `${base}:usage-attempts:${jobId}`,
+  };
+}
+
+export type KilnKeys = ReturnType<typeof kilnKeys>;

@@ -1,0 +1,191 @@
+/**
+ * What a job's transitions set off, besides BullMQ's own bookkeeping: its webhooks (the request's
+ * `webhook_url`), its batch's counters and outcome record (`BatchStore.recordEnd`), and its batch's
+ * webhooks (`batch.completed` with the results URL when the last item ends). Called by the render
+ * worker at each transition (apps/worker/src/job-events.ts) and by the API for jobs that end
+ * without a worker (canceled while waiting).
+ */
+import type { Logger } from '@kiln/config';
+import type { WebhookEvent } from '@kiln/contracts';
+import {
+  decodeFailure,
+  type BatchRecord,
+  type BatchStore,
+  type FairShare,
+  type ItemEndStatus,
+  type ItemOutcome,
+  type RenderJobData,
+  type RenderJobResult,
+} from '@kiln/queue';
+import type { Redis } from 'ioredis';
+import { appendAttempt, type Subject } from './attempt-log.js';
+import type { WebhookDelivery, WebhookQueue } from './delivery-queue.js';
+import { batchEventBody, jobEventBody, type JobSnapshot } from './event-payloads.js';
+
+/** `progress` events are sent at most this often per job (2 per second). */
+export const PROGRESS_INTERVAL_MS = 500;
+
+export interface JobNotifierDeps {
+  redis: Redis;
+  prefix: string;
+  webhooks: WebhookQueue;
+  batches: BatchStore;
+  fair: FairShare;
+  logger: Logger;
+  /** How long attempt logs are kept (the results' retention). */
+  logTtlMs: number;
+}
+
+export interface JobEnd {
+  status: ItemEndStatus;
+  result?: RenderJobResult | null;
+}
+
+function subscribed(request: Record<string, unknown>, event: WebhookEvent): string | undefined {
+  const url = request.webhook_url;
+  if (typeof url !== 'string') return undefined;
+  const events = Array.isArray(request.webhook_events) ? request.webhook_events : ['completed'];
+  return events.includes(event) ? url : undefined;
+}
+
+export class JobNotifier {
+  private readonly lastProgress = new Map<string, number>();
+
+  constructor(private readonly deps: JobNotifierDeps) {}
+
+  /** Queues one message (its id dedupes it) and notes it in the subject's attempt log. */
+  async send(delivery: WebhookDelivery): Promise<void> {
+    await this.deps.webhooks.add(delivery.type, delivery, { jobId: delivery.id });
+    await appendAttempt(
+      this.deps.redis,
+      this.deps.prefix,
+      delivery.subject,
+      {
+        webhook_id: delivery.id,
+        type: delivery.type,
+        url: delivery.url,
+        attempt: 0,
+        at: new Date().toISOString(),
+        status_code: null,
+        error: null,
+        duration_ms: null,
+        outcome: 'queued',
+        next_attempt_at: null,
+      },
+      this.deps.logTtlMs,
+    );
+  }
+
+  private async jobEvent(job: JobSnapshot, event: WebhookEvent, idSuffix: string = event): Promise<void> {
+    const url = subscribed(job.data.request, event);
+    if (!url) return;
+    const subject: Subject = { kind: 'job', id: job.id };
+    await this.send({
+      id: `msg_${job.id}_${idSuffix}`,
+      url,
+      keyId: job.data.keyId,
+      type: `job.${event}`,
+      subject,
+      body: jobEventBody(job, event),
+    });
+  }
+
+  private async batchEvent(batch: BatchRecord, event: WebhookEvent, idSuffix: string = event): Promise<void> {
+    if (!batch.webhookUrl || !batch.webhookEvents.includes(event)) return;
+    const running = (await this.deps.batches.activeJobs(batch.id)).size;
+    await this.send({
+      id: `msg_batch_${batch.id}_${idSuffix}`,
+      url: batch.webhookUrl,
+      keyId: batch.keyId,
+      type: `batch.${event}`,
+      subject: { kind: 'batch', id: batch.id },
+      body: batchEventBody(batch, event, running),
+    });
+  }
+
+  /** The batches an item counts in: its own, and later submissions waiting on it. */
+  private async batchesOf(job: JobSnapshot): Promise<string[]> {
+    const ids = job.data.batch_id ? [job.data.batch_id] : [];
+    return [...new Set([...ids, ...(await this.deps.batches.watchers(job.id))])];
+  }
+
+  /** A worker started the job (each attempt). */
+  async started(job: JobSnapshot): Promise<void> {
+    if (job.data.fairTag !== undefined) await this.deps.fair.started(job.data.fairTag);
+    await this.jobEvent(job, 'started');
+    for (const batchId of await this.batchesOf(job)) {
+      await this.deps.batches.markActive(batchId, job.id);
+      const batch = await this.deps.batches.get(batchId);
+      if (batch) await this.batchEvent(batch, 'started');
+    }
+  }
+
+  /**
+   * Denoising advanced. Sends a `progress` event when the last one is at least
+   * {@link PROGRESS_INTERVAL_MS} old. Returns true when the job's batch is being canceled (the
+   * worker then stops the job).
+   */
+  async progress(job: JobSnapshot): Promise<{ batchCanceled: boolean }> {
+    const now = Date.now();
+    const last = this.lastProgress.get(job.id) ?? 0;
+    if (now - last < PROGRESS_INTERVAL_MS) return { batchCanceled: false };
+    this.lastProgress.set(job.id, now);
+    const p = (job.progress ?? {}) as { step?: number; imagesDone?: number };
+    await this.jobEvent(job, 'progress', `progress_${p.imagesDone ?? 0}_${p.step ?? 0}`);
+    if (!job.data.batch_id) return { batchCanceled: false };
+    const status = await this.deps.batches.status(job.data.batch_id);
+    return { batchCanceled: status === 'canceling' || status === 'canceled' };
+  }
+
+  /** The job ended for good (a failure that will be retried is not an end). */
+  async ended(job: JobSnapshot, end: JobEnd): Promise<void> {
+    this.lastProgress.delete(job.id);
+    const snapshot: JobSnapshot = { ...job, returnvalue: end.result ?? job.returnvalue };
+    await this.jobEvent(snapshot, end.status);
+    const batchIds = await this.batchesOf(job);
+    if (batchIds.length === 0) return;
+    const outcome = itemOutcome(snapshot, end.status);
+    for (const batchId of batchIds) {
+      const counted = await this.deps.batches.recordEnd(batchId, job.id, end.status, outcome);
+      await this.afterItemEnd(batchId, counted);
+    }
+  }
+
+  /** Sends the batch's progress (throttled across processes) and final events after an item was counted. */
+  async afterItemEnd(batchId: string, counted: string): Promise<void> {
+    if (counted === 'missing' || counted === 'duplicate') return;
+    const batch = await this.deps.batches.get(batchId);
+    if (!batch) return;
+    if (counted.startsWith('finished:')) {
+      const final = counted.slice('finished:'.length) as 'completed' | 'canceled';
+      this.deps.logger.info({ batchId, completed: batch.completed, failed: batch.failed, canceled: batch.canceled }, `batch ${final}`);
+      await this.batchEvent(batch, final);
+      return;
+    }
+    if (batch.webhookEvents.includes('progress')) {
+      const throttle = `${this.deps.batches.key(batchId, 'progress-sent')}`;
+      if ((await this.deps.redis.set(throttle, '1', 'PX', PROGRESS_INTERVAL_MS, 'NX')) === 'OK') {
+        await this.batchEvent(batch, 'progress', `progress_${batch.ended}`);
+      }
+    }
+  }
+}
+
+/** What a batch keeps of an item that ended, for its results. */
+export function itemOutcome(job: JobSnapshot, status: ItemEndStatus): ItemOutcome {
+  const result = status === 'completed' ? job.returnvalue : undefined;
+  const failure = status === 'completed' ? null : decodeFailure(job.failedReason);
+  return {
+    status,
+    seeds: (job.data as RenderJobData).seeds,
+    images: (result?.images ?? []).map((img) => ({
+      index: img.index,
+      seed: img.seed,
+      removed_for_safety: img.removedForSafety,
+      content_type: img.contentType,
+    })),
+    model: result?.model ?? null,
+    error: failure ? { code: failure.code, message: failure.message } : null,
+    finished_at: new Date().toISOString(),
+  };
+}
