@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { startApi } from '@kiln/api';
 import { createLogger } from '@kiln/config';
 import { generateWebhookSecret } from '@kiln/webhooks';
 import { startRenderWorker, type RenderWorker } from '@kiln/worker';
@@ -165,6 +166,68 @@ describe('a 1 000-item batch on two workers', () => {
       ['item-1', 'completed', true],
       ['item-2', 'completed', true],
     ]);
+  });
+});
+
+describe('canceling a batch while its items run', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ KILN_ALLOW_ANY_RESOLUTION: '1', KILN_INTRA_OP_THREADS: '1' });
+  });
+  afterAll(() => h?.stop());
+
+  it('stops the running item at its next step and cancels the queued ones', async () => {
+    const slow = Array.from({ length: 6 }, (_, i) => item(300 + i, { steps: 200, width: 192, height: 192 }));
+    const res = await post(`${h.url}/v1/batches`, toJsonl(slow), JSONL);
+    expect(res.status, res.text).toBe(201);
+    const id = res.json.id;
+    await pollUntil(async () => ((await getJson(`${h.url}/v1/batches/${id}`)).json.counts.running === 1 ? true : undefined), 30_000, 20);
+    const asked = Date.now();
+    const canceled = await postJson(`${h.url}/v1/batches/${id}/cancel`, {});
+    expect(canceled.status, canceled.text).toBe(200);
+    expect(['canceling', 'canceled']).toContain(canceled.json.status);
+    const done = await pollUntil(async () => {
+      const b = (await getJson(`${h.url}/v1/batches/${id}`)).json;
+      return b.status === 'canceled' ? b : undefined;
+    }, 30_000, 20);
+    expect(Date.now() - asked).toBeLessThan(5_000);
+    // the item that was running did not finish its 200 steps: it was stopped
+    expect(done.counts).toMatchObject({ queued: 0, running: 0, completed: 0, canceled: 6 });
+    const lines = await results(`${h.url}/v1/batches/${id}/results`);
+    expect(lines.every((l) => l.status === 'canceled' && l.error.code === 'canceled')).toBe(true);
+  });
+});
+
+describe('a batch survives restarts', () => {
+  it('runs to the end across a worker replaced mid-batch, and a new API process serves it', async () => {
+    const h = await startHarness({ KILN_ALLOW_ANY_RESOLUTION: '1', KILN_INTRA_OP_THREADS: '1' }, { worker: false });
+    const logger = createLogger('test', 'silent');
+    let worker = await startRenderWorker({ config: h.config, logger });
+    let api2: Awaited<ReturnType<typeof startApi>> | undefined;
+    try {
+      const res = await post(`${h.url}/v1/batches`, toJsonl(Array.from({ length: 60 }, (_, i) => item(400 + i))), JSONL);
+      expect(res.status, res.text).toBe(201);
+      const id = res.json.id;
+      await pollUntil(async () => ((await getJson(`${h.url}/v1/batches/${id}`)).json.counts.completed >= 10 ? true : undefined), 30_000, 20);
+      await worker.close(); // finishes (or hands back) its current item
+      const midway = (await getJson(`${h.url}/v1/batches/${id}`)).json;
+      expect(midway.status).toBe('in_progress');
+      expect(midway.counts.completed).toBeLessThan(60);
+      worker = await startRenderWorker({ config: h.config, logger });
+      api2 = await startApi({ config: h.config, logger });
+      const done = await pollUntil(async () => {
+        const b = (await getJson(`${api2!.url}/v1/batches/${id}`)).json;
+        return b.status === 'completed' ? b : undefined;
+      }, 60_000, 50);
+      expect(done.counts).toMatchObject({ total: 60, completed: 60, failed: 0, queued: 0, running: 0 });
+      const lines = await results(`${api2.url}/v1/batches/${id}/results`);
+      expect(new Set(lines.map((l) => l.job_id)).size).toBe(60);
+      expect(lines.every((l) => l.status === 'completed')).toBe(true);
+    } finally {
+      await api2?.close();
+      await worker.close();
+      await h.stop();
+    }
   });
 });
 

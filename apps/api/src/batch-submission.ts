@@ -24,6 +24,8 @@ import { assertWebhookTarget } from './webhook-target.js';
 
 /** Items per Redis round trip in both phases. */
 const CHUNK = 500;
+/** Items canceled at once by `POST /v1/batches/{id}/cancel`. */
+const CANCEL_CONCURRENCY = 64;
 /** Refused items listed in the submission's answer (all of them are in the results). */
 export const MAX_ERRORS_IN_ANSWER = 1000;
 
@@ -285,9 +287,9 @@ export async function cancelBatchItems(deps: ApiDeps, batchId: string): Promise<
     const withJobs = entries.filter((e): e is BatchItemEntry & { job_id: string } => e.job_id !== undefined);
     const ended = await batches.endedAmong(batchId, withJobs.map((e) => e.job_id));
     const open = withJobs.filter((_e, k) => !ended[k]);
-    for (let k = 0; k < open.length; k += 32) {
+    for (let k = 0; k < open.length; k += CANCEL_CONCURRENCY) {
       await Promise.all(
-        open.slice(k, k + 32).map(async (entry) => {
+        open.slice(k, k + CANCEL_CONCURRENCY).map(async (entry) => {
           const job = (await deps.queue.getJob(entry.job_id)) as RenderJob | undefined;
           if (!job) return;
           if (job.data.batch_id !== batchId) {

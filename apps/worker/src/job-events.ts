@@ -96,7 +96,11 @@ export function startJobEvents(
     void safely('completed event', job.id, notifier.ended(snapshot(job), { status: 'completed', result }));
   });
   worker.on('failed', (job, err) => {
-    if (!job || !isFinalFailure(job, err)) return;
+    if (!job) return;
+    if (!isFinalFailure(job, err)) {
+      void safely('retry bookkeeping', job.id, notifier.retrying(snapshot(job)));
+      return;
+    }
     const status = decodeFailure(job.failedReason).code === 'canceled' ? 'canceled' : 'failed';
     void safely(`${status} event`, job.id, notifier.ended(snapshot(job), { status }));
   });

@@ -127,6 +127,14 @@ redis.call('HSET', KEYS[1], 'status', 'canceling', 'canceled_at', ARGV[1])
 return finish(KEYS, ARGV[1], ARGV[2])
 `);
 
+// KEYS: ended, active. ARGV: jobId, ttl
+const MARK_ACTIVE = new LuaScript(`
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+`);
+
 const num = (v: string | undefined) => (v === undefined ? 0 : Number(v));
 
 export class BatchStore {
@@ -295,10 +303,9 @@ export class BatchStore {
   }
 
   async markActive(id: string, jobId: string): Promise<void> {
-    // Only while the item has not ended (a late event after the end must not count it running).
-    if (!(await this.redis.sismember(this.key(id, 'ended'), jobId))) {
-      await this.redis.multi().sadd(this.key(id, 'active'), jobId).pexpire(this.key(id, 'active'), this.ttlMs).exec();
-    }
+    // Only while the item has not ended: a `started` event handled after the item's end (tiny
+    // renders race their own events) must not count it running.
+    await MARK_ACTIVE.run(this.redis, [this.key(id, 'ended'), this.key(id, 'active')], [jobId, this.ttlMs]);
   }
 
   async markInactive(id: string, jobId: string): Promise<void> {

@@ -10,3 +10,4 @@ export * from './rate-limit.js';
 export * from './usage-ledger.js';
 export * from './batch-store.js';
 export * from './fair-share.js';
+export * from './metrics-ledger.js';

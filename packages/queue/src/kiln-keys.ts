@@ -28,6 +28,8 @@ export function kilnKeys(prefix: string) {
     usageRecorded: (jobId: string) => `${base}:usage-recorded:${jobId}`,
     /** Worker milliseconds of a job's earlier attempts, added to the record when it ends. */
     usageAttempts: (jobId: string) => `${base}:usage-attempts:${jobId}`,
+    /** Fleet-wide counters and histograms for GET /metrics, by name. */
+    metrics: (name: string) => `${base}:metrics:${name}`,
   };
 }
 

@@ -137,6 +137,12 @@ export class JobNotifier {
     return { batchCanceled: status === 'canceling' || status === 'canceled' };
   }
 
+  /** An attempt failed and BullMQ will try again later: the item is not running meanwhile. */
+  async retrying(job: JobSnapshot): Promise<void> {
+    this.lastProgress.delete(job.id);
+    for (const batchId of await this.batchesOf(job)) await this.deps.batches.markInactive(batchId, job.id);
+  }
+
   /** The job ended for good (a failure that will be retried is not an end). */
   async ended(job: JobSnapshot, end: JobEnd): Promise<void> {
     this.lastProgress.delete(job.id);

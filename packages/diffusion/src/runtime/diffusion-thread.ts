@@ -1,6 +1,9 @@
 /**
  * Host side of the inference thread: one thread per worker process, one render at a time
- * (a GPU, or the CPU's cores, are used fully by one render).
+ * (a GPU, or the CPU's cores, are used fully by one render). Renders asked for while another runs
+ * wait their turn here, on the host: two renders interleaved step by step in the thread would
+ * both take twice as long. With KILN_WORKER_CONCURRENCY=2 the next job's render thus runs while
+ * the previous job's images are encoded and stored (docs/benchmarks.md).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +41,8 @@ export class DiffusionThread {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
+  /** Settles when every render and warm-up asked for so far has ended: the next one starts after it. */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RendererOptions = {}) {
     this.worker = this.spawn();
@@ -78,9 +83,40 @@ export class DiffusionThread {
     this.worker.postMessage(message);
   }
 
+  /**
+   * Runs `work` once everything queued before it has ended; an abort while it waits rejects at once
+   * (and lets the renders behind it keep their place).
+   */
+  private inTurn<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const previous = this.tail;
+    let finished!: () => void;
+    const mine = new Promise<void>((resolve) => (finished = resolve));
+    this.tail = previous.then(() => mine);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        finished();
+        reject(new RenderAbortedError());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void previous.then(() => {
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) return;
+        if (this.closed) {
+          finished();
+          reject(new Error('inference thread closed'));
+          return;
+        }
+        work().then(resolve, reject).finally(finished);
+      });
+    });
+  }
+
   warm(modelDir: string): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.send({ type: 'warm', id: this.nextId++, modelDir }, { resolve: () => resolve(), reject }),
+    return this.inTurn(
+      () =>
+        new Promise<void>((resolve, reject) =>
+          this.send({ type: 'warm', id: this.nextId++, modelDir }, { resolve: () => resolve(), reject }),
+        ),
     );
   }
 
@@ -89,6 +125,13 @@ export class DiffusionThread {
     hooks: { signal?: AbortSignal; onProgress?: (p: RenderProgress) => void } = {},
   ): Promise<RenderResult> {
     if (hooks.signal?.aborted) return Promise.reject(new RenderAbortedError());
+    return this.inTurn(() => this.renderNow(request, hooks), hooks.signal);
+  }
+
+  private renderNow(
+    request: RenderRequest,
+    hooks: { signal?: AbortSignal; onProgress?: (p: RenderProgress) => void },
+  ): Promise<RenderResult> {
     const abortFlag = new SharedArrayBuffer(4);
     const flag = new Int32Array(abortFlag);
     const onAbort = () => Atomics.store(flag, 0, 1);
