@@ -130,6 +130,11 @@ describe('a 1 000-item batch on two workers', () => {
       const job = (await getJson(`${h.url}/v1/jobs/${l.job_id}`)).json;
       expect(job).toMatchObject({ status: 'completed', batch_id: batchId, custom_id: l.custom_id });
     }
+    // the items are jobs: GET /v1/jobs lists them by batch
+    const listed = (await getJson(`${h.url}/v1/jobs?batch_id=${batchId}&limit=200`)).json;
+    expect(listed.jobs).toHaveLength(200);
+    expect(listed.jobs.every((j: any) => j.batch_id === batchId && j.status === 'completed')).toBe(true);
+    expect(listed.next_cursor).not.toBeNull();
     // the same items, in the order they finished, from an offset (what `kiln batch` polls)
     const finished = await results(`${h.url}/v1/batches/${batchId}/results?order=finished&offset=990`);
     expect(finished).toHaveLength(9);

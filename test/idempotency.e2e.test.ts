@@ -2,6 +2,8 @@
  * Idempotency-Key over real HTTP and Redis: concurrent identical POSTs make one job, a replay
  * gets the same job, another body with the same key is a 409, and keys are per tenant.
  */
+import { createLogger } from '@kiln/config';
+import { startRenderWorker } from '@kiln/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
 import { ASYNC, client, keysFileWith, newKey, smallRequest, type Client } from './tenancy-helpers.js';
@@ -84,6 +86,22 @@ describe('Idempotency-Key', () => {
     const long = await acme.post('/generate/sd', smallRequest(), { ...ASYNC, 'Idempotency-Key': 'x'.repeat(257) });
     expect(long.status).toBe(422);
     expect(long.json.detail[0].loc).toEqual(['header', 'idempotency-key']);
+  });
+
+  it('concurrent synchronous POSTs with one key wait for the same job and get the same images', async () => {
+    const worker = await startRenderWorker({ config: h.config, logger: createLogger('test', 'silent') });
+    try {
+      const body = smallRequest({ prompt: 'five waiting', seed: 80, num_images: 2 });
+      const replies = await Promise.all(Array.from({ length: 5 }, () => acme.post('/generate/sd', body, { 'Idempotency-Key': 'sync-80' })));
+      for (const reply of replies) expect(reply.status, reply.text).toBe(200);
+      expect(new Set(replies.map((r) => r.json.id)).size).toBe(1);
+      expect(new Set(replies.map((r) => JSON.stringify(r.json.images))).size).toBe(1);
+      // An async retry of the same request later: the same job, no new one.
+      const later = await acme.post('/generate/sd', body, { ...ASYNC, 'Idempotency-Key': 'sync-80' });
+      expect(later.json.response_id).toBe(replies[0]!.json.id);
+    } finally {
+      await worker.close();
+    }
   });
 
   it('a cancel retried with the same key answers like the first one instead of 409', async () => {

@@ -58,30 +58,46 @@ describe('tenant isolation', () => {
     expect((await client(h.url).get('/healthz')).status).toBe(200);
   });
 
-  it("answers 404 for another tenant's job on every endpoint that takes a job id (walked from the OpenAPI document)", async () => {
+  it("answers 404 for another tenant's resources on every endpoint that takes an id (walked from the OpenAPI document)", async () => {
     const doc = (await acme.get('/openapi.json')).json;
-    const jobPaths = Object.keys(doc.paths).filter((p) => /\{id\}/.test(p) && /^\/v1\/(jobs|requests|responses)\//.test(p));
-    expect(jobPaths).toEqual(
+    // One resource of acme per kind of id; a new kind of endpoint must be added here.
+    const resources: Record<string, string> = { jobs: acmeJob, requests: acmeJob, responses: acmeJob };
+    if (doc.paths['/v1/batches']?.post) {
+      const batch = await acme.post('/v1/batches', { requests: [{ custom_id: 'one', url: '/generate/sd', body: smallRequest({ seed: 9 }) }] });
+      expect(batch.status, batch.text).toBe(201);
+      resources.batches = batch.json.id;
+    }
+    const templates = Object.keys(doc.paths).filter((p) => p.startsWith('/v1/') && p.includes('{'));
+    expect(templates.filter((t) => !resources[t.split('/')[2]!])).toEqual([]);
+    expect(templates).toEqual(
       expect.arrayContaining(['/v1/jobs/{id}', '/v1/jobs/{id}/images/{index}', '/v1/requests/{id}', '/v1/responses/{id}', '/v1/jobs/{id}/cancel']),
     );
     let walked = 0;
-    for (const template of jobPaths) {
+    for (const template of templates) {
+      const id = resources[template.split('/')[2]!]!;
       for (const method of Object.keys(doc.paths[template]).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))) {
-        const pathname = template.replace('{id}', acmeJob).replace('{index}', '0');
-        const own = await acme.send(method.toUpperCase(), pathname, method === 'get' ? undefined : {});
-        const foreign = await globex.send(method.toUpperCase(), pathname, method === 'get' ? undefined : {});
-        const missing = await globex.send(method.toUpperCase(), template.replace('{id}', 'no-such-job').replace('{index}', '0'), method === 'get' ? undefined : {});
+        const send = (c: Client, resourceId: string) =>
+          c.send(method.toUpperCase(), template.replace('{id}', resourceId).replace('{index}', '0'), method === 'get' ? undefined : {});
+        const foreign = await send(globex, id);
+        const missing = await send(globex, 'no-such-id');
         expect(foreign.status, `${method} ${template} as another tenant`).toBe(404);
         expect(foreign.json?.error?.code).toBe('not_found');
-        // Indistinguishable from a job that does not exist, apart from the id in the message.
-        expect(foreign.json.error.message.replace(acmeJob, 'ID')).toBe(missing.json.error.message.replace('no-such-job', 'ID'));
-        if (method === 'get') expect(own.status, `${method} ${template} as the owner`).toBe(200);
+        // Indistinguishable from an id that does not exist, apart from the id in the message.
+        expect(foreign.json.error.message.replace(id, 'ID')).toBe(missing.json.error.message.replace('no-such-id', 'ID'));
+        if (method === 'get') expect((await send(acme, id)).status, `${method} ${template} as the owner`).toBe(200);
         walked++;
       }
     }
     expect(walked).toBeGreaterThanOrEqual(5);
-    // The job was not canceled by the foreign POST, nor by the owner's (it had completed: 409).
+    // The foreign POSTs changed nothing.
     expect((await acme.get(`/v1/jobs/${acmeJob}`)).json.status).toBe('completed');
+    if (resources.batches) {
+      expect((await acme.get(`/v1/batches/${resources.batches}`)).json.status).not.toBe('canceled');
+      expect((await globex.get(`/v1/jobs?batch_id=${resources.batches}`)).json.jobs).toEqual([]);
+      expect((await acme.get(`/v1/jobs?batch_id=${resources.batches}`)).json.jobs).toHaveLength(1);
+      const globexBatches = JSON.stringify((await globex.get('/v1/batches')).json);
+      expect(globexBatches).not.toContain(resources.batches);
+    }
   });
 
   it('a second key of the same tenant sees the tenant\'s jobs', async () => {

@@ -145,6 +145,19 @@ describe('usage', () => {
     expect(after.worker_seconds - before.worker_seconds).toBeGreaterThan(0.1);
   });
 
+  it('counts a job canceled while it waited once, with no images and no worker time', async () => {
+    const before = await usageOf(other, 'meter-2');
+    const queued = await other.post('/generate/sd', smallRequest({ seed: 13 }), ASYNC);
+    const id = queued.json.response_id;
+    expect((await other.post(`/v1/jobs/${id}/cancel`)).status).toBe(200);
+    expect((await other.post(`/v1/jobs/${id}/cancel`)).status).toBe(409);
+    const after = await usageOf(other, 'meter-2');
+    expect(after.jobs - before.jobs).toBe(1);
+    expect(after.jobs_canceled - before.jobs_canceled).toBe(1);
+    expect(after.images).toBe(before.images);
+    expect(after.worker_seconds).toBe(before.worker_seconds);
+  });
+
   it('validates the range and narrows by day', async () => {
     const bad = await api.get('/v1/usage?from=2025-02-30');
     expect(bad.status).toBe(422);

@@ -28,8 +28,8 @@ async function loadApi(url: string, seconds: number) {
   });
 }
 
-/** `CONNECTIONS` loops adding the API's job payload for `seconds`; adds per second and per-add latencies. */
-async function queueAddLoop(redisUrl: string | undefined, seconds: number) {
+/** `loops` concurrent loops adding the API's job payload for `seconds`; adds per second and per-add latencies. */
+async function queueAddLoop(redisUrl: string | undefined, seconds: number, loops: number) {
   const prefix = `kiln-bench-${randomBytes(4).toString('hex')}`;
   const connection = createRedis(redisUrl);
   const config = loadConfig({ KILN_QUEUE_PREFIX: prefix });
@@ -42,7 +42,7 @@ async function queueAddLoop(redisUrl: string | undefined, seconds: number) {
     await queue.waitUntilReady();
     const deadline = performance.now() + seconds * 1000;
     await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
+      Array.from({ length: loops }, async () => {
         while (performance.now() < deadline) {
           const data: RenderJobData = {
             family: 'sd15',
@@ -72,16 +72,19 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
   const server = await startKilnServer({ model: TINY_MODEL.name, worker: false });
   let api: autocannon.Result;
   let loop: Awaited<ReturnType<typeof queueAddLoop>>;
+  let concurrent: Awaited<ReturnType<typeof queueAddLoop>>;
   try {
     await loadApi(server.url, 1); // warm-up: JIT, connection pools
-    await queueAddLoop(server.redisUrl, 1);
+    await queueAddLoop(server.redisUrl, 1, CONNECTIONS);
     api = await loadApi(server.url, seconds);
-    loop = await queueAddLoop(server.redisUrl, seconds);
+    loop = await queueAddLoop(server.redisUrl, seconds, 1);
+    concurrent = await queueAddLoop(server.redisUrl, seconds, CONNECTIONS);
   } finally {
     await server.stop();
   }
   const accepted = api['2xx'] / seconds;
   const ratio = accepted / loop.perSecond;
+  const concurrentRatio = accepted / concurrent.perSecond;
   const failures = api.non2xx + api.errors + api.timeouts;
   return {
     title: 'Item 4: API submissions',
@@ -92,21 +95,31 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
         value: fmt(ratio, 2),
         goal: '≥ 0.5',
         met: ratio >= 0.5 && failures === 0,
-        basis: `autocannon, ${CONNECTIONS} connections × ${seconds} s against POST /generate/sd (X-OctoAI-Async) vs ${CONNECTIONS} concurrent queue.add loops, same payload and options, same Redis`,
+        basis: `autocannon, ${CONNECTIONS} connections × ${seconds} s against POST /generate/sd (X-OctoAI-Async) vs a plain \`await queue.add\` loop (one add at a time), same payload and job options, same Redis`,
         command: reproduce('api'),
       },
       {
         id: '4b',
+        what: `API: async submissions/s ÷ ${CONNECTIONS} concurrent queue.add loops`,
+        value: fmt(concurrentRatio, 2),
+        goal: '≥ 0.5',
+        met: concurrentRatio >= 0.5 && failures === 0,
+        basis: `the stricter reading: as many adds in flight as autocannon has connections (ioredis pipelines them)`,
+        command: reproduce('api'),
+      },
+      {
+        id: '4c',
         what: 'API: async submission latency p99',
         value: `${api.latency.p99} ms`,
         goal: '',
-        basis: `same run; plain queue.add p99 ${fmt(quantile(loop.latencies, 0.99), 1)} ms`,
+        basis: `same run; plain queue.add p99 ${fmt(quantile(loop.latencies, 0.99), 2)} ms`,
         command: reproduce('api'),
       },
     ],
     lines: [
       `API (own process, no worker): ${fmt(accepted, 0)} accepted submissions/s, latency p50 ${api.latency.p50} ms, p99 ${api.latency.p99} ms, ${failures} failed; ` +
-        `plain queue.add: ${fmt(loop.perSecond, 0)} adds/s, p50 ${fmt(quantile(loop.latencies, 0.5), 1)} ms, p99 ${fmt(quantile(loop.latencies, 0.99), 1)} ms.`,
+        `plain queue.add loop: ${fmt(loop.perSecond, 0)} adds/s, p50 ${fmt(quantile(loop.latencies, 0.5), 2)} ms, p99 ${fmt(quantile(loop.latencies, 0.99), 2)} ms; ` +
+        `${CONNECTIONS} concurrent loops: ${fmt(concurrent.perSecond, 0)} adds/s, p50 ${fmt(quantile(concurrent.latencies, 0.5), 2)} ms, p99 ${fmt(quantile(concurrent.latencies, 0.99), 2)} ms.`,
       'The load generator and the queue.add loop run in the benchmark process; on a 2-core machine they share the CPU with the API process and Redis.',
     ],
   };

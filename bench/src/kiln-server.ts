@@ -9,6 +9,8 @@ import { loadConfig } from '@kiln/config';
 import { createRedis } from '@kiln/queue';
 import { BENCH_DIST, BENCH_MODELS_DIR } from './paths.js';
 
+const READY = 'KILN_BENCH_READY ';
+
 export interface KilnServer {
   url: string;
   /** The queue prefix of this server's Redis keys (removed on stop). */
@@ -48,16 +50,18 @@ export async function startKilnServer(options: {
     KILN_SD15_MODEL: options.model,
     KILN_QUEUE_PREFIX: prefix,
     KILN_ALLOW_ANY_RESOLUTION: '1',
-    KILN_LOG_LEVEL: 'error',
     ...options.env,
   };
   const args = [path.join(BENCH_DIST, 'probes/serve.probe.js')];
   if (options.worker === false) args.push('--no-worker');
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Its logs (Kiln's default level: a line per request and per job, as a deployment writes them) are read and dropped.
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
-    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+    lines.on('line', (line) => {
+      if (line.startsWith(READY)) resolve((JSON.parse(line.slice(READY.length)) as { url: string }).url);
+    });
     exited.then((code) => reject(new Error(`benchmark server exited with code ${code} before it was ready`)));
   });
   return {

@@ -11,6 +11,7 @@ import { jobsRoutes } from './routes/jobs.routes.js';
 import { jobCancelRoutes } from './routes/job-cancel.routes.js';
 import { jobListRoutes } from './routes/job-list.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
+import { metricsRoutes } from './routes/metrics.routes.js';
 import { rateLimit } from './rate-limit.js';
 import { batchesRoutes, isBatchUpload } from './routes/batches.routes.js';
 import { webhooksRoutes } from './routes/webhooks.routes.js';
@@ -24,10 +25,11 @@ export function createApp(deps: ApiDeps): Express {
     pinoHttp({
       logger: deps.logger,
       genReqId: (req) => (req.headers['x-request-id'] as string) || randomUUID(),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
   app.use(healthRoutes(deps));
+  app.use(metricsRoutes(deps));
   // A batch upload is read as it streams (batches.routes.ts), under its own, larger limit.
   const jsonBody = (req: express.Request) => !isBatchUpload(req) && Boolean(req.is(['application/json', 'application/*+json']));
   app.use(express.json({ limit: deps.config.maxBodyBytes, type: (req) => jsonBody(req as express.Request) }));

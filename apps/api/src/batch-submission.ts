@@ -116,7 +116,7 @@ export async function submitBatch(deps: ApiDeps, caller: Caller, upload: BatchUp
     }
   } catch (err) {
     await batches.discard(batchId, caller.tenant);
-    if (err instanceof BatchBodyError) throw new KilnError('invalid_request', err.message);
+    if (err instanceof BatchBodyError) throw new KilnError('invalid_request', `${err.message} (for JSONL, send Content-Type: application/x-ndjson)`);
     if (err instanceof BatchItemTooLargeError) throw new KilnError('payload_too_large', `${err.message} (KILN_MAX_BODY_BYTES per item)`);
     throw err;
   }
@@ -290,9 +290,9 @@ export async function cancelBatchItems(deps: ApiDeps, batchId: string): Promise<
     for (let k = 0; k < open.length; k += CANCEL_CONCURRENCY) {
       await Promise.all(
         open.slice(k, k + CANCEL_CONCURRENCY).map(async (entry) => {
-          const job = (await deps.queue.getJob(entry.job_id)) as RenderJob | undefined;
-          if (!job) return;
-          if (job.data.batch_id !== batchId) {
+          if (entry.reused) {
+            const job = (await deps.queue.getJob(entry.job_id)) as RenderJob | undefined;
+            if (!job) return;
             const canceled: JobSnapshot = { ...snapshot(job), failedReason: JSON.stringify({ code: 'canceled', message: 'the batch was canceled' }) };
             await notifier.afterItemEnd(batchId, await batches.recordEnd(batchId, entry.job_id, 'canceled', itemOutcome(canceled, 'canceled')));
             return;

@@ -23,16 +23,30 @@ export interface ApiDeps {
   notifications: Notifications;
 }
 
-/** Which model families this deployment can serve: a model folder is installed for them. */
+/**
+ * Which model families this deployment can serve: a model folder is installed for them. The answer
+ * is kept for a second: a `stat` per request was 7% of the API's CPU under load (docs/benchmarks.md),
+ * and a model installed while Kiln runs is still seen within a second.
+ */
 export class ModelCatalog {
-  constructor(private readonly config: Readonly<KilnConfig>) {}
+  private readonly known = new Map<ModelFamily, { at: number; available: Promise<boolean> }>();
 
-  async isAvailable(family: ModelFamily): Promise<boolean> {
+  constructor(
+    private readonly config: Readonly<KilnConfig>,
+    private readonly ttlMs = 1000,
+  ) {}
+
+  isAvailable(family: ModelFamily): Promise<boolean> {
     const name = family === 'sd3' ? this.config.sd3Model : this.config.sd15Model;
-    if (!name) return false;
-    return stat(path.join(this.config.modelsDir, name, 'model_index.json')).then(
+    if (!name) return Promise.resolve(false);
+    const now = performance.now();
+    const cached = this.known.get(family);
+    if (cached && now - cached.at < this.ttlMs) return cached.available;
+    const available = stat(path.join(this.config.modelsDir, name, 'model_index.json')).then(
       () => true,
       () => false,
     );
+    this.known.set(family, { at: now, available });
+    return available;
   }
 }

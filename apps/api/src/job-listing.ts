@@ -21,7 +21,6 @@ export interface JobListQuery {
   cursor?: string;
 }
 
-export { decodeCursor };
 
 export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuery, baseUrl: string) {
   const keys = kilnKeys(deps.config.queuePrefix);

@@ -10,6 +10,8 @@
  *   processor before BullMQ moves the job (so a crash right after cannot lose it, and a retry
  *   cannot count it twice), and from the worker's `failed` event for jobs BullMQ fails without
  *   running the processor (a job that stalled too often).
+ * - Metrics: each attempt's duration, its denoising steps' durations and its images go to the
+ *   fleet-wide metrics in Redis that `GET /metrics` reads.
  */
 import type { KilnConfig, Logger } from '@kiln/config';
 import {
@@ -18,6 +20,7 @@ import {
   decodeFailure,
   isCancelRequested,
   kilnKeys,
+  recordAttemptMetrics,
   recordJobUsage,
   type JobOutcome,
   type RenderJobData,
@@ -52,6 +55,27 @@ function requestSize(job: Job): { width: number; height: number } {
     width: typeof request.width === 'number' ? request.width : 0,
     height: typeof request.height === 'number' ? request.height : 0,
   };
+}
+
+/**
+ * Times the denoising steps of a job by watching the progress the processor reports (one report
+ * per step of each micro-batch): the time between two consecutive steps of a micro-batch is one
+ * step. The first step of each micro-batch is left out (it includes prompt encoding).
+ */
+function observeSteps(job: Job): number[] {
+  const durations: number[] = [];
+  let last: { step: number; at: number } | undefined;
+  const report = job.updateProgress.bind(job);
+  job.updateProgress = (progress) => {
+    const step = (progress as Partial<RenderJobProgress> | undefined)?.step;
+    if (typeof step === 'number') {
+      const now = performance.now();
+      if (last && step === last.step + 1) durations.push(now - last.at);
+      last = { step, at: now };
+    }
+    return report(progress);
+  };
+  return durations;
 }
 
 export function createJobLifecycle({ config, logger }: { config: Readonly<KilnConfig>; logger: Logger }): JobLifecycle {
@@ -91,6 +115,12 @@ export function createJobLifecycle({ config, logger }: { config: Readonly<KilnCo
       // Three declared parameters: BullMQ passes the AbortSignal only to processors that take it.
       return async function processWithLifecycle(job: Job, token?: string, signal?: AbortSignal) {
         const started = performance.now();
+        const stepDurationsMs = observeSteps(job);
+        const family = (job.data as Partial<RenderJobData>).family ?? 'sd15';
+        const measure = (outcome: JobOutcome, images: number) =>
+          recordAttemptMetrics(redis, prefix, { family, outcome, durationMs: performance.now() - started, stepDurationsMs, images }).catch(
+            (err: Error) => logger.warn({ jobId: job.id, err: err.message }, 'job metrics not recorded'),
+          );
         let result: RenderJobResult;
         try {
           if (await isCancelRequested(redis, prefix, job.id as string)) throw new UnrecoverableError(CANCELED_FAILURE);
@@ -99,9 +129,11 @@ export function createJobLifecycle({ config, logger }: { config: Readonly<KilnCo
           const canceled = err instanceof Error && decodeFailure(err.message).code === 'canceled';
           const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
           await record(job, canceled ? 'canceled' : 'failed', final, 0, performance.now() - started);
+          await measure(canceled ? 'canceled' : 'failed', 0);
           throw err;
         }
         await record(job, 'completed', true, result.images.length, performance.now() - started);
+        await measure('completed', result.images.length);
         return result;
       };
     },

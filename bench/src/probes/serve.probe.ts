@@ -1,7 +1,8 @@
 /**
  * A Kiln server for the benchmarks, in a process of its own as `kiln start` runs it: API + one
  * worker (or the API alone with --no-worker), configured by the environment the runner passes.
- * Prints one JSON line `{"url": …}` when ready; SIGTERM stops it the way `kiln start` stops.
+ * Prints `KILN_BENCH_READY {"url": …}` when ready (among the logs, at Kiln's default level unless
+ * the environment says otherwise); SIGTERM stops it the way `kiln start` stops.
  */
 import { startApi } from '@kiln/api';
 import { createLogger, loadConfig } from '@kiln/config';
@@ -11,7 +12,7 @@ const config = loadConfig();
 const logger = createLogger('bench-server', config.logLevel);
 const worker = process.argv.includes('--no-worker') ? undefined : await startRenderWorker({ config, logger });
 const api = await startApi({ config, logger });
-process.stdout.write(`${JSON.stringify({ url: api.url })}\n`);
+process.stdout.write(`KILN_BENCH_READY ${JSON.stringify({ url: api.url })}\n`);
 
 process.once('SIGTERM', async () => {
   await api.close();

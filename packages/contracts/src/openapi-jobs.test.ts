@@ -41,3 +41,11 @@ describe('OpenAPI: job listing, cancel and usage', () => {
     }
   });
 });
+
+describe('OpenAPI: metrics', () => {
+  it('documents GET /metrics as unauthenticated Prometheus text', () => {
+    const op = doc.paths['/metrics'].get;
+    expect(op.security).toEqual([]);
+    expect(Object.keys(op.responses['200'].content)).toEqual(['text/plain']);
+  });
+});

@@ -297,6 +297,24 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
         },
       },
     },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        tags: ['operations'],
+        summary: 'Prometheus metrics of the whole Kiln',
+        description:
+          'Jobs by state (`kiln_jobs{state}`, prioritized and delayed included), workers (`kiln_workers`), job and ' +
+          'denoising-step durations (histograms), images generated, worker busy time and the backlog as estimated ' +
+          'worker-seconds (`kiln_backlog_seconds`). Fleet-wide: workers add to Redis, any API process answers.',
+        security: [],
+        responses: {
+          '200': {
+            description: 'Prometheus text exposition format 0.0.4.',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
     '/healthz': {
       get: {
         operationId: 'health',

@@ -15,7 +15,8 @@
  *   stops between two denoising steps and the job fails, unrecoverably, as `canceled`.
  */
 import type { Redis } from 'ioredis';
-import { encodeFailure } from './render-job.js';
+import { encodeFailure, type RenderJobData } from './render-job.js';
+import { recordJobUsage } from './usage-ledger.js';
 import { kilnKeys } from './kiln-keys.js';
 import { LuaScript } from './lua-script.js';
 import type { RenderQueue } from './render-queue.js';
@@ -56,7 +57,8 @@ export type CancelOutcome =
  * first, so a worker that takes the job between the two steps still sees it.
  */
 export async function cancelRenderJob(redis: Redis, queue: RenderQueue, jobId: string): Promise<CancelOutcome> {
-  const keys = kilnKeys(queue.opts.prefix ?? 'bull');
+  const prefix = queue.opts.prefix ?? 'bull';
+  const keys = { prefix, ...kilnKeys(prefix) };
   const job = await queue.getJob(jobId);
   if (!job) return 'missing';
   if (job.finishedOn) return 'finished';
@@ -75,7 +77,30 @@ export async function cancelRenderJob(redis: Redis, queue: RenderQueue, jobId: s
     [jobId, Date.now(), CANCELED_FAILURE],
   )) as number;
   if (result === -1) return 'missing';
-  if (result === 1) return 'canceled';
+  if (result === 1) {
+    // It never reached a worker, so no worker will record its end: count it here (once, like a
+    // worker would), which also gives its max_queued_jobs slot back.
+    const data = job.data as Partial<RenderJobData>;
+    const request = (data.request ?? {}) as { width?: unknown; height?: unknown; steps?: unknown };
+    const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+    await recordJobUsage(
+      redis,
+      keys.prefix,
+      {
+        tenant: data.tenant ?? 'unknown',
+        keyId: data.keyId ?? data.tenant ?? 'unknown',
+        jobId,
+        outcome: 'canceled',
+        images: 0,
+        stepsPerImage: num(request.steps),
+        width: num(request.width),
+        height: num(request.height),
+        workerMs: 0,
+      },
+      true,
+    );
+    return 'canceled';
+  }
   const state = await queue.getJobState(jobId);
   if (state === 'completed' || state === 'failed') return 'finished';
   await redis.publish(keys.cancelChannel, jobId);

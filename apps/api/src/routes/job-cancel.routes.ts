@@ -6,7 +6,7 @@
  * one did instead of 409.
  */
 import { FINAL_JOB_STATUSES, KilnError } from '@kiln/contracts';
-import { cancelRenderJob, recordJobUsage } from '@kiln/queue';
+import { cancelRenderJob } from '@kiln/queue';
 import { Router } from 'express';
 import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
@@ -25,35 +25,16 @@ export function jobCancelRoutes(deps: ApiDeps): Router {
       if (!job || job.data.tenant !== caller.tenant) throw new KilnError('not_found', `no job ${id}`);
       return job;
     };
-    const found = await owned();
+    await owned();
     await createOnce(deps, req, res, async () => {
       const outcome = await cancelRenderJob(deps.redis, deps.queue, id);
       if (outcome === 'missing') throw new KilnError('not_found', `no job ${id}`);
       if (outcome === 'finished') {
         throw new KilnError('conflict', `job ${id} has already ended (${await statusOf(await owned())}); there is nothing to cancel`, { jobId: id });
       }
-      if (outcome === 'canceled') {
-        // Never reached a worker: the API ends it, and counts it (once) like a worker would.
-        const request = found.data.request as { width?: number; height?: number; steps?: number };
-        await recordJobUsage(
-          deps.redis,
-          deps.config.queuePrefix,
-          {
-            tenant: found.data.tenant,
-            keyId: found.data.keyId ?? caller.keyId,
-            jobId: id,
-            outcome: 'canceled',
-            images: 0,
-            stepsPerImage: request.steps ?? 0,
-            width: request.width ?? 0,
-            height: request.height ?? 0,
-            workerMs: 0,
-          },
-          true,
-        );
-        // Its `canceled` webhook and its batch's counters (part B: notifications.ts).
-        await deps.notifications.canceledWhileWaiting(id);
-      }
+      // Never reached a worker: its `canceled` webhook and its batch's count happen here
+      // (cancelRenderJob has already counted its usage).
+      if (outcome === 'canceled') await deps.notifications.canceledWhileWaiting(id);
       return id;
     }, {});
     const job = await owned();

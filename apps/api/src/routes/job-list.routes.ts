@@ -1,10 +1,11 @@
 /** `GET /v1/jobs`: the caller's jobs, newest first, paged, filtered by status and batch. */
 import { JOB_STATUSES, type JobStatus } from '@kiln/contracts';
+import { decodeCursor } from '@kiln/queue';
 import { Router } from 'express';
 import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
-import { decodeCursor, listJobs } from '../job-listing.js';
+import { listJobs } from '../job-listing.js';
 import { QueryValidationError, queryInt, queryString } from '../query-params.js';
 
 export const JOB_LIST_DEFAULT_LIMIT = 50;

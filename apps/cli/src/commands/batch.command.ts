@@ -8,6 +8,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { loadClientEnv } from '@kiln/config';
 import cliProgress from 'cli-progress';
 import { itemsFromCsv, itemsFromJsonl, type BatchInput, type BatchInputItem } from '../batch/batch-input.js';
 import { KilnClient, type ResultLine } from '../batch/batch-client.js';
@@ -15,7 +16,7 @@ import { appendManifest, imageFileName, loadManifest, writeImage, type ManifestE
 
 export interface BatchFlags {
   out: string;
-  url: string;
+  url?: string;
   apiKey?: string;
   seeds?: string;
   steps?: string;
@@ -103,7 +104,8 @@ export async function batchCommand(file: string, flags: BatchFlags): Promise<voi
   }
   console.log(`${pending.length} of ${input.items.length} items to render${already ? ` (${already} already in the dataset)` : ''}`);
 
-  const client = new KilnClient(flags.url.replace(/\/$/, ''), flags.apiKey);
+  const env = loadClientEnv();
+  const client = new KilnClient((flags.url ?? env.url ?? 'http://127.0.0.1:8080').replace(/\/$/, ''), flags.apiKey ?? env.apiKey);
   const jsonl = pending.map((item) => JSON.stringify({ custom_id: item.custom_id, url: item.url, body: item.body })).join('\n');
   const submitted = await client.submit(jsonl);
   const byId = new Map(pending.map((item) => [item.custom_id, item]));

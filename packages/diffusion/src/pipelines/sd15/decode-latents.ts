@@ -1,11 +1,5 @@
 import type { Sd15Model } from '../../models/sd15-model.js';
 
-/** numpy's round-half-to-even, used by diffusers' `numpy_to_pil`. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /**
  * VAE-decodes one image's latents and postprocesses exactly as diffusers:
  * `(x / 2 + 0.5).clamp(0, 1)`, then `round(x * 255)` to uint8, NCHW → HWC.
@@ -27,10 +21,15 @@ export async function decodeLatents(
   const [, , height, width] = out.sample.dims;
   const plane = height * width;
   const pixels = new Uint8Array(plane * 3);
+  // numpy's `round` (half to even) of `clamp(v, 0, 1) * 255` to uint8 is exactly what a store
+  // into a Uint8ClampedArray does (ECMAScript ToUint8Clamp: NaN → 0, ≤ 0 → 0, ≥ 255 → 255,
+  // otherwise round half to even), and `v * 255` is ≤ 0 or ≥ 255 exactly when the clamped v is
+  // 0 or 1: the same bytes as clamping and rounding by hand, ~10× faster.
+  const clamped = new Uint8ClampedArray(pixels.buffer);
   for (let c = 0; c < 3; c++) {
     for (let p = 0; p < plane; p++) {
-      const v = Math.min(Math.max(Math.fround(Math.fround(sample[c * plane + p] / 2) + 0.5), 0), 1);
-      pixels[p * 3 + c] = roundHalfEven(Math.fround(v * 255));
+      const v = Math.fround(Math.fround(sample[c * plane + p] / 2) + 0.5);
+      clamped[p * 3 + c] = Math.fround(v * 255);
     }
   }
   return { pixels, width, height };

@@ -8,7 +8,7 @@ import type { HostTensor } from '../../models/onnx-session.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import type { RandomSource } from '../../rng/index.js';
 import type { Scheduler } from '../../schedulers/index.js';
-import { applyGuidance, duplicateBatch } from './guidance.js';
+import { applyGuidanceInPlace } from './guidance.js';
 
 /** Extra UNet input channels per image (an inpainting UNet's mask and masked-image latents). */
 export interface UnetConditioning {
@@ -36,23 +36,45 @@ export interface DenoiseInputs {
   onStep?: (step: number, totalSteps: number) => void;
 }
 
-function timestepTensor(value: number, batch: number): HostTensor {
-  return { data: new Float32Array(batch).fill(value), dims: [batch] };
-}
+/**
+ * The UNet's `sample` input, one buffer for every step of a denoising loop: item b of the UNet
+ * batch is image (b mod B)'s scaled latents (so with guidance the uncond and text halves are the
+ * same latents: diffusers' `cat([latents] * 2)`), followed by an inpainting UNet's extra channels
+ * (`cat([latent_model_input, mask, masked_image_latents], dim=1)`), which are written once.
+ */
+class UnetSampleBuffer {
+  readonly data: Float32Array;
+  private readonly latentSize: number;
+  private readonly itemSize: number;
 
-/** diffusers' `cat([latent_model_input, mask, masked_image_latents], dim=1)`, the extras repeated for each guidance half. */
-function withConditioning(input: Float32Array, conditioning: UnetConditioning, unetBatch: number, plane: number): Float32Array {
-  const latentSize = 4 * plane;
-  const extraSize = conditioning.channels * plane;
-  const images = conditioning.data.length / extraSize;
-  const out = new Float32Array(unetBatch * (latentSize + extraSize));
-  for (let b = 0; b < unetBatch; b++) {
-    const at = b * (latentSize + extraSize);
-    out.set(input.subarray(b * latentSize, (b + 1) * latentSize), at);
-    const image = b % images;
-    out.set(conditioning.data.subarray(image * extraSize, (image + 1) * extraSize), at + latentSize);
+  constructor(
+    private readonly unetBatch: number,
+    private readonly images: number,
+    channels: number,
+    plane: number,
+    conditioning: UnetConditioning | undefined,
+  ) {
+    this.latentSize = channels * plane;
+    const extraSize = (conditioning?.channels ?? 0) * plane;
+    this.itemSize = this.latentSize + extraSize;
+    this.data = new Float32Array(unetBatch * this.itemSize);
+    if (conditioning) {
+      const extras = conditioning.data.length / extraSize;
+      for (let b = 0; b < unetBatch; b++) {
+        const image = b % extras;
+        this.data.set(conditioning.data.subarray(image * extraSize, (image + 1) * extraSize), b * this.itemSize + this.latentSize);
+      }
+    }
   }
-  return out;
+
+  /** Writes this step's scaled latents ([B, 4, h, w]) into every UNet batch item. */
+  write(scaled: Float32Array): Float32Array {
+    for (let b = 0; b < this.unetBatch; b++) {
+      const image = b % this.images;
+      this.data.set(scaled.subarray(image * this.latentSize, (image + 1) * this.latentSize), b * this.itemSize);
+    }
+    return this.data;
+  }
 }
 
 export async function denoise(inputs: DenoiseInputs): Promise<{ latents: Float32Array; unetCalls: number }> {
@@ -63,22 +85,28 @@ export async function denoise(inputs: DenoiseInputs): Promise<{ latents: Float32
   const inChannels = channels + (conditioning?.channels ?? 0);
   let latents = inputs.latents;
   let unetCalls = 0;
+  // Tensors reused by every step. Scaling is elementwise, so scaling B latents and then
+  // repeating them is bit-identical to scaling the repeated batch, at half the work.
+  const sample =
+    guided || conditioning ? new UnetSampleBuffer(unetBatch, batch, channels, latentHeight * latentWidth, conditioning) : undefined;
+  const timestep: HostTensor = { data: new Float32Array(unetBatch), dims: [unetBatch] };
   for (let i = 0; i < timesteps.length; i++) {
     if (inputs.signal?.aborted) throw new RenderAbortedError();
     const t = timesteps[i];
-    let modelInput = scheduler.scaleModelInput(guided ? duplicateBatch(latents) : latents, t);
-    if (conditioning) modelInput = withConditioning(modelInput, conditioning, unetBatch, latentHeight * latentWidth);
+    const scaled = scheduler.scaleModelInput(latents, t);
+    (timestep.data as Float32Array).fill(t);
     const out = await model.unet.run(
       {
-        sample: { data: modelInput, dims: [unetBatch, inChannels, latentHeight, latentWidth] },
-        timestep: timestepTensor(t, unetBatch),
+        sample: { data: sample ? sample.write(scaled) : scaled, dims: [unetBatch, inChannels, latentHeight, latentWidth] },
+        timestep,
         encoder_hidden_states: context,
       },
       ['out_sample'],
     );
     unetCalls++;
+    // The output is a fresh buffer each run, so guidance can overwrite it (schedulers may keep it).
     const raw = out.out_sample.data as Float32Array;
-    const noisePred = guided ? applyGuidance(raw, cfgScale) : raw;
+    const noisePred = guided ? applyGuidanceInPlace(raw, cfgScale) : raw;
     latents = scheduler.step(noisePred, t, latents, { shape, generators, eta: 0 });
     if (inputs.afterStep) latents = inputs.afterStep(latents, i);
     inputs.onStep?.(i + 1, timesteps.length);
