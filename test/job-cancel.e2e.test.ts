@@ -47,7 +47,9 @@ describe('POST /v1/jobs/{id}/cancel', () => {
       error: { code: 'canceled' },
     });
     expect(Date.parse(canceled.json.finished_at)).toBeGreaterThan(0);
-    expect((await api.get(`/v1/requests/${id}`)).json.status).toBe('canceled');
+    const octoStatus = (await api.get(`/v1/requests/${id}`)).json;
+    expect(octoStatus.status).toBe('canceled');
+    expect(octoStatus.error.code).toBe('canceled');
     const response = await api.get(`/v1/responses/${id}`);
     expect(response.status).toBe(409);
     expect(response.json.error.code).toBe('canceled');

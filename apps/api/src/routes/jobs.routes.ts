@@ -26,7 +26,10 @@ export function jobsRoutes(deps: ApiDeps): Router {
     const status = await statusOf(job);
     const body: Record<string, unknown> = { status: OCTOAI_STATUS[status] };
     if (status === 'completed') body.response_url = `${baseUrlOf(req, deps.config)}/v1/responses/${job.id}`;
-    if (status === 'failed' || status === 'canceled') body.error = decodeFailure(job.failedReason).message;
+    if (status === 'failed' || status === 'canceled') {
+      const { code, message } = decodeFailure(job.failedReason);
+      body.error = { code, message };
+    }
     res.json(body);
   });
 
