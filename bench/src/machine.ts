@@ -1,4 +1,5 @@
 /** A one-line description of the machine a run happened on, for the table's heading. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,9 +30,21 @@ export interface MachineInfo {
   loadAverage: number[];
 }
 
-export function describeMachine(): MachineInfo {
+/** The GPUs nvidia-smi reports, if it is installed (CUDA machines); undefined otherwise. */
+function nvidiaGpus(): string | undefined {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.trim().split('\n').join('; ') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** @param gpuProvider the execution provider when a suite runs on a GPU; omitted: CPU only. */
+export function describeMachine(gpuProvider?: string): MachineInfo {
+  const gpu = gpuProvider ? `GPU via ${gpuProvider}: ${nvidiaGpus() ?? 'nvidia-smi not available'}` : 'no GPU used';
   const summary =
-    `${os.cpus().length} × ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, no GPU used, ` +
+    `${os.cpus().length} × ${cpuModel()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${gpu}, ` +
     `${os.type()} ${os.release()}, Node ${process.versions.node}, onnxruntime-node ${packageVersion('onnxruntime-node')}, ` +
     `bullmq ${packageVersion('bullmq')}, sharp ${packageVersion('sharp')}`;
   return { summary, loadAverage: os.loadavg() };

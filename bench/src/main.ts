@@ -7,6 +7,8 @@
  *   npm run bench -- --only core,queue     some suites: core, queue, batching, api, loading, step
  *   npm run bench -- --quick               fewer repetitions, to check the harness (not written to the docs)
  *   npm run bench -- --sweep-size 512      the session options sweep at 512×512 (slower)
+ *   npm run bench -- --only gpu --provider webgpu [--precision fp16] [--gpu-steps 30]
+ *                                          on a GPU machine: seconds per image at 512×512 (not in a default run)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -14,39 +16,63 @@ import { apiThroughputBench } from './api-throughput.bench.js';
 import { batchingBench } from './batching.bench.js';
 import type { BenchContext } from './context.js';
 import { coreOverheadBench } from './core-overhead.bench.js';
-import { fullSizeBench } from './full-size.bench.js';
+import { fullSizeBench, gpuBench } from './full-size.bench.js';
 import { describeMachine } from './machine.js';
 import { BENCHMARKS_DOC } from './paths.js';
 import { queueOverheadBench } from './queue-overhead.bench.js';
 import { consoleTable, markdownTable, type BenchSection } from './report.js';
 
 const SUITES = ['core', 'queue', 'batching', 'api', 'loading', 'step'] as const;
-type Suite = (typeof SUITES)[number];
+/** Suites a plain `npm run bench` runs, and those only run when named (they need hardware this machine may lack). */
+const ON_REQUEST = ['gpu'] as const;
+type Suite = (typeof SUITES)[number] | (typeof ON_REQUEST)[number];
+const PROVIDERS = ['cpu', 'cuda', 'webgpu', 'auto'] as const;
 
-export const RESULTS_START = '<!-- bench:results:start (written by npm run bench; edits here are overwritten) -->';
-export const RESULTS_END = '<!-- bench:results:end -->';
+const MARKERS = {
+  results: ['<!-- bench:results:start (written by npm run bench; edits here are overwritten) -->', '<!-- bench:results:end -->'],
+  gpu: ['<!-- bench:gpu:start (written by npm run bench -- --only gpu; edits here are overwritten) -->', '<!-- bench:gpu:end -->'],
+} as const;
+
+/** Replaces the text between a pair of markers in docs/benchmarks.md (appending the pair when missing). */
+async function writeDocSection([start, end]: readonly [string, string], body: string): Promise<void> {
+  const doc = await readFile(BENCHMARKS_DOC, 'utf8').catch(() => '');
+  const block = `${start}\n${body}\n${end}`;
+  const startAt = doc.indexOf(start);
+  const endAt = doc.indexOf(end);
+  const next = startAt >= 0 && endAt > startAt ? `${doc.slice(0, startAt)}${block}${doc.slice(endAt + end.length)}` : `${doc}\n${block}\n`;
+  await writeFile(BENCHMARKS_DOC, next);
+}
 
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'sweep-size': { type: 'string', default: '256' },
+    provider: { type: 'string', default: 'webgpu' },
+    precision: { type: 'string', default: 'fp16' },
+    'gpu-steps': { type: 'string', default: '30' },
   },
 });
 
 const selected = new Set<Suite>(
   values.only ? (values.only.split(',').map((s) => s.trim()) as Suite[]) : [...SUITES],
 );
+const known: readonly string[] = [...SUITES, ...ON_REQUEST];
 for (const s of selected) {
-  if (!SUITES.includes(s)) throw new Error(`--only: unknown suite ${s}; choose from ${SUITES.join(', ')}`);
+  if (!known.includes(s)) throw new Error(`--only: unknown suite ${s}; choose from ${known.join(', ')}`);
 }
 const sweepSize = Number(values['sweep-size']);
 if (!Number.isInteger(sweepSize) || sweepSize % 8 !== 0 || sweepSize < 64) throw new Error('--sweep-size must be a multiple of 8, at least 64');
+const provider = values.provider as (typeof PROVIDERS)[number];
+if (!PROVIDERS.includes(provider)) throw new Error(`--provider must be one of ${PROVIDERS.join(', ')}`);
+if (values.precision !== 'fp16' && values.precision !== 'fp32') throw new Error('--precision must be fp16 or fp32');
+const gpuSteps = Number(values['gpu-steps']);
+if (!Number.isInteger(gpuSteps) || gpuSteps < 2) throw new Error('--gpu-steps must be an integer of at least 2');
 
 const started = new Date();
-const machine = describeMachine();
+const machine = describeMachine(selected.has('gpu') ? provider : undefined);
 const log = (line: string) => console.error(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${line}`);
-const ctx: BenchContext = { quick: values.quick, sweepSize, log };
+const ctx: BenchContext = { quick: values.quick, sweepSize, provider, precision: values.precision, gpuSteps, log };
 log(`machine: ${machine.summary}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
 
 const sections: BenchSection[] = [];
@@ -66,36 +92,31 @@ if (selected.has('loading') || selected.has('step')) {
   log('full-size …');
   sections.push(...(await fullSizeBench(ctx, { loading: selected.has('loading'), step: selected.has('step') })));
 }
+if (selected.has('gpu')) {
+  log('gpu …');
+  sections.push(await gpuBench(ctx));
+}
 
 const rows = sections.flatMap((s) => s.rows);
 const finished = new Date();
-const loadAfter = describeMachine().loadAverage;
+const loadAfter = describeMachine(selected.has('gpu') ? provider : undefined).loadAverage;
 const minutes = ((finished.getTime() - started.getTime()) / 60_000).toFixed(1);
 for (const s of sections) console.log(`\n## ${s.title}\n\n${s.lines.join('\n')}`);
 console.log(`\n${consoleTable(rows)}\n`);
 console.log(`${rows.length} figures in ${minutes} min on ${machine.summary}`);
 
-const complete = selected.size === SUITES.length && !ctx.quick;
+const complete = SUITES.every((s) => selected.has(s)) && !ctx.quick;
+const heading = [
+  `Run of ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${minutes} min, \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
+  `Machine: ${machine.summary}. Load average (1/5/15 min) before ${machine.loadAverage.map((l) => l.toFixed(2)).join('/')}, after ${loadAfter.map((l) => l.toFixed(2)).join('/')}.`,
+];
+const body = [...heading, '', markdownTable(rows), '', ...sections.flatMap((s) => [`### ${s.title}`, '', ...s.lines, ''])].join('\n');
 if (complete) {
-  const generated = [
-    RESULTS_START,
-    `Run of ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${minutes} min, \`npm run bench\`${sweepSize !== 256 ? ` \`--sweep-size ${sweepSize}\`` : ''}.`,
-    `Machine: ${machine.summary}. Load average (1/5/15 min) before ${machine.loadAverage.map((l) => l.toFixed(2)).join('/')}, after ${loadAfter.map((l) => l.toFixed(2)).join('/')}.`,
-    '',
-    markdownTable(rows),
-    '',
-    ...sections.flatMap((s) => [`### ${s.title}`, '', ...s.lines, '']),
-    RESULTS_END,
-  ].join('\n');
-  const doc = await readFile(BENCHMARKS_DOC, 'utf8').catch(() => '');
-  const startAt = doc.indexOf(RESULTS_START);
-  const endAt = doc.indexOf(RESULTS_END);
-  const next =
-    startAt >= 0 && endAt > startAt
-      ? `${doc.slice(0, startAt)}${generated}${doc.slice(endAt + RESULTS_END.length)}`
-      : `${doc}\n${generated}\n`;
-  await writeFile(BENCHMARKS_DOC, next);
+  await writeDocSection(MARKERS.results, body);
   console.log(`wrote the table to ${BENCHMARKS_DOC}`);
+} else if (selected.size === 1 && selected.has('gpu') && !ctx.quick) {
+  await writeDocSection(MARKERS.gpu, body);
+  console.log(`wrote the GPU table to ${BENCHMARKS_DOC}`);
 } else {
   console.log('partial or quick run: docs/benchmarks.md left as it is (a complete `npm run bench` writes it)');
 }

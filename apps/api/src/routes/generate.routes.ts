@@ -42,6 +42,15 @@ async function waitForJob(job: RenderJob, deps: ApiDeps) {
   }
 }
 
+/**
+ * A key in the `batch` lane (keys file) is served after every interactive request, sync or async;
+ * interactive sync requests carry no priority, which BullMQ runs before all prioritized jobs.
+ */
+function laneFor(lane: 'interactive' | 'batch', isAsync: boolean): number | undefined {
+  if (lane === 'batch') return PRIORITY.batch;
+  return isAsync ? PRIORITY.async : PRIORITY.interactive;
+}
+
 export function generateRoutes(deps: ApiDeps): Router {
   const router = Router();
   const schemaOptions = { allowAnyResolution: deps.config.allowAnyResolution };
@@ -91,7 +100,7 @@ export function generateRoutes(deps: ApiDeps): Router {
         };
         await deps.queue.add(family, data, {
           jobId,
-          priority: isAsync ? PRIORITY.async : PRIORITY.interactive,
+          priority: laneFor(caller.lane, isAsync),
         });
       });
       return jobId;
