@@ -22,6 +22,7 @@ import {
 } from '@kiln/queue';
 import { JobNotifier, createWebhookQueue, startWebhookWorker, type JobSnapshot } from '@kiln/webhooks';
 import { Job, type Worker } from 'bullmq';
+import { startEndReconciler } from './end-reconciler.js';
 
 export interface JobEvents {
   notifier: JobNotifier;
@@ -54,6 +55,10 @@ export function startJobEvents(
   const fair = new FairShare(commands, { prefix });
   const notifier = new JobNotifier({ redis: commands, prefix, webhooks, batches, fair, logger, logTtlMs: config.resultTtlMs });
   const delivery = startWebhookWorker({ config, logger, commands });
+  const stopReconciler = startEndReconciler(
+    { connection: commands, prefix, notifier, logger, everyMs: config.endReconcileMs, settleMs: Math.min(10_000, config.endReconcileMs) },
+    snapshot,
+  );
 
   // Events must never take the worker down: a Redis hiccup here loses a notification, not a job.
   // Pending ones are awaited on close, so the last job's end is recorded before Redis goes.
@@ -108,6 +113,7 @@ export function startJobEvents(
   return {
     notifier,
     async close() {
+      await stopReconciler();
       await Promise.all(pending);
       await delivery.close();
       await webhooks.close();

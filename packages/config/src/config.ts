@@ -34,6 +34,7 @@ const envSchema = z.object({
   KILN_MAX_IMAGE_PIXELS: int(4096 * 4096, 64 * 64),
   KILN_JOB_ATTEMPTS: int(3, 1),
   KILN_JOB_LOCK_MS: int(30_000, 1000),
+  KILN_END_RECONCILE_MS: int(30_000, 100),
   KILN_WEBHOOK_SECRET: z
     .string()
     .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (Standard Webhooks secret)')
@@ -78,6 +79,8 @@ export interface KilnConfig {
   jobAttempts: number;
   /** A worker renews its job lock this often ×2; a job whose worker died returns to the queue after it lapses. */
   jobLockMs: number;
+  /** How often a worker replays the end bookkeeping of recently finished jobs (see end-reconciler.ts). */
+  endReconcileMs: number;
   /** Local mode's webhook signing secret (`whsec_…`); with a keys file each key's `webhook_secret` signs. */
   webhookSecret: string | undefined;
   /** Delivery attempts per webhook message (first try included). */
@@ -130,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxImagePixels: e.KILN_MAX_IMAGE_PIXELS,
     jobAttempts: e.KILN_JOB_ATTEMPTS,
     jobLockMs: e.KILN_JOB_LOCK_MS,
+    endReconcileMs: e.KILN_END_RECONCILE_MS,
     webhookSecret: e.KILN_WEBHOOK_SECRET,
     webhookAttempts: e.KILN_WEBHOOK_ATTEMPTS,
     webhookBackoffMs: e.KILN_WEBHOOK_BACKOFF_MS,
