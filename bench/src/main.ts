@@ -76,25 +76,26 @@ const ctx: BenchContext = { quick: values.quick, sweepSize, provider, precision:
 log(`machine: ${machine.summary}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
 
 const sections: BenchSection[] = [];
-const suites: [Suite, () => Promise<BenchSection | BenchSection[]>][] = [
-  ['core', () => coreOverheadBench(ctx)],
-  ['queue', () => queueOverheadBench(ctx)],
-  ['batching', () => batchingBench(ctx)],
-  ['api', () => apiThroughputBench(ctx)],
-];
-for (const [name, runSuite] of suites) {
-  if (!selected.has(name)) continue;
-  log(`${name} …`);
-  const result = await runSuite();
-  sections.push(...(Array.isArray(result) ? result : [result]));
-}
+const plan: [string, () => Promise<BenchSection | BenchSection[]>][] = [];
+if (selected.has('core')) plan.push(['core', () => coreOverheadBench(ctx)]);
+if (selected.has('queue')) plan.push(['queue', () => queueOverheadBench(ctx)]);
+if (selected.has('batching')) plan.push(['batching', () => batchingBench(ctx)]);
+if (selected.has('api')) plan.push(['api', () => apiThroughputBench(ctx)]);
 if (selected.has('loading') || selected.has('step')) {
-  log('full-size …');
-  sections.push(...(await fullSizeBench(ctx, { loading: selected.has('loading'), step: selected.has('step') })));
+  plan.push(['full-size', () => fullSizeBench(ctx, { loading: selected.has('loading'), step: selected.has('step') })]);
 }
-if (selected.has('gpu')) {
-  log('gpu …');
-  sections.push(await gpuBench(ctx));
+if (selected.has('gpu')) plan.push(['gpu', () => gpuBench(ctx)]);
+/** Suites that threw: the others still report, and an incomplete table is not written to the docs. */
+const failures: string[] = [];
+for (const [name, runSuite] of plan) {
+  log(`${name} …`);
+  try {
+    const result = await runSuite();
+    sections.push(...(Array.isArray(result) ? result : [result]));
+  } catch (err) {
+    failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+    log(`${name} FAILED: ${(err as Error).stack ?? err}`);
+  }
 }
 
 const rows = sections.flatMap((s) => s.rows);
@@ -105,7 +106,8 @@ for (const s of sections) console.log(`\n## ${s.title}\n\n${s.lines.join('\n')}`
 console.log(`\n${consoleTable(rows)}\n`);
 console.log(`${rows.length} figures in ${minutes} min on ${machine.summary}`);
 
-const complete = SUITES.every((s) => selected.has(s)) && !ctx.quick;
+for (const f of failures) console.log(`FAILED ${f}`);
+const complete = SUITES.every((s) => selected.has(s)) && !ctx.quick && failures.length === 0;
 const heading = [
   `Run of ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${minutes} min, \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
   `Machine: ${machine.summary}. Load average (1/5/15 min) before ${machine.loadAverage.map((l) => l.toFixed(2)).join('/')}, after ${loadAfter.map((l) => l.toFixed(2)).join('/')}.`,
@@ -114,9 +116,10 @@ const body = [...heading, '', markdownTable(rows), '', ...sections.flatMap((s) =
 if (complete) {
   await writeDocSection(MARKERS.results, body);
   console.log(`wrote the table to ${BENCHMARKS_DOC}`);
-} else if (selected.size === 1 && selected.has('gpu') && !ctx.quick) {
+} else if (selected.size === 1 && selected.has('gpu') && !ctx.quick && failures.length === 0) {
   await writeDocSection(MARKERS.gpu, body);
   console.log(`wrote the GPU table to ${BENCHMARKS_DOC}`);
 } else {
-  console.log('partial or quick run: docs/benchmarks.md left as it is (a complete `npm run bench` writes it)');
+  console.log('partial, quick or failed run: docs/benchmarks.md left as it is (a complete `npm run bench` writes it)');
 }
+process.exitCode = failures.length ? 1 : 0;

@@ -23,9 +23,8 @@ function installRedisServer(logger: Logger): boolean {
   }
   logger.warn('redis-server is not installed: installing the Debian package redis-server');
   const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  const install = spawnSync('apt-get', ['install', '-y', '-qq', 'redis-server'], {
+  const install = spawnSync('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-qq', 'redis-server'], {
     stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
   return update.status === 0 && install.status === 0;
 }

@@ -1,0 +1,70 @@
+/**
+ * The architecture's one-way dependencies, checked on every import of every source file:
+ * apps → packages (never the reverse); the diffusion core knows no HTTP, Redis, queue, storage or
+ * environment; the API never loads ONNX or an image codec; the worker never loads Express;
+ * onnxruntime-node and sharp each have one owner inside the core.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return sourceFiles(full);
+    return /\.ts$/.test(name) && !/\.test\.ts$|test-helpers\.ts$/.test(name) ? [full] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+}
+
+const src = (workspace: string) => sourceFiles(path.join(ROOT, workspace, 'src'));
+
+function violations(files: string[], forbidden: RegExp): string[] {
+  return files.flatMap((file) =>
+    importsOf(file)
+      .filter((spec) => forbidden.test(spec))
+      .map((spec) => `${path.relative(ROOT, file)} imports ${spec}`),
+  );
+}
+
+describe('dependency rules', () => {
+  const packages = readdirSync(path.join(ROOT, 'packages'));
+
+  it('packages never import apps', () => {
+    const files = packages.flatMap((p) => src(`packages/${p}`));
+    expect(violations(files, /^@kiln\/(api|worker|cli)$/)).toEqual([]);
+  });
+
+  it('the diffusion core knows nothing of HTTP, Redis, queues, storage or configuration', () => {
+    expect(violations(src('packages/diffusion'), /^(express|bullmq|ioredis|pino|@kiln\/(queue|storage|config|contracts|webhooks))/)).toEqual([]);
+    const envReads = src('packages/diffusion').filter((f) => readFileSync(f, 'utf8').includes('process.env'));
+    expect(envReads).toEqual([]);
+  });
+
+  it('the API never loads ONNX, an image codec or the diffusion core', () => {
+    expect(violations(src('apps/api'), /^(onnxruntime-node|sharp|@kiln\/(diffusion|testkit))/)).toEqual([]);
+  });
+
+  it('the worker never loads Express', () => {
+    expect(violations(src('apps/worker'), /^express/)).toEqual([]);
+  });
+
+  it('onnxruntime-node and sharp each have one home in the core', () => {
+    const all = [...packages.flatMap((p) => src(`packages/${p}`)), ...['api', 'worker', 'cli'].flatMap((a) => src(`apps/${a}`))];
+    const users = (name: string) =>
+      [...new Set(all.filter((f) => importsOf(f).includes(name)).map((f) => path.relative(ROOT, path.dirname(f))))];
+    expect(users('onnxruntime-node')).toEqual(['packages/diffusion/src/models']);
+    expect(users('sharp').every((dir) => dir === 'packages/diffusion/src/image')).toBe(true);
+  });
+
+  it('only packages/config reads the environment', () => {
+    const all = [...packages.filter((p) => p !== 'config').flatMap((p) => src(`packages/${p}`)), ...['api', 'worker', 'cli'].flatMap((a) => src(`apps/${a}`))];
+    expect(all.filter((f) => /process\.env\b/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(ROOT, f))).toEqual([]);
+  });
+});
