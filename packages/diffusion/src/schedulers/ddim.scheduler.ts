@@ -2,9 +2,9 @@
  * DDIM (Song et al., arXiv:2010.02502) as diffusers 0.38's `DDIMScheduler`
  * (src/diffusers/schedulers/scheduling_ddim.py), float32 like its torch tensors.
  */
-import { addNoiseAtTimestep, checkTrainingTimestep, trainingAlphasCumprod } from './alpha-schedule.js';
+import { AlphaSpaceScheduler, checkTrainingTimestep, trainingAlphasCumprod } from './alpha-space-scheduler.js';
 import { resolveConfig } from './noise-schedule.js';
-import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
+import type { SchedulerConfig, StepOptions } from './scheduler.js';
 import {
   checkStepTensors,
   checkInferenceSteps,
@@ -16,6 +16,7 @@ import {
 } from './scheduler-guards.js';
 import { clampSymmetric } from './sigma-step-math.js';
 import { checkTimestepSpacing, integerTimesteps, type TimestepSpacing } from './timestep-spacing.js';
+import { dataPrediction, noisePrediction } from './vp-predictions.js';
 
 const f32 = Math.fround;
 
@@ -40,21 +41,19 @@ export const DDIM_DEFAULTS = {
 
 export type DdimConfig = typeof DDIM_DEFAULTS;
 
-export class DDIMScheduler implements Scheduler {
+export class DDIMScheduler extends AlphaSpaceScheduler {
   readonly name = 'DDIMScheduler';
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
   readonly config: Readonly<DdimConfig>;
-  private readonly alphasCumprod: Float32Array;
+  protected readonly alphasCumprod: Float32Array;
   /** ᾱ used for the step that lands past timestep 0: 1, or ᾱ_0 when `set_alpha_to_one` is off. */
   private readonly finalAlphaCumprod: number;
   private readonly predictionType: PredictionType;
   private readonly spacing: TimestepSpacing;
   private numInferenceSteps: number | null = null;
-  private schedule: number[] = [];
 
   /** `DDIMScheduler.from_config(config, **extra)`. */
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
+    super();
     this.config = resolveConfig(DDIM_DEFAULTS, config, extra);
     rejectEnabledOptions(this.name, this.config, { thresholding: false, rescale_betas_zero_snr: false });
     this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'sample', 'v_prediction']);
@@ -63,19 +62,11 @@ export class DDIMScheduler implements Scheduler {
     this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0];
   }
 
-  get timesteps(): readonly number[] {
-    return this.schedule;
-  }
-
   setTimesteps(numInferenceSteps: number): void {
     const { num_train_timesteps: trainSteps, steps_offset: offset } = this.config;
     checkInferenceSteps(this.name, numInferenceSteps, trainSteps);
     this.numInferenceSteps = numInferenceSteps;
     this.schedule = integerTimesteps(this.spacing, numInferenceSteps, trainSteps, offset);
-  }
-
-  scaleModelInput(sample: Float32Array): Float32Array {
-    return sample;
   }
 
   /**
@@ -92,32 +83,10 @@ export class DDIMScheduler implements Scheduler {
     const alphaProd = this.alphasCumprod[timestep];
     const alphaProdPrev = prevTimestep >= 0 ? this.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
     const betaProd = f32(1 - alphaProd);
-    const sqrtAlphaProd = f32(Math.sqrt(alphaProd));
-    const sqrtBetaProd = f32(Math.sqrt(betaProd));
-
-    const n = sample.length;
-    let predOriginal: Float32Array = new Float32Array(n);
-    let predEpsilon: Float32Array = new Float32Array(n);
-    switch (this.predictionType) {
-      case 'epsilon':
-        for (let i = 0; i < n; i++) {
-          predOriginal[i] = f32(f32(sample[i] - f32(sqrtBetaProd * modelOutput[i])) / sqrtAlphaProd);
-        }
-        predEpsilon = modelOutput;
-        break;
-      case 'sample':
-        predOriginal = modelOutput;
-        for (let i = 0; i < n; i++) {
-          predEpsilon[i] = f32(f32(sample[i] - f32(sqrtAlphaProd * predOriginal[i])) / sqrtBetaProd);
-        }
-        break;
-      case 'v_prediction':
-        for (let i = 0; i < n; i++) {
-          predOriginal[i] = f32(f32(sqrtAlphaProd * sample[i]) - f32(sqrtBetaProd * modelOutput[i]));
-          predEpsilon[i] = f32(f32(sqrtAlphaProd * modelOutput[i]) + f32(sqrtBetaProd * sample[i]));
-        }
-        break;
-    }
+    // x_t = sqrt(ᾱ_t) x0 + sqrt(1 - ᾱ_t) ε: the model output as x̂0 and ε̂ (ε̂ from the unclipped x̂0).
+    const at = { alpha: f32(Math.sqrt(alphaProd)), sigma: f32(Math.sqrt(betaProd)) };
+    let predOriginal = dataPrediction(this.predictionType, modelOutput, sample, at);
+    const predEpsilon = noisePrediction(this.predictionType, modelOutput, sample, at);
     if (this.config.clip_sample) predOriginal = clampSymmetric(predOriginal, this.config.clip_sample_range);
 
     const betaProdPrev = f32(1 - alphaProdPrev);
@@ -125,6 +94,7 @@ export class DDIMScheduler implements Scheduler {
     const stdDev = f32(f32(eta) * f32(Math.sqrt(variance)));
     const directionScale = f32(Math.sqrt(f32(betaProdPrev - f32(stdDev * stdDev))));
     const sqrtAlphaProdPrev = f32(Math.sqrt(alphaProdPrev));
+    const n = sample.length;
     const prev = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       prev[i] = f32(f32(sqrtAlphaProdPrev * predOriginal[i]) + f32(directionScale * predEpsilon[i]));
@@ -134,10 +104,5 @@ export class DDIMScheduler implements Scheduler {
       for (let i = 0; i < n; i++) prev[i] = f32(prev[i] + f32(stdDev * noise[i]));
     }
     return prev;
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    checkTrainingTimestep(this.name, timestep, this.config.num_train_timesteps);
-    return addNoiseAtTimestep(this.alphasCumprod, original, noise, timestep);
   }
 }

@@ -2,9 +2,9 @@
  * DDPM ancestral sampling (Ho et al., arXiv:2006.11239) as diffusers 0.38's `DDPMScheduler`
  * (src/diffusers/schedulers/scheduling_ddpm.py), float32 like its torch tensors.
  */
-import { addNoiseAtTimestep, checkTrainingTimestep, trainingAlphasCumprod } from './alpha-schedule.js';
+import { AlphaSpaceScheduler, checkTrainingTimestep, trainingAlphasCumprod } from './alpha-space-scheduler.js';
 import { resolveConfig } from './noise-schedule.js';
-import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
+import type { SchedulerConfig, StepOptions } from './scheduler.js';
 import {
   checkStepTensors,
   checkInferenceSteps,
@@ -16,6 +16,7 @@ import {
 } from './scheduler-guards.js';
 import { clampSymmetric } from './sigma-step-math.js';
 import { checkTimestepSpacing, integerTimesteps, type TimestepSpacing } from './timestep-spacing.js';
+import { dataPrediction } from './vp-predictions.js';
 
 const f32 = Math.fround;
 
@@ -43,20 +44,17 @@ export type DdpmConfig = typeof DDPM_DEFAULTS;
 /** The fixed posterior variances Kiln supports (the learned ones need a 2×-channel model output). */
 type FixedVarianceType = 'fixed_small' | 'fixed_small_log' | 'fixed_large';
 
-export class DDPMScheduler implements Scheduler {
+export class DDPMScheduler extends AlphaSpaceScheduler {
   readonly name = 'DDPMScheduler';
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
   readonly config: Readonly<DdpmConfig>;
-  private readonly alphasCumprod: Float32Array;
+  protected readonly alphasCumprod: Float32Array;
   private readonly predictionType: PredictionType;
   private readonly varianceType: FixedVarianceType;
   private readonly spacing: TimestepSpacing;
-  private schedule: number[] = [];
-  private ready = false;
 
   /** `DDPMScheduler.from_config(config, **extra)`. */
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
+    super();
     this.config = resolveConfig(DDPM_DEFAULTS, config, extra);
     rejectEnabledOptions(this.name, this.config, { thresholding: false, rescale_betas_zero_snr: false });
     this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'sample', 'v_prediction']);
@@ -69,19 +67,10 @@ export class DDPMScheduler implements Scheduler {
     this.alphasCumprod = trainingAlphasCumprod(this.config);
   }
 
-  get timesteps(): readonly number[] {
-    return this.schedule;
-  }
-
   setTimesteps(numInferenceSteps: number): void {
     const { num_train_timesteps: trainSteps, steps_offset: offset } = this.config;
     checkInferenceSteps(this.name, numInferenceSteps, trainSteps);
     this.schedule = integerTimesteps(this.spacing, numInferenceSteps, trainSteps, offset);
-    this.ready = true;
-  }
-
-  scaleModelInput(sample: Float32Array): Float32Array {
-    return sample;
   }
 
   /** `previous_timestep`: the next entry of the schedule, -1 after the last. */
@@ -96,7 +85,7 @@ export class DDPMScheduler implements Scheduler {
    * variance: β̃_t = (1 - ᾱ_prev)/(1 - ᾱ_t) · β_t ("fixed_small") or β_t ("fixed_large").
    */
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
-    if (!this.ready) throw notReadyError(this.name, 'step');
+    if (this.schedule.length === 0) throw notReadyError(this.name, 'step');
     checkTrainingTimestep(this.name, timestep, this.config.num_train_timesteps);
     checkStepTensors(this.name, modelOutput, sample, options.shape);
     const prevTimestep = this.previousTimestep(timestep);
@@ -106,30 +95,13 @@ export class DDPMScheduler implements Scheduler {
     const betaProdPrev = f32(1 - alphaProdPrev);
     const currentAlpha = f32(alphaProd / alphaProdPrev);
     const currentBeta = f32(1 - currentAlpha);
-    const sqrtAlphaProd = f32(Math.sqrt(alphaProd));
-    const sqrtBetaProd = f32(Math.sqrt(betaProd));
-
-    const n = sample.length;
-    let predOriginal: Float32Array = new Float32Array(n);
-    switch (this.predictionType) {
-      case 'epsilon':
-        for (let i = 0; i < n; i++) {
-          predOriginal[i] = f32(f32(sample[i] - f32(sqrtBetaProd * modelOutput[i])) / sqrtAlphaProd);
-        }
-        break;
-      case 'sample':
-        predOriginal = Float32Array.from(modelOutput);
-        break;
-      case 'v_prediction':
-        for (let i = 0; i < n; i++) {
-          predOriginal[i] = f32(f32(sqrtAlphaProd * sample[i]) - f32(sqrtBetaProd * modelOutput[i]));
-        }
-        break;
-    }
+    const at = { alpha: f32(Math.sqrt(alphaProd)), sigma: f32(Math.sqrt(betaProd)) };
+    let predOriginal = dataPrediction(this.predictionType, modelOutput, sample, at);
     if (this.config.clip_sample) predOriginal = clampSymmetric(predOriginal, this.config.clip_sample_range);
 
     const originalCoeff = f32(f32(f32(Math.sqrt(alphaProdPrev)) * currentBeta) / betaProd);
     const sampleCoeff = f32(f32(f32(Math.sqrt(currentAlpha)) * betaProdPrev) / betaProd);
+    const n = sample.length;
     const prev = new Float32Array(n);
     for (let i = 0; i < n; i++) prev[i] = f32(f32(originalCoeff * predOriginal[i]) + f32(sampleCoeff * sample[i]));
 
@@ -154,10 +126,5 @@ export class DDPMScheduler implements Scheduler {
       case 'fixed_large':
         return f32(Math.sqrt(currentBeta));
     }
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    checkTrainingTimestep(this.name, timestep, this.config.num_train_timesteps);
-    return addNoiseAtTimestep(this.alphasCumprod, original, noise, timestep);
   }
 }

@@ -67,6 +67,43 @@ export function exponentialSigmasFrom(
   return linspace(Math.log(max), Math.log(min), numInferenceSteps).map(Math.exp);
 }
 
+/** The config keys of diffusers' optional sigma conversions (`sigma_min`/`sigma_max`: Euler's only). */
+export interface SigmaConversionConfig {
+  use_karras_sigmas: boolean;
+  use_exponential_sigmas: boolean;
+  sigma_min?: number | null;
+  sigma_max?: number | null;
+}
+
+/** diffusers' `__init__` check: at most one sigma conversion (Kiln rejects `use_beta_sigmas` separately). */
+export function checkSigmaConversion(className: string, config: SigmaConversionConfig): void {
+  if (config.use_karras_sigmas && config.use_exponential_sigmas) {
+    throw new Error(`${className}: only one of use_karras_sigmas and use_exponential_sigmas can be set`);
+  }
+}
+
+/**
+ * The `use_karras_sigmas` / `use_exponential_sigmas` branch of `set_timesteps`: the converted
+ * float64 sigmas and, for each, its fractional timestep (`_sigma_to_t` of a float64 sigma).
+ * Without a conversion the inputs come back as they are.
+ */
+export function convertSigmas(
+  config: SigmaConversionConfig,
+  schedule: { sigmas: number[]; timesteps: number[] },
+  numInferenceSteps: number,
+  logSigmas: ArrayLike<number>,
+): { sigmas: number[]; timesteps: number[] } {
+  let sigmas: number[];
+  if (config.use_karras_sigmas) {
+    sigmas = karrasSigmasFrom(schedule.sigmas, numInferenceSteps, config.sigma_min, config.sigma_max);
+  } else if (config.use_exponential_sigmas) {
+    sigmas = exponentialSigmasFrom(schedule.sigmas, numInferenceSteps, config.sigma_min, config.sigma_max);
+  } else {
+    return schedule;
+  }
+  return { sigmas, timesteps: sigmas.map((s) => sigmaToTimestep(s, logSigmas, 'numpy-float64')) };
+}
+
 /**
  * How a sigma reaches diffusers' `_sigma_to_t`, which decides its arithmetic (numpy 1.x value-based
  * casting against the float32 `log_sigmas`):
@@ -129,12 +166,36 @@ export function initNoiseSigmaOf(sigmas: ArrayLike<number>, spacing: TimestepSpa
   return f32(Math.sqrt(f32(f32(max * max) + 1)));
 }
 
-/** `torch.cat([x[:1], x[1:].repeat_interleave(2), x[-1:]])`: Heun/KDPM2's doubled schedules. */
-export function interleaveSecondOrder(values: readonly number[]): number[] {
+/** `torch.cat([x[:1], x[1:].repeat_interleave(2)])`: the doubled schedules of the two-call samplers. */
+export function repeatAfterFirst(values: readonly number[]): number[] {
   const out = [values[0]];
   for (let i = 1; i < values.length; i++) out.push(values[i], values[i]);
-  out.push(values[values.length - 1]);
   return out;
+}
+
+/** `torch.cat([x[:1], x[1:].repeat_interleave(2), x[-1:]])`: KDPM2's doubled schedules. */
+export function interleaveSecondOrder(values: readonly number[]): number[] {
+  return [...repeatAfterFirst(values), values[values.length - 1]];
+}
+
+/**
+ * `torch.cat([t[:1], torch.stack((t_mid, t[1:]), dim=1).flatten()])`: each step's timestep preceded by
+ * the timestep of its midpoint evaluation (KDPM2, DPM-SDE); `midpoints[i]` belongs to step i + 1.
+ */
+export function interleaveMidpoints(timesteps: readonly number[], midpoints: readonly number[]): number[] {
+  const out = [timesteps[0]];
+  for (let i = 1; i < timesteps.length; i++) out.push(midpoints[i - 1], timesteps[i]);
+  return out;
+}
+
+/**
+ * `a.log().lerp(b.log(), 0.5).exp()` on float32 tensors: the geometric mean of two sigmas as KDPM2
+ * computes its midpoints (torch's lerp takes `b - (b - a) * 0.5` for weights >= 0.5).
+ */
+export function logMidpointF32(a: number, b: number): number {
+  const logA = f32(Math.log(a));
+  const logB = f32(Math.log(b));
+  return f32(Math.exp(f32(logB - f32(f32(logB - logA) * 0.5))));
 }
 
 /** `(sigma ** 2 + 1) ** 0.5` in float32: the k-diffusion input scaling divisor. */
@@ -159,14 +220,23 @@ export function addNoiseAtSigma(original: Float32Array, noise: Float32Array, sig
 }
 
 /**
- * diffusers' `_step_index` and `_begin_index` of the sigma-space samplers: both unset after
- * `set_timesteps`; the step index starts at the begin index when the pipeline set one (img2img),
- * else at the first timestep `scale_model_input`/`step` sees (`index_for_timestep`), and each step
- * advances it.
+ * diffusers' `_step_index` and `_begin_index`: both unset after `set_timesteps`; the step index
+ * starts at the begin index when the pipeline set one (img2img), else at the first timestep
+ * `scale_model_input`/`step` sees (`index_for_timestep`, or the DPM-Solver family's variant passed
+ * as `lookup`), and each step advances it.
  */
 export class StepIndex {
   private index: number | null = null;
   private begin: number | null = null;
+
+  constructor(
+    private readonly lookup: (timesteps: readonly number[], timestep: number) => number = indexForTimestep,
+  ) {}
+
+  /** The index of the step under way; null before the first `at` after a reset. */
+  get current(): number | null {
+    return this.index;
+  }
 
   reset(): void {
     this.index = null;
@@ -185,7 +255,7 @@ export class StepIndex {
 
   /** The current index, initialised on first use from the begin index or from `timestep`. */
   at(timesteps: readonly number[], timestep: number): number {
-    this.index ??= this.begin ?? indexForTimestep(timesteps, timestep);
+    this.index ??= this.begin ?? this.lookup(timesteps, timestep);
     return this.index;
   }
 
@@ -195,7 +265,7 @@ export class StepIndex {
    * begin index before the first step (img2img's initial latents).
    */
   forNoise(timesteps: readonly number[], timestep: number): number {
-    if (this.begin === null) return indexForTimestep(timesteps, timestep);
+    if (this.begin === null) return this.lookup(timesteps, timestep);
     return this.index ?? this.begin;
   }
 

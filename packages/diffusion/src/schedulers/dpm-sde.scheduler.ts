@@ -7,19 +7,21 @@
  */
 import type { RandomSource } from '../rng/random-source.js';
 import { BrownianTreeNoiseSampler, deriveSeed, seedFromRandomSource } from './brownian-tree.js';
-import { linearCombinationF32 } from './float32-linear-combination.js';
-import { karrasSigmas, linspace, resolveConfig, sigmaToT } from './noise-schedule.js';
 import {
-  arange,
-  rejectUnsupportedOptions,
-  roundHalfEven,
+  discreteSigmaTable,
+  interleaveMidpoints,
+  repeatAfterFirst,
+  scaleBySigma,
   sigmasAtTimesteps,
-  vpTrainingSchedule,
-  type VpTrainingSchedule,
-  checkBeginIndex,
-  noiseIndex,
-} from './dpm-solver-common.js';
-import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
+  type DiscreteSigmaTable,
+} from './discrete-sigmas.js';
+import { linearCombinationF32 } from './float32-linear-combination.js';
+import { karrasSigmas, resolveConfig, sigmaToT } from './noise-schedule.js';
+import type { SchedulerConfig, StepOptions } from './scheduler.js';
+import { checkPredictionType, rejectEnabledOptions, type PredictionType } from './scheduler-guards.js';
+import { SigmaSpaceScheduler } from './sigma-space-scheduler.js';
+import { ancestralStep, eulerMove, odeDerivative, predictOriginalSample } from './sigma-step-math.js';
+import { checkTimestepSpacing, float64Timesteps, type TimestepSpacing } from './timestep-spacing.js';
 
 const f32 = Math.fround;
 /** k-diffusion's time variable t = -log(sigma), in float32. */
@@ -49,63 +51,40 @@ export const DPM_SDE_DEFAULTS = {
 
 export type DpmSdeConfig = typeof DPM_SDE_DEFAULTS;
 
-/** DPM-Solver++ SDE (2 model calls per step) with Brownian-tree noise. */
-export class DPMSolverSDEScheduler implements Scheduler {
+/**
+ * DPM-Solver++ SDE (2 model calls per step) with Brownian-tree noise; `sigmas` holds 2N values:
+ * σ_0, then σ_1 … σ_{N-1} twice each, then 0.
+ */
+export class DPMSolverSDEScheduler extends SigmaSpaceScheduler {
   readonly name = 'DPMSolverSDEScheduler';
   /** diffusers' class attribute: two model evaluations per step. */
   readonly order = 2;
   readonly config: DpmSdeConfig;
-  timesteps: number[] = [];
-  sigmas: number[] = [];
-
-  private readonly training: VpTrainingSchedule;
-  private stepIndex: number | null = null;
-  private beginIndex: number | null = null;
+  protected readonly table: DiscreteSigmaTable;
+  protected readonly spacing: TimestepSpacing;
+  private readonly predictionType: PredictionType;
   /** The sample at the start of the current step while its midpoint evaluation is pending. */
   private firstOrderSample: Float32Array | null = null;
   private midPointSigma: number | null = null;
   private noiseSampler: BrownianTreeNoiseSampler | null = null;
 
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
+    super();
     this.config = resolveConfig(DPM_SDE_DEFAULTS, config, extra);
-    rejectUnsupportedOptions(this.name, this.config, { use_exponential_sigmas: false, use_beta_sigmas: false });
-    if (!['epsilon', 'v_prediction'].includes(this.config.prediction_type)) {
-      throw new Error(`${this.name}: prediction_type ${this.config.prediction_type} is not implemented`);
-    }
-    this.training = vpTrainingSchedule(this.config);
+    rejectEnabledOptions(this.name, this.config, { use_exponential_sigmas: false, use_beta_sigmas: false });
+    this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'v_prediction']);
+    this.spacing = checkTimestepSpacing(this.name, this.config.timestep_spacing);
+    this.table = discreteSigmaTable(this.config);
     // As diffusers' __init__: a full-length schedule, so init_noise_sigma is defined from the start.
     this.setTimesteps(this.config.num_train_timesteps);
-  }
-
-  get initNoiseSigma(): number {
-    const max = Math.max(...this.sigmas);
-    if (this.config.timestep_spacing === 'linspace' || this.config.timestep_spacing === 'trailing') return max;
-    return f32(Math.sqrt(f32(f32(max * max) + 1)));
   }
 
   setTimesteps(numInferenceSteps: number): void {
     const c = this.config;
     const n = numInferenceSteps;
-    const numTrain = c.num_train_timesteps;
-    let timesteps: number[];
-    switch (c.timestep_spacing) {
-      case 'linspace':
-        timesteps = linspace(0, numTrain - 1, n).reverse();
-        break;
-      case 'leading': {
-        const ratio = Math.floor(numTrain / n);
-        timesteps = [];
-        for (let i = n - 1; i >= 0; i--) timesteps.push(roundHalfEven(i * ratio) + c.steps_offset);
-        break;
-      }
-      case 'trailing':
-        timesteps = arange(numTrain, 0, -numTrain / n).map((t) => roundHalfEven(t) - 1);
-        break;
-      default:
-        throw new Error(`${this.name}: timestep_spacing ${c.timestep_spacing} is not supported`);
-    }
-    const logSigmas = this.training.logSigmas;
-    let sigmas = sigmasAtTimesteps(timesteps, this.training.sigmas);
+    const logSigmas = this.table.logSigmas;
+    let timesteps = float64Timesteps(this.spacing, n, c.num_train_timesteps, c.steps_offset);
+    let sigmas = sigmasAtTimesteps(timesteps, this.table.sigmas);
     if (c.use_karras_sigmas) {
       // LMS-style `_convert_to_karras`: the range of the interpolated sigmas, not of training.
       sigmas = karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], n);
@@ -118,67 +97,47 @@ export class DPMSolverSDEScheduler implements Scheduler {
       const tNext = -Math.log(sigmas[i + 1]);
       midTimesteps.push(sigmaToT(Math.exp(-(t + (tNext - t) * 0.5)), logSigmas));
     }
-    const sigmas32 = sigmas.map(f32);
-    this.sigmas = [sigmas32[0]];
-    for (let i = 1; i < sigmas32.length; i++) this.sigmas.push(sigmas32[i], sigmas32[i]);
-    this.sigmas.push(0);
-    this.timesteps = [timesteps[0]];
-    for (let i = 1; i < timesteps.length; i++) this.timesteps.push(midTimesteps[i - 1], timesteps[i]);
-    this.stepIndex = null;
-    this.beginIndex = null;
+    // cat([s[:1], s[1:-1].repeat_interleave(2), s[-1:]]) of the sigmas with their final 0
+    this.sigmaSchedule = [...repeatAfterFirst(sigmas.map(f32)), 0];
+    this.schedule = interleaveMidpoints(timesteps, midTimesteps);
+    this.stepIndex.reset();
     this.firstOrderSample = null;
     this.midPointSigma = null;
     this.noiseSampler = null;
   }
 
   /** sample / sqrt(sigma² + 1), with the midpoint's sigma during the second evaluation. */
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? this.indexForTimestep(timestep);
-    const sigma = this.firstOrderSample === null ? this.sigmas[this.stepIndex] : (this.midPointSigma as number);
-    const divisor = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    return Float32Array.from(sample, (v) => f32(v / divisor));
+  override scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
+    const index = this.indexFor(timestep, 'scaleModelInput');
+    const sigma = this.firstOrderSample === null ? this.sigmaSchedule[index] : (this.midPointSigma as number);
+    return scaleBySigma(sample, sigma);
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
-    if (this.timesteps.length === 0) throw new Error(`${this.name}: call setTimesteps before step`);
-    if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? this.indexForTimestep(timestep);
-    const index = this.stepIndex;
+    const index = this.beginStep(modelOutput, timestep, sample, options);
     if (this.noiseSampler === null) this.noiseSampler = this.createNoiseSampler(options);
 
     const firstOrder = this.firstOrderSample === null;
-    const sigma = firstOrder ? this.sigmas[index] : this.sigmas[index - 1];
-    const sigmaNext = firstOrder ? this.sigmas[index + 1] : this.sigmas[index];
+    const sigma = firstOrder ? this.sigmaSchedule[index] : this.sigmaSchedule[index - 1];
+    const sigmaNext = firstOrder ? this.sigmaSchedule[index + 1] : this.sigmaSchedule[index];
     const t = tOfSigma(sigma);
     let tNext = tOfSigma(sigmaNext);
     const tProposed = f32(t + f32(f32(tNext - t) * 0.5));
 
     const sigmaInput = firstOrder ? sigma : sigmaOfT(tProposed);
-    const denoised = this.predictOriginal(modelOutput, sample, sigmaInput);
+    const denoised = predictOriginalSample(this.predictionType, modelOutput, sample, sigmaInput);
 
     let prevSample: Float32Array;
     if (sigmaNext === 0) {
       // Final Euler step to sigma 0: x + (x - x0)/sigma * (0 - sigma).
-      const dt = f32(sigmaNext - sigma);
-      prevSample = new Float32Array(sample.length);
-      for (let i = 0; i < sample.length; i++) {
-        const derivative = f32(f32(sample[i] - denoised[i]) / sigma);
-        prevSample[i] = f32(sample[i] + f32(derivative * dt));
-      }
+      prevSample = eulerMove(sample, odeDerivative(sample, denoised, sigma), f32(sigmaNext - sigma));
     } else {
       let start = sample;
       if (firstOrder) tNext = tProposed;
       else start = this.firstOrderSample as Float32Array;
-      // Ancestral split of the move from sigma_from to sigma_to into a deterministic part to
-      // sigma_down and fresh noise of size sigma_up (k-diffusion's get_ancestral_step, eta = 1).
-      const sigmaFrom = sigmaOfT(t);
-      const sigmaTo = sigmaOfT(tNext);
-      const toSquared = f32(sigmaTo * sigmaTo);
-      const fromSquared = f32(sigmaFrom * sigmaFrom);
-      const sigmaUp = Math.min(
-        sigmaTo,
-        f32(Math.sqrt(f32(f32(toSquared * f32(fromSquared - toSquared)) / fromSquared))),
-      );
-      const sigmaDown = f32(Math.sqrt(f32(toSquared - f32(sigmaUp * sigmaUp))));
+      // The move from sigma(t) to sigma(tNext) as a deterministic part to sigma_down plus fresh
+      // noise of size sigma_up.
+      const { up: sigmaUp, down: sigmaDown } = ancestralStep(sigmaOfT(t), sigmaOfT(tNext), true);
       const ancestralT = tOfSigma(sigmaDown);
       const deterministic = linearCombinationF32([
         [f32(sigmaOfT(ancestralT) / sigmaOfT(t)), start],
@@ -197,54 +156,18 @@ export class DPMSolverSDEScheduler implements Scheduler {
         this.midPointSigma = null;
       }
     }
-    this.stepIndex++;
+    this.stepIndex.advance();
     return prevSample;
-  }
-
-  /** x0 + sigma · noise at the step's sigma (k-diffusion's parameterisation). */
-  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
-  setBeginIndex(beginIndex: number): void {
-    this.beginIndex = checkBeginIndex(this.name, beginIndex, this.timesteps.length);
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const sigma = this.sigmas[noiseIndex(this.beginIndex, this.stepIndex, () => this.indexForTimestep(timestep))];
-    return Float32Array.from(original, (v, i) => f32(v + f32(noise[i] * sigma)));
-  }
-
-  /** Euler-family `index_for_timestep`: the second match if the timestep occurs twice. */
-  private indexForTimestep(timestep: number): number {
-    const hits: number[] = [];
-    this.timesteps.forEach((t, i) => {
-      if (t === timestep) hits.push(i);
-    });
-    if (hits.length === 0) throw new Error(`${this.name}: timestep ${timestep} is not in the schedule`);
-    return hits.length > 1 ? hits[1] : hits[0];
-  }
-
-  private predictOriginal(modelOutput: Float32Array, sample: Float32Array, sigma: number): Float32Array {
-    const out = new Float32Array(sample.length);
-    if (this.config.prediction_type === 'epsilon') {
-      for (let i = 0; i < out.length; i++) out[i] = f32(sample[i] - f32(sigma * modelOutput[i]));
-      return out;
-    }
-    // v_prediction: model_output * (-sigma / sqrt(sigma² + 1)) + sample / (sigma² + 1)
-    const sigmaSquaredPlusOne = f32(f32(sigma * sigma) + 1);
-    const vScale = f32(-sigma / f32(Math.sqrt(sigmaSquaredPlusOne)));
-    for (let i = 0; i < out.length; i++) {
-      out[i] = f32(f32(modelOutput[i] * vScale) + f32(sample[i] / sigmaSquaredPlusOne));
-    }
-    return out;
   }
 
   /** One Brownian tree per batch item over [smallest positive sigma, largest sigma]. */
   private createNoiseSampler(options: StepOptions): BrownianTreeNoiseSampler {
     const [batch, ...rest] = options.shape;
     const itemSize = rest.reduce((a, b) => a * b, 1);
-    const positive = this.sigmas.filter((s) => s > 0);
+    const positive = this.sigmaSchedule.filter((s) => s > 0);
     return new BrownianTreeNoiseSampler(
       Math.min(...positive),
-      Math.max(...this.sigmas),
+      Math.max(...this.sigmaSchedule),
       itemSize,
       this.treeSeeds(batch, options.generators),
     );

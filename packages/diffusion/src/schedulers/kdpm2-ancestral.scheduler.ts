@@ -5,34 +5,20 @@
  * midpoint derivative carries the step's start down to σ_down, and σ_up of fresh noise is added.
  */
 import {
-  addNoiseAtSigma,
   discreteSigmaTable,
-  initNoiseSigmaOf,
+  interleaveMidpoints,
   interleaveSecondOrder,
+  logMidpointF32,
   scaleBySigma,
   sigmaToTimestep,
-  StepIndex,
   type DiscreteSigmaTable,
 } from './discrete-sigmas.js';
-import { ancestralStep } from './euler-ancestral.scheduler.js';
-import {
-  checkKdpm2Config,
-  kdpm2BaseSchedule,
-  KDPM2_DEFAULTS,
-  lerpHalfF32,
-  logF32,
-  type Kdpm2Config,
-} from './kdpm2.scheduler.js';
+import { checkKdpm2Config, kdpm2BaseSchedule, KDPM2_DEFAULTS, type Kdpm2Config } from './kdpm2.scheduler.js';
 import { resolveConfig } from './noise-schedule.js';
-import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
-import {
-  checkStepTensors,
-  checkInferenceSteps,
-  drawStepNoise,
-  notReadyError,
-  type PredictionType,
-} from './scheduler-guards.js';
-import { addScaledNoise, eulerMove, odeDerivative, predictOriginalSample } from './sigma-step-math.js';
+import type { SchedulerConfig, StepOptions } from './scheduler.js';
+import { checkInferenceSteps, drawStepNoise, type PredictionType } from './scheduler-guards.js';
+import { SigmaSpaceScheduler } from './sigma-space-scheduler.js';
+import { addScaledNoise, ancestralStep, eulerMove, odeDerivative, predictOriginalSample } from './sigma-step-math.js';
 import type { TimestepSpacing } from './timestep-spacing.js';
 
 const f32 = Math.fround;
@@ -40,20 +26,18 @@ const f32 = Math.fround;
 /** `KDPM2AncestralDiscreteScheduler.__init__`'s defaults (diffusers 0.38): the same as KDPM2's. */
 export const KDPM2_ANCESTRAL_DEFAULTS = KDPM2_DEFAULTS;
 
-export class KDPM2AncestralDiscreteScheduler implements Scheduler {
+/** Ancestral DPM-Solver-2; `sigmas` holds 2N + 2 values: σ_0, σ_1 … σ_N (= 0) twice each, then 0 again. */
+export class KDPM2AncestralDiscreteScheduler extends SigmaSpaceScheduler {
   readonly name = 'KDPM2AncestralDiscreteScheduler';
   readonly order = 2;
   readonly config: Readonly<Kdpm2Config>;
-  private readonly table: DiscreteSigmaTable;
+  protected readonly table: DiscreteSigmaTable;
+  protected readonly spacing: TimestepSpacing;
   private readonly predictionType: PredictionType;
-  private readonly spacing: TimestepSpacing;
-  private schedule: number[] = [];
-  private sigmaSchedule: number[] = [];
   /** Per-step σ_up / σ_down / midpoint sigmas, interleaved like `sigmaSchedule`. */
   private sigmasUp: number[] = [];
   private sigmasDown: number[] = [];
   private midpointSigmas: number[] = [];
-  private readonly stepIndex = new StepIndex();
   /** The sample at the start of a step, held between its two calls. */
   private pendingSample: Float32Array | null = null;
 
@@ -62,22 +46,10 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
    * `{ use_karras_sigmas: true }` gives DPM_2_ANCESTRAL_KARRAS.
    */
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
+    super();
     this.config = resolveConfig(KDPM2_ANCESTRAL_DEFAULTS, config, extra);
     ({ predictionType: this.predictionType, spacing: this.spacing } = checkKdpm2Config(this.name, this.config));
     this.table = discreteSigmaTable(this.config);
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
-  }
-
-  /** 2N + 2 sigmas: σ_0, σ_1 … σ_N (= 0) twice each, then 0 again. */
-  get sigmas(): readonly number[] {
-    return this.sigmaSchedule;
-  }
-
-  get initNoiseSigma(): number {
-    return initNoiseSigmaOf(this.sigmaSchedule.length > 0 ? this.sigmaSchedule : this.table.sigmas, this.spacing);
   }
 
   get stateInFirstOrder(): boolean {
@@ -93,29 +65,20 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
     const up = steps.map((s) => s.up);
     const down = steps.map((s, i) => (i < last ? s.down : 0));
     // Midpoints exp(lerp(log σ, log σ_down, 0.5)); the last two are set to 0.
-    const midpoints = sigmas.map((sigma, i) =>
-      i >= last - 1 ? 0 : f32(Math.exp(lerpHalfF32(logF32(sigma), logF32(down[i])))),
-    );
+    const midpoints = sigmas.map((sigma, i) => (i >= last - 1 ? 0 : logMidpointF32(sigma, down[i])));
     this.sigmaSchedule = interleaveSecondOrder(sigmas);
     this.sigmasUp = interleaveSecondOrder(up);
     this.sigmasDown = interleaveSecondOrder(down);
     this.midpointSigmas = interleaveSecondOrder(midpoints);
     const midpointTimesteps = midpoints.map((s) => sigmaToTimestep(s, this.table.logSigmas, 'torch-float32'));
-    // cat([t[:1], stack(t_mid[:-2], t[1:]).flatten()])
-    const interleaved: number[] = [timesteps[0]];
-    for (let i = 1; i < timesteps.length; i++) interleaved.push(midpointTimesteps[i - 1], timesteps[i]);
-    this.schedule = interleaved;
+    this.schedule = interleaveMidpoints(timesteps, midpointTimesteps.slice(0, -2));
     this.pendingSample = null;
     this.stepIndex.reset();
   }
 
-  private currentIndex(timestep: number, method: string): number {
-    if (this.schedule.length === 0) throw notReadyError(this.name, method);
-    return this.stepIndex.at(this.schedule, timestep);
-  }
-
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    const index = this.currentIndex(timestep, 'scaleModelInput');
+  /** Divides by the midpoint's sigma during a step's second call. */
+  override scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
+    const index = this.indexFor(timestep, 'scaleModelInput');
     const sigma = this.stateInFirstOrder ? this.sigmaSchedule[index] : this.midpointSigmas[index - 1];
     return scaleBySigma(sample, sigma);
   }
@@ -126,8 +89,7 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
    * PR #9616 the noise is drawn only on second calls: N - 1 draws for N steps.
    */
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
-    const index = this.currentIndex(timestep, 'step');
-    checkStepTensors(this.name, modelOutput, sample, options.shape);
+    const index = this.beginStep(modelOutput, timestep, sample, options);
     const pending = this.pendingSample;
     let prev: Float32Array;
     if (!pending) {
@@ -148,16 +110,5 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
     }
     this.stepIndex.advance();
     return prev;
-  }
-
-  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
-  setBeginIndex(beginIndex: number): void {
-    if (this.schedule.length === 0) throw notReadyError(this.name, 'setBeginIndex');
-    this.stepIndex.setBegin(beginIndex, this.schedule.length, this.name);
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    if (this.schedule.length === 0) throw notReadyError(this.name, 'addNoise');
-    return addNoiseAtSigma(original, noise, this.sigmaSchedule[this.stepIndex.forNoise(this.schedule, timestep)]);
   }
 }

@@ -5,28 +5,26 @@
  * Two model calls per step: the schedule interleaves each step's midpoint timestep (2N - 1 in all).
  */
 import {
-  addNoiseAtSigma,
+  checkSigmaConversion,
+  convertSigmas,
   discreteSigmaTable,
-  exponentialSigmasFrom,
-  initNoiseSigmaOf,
+  interleaveMidpoints,
   interleaveSecondOrder,
-  karrasSigmasFrom,
+  logMidpointF32,
   scaleBySigma,
   sigmasAtTimesteps,
   sigmaToTimestep,
-  StepIndex,
   type DiscreteSigmaTable,
 } from './discrete-sigmas.js';
 import { resolveConfig } from './noise-schedule.js';
-import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
+import type { SchedulerConfig, StepOptions } from './scheduler.js';
 import {
-  checkStepTensors,
   checkInferenceSteps,
   checkPredictionType,
-  notReadyError,
   rejectEnabledOptions,
   type PredictionType,
 } from './scheduler-guards.js';
+import { SigmaSpaceScheduler } from './sigma-space-scheduler.js';
 import { eulerMove, odeDerivative, predictOriginalSample } from './sigma-step-math.js';
 import { checkTimestepSpacing, float32Timesteps, numpyRound, type TimestepSpacing } from './timestep-spacing.js';
 
@@ -49,16 +47,6 @@ export const KDPM2_DEFAULTS = {
 
 export type Kdpm2Config = typeof KDPM2_DEFAULTS;
 
-/** `log()` of a float32 tensor element (-inf at 0). */
-export function logF32(x: number): number {
-  return f32(Math.log(x));
-}
-
-/** `a.lerp(b, 0.5)` on float32 tensors: torch computes `b - (b - a) * 0.5` for weights >= 0.5. */
-export function lerpHalfF32(a: number, b: number): number {
-  return f32(b - f32(f32(b - a) * 0.5));
-}
-
 /**
  * The step's base schedule, shared with the ancestral variant: inference timesteps and float32
  * sigmas (N + 1, ending in 0), Karras timesteps rounded to integers as diffusers does for KDPM2.
@@ -69,17 +57,16 @@ export function kdpm2BaseSchedule(
   table: DiscreteSigmaTable,
   numInferenceSteps: number,
 ): { timesteps: number[]; sigmas: number[] } {
-  let timesteps = float32Timesteps(spacing, numInferenceSteps, config.num_train_timesteps, config.steps_offset);
-  let sigmas = sigmasAtTimesteps(timesteps, table.sigmas);
-  if (config.use_karras_sigmas) {
-    sigmas = karrasSigmasFrom(sigmas, numInferenceSteps);
-    timesteps = sigmas.map((s) => numpyRound(sigmaToTimestep(s, table.logSigmas, 'numpy-float64')));
-  } else if (config.use_exponential_sigmas) {
-    sigmas = exponentialSigmasFrom(sigmas, numInferenceSteps);
-    timesteps = sigmas.map((s) => sigmaToTimestep(s, table.logSigmas, 'numpy-float64'));
-  }
-  // With Karras/exponential sigmas the timesteps stay float64 tensors; their values are the same.
-  return { timesteps: config.use_karras_sigmas ? timesteps : timesteps.map(f32), sigmas: [...sigmas, 0].map(f32) };
+  const grid = float32Timesteps(spacing, numInferenceSteps, config.num_train_timesteps, config.steps_offset);
+  const converted = convertSigmas(
+    config,
+    { sigmas: sigmasAtTimesteps(grid, table.sigmas), timesteps: grid },
+    numInferenceSteps,
+    table.logSigmas,
+  );
+  // Karras timesteps are rounded (and stay float64 tensors: whole numbers, so float32 holds them exactly).
+  const timesteps = config.use_karras_sigmas ? converted.timesteps.map(numpyRound) : converted.timesteps;
+  return { timesteps: timesteps.map(f32), sigmas: [...converted.sigmas, 0].map(f32) };
 }
 
 /** Checks shared by both KDPM2 variants' constructors. */
@@ -88,48 +75,32 @@ export function checkKdpm2Config(
   config: Kdpm2Config,
 ): { predictionType: PredictionType; spacing: TimestepSpacing } {
   rejectEnabledOptions(className, config, { use_beta_sigmas: false });
-  if (config.use_karras_sigmas && config.use_exponential_sigmas) {
-    throw new Error(`${className}: only one of use_karras_sigmas and use_exponential_sigmas can be set`);
-  }
+  checkSigmaConversion(className, config);
   return {
     predictionType: checkPredictionType(className, config.prediction_type, ['epsilon', 'v_prediction']),
     spacing: checkTimestepSpacing(className, config.timestep_spacing),
   };
 }
 
-export class KDPM2DiscreteScheduler implements Scheduler {
+/** DPM-Solver-2; `sigmas` holds 2N + 2 values: σ_0, σ_1 … σ_N (= 0) twice each, then 0 again. */
+export class KDPM2DiscreteScheduler extends SigmaSpaceScheduler {
   readonly name = 'KDPM2DiscreteScheduler';
   readonly order = 2;
   readonly config: Readonly<Kdpm2Config>;
-  private readonly table: DiscreteSigmaTable;
+  protected readonly table: DiscreteSigmaTable;
+  protected readonly spacing: TimestepSpacing;
   private readonly predictionType: PredictionType;
-  private readonly spacing: TimestepSpacing;
-  private schedule: number[] = [];
-  private sigmaSchedule: number[] = [];
   /** Midpoint sigmas sqrt(σ_{i-1} σ_i), interleaved like `sigmaSchedule` (the first is NaN). */
   private midpointSigmas: number[] = [];
-  private readonly stepIndex = new StepIndex();
   /** The sample at the start of a step, held between its two calls. */
   private pendingSample: Float32Array | null = null;
 
   /** `KDPM2DiscreteScheduler.from_config(config, **extra)`; `{ use_karras_sigmas: true }` gives DPM_2_KARRAS. */
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
+    super();
     this.config = resolveConfig(KDPM2_DEFAULTS, config, extra);
     ({ predictionType: this.predictionType, spacing: this.spacing } = checkKdpm2Config(this.name, this.config));
     this.table = discreteSigmaTable(this.config);
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
-  }
-
-  /** 2N + 2 sigmas: σ_0, σ_1 … σ_N (= 0) twice each, then 0 again. */
-  get sigmas(): readonly number[] {
-    return this.sigmaSchedule;
-  }
-
-  get initNoiseSigma(): number {
-    return initNoiseSigmaOf(this.sigmaSchedule.length > 0 ? this.sigmaSchedule : this.table.sigmas, this.spacing);
   }
 
   get stateInFirstOrder(): boolean {
@@ -140,26 +111,18 @@ export class KDPM2DiscreteScheduler implements Scheduler {
     checkInferenceSteps(this.name, numInferenceSteps, this.config.num_train_timesteps);
     const { timesteps, sigmas } = kdpm2BaseSchedule(this.config, this.spacing, this.table, numInferenceSteps);
     // sigmas.log().lerp(sigmas.roll(1).log(), 0.5).exp(): NaN first (lerp of +/-inf), 0 last.
-    const logs = sigmas.map(logF32);
-    const midpoints = logs.map((log, i) => f32(Math.exp(lerpHalfF32(log, logs[(i + logs.length - 1) % logs.length]))));
+    const midpoints = sigmas.map((sigma, i) => logMidpointF32(sigma, sigmas[(i + sigmas.length - 1) % sigmas.length]));
     this.sigmaSchedule = interleaveSecondOrder(sigmas);
     this.midpointSigmas = interleaveSecondOrder(midpoints);
     const midpointTimesteps = midpoints.map((s) => sigmaToTimestep(s, this.table.logSigmas, 'torch-float32'));
-    // cat([t[:1], stack(t_mid[1:-1], t[1:]).flatten()])
-    const interleaved: number[] = [timesteps[0]];
-    for (let i = 1; i < timesteps.length; i++) interleaved.push(midpointTimesteps[i], timesteps[i]);
-    this.schedule = interleaved;
+    this.schedule = interleaveMidpoints(timesteps, midpointTimesteps.slice(1, -1));
     this.pendingSample = null;
     this.stepIndex.reset();
   }
 
-  private currentIndex(timestep: number, method: string): number {
-    if (this.schedule.length === 0) throw notReadyError(this.name, method);
-    return this.stepIndex.at(this.schedule, timestep);
-  }
-
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    const index = this.currentIndex(timestep, 'scaleModelInput');
+  /** Divides by the midpoint's sigma during a step's second call. */
+  override scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
+    const index = this.indexFor(timestep, 'scaleModelInput');
     const sigma = this.stateInFirstOrder ? this.sigmaSchedule[index] : this.midpointSigmas[index];
     return scaleBySigma(sample, sigma);
   }
@@ -169,8 +132,7 @@ export class KDPM2DiscreteScheduler implements Scheduler {
    * there carries the step's own start sample all the way to σ_next.
    */
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
-    const index = this.currentIndex(timestep, 'step');
-    checkStepTensors(this.name, modelOutput, sample, options.shape);
+    const index = this.beginStep(modelOutput, timestep, sample, options);
     const pending = this.pendingSample;
     let prev: Float32Array;
     if (!pending) {
@@ -191,16 +153,5 @@ export class KDPM2DiscreteScheduler implements Scheduler {
     }
     this.stepIndex.advance();
     return prev;
-  }
-
-  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
-  setBeginIndex(beginIndex: number): void {
-    if (this.schedule.length === 0) throw notReadyError(this.name, 'setBeginIndex');
-    this.stepIndex.setBegin(beginIndex, this.schedule.length, this.name);
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    if (this.schedule.length === 0) throw notReadyError(this.name, 'addNoise');
-    return addNoiseAtSigma(original, noise, this.sigmaSchedule[this.stepIndex.forNoise(this.schedule, timestep)]);
   }
 }

@@ -5,28 +5,22 @@
  * from scipy.integrate.quad and Kiln from the same Gauss–Kronrod rule.
  */
 import {
-  addNoiseAtSigma,
+  checkSigmaConversion,
+  convertSigmas,
   discreteSigmaTable,
-  exponentialSigmasFrom,
-  initNoiseSigmaOf,
-  karrasSigmasFrom,
-  scaleBySigma,
   sigmasAtTimesteps,
-  sigmaToTimestep,
-  StepIndex,
   type DiscreteSigmaTable,
 } from './discrete-sigmas.js';
 import { resolveConfig } from './noise-schedule.js';
 import { integrate } from './quadrature.js';
-import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
+import type { SchedulerConfig, StepOptions } from './scheduler.js';
 import {
-  checkStepTensors,
   checkInferenceSteps,
   checkPredictionType,
-  notReadyError,
   rejectEnabledOptions,
   type PredictionType,
 } from './scheduler-guards.js';
+import { SigmaSpaceScheduler } from './sigma-space-scheduler.js';
 import { odeDerivative, predictOriginalSample } from './sigma-step-math.js';
 import { checkTimestepSpacing, float32Timesteps, type TimestepSpacing } from './timestep-spacing.js';
 
@@ -69,75 +63,48 @@ export function lmsCoefficient(sigmas: readonly number[], order: number, t: numb
   return integrate(basis, sigmas[t], sigmas[t + 1], { epsAbs: 1e-13, epsRel: 1e-12 });
 }
 
-export class LMSDiscreteScheduler implements Scheduler {
+/** Linear multistep; `sigmas` holds N + 1 values: one per timestep, then 0. */
+export class LMSDiscreteScheduler extends SigmaSpaceScheduler {
   readonly name = 'LMSDiscreteScheduler';
   readonly order = 1;
   readonly config: Readonly<LmsConfig>;
-  private readonly table: DiscreteSigmaTable;
+  protected readonly table: DiscreteSigmaTable;
+  protected readonly spacing: TimestepSpacing;
   private readonly predictionType: PredictionType;
-  private readonly spacing: TimestepSpacing;
-  private schedule: number[] = [];
-  private sigmaSchedule: number[] = [];
-  private readonly stepIndex = new StepIndex();
   /** The latest derivatives, oldest first, at most LMS_ORDER. */
   private derivatives: Float32Array[] = [];
 
   /** `LMSDiscreteScheduler.from_config(config, **extra)`. */
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
+    super();
     this.config = resolveConfig(LMS_DEFAULTS, config, extra);
     rejectEnabledOptions(this.name, this.config, { use_beta_sigmas: false });
-    if (this.config.use_karras_sigmas && this.config.use_exponential_sigmas) {
-      throw new Error(`${this.name}: only one of use_karras_sigmas and use_exponential_sigmas can be set`);
-    }
+    checkSigmaConversion(this.name, this.config);
     this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'sample', 'v_prediction']);
     this.spacing = checkTimestepSpacing(this.name, this.config.timestep_spacing);
     this.table = discreteSigmaTable(this.config);
   }
 
-  get timesteps(): readonly number[] {
-    return this.schedule;
-  }
-
-  /** N + 1 sigmas: one per timestep, then 0. */
-  get sigmas(): readonly number[] {
-    return this.sigmaSchedule;
-  }
-
-  get initNoiseSigma(): number {
-    return initNoiseSigmaOf(this.sigmaSchedule.length > 0 ? this.sigmaSchedule : this.table.sigmas, this.spacing);
-  }
-
   setTimesteps(numInferenceSteps: number): void {
     const c = this.config;
     checkInferenceSteps(this.name, numInferenceSteps, c.num_train_timesteps);
-    let timesteps = float32Timesteps(this.spacing, numInferenceSteps, c.num_train_timesteps, c.steps_offset);
-    let sigmas = sigmasAtTimesteps(timesteps, this.table.sigmas);
-    if (c.use_karras_sigmas) {
-      sigmas = karrasSigmasFrom(sigmas, numInferenceSteps);
-      timesteps = sigmas.map((s) => sigmaToTimestep(s, this.table.logSigmas, 'numpy-float64'));
-    } else if (c.use_exponential_sigmas) {
-      sigmas = exponentialSigmasFrom(sigmas, numInferenceSteps);
-      timesteps = sigmas.map((s) => sigmaToTimestep(s, this.table.logSigmas, 'numpy-float64'));
-    }
+    const grid = float32Timesteps(this.spacing, numInferenceSteps, c.num_train_timesteps, c.steps_offset);
+    const gridSigmas = sigmasAtTimesteps(grid, this.table.sigmas);
+    const { sigmas, timesteps } = convertSigmas(
+      c,
+      { sigmas: gridSigmas, timesteps: grid },
+      numInferenceSteps,
+      this.table.logSigmas,
+    );
     this.sigmaSchedule = [...sigmas, 0].map(f32);
     this.schedule = timesteps.map(f32);
     this.stepIndex.reset();
     this.derivatives = [];
   }
 
-  private currentIndex(timestep: number, method: string): number {
-    if (this.schedule.length === 0) throw notReadyError(this.name, method);
-    return this.stepIndex.at(this.schedule, timestep);
-  }
-
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    return scaleBySigma(sample, this.sigmaSchedule[this.currentIndex(timestep, 'scaleModelInput')]);
-  }
-
   /** x_{t+1} = x_t + Σ_k c_k · d_{t-k}, the c_k integrating the polynomial through the last derivatives. */
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
-    const index = this.currentIndex(timestep, 'step');
-    checkStepTensors(this.name, modelOutput, sample, options.shape);
+    const index = this.beginStep(modelOutput, timestep, sample, options);
     const sigma = this.sigmaSchedule[index];
     const predOriginal = predictOriginalSample(this.predictionType, modelOutput, sample, sigma);
     this.derivatives.push(odeDerivative(sample, predOriginal, sigma));
@@ -159,16 +126,5 @@ export class LMSDiscreteScheduler implements Scheduler {
     for (let i = 0; i < prev.length; i++) prev[i] = f32(sample[i] + sum[i]);
     this.stepIndex.advance();
     return prev;
-  }
-
-  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
-  setBeginIndex(beginIndex: number): void {
-    if (this.schedule.length === 0) throw notReadyError(this.name, 'setBeginIndex');
-    this.stepIndex.setBegin(beginIndex, this.schedule.length, this.name);
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    if (this.schedule.length === 0) throw notReadyError(this.name, 'addNoise');
-    return addNoiseAtSigma(original, noise, this.sigmaSchedule[this.stepIndex.forNoise(this.schedule, timestep)]);
   }
 }

@@ -4,9 +4,9 @@
  * linear multistep (PLMS), or PLMS alone with `skip_prk_steps` (Stable Diffusion's setting, after
  * crowsonkb's PLMS sampler in CompVis/latent-diffusion#51). Float32 like its torch tensors.
  */
-import { addNoiseAtTimestep, checkTrainingTimestep, trainingAlphasCumprod } from './alpha-schedule.js';
-import { linspace, resolveConfig } from './noise-schedule.js';
-import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
+import { AlphaSpaceScheduler, checkTrainingTimestep, trainingAlphasCumprod } from './alpha-space-scheduler.js';
+import { resolveConfig } from './noise-schedule.js';
+import type { SchedulerConfig, StepOptions } from './scheduler.js';
 import {
   checkStepTensors,
   checkInferenceSteps,
@@ -14,7 +14,8 @@ import {
   notReadyError,
   type PredictionType,
 } from './scheduler-guards.js';
-import { checkTimestepSpacing, numpyArange, numpyRound, type TimestepSpacing } from './timestep-spacing.js';
+import { checkTimestepSpacing, integerTimesteps, type TimestepSpacing } from './timestep-spacing.js';
+import { noisePrediction } from './vp-predictions.js';
 
 const f32 = Math.fround;
 
@@ -43,18 +44,15 @@ function scaled(x: Float32Array, c: number): Float32Array {
   return x.map((v) => f32(c32 * v));
 }
 
-export class PNDMScheduler implements Scheduler {
+export class PNDMScheduler extends AlphaSpaceScheduler {
   readonly name = 'PNDMScheduler';
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
   readonly config: Readonly<PndmConfig>;
-  private readonly alphasCumprod: Float32Array;
+  protected readonly alphasCumprod: Float32Array;
   private readonly finalAlphaCumprod: number;
   private readonly predictionType: PredictionType;
   private readonly spacing: TimestepSpacing;
   private numInferenceSteps: number | null = null;
   private prkTimesteps: number[] = [];
-  private schedule: number[] = [];
   // Running state of the multistep method, reset by setTimesteps.
   private counter = 0;
   /** Past model outputs ("e_t" of the paper), at most the last 4 kept. */
@@ -65,6 +63,7 @@ export class PNDMScheduler implements Scheduler {
 
   /** `PNDMScheduler.from_config(config, **extra)`. */
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
+    super();
     this.config = resolveConfig(PNDM_DEFAULTS, config, extra);
     this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'v_prediction']);
     this.spacing = checkTimestepSpacing(this.name, this.config.timestep_spacing);
@@ -72,34 +71,14 @@ export class PNDMScheduler implements Scheduler {
     this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0];
   }
 
-  /** With `skip_prk_steps`: N + 1 timesteps, the second one repeated (PLMS's warm-up uses it twice). */
-  get timesteps(): readonly number[] {
-    return this.schedule;
-  }
-
+  /** With `skip_prk_steps`, `timesteps` holds N + 1 entries, the second one repeated (PLMS's warm-up uses it twice). */
   setTimesteps(numInferenceSteps: number): void {
     const { num_train_timesteps: trainSteps, steps_offset: offset } = this.config;
     checkInferenceSteps(this.name, numInferenceSteps, trainSteps);
     this.numInferenceSteps = numInferenceSteps;
     const n = numInferenceSteps;
-    // Ascending `_timesteps` (reversed below).
-    let ascending: number[];
-    switch (this.spacing) {
-      case 'linspace':
-        ascending = linspace(0, trainSteps - 1, n).map(numpyRound);
-        break;
-      case 'leading': {
-        const ratio = Math.floor(trainSteps / n);
-        ascending = Array.from({ length: n }, (_, i) => i * ratio + offset);
-        break;
-      }
-      case 'trailing':
-        ascending = numpyArange(trainSteps, 0, -trainSteps / n)
-          .map(numpyRound)
-          .reverse()
-          .map((t) => t - 1);
-        break;
-    }
+    // Ascending `_timesteps`: DDIM's integer grid for the same spacing, in increasing order.
+    const ascending = integerTimesteps(this.spacing, n, trainSteps, offset).reverse();
     if (this.config.skip_prk_steps) {
       // concat(_timesteps[:-1], _timesteps[-2:-1], _timesteps[-1:])[::-1]
       this.prkTimesteps = [];
@@ -119,10 +98,6 @@ export class PNDMScheduler implements Scheduler {
     this.counter = 0;
     this.curModelOutput = null;
     this.curSample = null;
-  }
-
-  scaleModelInput(sample: Float32Array): Float32Array {
-    return sample;
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
@@ -215,12 +190,8 @@ export class PNDMScheduler implements Scheduler {
     const alphaProdPrev = prevTimestep >= 0 ? this.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
     const betaProd = f32(1 - alphaProd);
     const betaProdPrev = f32(1 - alphaProdPrev);
-    let eps = modelOutput;
-    if (this.predictionType === 'v_prediction') {
-      const a = f32(Math.sqrt(alphaProd));
-      const b = f32(Math.sqrt(betaProd));
-      eps = modelOutput.map((v, i) => f32(f32(a * v) + f32(b * sample[i])));
-    }
+    const at = { alpha: f32(Math.sqrt(alphaProd)), sigma: f32(Math.sqrt(betaProd)) };
+    const eps = noisePrediction(this.predictionType, modelOutput, sample, at);
     // (ᾱ_prev / ᾱ_t)^½ multiplies x_t; the noise term's denominator is ᾱ_t √(1-ᾱ_prev) + √(ᾱ_t (1-ᾱ_t) ᾱ_prev).
     const sampleCoeff = f32(Math.sqrt(f32(alphaProdPrev / alphaProd)));
     const denominator = f32(
@@ -232,10 +203,5 @@ export class PNDMScheduler implements Scheduler {
       out[i] = f32(f32(sampleCoeff * sample[i]) - f32(f32(alphaGap * eps[i]) / denominator));
     }
     return out;
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    checkTrainingTimestep(this.name, timestep, this.config.num_train_timesteps);
-    return addNoiseAtTimestep(this.alphasCumprod, original, noise, timestep);
   }
 }

@@ -14,7 +14,9 @@ export function notReadyError(className: string, method: string): Error {
 
 /**
  * Throws when a config switches on an option this port does not implement, rather than silently
- * computing something diffusers would not. `offValues` maps each key to the value that means "off".
+ * computing something diffusers would not. `offValues` maps each key to the value that means "off";
+ * where that is `false` or `null`, every value Python treats as false (None, False, 0, "") is off
+ * too, since diffusers tests these options with a plain `if`.
  */
 export function rejectEnabledOptions(
   className: string,
@@ -23,8 +25,7 @@ export function rejectEnabledOptions(
 ): void {
   for (const [key, off] of Object.entries(offValues)) {
     const value = config[key];
-    const isUnset = value === undefined || value === null || value === false;
-    const isOff = value === off || ((off === false || off === null) && isUnset);
+    const isOff = value === off || ((off === false || off === null) && !value);
     if (!isOff) throw new Error(`${className}: ${key}=${JSON.stringify(value)} is not supported by Kiln`);
   }
 }

@@ -53,6 +53,25 @@ export function eulerMove(sample: Float32Array, derivative: Float32Array, dt: nu
   return out;
 }
 
+/**
+ * k-diffusion's `get_ancestral_step` (eta = 1) in float32: a move from `sigmaFrom` to `sigmaTo` split
+ * into a deterministic part down to `down` and fresh noise of size `up`, with down² + up² = to².
+ * k-diffusion caps `up` at `sigmaTo` (`capUpAtSigmaTo`, DPM-SDE); diffusers' Euler ancestral and
+ * KDPM2 ancestral do not.
+ */
+export function ancestralStep(
+  sigmaFrom: number,
+  sigmaTo: number,
+  capUpAtSigmaTo = false,
+): { up: number; down: number } {
+  const fromSq = f32(sigmaFrom * sigmaFrom);
+  const toSq = f32(sigmaTo * sigmaTo);
+  const upUncapped = f32(Math.sqrt(f32(f32(toSq * f32(fromSq - toSq)) / fromSq)));
+  const up = capUpAtSigmaTo ? Math.min(sigmaTo, upUncapped) : upUncapped;
+  const down = f32(Math.sqrt(f32(toSq - f32(up * up))));
+  return { up, down };
+}
+
 /** Ancestral noise injection `sample + noise * sigmaUp`. */
 export function addScaledNoise(sample: Float32Array, noise: Float32Array, sigmaUp: number): Float32Array {
   const out = new Float32Array(sample.length);

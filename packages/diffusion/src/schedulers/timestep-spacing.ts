@@ -39,12 +39,14 @@ export function checkTimestepSpacing(className: string, spacing: unknown): Times
 }
 
 /**
- * Integer (int64) timesteps, descending, as DDIM and DDPM compute them:
- * - linspace: `np.linspace(0, T - 1, N).round()[::-1]`
+ * The float64 timesteps, descending, of the k-diffusion style `set_timesteps` before any cast
+ * (DPM-SDE keeps them so):
+ * - linspace: `np.linspace(0, T - 1, N)[::-1]`
  * - leading: `(np.arange(0, N) * (T // N)).round()[::-1] + steps_offset`
- * - trailing: `np.round(np.arange(T, 0, -T / N)) - 1`
+ * - trailing: `np.arange(T, 0, -T / N).round() - 1`
+ * Only the linspace grid has fractional values; the other two are whole numbers.
  */
-export function integerTimesteps(
+export function float64Timesteps(
   spacing: TimestepSpacing,
   numInferenceSteps: number,
   numTrainTimesteps: number,
@@ -53,7 +55,7 @@ export function integerTimesteps(
   const n = numInferenceSteps;
   switch (spacing) {
     case 'linspace':
-      return linspace(0, numTrainTimesteps - 1, n).map(numpyRound).reverse();
+      return linspace(0, numTrainTimesteps - 1, n).reverse();
     case 'leading': {
       const ratio = Math.floor(numTrainTimesteps / n);
       return Array.from({ length: n }, (_, i) => (n - 1 - i) * ratio + stepsOffset);
@@ -63,11 +65,21 @@ export function integerTimesteps(
   }
 }
 
+/** Integer (int64) timesteps, descending, as DDIM, DDPM and PNDM compute them: the linspace grid is rounded. */
+export function integerTimesteps(
+  spacing: TimestepSpacing,
+  numInferenceSteps: number,
+  numTrainTimesteps: number,
+  stepsOffset: number,
+): number[] {
+  const grid = float64Timesteps(spacing, numInferenceSteps, numTrainTimesteps, stepsOffset);
+  return spacing === 'linspace' ? grid.map(numpyRound) : grid;
+}
+
 /**
  * Float32 timesteps, descending, as the k-diffusion samplers (Euler, LMS, Heun, KDPM2) compute them:
- * - linspace: `np.linspace(0, T - 1, N, dtype=np.float32)[::-1]`
- * - leading: `(np.arange(0, N) * (T // N)).round()[::-1].astype(np.float32) + steps_offset`
- * - trailing: `np.arange(T, 0, -T / N).round().astype(np.float32) - 1`
+ * the float64 grid cast to float32 (`dtype=np.float32`, `.astype(np.float32)`; the whole-number
+ * grids are exact in float32, so adding `steps_offset` before or after the cast is the same).
  */
 export function float32Timesteps(
   spacing: TimestepSpacing,
@@ -75,16 +87,37 @@ export function float32Timesteps(
   numTrainTimesteps: number,
   stepsOffset: number,
 ): number[] {
+  return float64Timesteps(spacing, numInferenceSteps, numTrainTimesteps, stepsOffset).map(f32);
+}
+
+/**
+ * The integer timesteps of DPM-Solver / UniPC `set_timesteps`, which space N + 1 points and drop
+ * the last. `lastTimestep` is the range left after `lambda_min_clipped` (`num_train_timesteps`
+ * for UniPC, which does not clip).
+ */
+export function spacedIntegerTimesteps(
+  spacing: TimestepSpacing,
+  numInferenceSteps: number,
+  lastTimestep: number,
+  numTrainTimesteps: number,
+  stepsOffset: number,
+): number[] {
   const n = numInferenceSteps;
   switch (spacing) {
     case 'linspace':
-      return linspace(0, numTrainTimesteps - 1, n).map(f32).reverse();
+      return linspace(0, lastTimestep - 1, n + 1)
+        .map(numpyRound)
+        .reverse()
+        .slice(0, n);
     case 'leading': {
-      const ratio = Math.floor(numTrainTimesteps / n);
-      // float32 array += python int: the offset is added in float32.
-      return Array.from({ length: n }, (_, i) => f32(f32((n - 1 - i) * ratio) + stepsOffset));
+      const ratio = Math.floor(lastTimestep / (n + 1));
+      const ts: number[] = [];
+      for (let i = n; i >= 1; i--) ts.push(numpyRound(i * ratio) + stepsOffset);
+      return ts;
     }
     case 'trailing':
-      return numpyArange(numTrainTimesteps, 0, -numTrainTimesteps / n).map((t) => f32(f32(numpyRound(t)) - 1));
+      return numpyArange(lastTimestep, 0, -numTrainTimesteps / n).map((t) => numpyRound(t) - 1);
+    default:
+      throw new Error(`timestep_spacing ${String(spacing)} is not supported`);
   }
 }

@@ -7,29 +7,21 @@
  * φ_k the exponential-integrator functions (h·φ1 = expm1(±h)), B(h) = h or expm1(h), and ρ the
  * weights solving the order conditions R·ρ = b (predictor ρ_p, corrector ρ_c).
  */
+import { sigmasAtTimesteps } from './discrete-sigmas.js';
 import {
-  alphaSigmaAt,
-  dataPrediction,
-  dpmIndexForTimestep,
+  finalSigma,
   karrasScheduleOver,
-  logSnrAt,
-  noisePrediction,
-  rejectUnsupportedOptions,
-  roundHalfEven,
-  sigmasAtTimesteps,
-  spacedIntegerTimesteps,
-  vpAddNoise,
   vpTrainingSchedule,
-  type PredictionType,
-  type TimestepSpacing,
+  type LogSnrPoint,
   type VpTrainingSchedule,
-  checkBeginIndex,
-  noiseIndex,
 } from './dpm-solver-common.js';
+import { DpmSolverFamilyScheduler } from './dpm-solver-family-scheduler.js';
 import { differenceOverF32, linearCombinationF32 } from './float32-linear-combination.js';
 import { resolveConfig } from './noise-schedule.js';
-import type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
+import type { SchedulerConfig, StepOptions } from './scheduler.js';
+import { rejectEnabledOptions } from './scheduler-guards.js';
 import { solveLinearSystemF32 } from './small-linear-solve.js';
+import { numpyRound, spacedIntegerTimesteps, type TimestepSpacing } from './timestep-spacing.js';
 
 const f32 = Math.fround;
 const expm1F32 = (x: number) => f32(Math.expm1(x));
@@ -69,35 +61,23 @@ export const UNIPC_DEFAULTS = {
 
 export type UniPcConfig = typeof UNIPC_DEFAULTS;
 
-interface LogSnrPoint {
-  alpha: number;
-  sigma: number;
-  lambda: number;
-}
-
 /** UniPC predictor–corrector multistep sampler, following diffusers' float32 arithmetic. */
-export class UniPCMultistepScheduler implements Scheduler {
+export class UniPCMultistepScheduler extends DpmSolverFamilyScheduler {
   readonly name = 'UniPCMultistepScheduler';
-  readonly order = 1;
-  readonly initNoiseSigma = 1.0;
   readonly config: UniPcConfig;
-  timesteps: number[] = [];
-  sigmas: number[] = [];
-
-  private readonly training: VpTrainingSchedule;
+  protected readonly training: VpTrainingSchedule;
   private readonly solverType: 'bh1' | 'bh2';
   private modelOutputs: (Float32Array | null)[] = [];
   private lowerOrderNums = 0;
   /** The sample the last predictor started from (x_{t-1} of the corrector). */
   private lastSample: Float32Array | null = null;
   private thisOrder = 1;
-  private stepIndex: number | null = null;
-  private beginIndex: number | null = null;
 
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
+    super();
     this.config = resolveConfig(UNIPC_DEFAULTS, config, extra);
     const c = this.config;
-    rejectUnsupportedOptions(this.name, c, {
+    rejectEnabledOptions(this.name, c, {
       thresholding: false,
       solver_p: null,
       use_exponential_sigmas: false,
@@ -126,46 +106,30 @@ export class UniPCMultistepScheduler implements Scheduler {
       c.steps_offset,
     );
     let sigmas: number[];
-    let sigmaLast: number;
+    let sigmaMin: number;
     if (c.use_karras_sigmas) {
-      const karras = karrasScheduleOver(
-        c.sigma_min ?? train.sigmas[0],
-        c.sigma_max ?? train.sigmas[train.sigmas.length - 1],
-        numInferenceSteps,
-        train.logSigmas,
-      );
+      const karras = karrasScheduleOver(train, numInferenceSteps, c.sigma_min, c.sigma_max);
       sigmas = karras.sigmas;
-      timesteps = karras.timesteps.map(roundHalfEven);
-      sigmaLast = sigmas[sigmas.length - 1];
+      timesteps = karras.timesteps.map(numpyRound);
+      sigmaMin = sigmas[sigmas.length - 1];
     } else {
       sigmas = sigmasAtTimesteps(timesteps, train.sigmas);
-      sigmaLast = train.sigmas[0];
+      sigmaMin = train.sigmas[0];
     }
-    if (c.final_sigmas_type === 'zero') sigmaLast = 0;
-    else if (c.final_sigmas_type !== 'sigma_min') {
-      throw new Error(`${this.name}: final_sigmas_type must be zero or sigma_min, got ${c.final_sigmas_type}`);
-    }
-    this.sigmas = [...sigmas, sigmaLast].map(f32);
+    this.sigmas = [...sigmas, finalSigma(this.name, c.final_sigmas_type, sigmaMin)].map(f32);
     this.timesteps = timesteps;
     this.modelOutputs = new Array(c.solver_order).fill(null);
     this.lowerOrderNums = 0;
     this.lastSample = null;
-    this.stepIndex = null;
-    this.beginIndex = null;
-  }
-
-  scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
-    return sample;
+    this.stepIndex.reset();
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _options: StepOptions): Float32Array {
-    if (this.timesteps.length === 0) throw new Error(`${this.name}: call setTimesteps before step`);
-    if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? dpmIndexForTimestep(this.timesteps, timestep);
+    const index = this.beginStep(timestep);
     const c = this.config;
-    const index = this.stepIndex;
     const useCorrector = index > 0 && !c.disable_corrector.includes(index - 1) && this.lastSample !== null;
 
-    const converted = this.convertModelOutput(modelOutput, sample);
+    const converted = this.convertModelOutput(modelOutput, sample, c.predict_x0);
     let current = sample;
     if (useCorrector) current = this.correct(converted, this.lastSample as Float32Array, this.thisOrder);
 
@@ -178,31 +142,8 @@ export class UniPCMultistepScheduler implements Scheduler {
     const prevSample = this.predict(current, this.thisOrder);
 
     if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
-    this.stepIndex++;
+    this.stepIndex.advance();
     return prevSample;
-  }
-
-  /** diffusers' `set_begin_index`: the loop starts at `timesteps[beginIndex]` (img2img, inpainting). */
-  setBeginIndex(beginIndex: number): void {
-    this.beginIndex = checkBeginIndex(this.name, beginIndex, this.timesteps.length);
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const index = noiseIndex(this.beginIndex, this.stepIndex, () => dpmIndexForTimestep(this.timesteps, timestep));
-    return vpAddNoise(original, noise, this.sigmas[index]);
-  }
-
-  private convertModelOutput(modelOutput: Float32Array, sample: Float32Array): Float32Array {
-    const at = alphaSigmaAt(this.sigmas[this.stepIndex as number]);
-    const predictionType = this.config.prediction_type as PredictionType;
-    return this.config.predict_x0
-      ? dataPrediction(predictionType, modelOutput, sample, at)
-      : noisePrediction(predictionType, modelOutput, sample, at);
-  }
-
-  private pointAtIndex(index: number): LogSnrPoint {
-    const at = alphaSigmaAt(this.sigmas[index]);
-    return { ...at, lambda: logSnrAt(at) };
   }
 
   /**
@@ -234,7 +175,7 @@ export class UniPCMultistepScheduler implements Scheduler {
     const d1s: Float32Array[] = [];
     for (let i = 1; i < order; i++) {
       const mi = this.modelOutputs[this.modelOutputs.length - 1 - i] as Float32Array;
-      const lambdaSi = this.pointAtIndex(firstEarlierIndex - (i - 1)).lambda;
+      const lambdaSi = this.pointAt(firstEarlierIndex - (i - 1)).lambda;
       const rk = f32(f32(lambdaSi - base.lambda) / h);
       rks.push(rk);
       d1s.push(differenceOverF32(mi, m0, rk));
@@ -252,9 +193,9 @@ export class UniPCMultistepScheduler implements Scheduler {
 
   /** UniP-p with B(h): from `sample` at sigmas[stepIndex] to sigmas[stepIndex + 1]. */
   private predict(sample: Float32Array, order: number): Float32Array {
-    const index = this.stepIndex as number;
-    const t = this.pointAtIndex(index + 1);
-    const s0 = this.pointAtIndex(index);
+    const index = this.currentIndex;
+    const t = this.pointAt(index + 1);
+    const s0 = this.pointAt(index);
     const m0 = this.modelOutputs[this.modelOutputs.length - 1] as Float32Array;
     const h = f32(t.lambda - s0.lambda);
     const { rks, d1s } = this.earlierDifferences(s0, h, m0, order, index - 1);
@@ -291,9 +232,9 @@ export class UniPCMultistepScheduler implements Scheduler {
    * `lastSample` with the model output `modelT` now known there.
    */
   private correct(modelT: Float32Array, lastSample: Float32Array, order: number): Float32Array {
-    const index = this.stepIndex as number;
-    const t = this.pointAtIndex(index);
-    const s0 = this.pointAtIndex(index - 1);
+    const index = this.currentIndex;
+    const t = this.pointAt(index);
+    const s0 = this.pointAt(index - 1);
     const m0 = this.modelOutputs[this.modelOutputs.length - 1] as Float32Array;
     const h = f32(t.lambda - s0.lambda);
     const { rks, d1s } = this.earlierDifferences(s0, h, m0, order, index - 2);
