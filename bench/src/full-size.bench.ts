@@ -19,8 +19,12 @@ import { fmt, gib, mean } from './stats.js';
 
 const run = promisify(execFile);
 export const STEP_SIZE = 512;
-/** UNet calls before the timed ones: a fresh session's first call grows its arena and touches its weights. */
-const WARMUP_STEPS = 1;
+/**
+ * UNet calls before the timed ones: a fresh CPU session's first two calls at a new size are slower
+ * (its memory arena grows and is first touched: 7-9 s instead of 4.6 s per full-size call at
+ * 512×512 here), so timing starts at the third.
+ */
+const WARMUP_STEPS = 2;
 
 function probe(request: KilnProbeRequest): Promise<KilnProbeResult>;
 function probe(request: BareProbeRequest): Promise<BareProbeResult>;

@@ -4,44 +4,29 @@
  * between the generated-results markers, leaving the hand-written parts of that file alone.
  *
  *   npm run bench                          every suite (a few minutes; the first run also writes the models)
- *   npm run bench -- --only core,queue     some suites: core, queue, batching, api, loading, step
+ *   npm run bench -- --only core,queue     some suites: core, kiln-time, queue, batching, api, loading, step
  *   npm run bench -- --quick               fewer repetitions, to check the harness (not written to the docs)
  *   npm run bench -- --sweep-size 512      the session options sweep at 512×512 (slower)
  *   npm run bench -- --only gpu --provider webgpu [--precision fp16] [--gpu-steps 30]
  *                                          on a GPU machine: seconds per image at 512×512 (not in a default run)
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { apiThroughputBench } from './api-throughput.bench.js';
 import { batchingBench } from './batching.bench.js';
 import type { BenchContext } from './context.js';
 import { coreOverheadBench } from './core-overhead.bench.js';
+import { kilnTimeBench } from './kiln-time.bench.js';
 import { fullSizeBench, gpuBench } from './full-size.bench.js';
 import { describeMachine } from './machine.js';
 import { BENCHMARKS_DOC } from './paths.js';
 import { queueOverheadBench } from './queue-overhead.bench.js';
-import { consoleTable, markdownTable, type BenchSection } from './report.js';
+import { DOC_MARKERS, consoleTable, markdownTable, missedGoals, writeDocSection, type BenchSection } from './report.js';
 
-const SUITES = ['core', 'queue', 'batching', 'api', 'loading', 'step'] as const;
+const SUITES = ['core', 'kiln-time', 'queue', 'batching', 'api', 'loading', 'step'] as const;
 /** Suites a plain `npm run bench` runs, and those only run when named (they need hardware this machine may lack). */
 const ON_REQUEST = ['gpu'] as const;
 type Suite = (typeof SUITES)[number] | (typeof ON_REQUEST)[number];
 const PROVIDERS = ['cpu', 'cuda', 'webgpu', 'auto'] as const;
-
-const MARKERS = {
-  results: ['<!-- bench:results:start (written by npm run bench; edits here are overwritten) -->', '<!-- bench:results:end -->'],
-  gpu: ['<!-- bench:gpu:start (written by npm run bench -- --only gpu; edits here are overwritten) -->', '<!-- bench:gpu:end -->'],
-} as const;
-
-/** Replaces the text between a pair of markers in docs/benchmarks.md (appending the pair when missing). */
-async function writeDocSection([start, end]: readonly [string, string], body: string): Promise<void> {
-  const doc = await readFile(BENCHMARKS_DOC, 'utf8').catch(() => '');
-  const block = `${start}\n${body}\n${end}`;
-  const startAt = doc.indexOf(start);
-  const endAt = doc.indexOf(end);
-  const next = startAt >= 0 && endAt > startAt ? `${doc.slice(0, startAt)}${block}${doc.slice(endAt + end.length)}` : `${doc}\n${block}\n`;
-  await writeFile(BENCHMARKS_DOC, next);
-}
 
 const { values } = parseArgs({
   options: {
@@ -78,6 +63,7 @@ log(`machine: ${machine.summary}; load average ${machine.loadAverage.map((l) => 
 const sections: BenchSection[] = [];
 const plan: [string, () => Promise<BenchSection | BenchSection[]>][] = [];
 if (selected.has('core')) plan.push(['core', () => coreOverheadBench(ctx)]);
+if (selected.has('kiln-time')) plan.push(['kiln-time', () => kilnTimeBench(ctx)]);
 if (selected.has('queue')) plan.push(['queue', () => queueOverheadBench(ctx)]);
 if (selected.has('batching')) plan.push(['batching', () => batchingBench(ctx)]);
 if (selected.has('api')) plan.push(['api', () => apiThroughputBench(ctx)]);
@@ -104,6 +90,7 @@ const loadAfter = describeMachine(selected.has('gpu') ? provider : undefined).lo
 const minutes = ((finished.getTime() - started.getTime()) / 60_000).toFixed(1);
 for (const s of sections) console.log(`\n## ${s.title}\n\n${s.lines.join('\n')}`);
 console.log(`\n${consoleTable(rows)}\n`);
+if (rows.some((r) => r.met === false)) console.log(`${missedGoals(rows).join('\n')}\n`);
 console.log(`${rows.length} figures in ${minutes} min on ${machine.summary}`);
 
 for (const f of failures) console.log(`FAILED ${f}`);
@@ -112,12 +99,20 @@ const heading = [
   `Run of ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${minutes} min, \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`.`,
   `Machine: ${machine.summary}. Load average (1/5/15 min) before ${machine.loadAverage.map((l) => l.toFixed(2)).join('/')}, after ${loadAfter.map((l) => l.toFixed(2)).join('/')}.`,
 ];
-const body = [...heading, '', markdownTable(rows), '', ...sections.flatMap((s) => [`### ${s.title}`, '', ...s.lines, ''])].join('\n');
+const body = [
+  ...heading,
+  '',
+  markdownTable(rows),
+  '',
+  ...missedGoals(rows),
+  '',
+  ...sections.flatMap((s) => [`### ${s.title}`, '', ...s.lines, '']),
+].join('\n');
 if (complete) {
-  await writeDocSection(MARKERS.results, body);
+  await writeDocSection(BENCHMARKS_DOC, DOC_MARKERS.results, body);
   console.log(`wrote the table to ${BENCHMARKS_DOC}`);
 } else if (selected.size === 1 && selected.has('gpu') && !ctx.quick && failures.length === 0) {
-  await writeDocSection(MARKERS.gpu, body);
+  await writeDocSection(BENCHMARKS_DOC, DOC_MARKERS.gpu, body);
   console.log(`wrote the GPU table to ${BENCHMARKS_DOC}`);
 } else {
   console.log('partial, quick or failed run: docs/benchmarks.md left as it is (a complete `npm run bench` writes it)');

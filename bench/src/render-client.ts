@@ -15,17 +15,18 @@ export interface JobSpec {
   num_images?: number;
 }
 
-/** A synchronous `POST /generate/sd`: resolves with the response once the images are in it. */
-export async function generateSync(url: string, body: JobSpec & { seed: number }): Promise<void> {
+/** A synchronous `POST /generate/sd`: resolves once the images are in the response, with the worker's render time. */
+export async function generateSync(url: string, body: JobSpec & { seed: number }): Promise<{ predictionTimeMs: number }> {
   const res = await fetch(`${url}/generate/sd`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  const json = (await res.json()) as { images?: { image_b64: string | null }[] };
+  const json = (await res.json()) as { images?: { image_b64: string | null }[]; prediction_time_ms?: number };
   if (res.status !== 200 || !json.images?.every((i) => i.image_b64)) {
     throw new Error(`POST /generate/sd answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
   }
+  return { predictionTimeMs: json.prediction_time_ms ?? Number.NaN };
 }
 
 /** An OctoAI-async `POST /generate/sd`; resolves with the job id. */
@@ -85,7 +86,7 @@ export async function watchCompletions(redisUrl: string | undefined, prefix: str
   };
 }
 
-/** What `kiln render` does for one job, with the model already loaded: render, encode, write files. */
+/** What `kiln render` does for one job, with the model already loaded: render, encode, write files. Returns the render's share. */
 export async function renderInProcess(
   renderer: Renderer,
   modelDir: string,
@@ -93,7 +94,8 @@ export async function renderInProcess(
   seeds: number[],
   outDir: string,
   microBatchSize = 4,
-): Promise<void> {
+): Promise<{ renderMs: number }> {
+  const started = performance.now();
   const result = await renderer.render({
     family: 'sd15',
     modelDir,
@@ -110,10 +112,12 @@ export async function renderInProcess(
       microBatchSize,
     },
   });
+  const renderMs = performance.now() - started;
   await Promise.all(
     result.images.map(async (image, index) => {
       const bytes = await encodeImage(image.pixels, image.width, image.height, spec.image_encoding);
       await writeFile(path.join(outDir, `${seeds[0]}-${index}.${FILE_EXTENSIONS[spec.image_encoding]}`), bytes);
     }),
   );
+  return { renderMs };
 }

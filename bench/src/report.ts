@@ -1,3 +1,5 @@
+import { readFile, writeFile } from 'node:fs/promises';
+
 /**
  * One benchmark table: every row is a figure measured in this run, its goal, whether the goal is
  * met, and the command that reproduces it. Printed to the console and written to docs/benchmarks.md.
@@ -17,6 +19,10 @@ export interface BenchRow {
   basis: string;
   /** The command that reproduces this row alone. */
   command: string;
+  /** When the goal is missed: by how much ("0.008", "3.4 ms"). */
+  shortfall?: string;
+  /** When the goal is missed: why, from this run's own numbers. */
+  why?: string;
 }
 
 /** Extra measurements behind the rows (raw numbers, per-setting results), as Markdown lines. */
@@ -26,9 +32,17 @@ export interface BenchSection {
   rows: BenchRow[];
 }
 
-const verdict = (row: BenchRow) => (row.met === undefined ? '' : row.met ? 'met' : 'MISSED');
+const verdict = (row: BenchRow) =>
+  row.met === undefined ? '' : row.met ? 'met' : row.shortfall ? `MISSED by ${row.shortfall}` : 'MISSED';
 
 const escapeCell = (text: string) => text.replace(/\|/g, '\\|');
+
+/** "Goals missed in this run" lines: each missed row with its shortfall and reason. */
+export function missedGoals(rows: readonly BenchRow[]): string[] {
+  const missed = rows.filter((r) => r.met === false);
+  if (missed.length === 0) return ['Every goal is met in this run.'];
+  return ['Goals missed in this run:', '', ...missed.map((r) => `- **${r.id}** (${r.what}, goal ${r.goal}): ${verdict(r)}. ${r.why ?? ''}`.trimEnd())];
+}
 
 export function markdownTable(rows: readonly BenchRow[]): string {
   const lines = [
@@ -58,4 +72,24 @@ export function consoleTable(rows: readonly BenchRow[]): string {
     out.push(`  ${ids.join(', ').padEnd(14)} ${r.command}`);
   }
   return out.join('\n');
+}
+
+/** The generated blocks of docs/benchmarks.md; everything outside them is written by people. */
+export const DOC_MARKERS = {
+  results: ['<!-- bench:results:start (written by npm run bench; edits here are overwritten) -->', '<!-- bench:results:end -->'],
+  gpu: ['<!-- bench:gpu:start (written by npm run bench -- --only gpu; edits here are overwritten) -->', '<!-- bench:gpu:end -->'],
+} as const;
+
+/** `doc` with the text between a pair of markers replaced by `body` (the pair appended when missing). */
+export function replaceDocSection(doc: string, [start, end]: readonly [string, string], body: string): string {
+  const block = `${start}\n${body}\n${end}`;
+  const startAt = doc.indexOf(start);
+  const endAt = doc.indexOf(end, startAt);
+  if (startAt >= 0 && endAt > startAt) return `${doc.slice(0, startAt)}${block}${doc.slice(endAt + end.length)}`;
+  return `${doc}${doc.endsWith('\n') || doc === '' ? '' : '\n'}\n${block}\n`;
+}
+
+export async function writeDocSection(file: string, markers: readonly [string, string], body: string): Promise<void> {
+  const doc = await readFile(file, 'utf8').catch(() => '');
+  await writeFile(file, replaceDocSection(doc, markers, body));
 }

@@ -68,7 +68,8 @@ function toOrtTensor(info: ValueInfo, tensor: HostTensor): ort.Tensor {
     case 'float32':
       return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
     case 'float16':
-      return new ort.Tensor('float16', float32ToFloat16(Float32Array.from(data)), dims);
+      // Converted straight from our float32 data: no intermediate float32 copy.
+      return new ort.Tensor('float16', float32ToFloat16(data instanceof Float32Array ? data : Float32Array.from(data)), dims);
     case 'float64':
       return new ort.Tensor('float64', Float64Array.from(data), dims);
     case 'int32':

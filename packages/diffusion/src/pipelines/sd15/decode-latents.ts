@@ -24,13 +24,14 @@ export async function decodeLatents(
   // numpy's `round` (half to even) of `clamp(v, 0, 1) * 255` to uint8 is exactly what a store
   // into a Uint8ClampedArray does (ECMAScript ToUint8Clamp: NaN → 0, ≤ 0 → 0, ≥ 255 → 255,
   // otherwise round half to even), and `v * 255` is ≤ 0 or ≥ 255 exactly when the clamped v is
-  // 0 or 1: the same bytes as clamping and rounding by hand, ~10× faster.
+  // 0 or 1: the same bytes as clamping and rounding by hand, ~3× faster (docs/benchmarks.md).
   const clamped = new Uint8ClampedArray(pixels.buffer);
-  for (let c = 0; c < 3; c++) {
-    for (let p = 0; p < plane; p++) {
-      const v = Math.fround(Math.fround(sample[c * plane + p] / 2) + 0.5);
-      clamped[p * 3 + c] = Math.fround(v * 255);
-    }
+  const toByte = (x: number) => Math.fround(Math.fround(Math.fround(x / 2) + 0.5) * 255);
+  const [r, g, b] = [0, 1, 2].map((c) => sample.subarray(c * plane, (c + 1) * plane));
+  for (let p = 0, o = 0; p < plane; p++, o += 3) {
+    clamped[o] = toByte(r[p]);
+    clamped[o + 1] = toByte(g[p]);
+    clamped[o + 2] = toByte(b[p]);
   }
   return { pixels, width, height };
 }

@@ -1,0 +1,106 @@
+/**
+ * Kiln's own time per image, measured without the model's: the real text-to-image pipeline
+ * (tokenizer, prompt weighting, torch-exact RNG, scheduler, guidance, tensor copies, VAE scaling,
+ * postprocessing) on a model whose three sessions answer at once with outputs of the right shape.
+ * What is left is what Kiln adds around onnxruntime, free of onnxruntime's (and the machine's)
+ * noise: on a GPU where a 512×512 step takes ~25-50 ms, these milliseconds are what the core
+ * overhead ratio would show.
+ */
+import { createGenerator, loadSd15Model, textToImage, type Sd15Model, type TextToImageParams } from '@kiln/diffusion';
+import { MID_MODEL, ensureBenchModel } from './bench-models.js';
+import { reproduce, type BenchContext } from './context.js';
+import type { BenchSection } from './report.js';
+import { fmt, median } from './stats.js';
+
+type Session = Sd15Model['unet'];
+type Feeds = Parameters<Session['run']>[0];
+
+/** A session that answers instantly: a fresh output buffer per call (as onnxruntime returns), filled from a noise pattern. */
+function instantSession(real: Session, output: string, shapeOf: (feeds: Feeds) => number[]): Session {
+  const pattern = createGenerator(1).randn([1 << 20]);
+  const stub = Object.create(real) as Session & { runMs: number; runCount: number };
+  stub.runMs = 0;
+  stub.runCount = 0;
+  stub.run = async (feeds: Feeds) => {
+    const dims = shapeOf(feeds);
+    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    for (let at = 0; at < data.length; at += pattern.length) data.set(pattern.subarray(0, Math.min(pattern.length, data.length - at)), at);
+    stub.runCount++;
+    return { [output]: { data, dims } };
+  };
+  return stub;
+}
+
+export function withInstantSessions(model: Sd15Model): Sd15Model {
+  const textDim = Number(model.textEncoder.outputs.get(model.textOutputName)?.shape[2] ?? 768);
+  return {
+    ...model,
+    textEncoder: instantSession(model.textEncoder, model.textOutputName, (f) => [f.input_ids.dims[0], 77, textDim]),
+    unet: instantSession(model.unet, 'out_sample', (f) => [f.sample.dims[0], 4, f.sample.dims[2], f.sample.dims[3]]),
+    vaeDecoder: instantSession(model.vaeDecoder, 'sample', (f) => [1, 3, f.latent_sample.dims[2] * 8, f.latent_sample.dims[3] * 8]),
+    dispose: async () => undefined,
+  };
+}
+
+export const KILN_TIME_SAMPLERS = ['DDIM', 'DPM_PLUS_PLUS_2M_KARRAS', 'UNI_PC', 'K_EULER_ANCESTRAL', 'DPM_PLUS_PLUS_SDE_KARRAS'];
+const STEPS = 20;
+
+export async function kilnTimeBench(ctx: BenchContext): Promise<BenchSection> {
+  const modelDir = await ensureBenchModel(MID_MODEL, ctx.log);
+  const real = await loadSd15Model(modelDir);
+  const model = withInstantSessions(real);
+  const reps = ctx.quick ? 2 : 7;
+  const params = (sampler: string, seed: number, images: number): TextToImageParams => ({
+    prompt: 'a photograph of an astronaut riding a horse, (highly detailed:1.2)',
+    negativePrompt: 'blurry',
+    sampler,
+    steps: STEPS,
+    cfgScale: 7.5,
+    width: 512,
+    height: 512,
+    seeds: Array.from({ length: images }, (_, i) => seed + i),
+    clipSkip: 1,
+    microBatchSize: 4,
+  });
+  const results: { sampler: string; oneMs: number; fourMs: number }[] = [];
+  try {
+    for (const sampler of KILN_TIME_SAMPLERS) {
+      await textToImage(model, params(sampler, 1, 1)); // JIT warm-up
+      const one: number[] = [];
+      // The slowest sampler takes ~1 s per image: fewer repetitions keep the suite short.
+      const samplerReps = sampler === 'DPM_PLUS_PLUS_SDE_KARRAS' ? Math.min(reps, 3) : reps;
+      for (let i = 0; i < samplerReps; i++) {
+        const started = performance.now();
+        await textToImage(model, params(sampler, 10 + i, 1));
+        one.push(performance.now() - started);
+      }
+      const started = performance.now();
+      await textToImage(model, params(sampler, 100, 4));
+      results.push({ sampler, oneMs: median(one), fourMs: (performance.now() - started) / 4 });
+    }
+  } finally {
+    await real.dispose();
+  }
+  const ddim = results[0];
+  return {
+    title: "Kiln's own time per image (zero-cost model)",
+    rows: [
+      {
+        id: '1c',
+        what: `Kiln's own time per 512×512 image, ${STEPS} steps DDIM, guidance`,
+        value: `${fmt(ddim.oneMs, 1)} ms`,
+        goal: '',
+        basis: `the real pipeline on sessions that answer at once (${fmt(ddim.oneMs / STEPS, 2)} ms per step); other samplers in the notes`,
+        command: reproduce('kiln-time'),
+      },
+    ],
+    lines: [
+      `The real text-to-image pipeline at 512×512, ${STEPS} steps, cfg 7.5, on ${MID_MODEL.description}'s tokenizer and scheduler config with sessions that return at once (fresh output buffers, as onnxruntime's). Median of ${reps} single-image renders (3 for DPM++ SDE Karras); the 4-image column is one render of 4.`,
+      '',
+      '| sampler | Kiln ms per image (1 image) | per step | Kiln ms per image (4 images, micro-batch 4) |',
+      '|---|---|---|---|',
+      ...results.map((r) => `| ${r.sampler} | ${fmt(r.oneMs, 1)} | ${fmt(r.oneMs / STEPS, 2)} | ${fmt(r.fourMs, 1)} |`),
+    ],
+  };
+}
+
