@@ -3,7 +3,7 @@
  * measured side by side in this run, and (on a complete run) writes it to docs/benchmarks.md
  * between the generated-results markers, leaving the hand-written parts of that file alone.
  *
- *   npm run bench                          every suite (a few minutes; the first run also writes the models)
+ *   npm run bench                          every CPU suite (about 6 minutes on 2 cores; the first run also writes the models)
  *   npm run bench -- --only core,queue     some suites: core, kiln-time, queue, batching, api, loading, step
  *   npm run bench -- --quick               fewer repetitions, to check the harness (not written to the docs)
  *   npm run bench -- --sweep-size 512      the session options sweep at 512×512 (slower)
@@ -23,7 +23,7 @@ import { queueOverheadBench } from './queue-overhead.bench.js';
 import { DOC_MARKERS, consoleTable, markdownTable, missedGoals, writeDocSection, type BenchSection } from './report.js';
 
 const SUITES = ['core', 'kiln-time', 'queue', 'batching', 'api', 'loading', 'step'] as const;
-/** Suites a plain `npm run bench` runs, and those only run when named (they need hardware this machine may lack). */
+/** Suites that run only when named with --only (they need hardware this machine may lack). */
 const ON_REQUEST = ['gpu'] as const;
 type Suite = (typeof SUITES)[number] | (typeof ON_REQUEST)[number];
 const PROVIDERS = ['cpu', 'cuda', 'webgpu', 'auto'] as const;
@@ -52,7 +52,7 @@ const provider = values.provider as (typeof PROVIDERS)[number];
 if (!PROVIDERS.includes(provider)) throw new Error(`--provider must be one of ${PROVIDERS.join(', ')}`);
 if (values.precision !== 'fp16' && values.precision !== 'fp32') throw new Error('--precision must be fp16 or fp32');
 const gpuSteps = Number(values['gpu-steps']);
-if (!Number.isInteger(gpuSteps) || gpuSteps < 2) throw new Error('--gpu-steps must be an integer of at least 2');
+if (!Number.isInteger(gpuSteps) || gpuSteps < 3) throw new Error('--gpu-steps must be an integer of at least 3 (2 warm-up steps are not timed)');
 
 const started = new Date();
 const machine = describeMachine(selected.has('gpu') ? provider : undefined);

@@ -10,6 +10,7 @@
  *     guided step; with `sweepSize`, the session options sweep at that size.
  */
 import * as ort from 'onnxruntime-node';
+import os from 'node:os';
 import path from 'node:path';
 import { Renderer, type ExecutionProvider } from '@kiln/diffusion';
 
@@ -160,11 +161,12 @@ async function bareProbe(r: BareProbeRequest): Promise<BareProbeResult> {
   const defaults = kilnDefaults(r.provider);
   const main = await bareRuns(r.modelDir, defaults, r.size, r.warmupRuns + r.measuredRuns);
   const sweep: BareProbeResult['sweep'] = [];
+  const cores = os.availableParallelism();
   if (r.sweepSize) {
     const variants: [string, ort.InferenceSession.SessionOptions][] = [
       ["Kiln's default (all optimizations, arena on, onnxruntime's thread count)", defaults],
       ['intra-op threads 1', { ...defaults, intraOpNumThreads: 1 }],
-      ['intra-op threads 2', { ...defaults, intraOpNumThreads: 2 }],
+      [`intra-op threads ${cores} (every logical core, set explicitly)`, { ...defaults, intraOpNumThreads: cores }],
       ['intra-op threads: no spinning', { ...defaults, extra: { session: { intra_op: { allow_spinning: '0' } } } }],
       ['graph optimization: extended', { ...defaults, graphOptimizationLevel: 'extended' }],
       ['graph optimization: basic', { ...defaults, graphOptimizationLevel: 'basic' }],
