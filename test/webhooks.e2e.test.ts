@@ -108,7 +108,7 @@ describe('webhook delivery (Standard Webhooks, real receiver)', () => {
   it('sends started, progress (at most 2 per second) and completed, in that order', async () => {
     const accepted = await postJson(
       `${h.url}/generate/sd`,
-      small({ steps: 120, width: 192, height: 192, webhook_url: `${rx.url}/all`, webhook_events: ['started', 'progress', 'completed'] }),
+      small({ steps: 200, width: 384, height: 384, webhook_url: `${rx.url}/all`, webhook_events: ['started', 'progress', 'completed'] }),
       ASYNC,
     );
     const jobId = accepted.json.response_id;
@@ -126,9 +126,10 @@ describe('webhook delivery (Standard Webhooks, real receiver)', () => {
     const job = (await getJson(`${h.url}/v1/jobs/${jobId}`)).json;
     const seconds = (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000;
     expect(progress.length).toBeLessThanOrEqual(Math.ceil(seconds * 2) + 1);
-    // the render takes seconds: several progress events, each one's step further on
+    // 200 steps at 384×384 take seconds even on a quiet machine: several progress events, each one's step further on
+    expect(seconds).toBeGreaterThan(1.2);
     expect(progress.length).toBeGreaterThanOrEqual(2);
-    for (const e of progress) expect(e.data.progress.total_steps).toBe(120);
+    for (const e of progress) expect(e.data.progress.total_steps).toBe(200);
     const steps = progress.map((e) => e.data.progress.step);
     expect([...steps].sort((x, y) => x - y)).toEqual(steps);
   });
