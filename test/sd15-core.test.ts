@@ -14,6 +14,7 @@ import {
   type TextToImageParams,
 } from '@kiln/diffusion';
 import { ensureTestModel } from './harness.js';
+import { maxAbsDiff } from './npy.js';
 import { writeOptimumStyleModel } from './optimum-style-model.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
@@ -31,11 +32,6 @@ const base: TextToImageParams = {
   microBatchSize: 4,
 };
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 let model: Sd15Model;
 beforeAll(async () => {

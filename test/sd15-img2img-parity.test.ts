@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeInitImage, decodeToRgb, imageToImage, loadSd15Model, type Sd15Model } from '@kiln/diffusion';
-import { readNpy } from './npy.js';
+import { maxAbsDiff, readNpy } from './npy.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
 const REFERENCE = path.join(FIXTURES, 'sd15-pipeline');
@@ -23,12 +23,6 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 it('has an img2img reference case to check', () => {
   expect(img2img.map((c) => c.id)).toContain('case09_img2img_DDIM');

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeToRgb, loadSd15Model, textToImage, type Sd15Model } from '@kiln/diffusion';
-import { readNpy } from './npy.js';
+import { maxAbsDiff, readNpy } from './npy.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
 const REFERENCE = path.join(FIXTURES, 'sd15-pipeline');
@@ -19,12 +19,6 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 describe.each(cases.filter((c) => c.kind === 'txt2img'))('diffusers parity: $id', (c) => {
   it('matches the reference latents (1e-3) and PNG pixels (±1)', async () => {

@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { KilnError, batchWebhookOptionsSchema, toValidationErrorBody, type ErrorCode } from '@kiln/contracts';
 import { cancelRenderJob, decodeFailure, type BatchItemEntry, type RenderJobData } from '@kiln/queue';
-import { itemOutcome, type JobSnapshot } from '@kiln/webhooks';
+import { itemOutcome, jobSnapshot, type JobSnapshot } from '@kiln/webhooks';
 import type { Job } from 'bullmq';
 import type { Caller } from './auth.js';
 import { BatchBodyError, BatchItemTooLargeError, readJsonEnvelope, readJsonLines, type RawBatchItem } from './batch-body-reader.js';
@@ -45,13 +45,6 @@ export interface SubmittedBatch {
 
 type RenderJob = Job<RenderJobData>;
 
-const snapshot = (job: RenderJob): JobSnapshot => ({
-  id: job.id as string,
-  data: job.data,
-  returnvalue: job.returnvalue,
-  failedReason: job.failedReason,
-  progress: job.progress,
-});
 
 /** Batch webhook options: query (JSONL) or envelope members (JSON), validated like a request's. */
 async function batchWebhook(deps: ApiDeps, caller: Caller, raw: Record<string, unknown>) {
@@ -259,11 +252,11 @@ async function enqueueChunk(
       const nowState = now ? await now.getState() : 'unknown';
       if (!now || (nowState !== 'completed' && nowState !== 'failed')) continue;
       const status = nowState === 'completed' ? 'completed' : decodeFailure(now.failedReason).code === 'canceled' ? 'canceled' : 'failed';
-      const counted = await batches.recordEnd(batchId, jobId, status, itemOutcome(snapshot(now), status));
+      const counted = await batches.recordEnd(batchId, jobId, status, itemOutcome(jobSnapshot(now), status));
       await notifier.afterItemEnd(batchId, counted);
       continue;
     }
-    const counted = await batches.recordEnd(batchId, jobId, 'completed', itemOutcome(snapshot(job), 'completed'));
+    const counted = await batches.recordEnd(batchId, jobId, 'completed', itemOutcome(jobSnapshot(job), 'completed'));
     await notifier.afterItemEnd(batchId, counted);
   }
   await batches.incrementReused(batchId, reuse.size);
@@ -293,7 +286,7 @@ export async function cancelBatchItems(deps: ApiDeps, batchId: string): Promise<
           if (entry.reused) {
             const job = (await deps.queue.getJob(entry.job_id)) as RenderJob | undefined;
             if (!job) return;
-            const canceled: JobSnapshot = { ...snapshot(job), failedReason: JSON.stringify({ code: 'canceled', message: 'the batch was canceled' }) };
+            const canceled: JobSnapshot = { ...jobSnapshot(job), failedReason: JSON.stringify({ code: 'canceled', message: 'the batch was canceled' }) };
             await notifier.afterItemEnd(batchId, await batches.recordEnd(batchId, entry.job_id, 'canceled', itemOutcome(canceled, 'canceled')));
             return;
           }

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '@kiln/config';
 import { RENDER_QUEUE, decodeFailure, type RenderJobData, type RenderJobResult } from '@kiln/queue';
-import type { JobNotifier, JobSnapshot } from '@kiln/webhooks';
+import { jobSnapshot, type JobNotifier } from '@kiln/webhooks';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -28,7 +28,7 @@ type RenderJob = Job<RenderJobData, RenderJobResult>;
 
 const needsBookkeeping = (job: RenderJob) => Boolean(job.data?.batch_id || job.data?.request?.webhook_url);
 
-export async function reconcileEnds(queue: Queue<RenderJobData, RenderJobResult>, notifier: JobNotifier, settleMs: number, window: number, toSnapshot: (job: RenderJob) => JobSnapshot): Promise<number> {
+export async function reconcileEnds(queue: Queue<RenderJobData, RenderJobResult>, notifier: JobNotifier, settleMs: number, window: number): Promise<number> {
   const now = Date.now();
   let replayed = 0;
   for (const state of ['completed', 'failed'] as const) {
@@ -36,18 +36,18 @@ export async function reconcileEnds(queue: Queue<RenderJobData, RenderJobResult>
     for (const job of jobs) {
       if (!job?.finishedOn || now - job.finishedOn < settleMs || !needsBookkeeping(job)) continue;
       const status = state === 'completed' ? 'completed' : decodeFailure(job.failedReason).code === 'canceled' ? 'canceled' : 'failed';
-      await notifier.ended(toSnapshot(job), { status, ...(state === 'completed' && { result: job.returnvalue }) });
+      await notifier.ended(jobSnapshot(job), { status, ...(state === 'completed' && { result: job.returnvalue }) });
       replayed++;
     }
   }
   return replayed;
 }
 
-export function startEndReconciler(options: EndReconcilerOptions, toSnapshot: (job: RenderJob) => JobSnapshot): () => Promise<void> {
+export function startEndReconciler(options: EndReconcilerOptions): () => Promise<void> {
   const queue = new Queue<RenderJobData, RenderJobResult>(RENDER_QUEUE, { connection: options.connection, prefix: options.prefix });
   let running: Promise<unknown> = Promise.resolve();
   const pass = () => {
-    running = reconcileEnds(queue, options.notifier, options.settleMs ?? 10_000, options.window ?? 200, toSnapshot).catch((err: Error) =>
+    running = reconcileEnds(queue, options.notifier, options.settleMs ?? 10_000, options.window ?? 200).catch((err: Error) =>
       options.logger.warn({ err: err.message }, 'job-end reconciliation failed'),
     );
   };

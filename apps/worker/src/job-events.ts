@@ -20,7 +20,7 @@ import {
   type RenderJobData,
   type RenderJobResult,
 } from '@kiln/queue';
-import { JobNotifier, createWebhookQueue, startWebhookWorker, type JobSnapshot } from '@kiln/webhooks';
+import { JobNotifier, createWebhookQueue, jobSnapshot, startWebhookWorker } from '@kiln/webhooks';
 import { Job, type Worker } from 'bullmq';
 import { startEndReconciler } from './end-reconciler.js';
 
@@ -31,13 +31,6 @@ export interface JobEvents {
 
 type RenderJob = Job<RenderJobData, RenderJobResult>;
 
-const snapshot = (job: RenderJob): JobSnapshot => ({
-  id: job.id as string,
-  data: job.data,
-  returnvalue: job.returnvalue,
-  failedReason: job.failedReason,
-  progress: job.progress,
-});
 
 /** A failure after which BullMQ will not try again. */
 export function isFinalFailure(job: RenderJob, err: Error): boolean {
@@ -55,10 +48,14 @@ export function startJobEvents(
   const fair = new FairShare(commands, { prefix });
   const notifier = new JobNotifier({ redis: commands, prefix, webhooks, batches, fair, logger, logTtlMs: config.resultTtlMs });
   const delivery = startWebhookWorker({ config, logger, commands });
-  const stopReconciler = startEndReconciler(
-    { connection: commands, prefix, notifier, logger, everyMs: config.endReconcileMs, settleMs: Math.min(10_000, config.endReconcileMs) },
-    snapshot,
-  );
+  const stopReconciler = startEndReconciler({
+    connection: commands,
+    prefix,
+    notifier,
+    logger,
+    everyMs: config.endReconcileMs,
+    settleMs: Math.min(10_000, config.endReconcileMs),
+  });
 
   // Events must never take the worker down: a Redis hiccup here loses a notification, not a job.
   // Pending ones are awaited on close, so the last job's end is recorded before Redis goes.
@@ -86,28 +83,28 @@ export function startJobEvents(
   };
 
   worker.on('active', (job) => {
-    void safely('started event', job.id, notifier.started(snapshot(job)).then(() => (job.data.fairTag !== undefined ? rebaseIfDue() : undefined)));
+    void safely('started event', job.id, notifier.started(jobSnapshot(job)).then(() => (job.data.fairTag !== undefined ? rebaseIfDue() : undefined)));
   });
   worker.on('progress', (job) => {
     void safely(
       'progress event',
       job.id,
-      notifier.progress(snapshot(job)).then(({ batchCanceled }) => {
+      notifier.progress(jobSnapshot(job)).then(({ batchCanceled }) => {
         if (batchCanceled && worker.cancelJob(job.id as string, 'batch canceled')) logger.info({ jobId: job.id }, 'stopping an item of a canceled batch');
       }),
     );
   });
   worker.on('completed', (job, result) => {
-    void safely('completed event', job.id, notifier.ended(snapshot(job), { status: 'completed', result }));
+    void safely('completed event', job.id, notifier.ended(jobSnapshot(job), { status: 'completed', result }));
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
     if (!isFinalFailure(job, err)) {
-      void safely('retry bookkeeping', job.id, notifier.retrying(snapshot(job)));
+      void safely('retry bookkeeping', job.id, notifier.retrying(jobSnapshot(job)));
       return;
     }
     const status = decodeFailure(job.failedReason).code === 'canceled' ? 'canceled' : 'failed';
-    void safely(`${status} event`, job.id, notifier.ended(snapshot(job), { status }));
+    void safely(`${status} event`, job.id, notifier.ended(jobSnapshot(job), { status }));
   });
 
   return {

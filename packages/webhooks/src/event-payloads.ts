@@ -18,6 +18,17 @@ export interface JobSnapshot {
   progress?: unknown;
 }
 
+/** The fields of a BullMQ job that events are made of (a BullMQ `Job` fits). */
+export function jobSnapshot(job: {
+  id?: string;
+  data: RenderJobData;
+  returnvalue?: RenderJobResult | null;
+  failedReason?: string;
+  progress?: unknown;
+}): JobSnapshot {
+  return { id: job.id as string, data: job.data, returnvalue: job.returnvalue, failedReason: job.failedReason, progress: job.progress };
+}
+
 const linkBase = (data: RenderJobData) => (data.baseUrl ?? '').replace(/\/$/, '');
 
 function progressView(job: JobSnapshot, status: string) {
