@@ -25,8 +25,32 @@ describe('readJsonLines', () => {
     }
   });
 
-  it('stops at an item over the size limit', async () => {
-    await expect(collect(readJsonLines(chunks(`{"a":"${'x'.repeat(100)}"}\n`, 10), 50))).rejects.toBeInstanceOf(BatchItemTooLargeError);
+  it('stops at an item over the size limit, whether it spans chunks or fits in one', async () => {
+    const body = `{"a":1}\n{"a":"${'x'.repeat(100)}"}\n`;
+    for (const size of [10, 1000]) {
+      await expect(collect(readJsonLines(chunks(body, size), 50))).rejects.toMatchObject({ name: 'BatchItemTooLargeError', line: 2 });
+    }
+  });
+});
+
+/**
+ * Reading must be linear in the size of an item. The old reader searched and re-copied the whole
+ * pending text on every chunk: a 12 MB item in 4 KB chunks took about 20 s here, where a linear
+ * reader takes about 0.2 s. The bound sits an order of magnitude from both, so a loaded machine
+ * cannot fail the linear reader and no machine can pass the quadratic one.
+ */
+describe('reading time grows linearly with the item', () => {
+  const big = `{"prompt":"${'x'.repeat(12 * 1024 * 1024)}"}`;
+  const limit = 16 * 1024 * 1024;
+
+  it.each([
+    ['JSONL', () => readJsonLines(chunks(`${big}\n{"a":1}\n`, 4096), limit)],
+    ['JSON', () => readJsonEnvelope(chunks(`{"requests":[${big},{"a":1}]}`, 4096), {}, limit)],
+  ])('%s: a 12 MB item in 4 KB chunks is read in under 3 s', async (_format, read) => {
+    const started = performance.now();
+    const items = await collect(read());
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(items.map((i) => i.text.length)).toEqual([big.length, 7]);
   });
 });
 
@@ -77,8 +101,10 @@ describe('readJsonEnvelope', () => {
     await expect(collect(readJsonEnvelope(chunks(text, 5), {}, 1000))).rejects.toBeInstanceOf(BatchBodyError);
   });
 
-  it('stops at an element over the size limit', async () => {
+  it('stops at an element over the size limit, whether it spans chunks or fits in one', async () => {
     const text = `{"requests": [{"p": "${'x'.repeat(500)}"}]}`;
-    await expect(collect(readJsonEnvelope(chunks(text, 64), {}, 100))).rejects.toBeInstanceOf(BatchItemTooLargeError);
+    for (const size of [64, 10_000]) {
+      await expect(collect(readJsonEnvelope(chunks(text, size), {}, 100))).rejects.toBeInstanceOf(BatchItemTooLargeError);
+    }
   });
 });
