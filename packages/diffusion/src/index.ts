@@ -17,3 +17,9 @@ export { CONTENT_TYPES, FILE_EXTENSIONS, decodeToRgb, encodeImage, type ImageEnc
 export { createScheduler, SAMPLER_NAMES } from './schedulers/index.js';
 export { createGenerator, TorchCpuGenerator, PhiloxGenerator, type RandomSource, type RngSource } from './rng/index.js';
 export { ClipTokenizer } from './tokenizer/index.js';
+export { loadSd3Model, type Sd3Model, type Sd3LoadOptions } from './models/sd3-model.js';
+export { sd3TextToImage } from './pipelines/sd3/text-to-image.pipeline.js';
+export { sd3ImageToImage } from './pipelines/sd3/image-to-image.pipeline.js';
+export type { Sd3Params, Sd3ImageToImageParams } from './pipelines/sd3/render-params.js';
+export { FlowMatchEulerDiscreteScheduler } from './schedulers/flow-match-euler.scheduler.js';
+export { T5Tokenizer } from './tokenizer/t5-tokenizer.js';
