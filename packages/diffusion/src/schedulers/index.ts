@@ -4,11 +4,13 @@
  */
 import { GROUP1_SCHEDULERS } from './index-group1.js';
 import { GROUP2_SCHEDULERS } from './index-group2.js';
+import { LCMScheduler } from './lcm.scheduler.js';
 import type { Scheduler, SchedulerConfig } from './scheduler.js';
 
 const FACTORIES: Readonly<Record<string, (config: SchedulerConfig) => Scheduler>> = {
   ...GROUP1_SCHEDULERS,
   ...GROUP2_SCHEDULERS,
+  LCM: (config) => new LCMScheduler(config),
 };
 
 /** Every sampler name the SD1.5 pipeline accepts (aliases included). */
