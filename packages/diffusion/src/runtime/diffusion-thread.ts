@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RenderAbortedError, RenderInputError } from '../errors.js';
 import type { RenderProgress, RenderResult } from '../pipelines/sd15/render-types.js';
-import type { RendererOptions, RenderRequest } from './renderer.js';
+import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
 import type { HostMessage, SerializedError, ThreadInit, ThreadMessage } from './thread-protocol.js';
 
 interface Pending {
@@ -111,11 +111,11 @@ export class DiffusionThread {
     });
   }
 
-  warm(modelDir: string): Promise<void> {
+  warm(modelDir: string, family: ModelFamily = 'sd15'): Promise<void> {
     return this.inTurn(
       () =>
         new Promise<void>((resolve, reject) =>
-          this.send({ type: 'warm', id: this.nextId++, modelDir }, { resolve: () => resolve(), reject }),
+          this.send({ type: 'warm', id: this.nextId++, modelDir, family }, { resolve: () => resolve(), reject }),
         ),
     );
   }

@@ -23,7 +23,7 @@ const post = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.post
 port.on('message', async (message: HostMessage) => {
   try {
     if (message.type === 'warm') {
-      await renderer.warm(message.modelDir);
+      await renderer.warm(message.modelDir, message.family);
       post({ type: 'done', id: message.id });
       return;
     }

@@ -1,13 +1,16 @@
 /**
  * Executes render requests against cached model sessions. Sessions are created on first use of a
  * model and reused by every later job; the cache key is the model folder today and will include
- * the applied assets (LoRA, textual inversion, VAE) when those arrive.
+ * the applied assets (LoRA, textual inversion, VAE) when those arrive. Requests are routed by
+ * model family; SD3 models have a cache of their own that holds one model at most.
  */
 import { loadSd15Model, type Sd15Model } from '../models/sd15-model.js';
+import { loadSd3Model, type Sd3Model } from '../models/sd3-model.js';
 import type { SessionSettings } from '../models/onnx-session.js';
 import { checkImages } from '../models/safety-checker.js';
 import type { RenderHooks, RenderResult } from '../pipelines/sd15/render-types.js';
 import { decodeRenderInputs, renderSd15, type Sd15RenderRequest } from './sd15-request.js';
+import { decodeSd3RenderInputs, renderSd3, type Sd3RenderRequest } from './sd3-request.js';
 
 /** A model folder with a `safety_checker/` has every image checked before it leaves the core. */
 async function withSafetyCheck(model: Sd15Model, result: RenderResult): Promise<RenderResult> {
@@ -17,15 +20,22 @@ async function withSafetyCheck(model: Sd15Model, result: RenderResult): Promise<
 
 export type { Sd15RenderParams, Sd15RenderRequest, ImageInput } from './sd15-request.js';
 
-export type RenderRequest = Sd15RenderRequest;
+export type { Sd3RenderParams, Sd3RenderRequest } from './sd3-request.js';
+
+export type RenderRequest = Sd15RenderRequest | Sd3RenderRequest;
+export type ModelFamily = RenderRequest['family'];
 
 export interface RendererOptions extends SessionSettings {
-  /** How many models stay loaded at once (least recently used is released first). */
+  /** How many SD1.5 models stay loaded at once (least recently used is released first). */
   maxLoadedModels?: number;
+  /** false: SD3 models run without their T5 encoder even when it is installed (zeros in its place; saves ~19 GB fp32). */
+  sd3LoadT5?: boolean;
 }
 
 export class Renderer {
   private readonly models = new Map<string, Promise<Sd15Model>>();
+  /** SD3's sessions are many gigabytes (the transformer, T5): one SD3 model is resident at most. */
+  private sd3: { dir: string; model: Promise<Sd3Model> } | undefined;
 
   constructor(private readonly options: RendererOptions = {}) {}
 
@@ -52,12 +62,32 @@ export class Renderer {
     }
   }
 
+  private async sd3Model(dir: string): Promise<Sd3Model> {
+    if (this.sd3?.dir === dir) return this.sd3.model;
+    const previous = this.sd3?.model;
+    this.sd3 = undefined;
+    // Release the previous SD3 model before loading the next: two would not fit where one barely does.
+    await previous?.then((m) => m.dispose()).catch(() => undefined);
+    const model = loadSd3Model(dir, this.options, { loadT5: this.options.sd3LoadT5 });
+    const entry = { dir, model };
+    this.sd3 = entry;
+    model.catch(() => {
+      if (this.sd3 === entry) this.sd3 = undefined;
+    });
+    return model;
+  }
+
   /** Loads a model ahead of the first job, so the first request does not pay for session creation. */
-  async warm(dir: string): Promise<void> {
-    await this.model(dir);
+  async warm(dir: string, family: ModelFamily = 'sd15'): Promise<void> {
+    if (family === 'sd3') await this.sd3Model(dir);
+    else await this.model(dir);
   }
 
   async render(request: RenderRequest, hooks: RenderHooks = {}): Promise<RenderResult> {
+    if (request.family === 'sd3') {
+      const params = await decodeSd3RenderInputs(request.params);
+      return renderSd3(await this.sd3Model(request.modelDir), params, hooks);
+    }
     // Images first: a bad image fails fast, naming its field, without loading a model.
     const params = await decodeRenderInputs(request.params);
     const model = await this.model(request.modelDir);
@@ -66,8 +96,10 @@ export class Renderer {
   }
 
   async dispose(): Promise<void> {
-    const entries = [...this.models.values()];
+    const entries: Promise<{ dispose(): Promise<void> }>[] = [...this.models.values()];
+    if (this.sd3) entries.push(this.sd3.model);
     this.models.clear();
+    this.sd3 = undefined;
     for (const e of entries) await e.then((m) => m.dispose()).catch(() => undefined);
   }
 }

@@ -1,10 +1,10 @@
 import type { RenderProgress, RenderResult } from '../pipelines/sd15/render-types.js';
-import type { RendererOptions, RenderRequest } from './renderer.js';
+import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
 
 /** Messages between DiffusionThread (host) and render-thread (the inference thread). */
 export type HostMessage =
   | { type: 'render'; id: number; request: RenderRequest; abortFlag: SharedArrayBuffer }
-  | { type: 'warm'; id: number; modelDir: string };
+  | { type: 'warm'; id: number; modelDir: string; family?: ModelFamily };
 
 export interface SerializedError {
   name: string;
