@@ -25,3 +25,17 @@ export type { Sd3Params, Sd3ImageToImageParams } from './pipelines/sd3/render-pa
 export { FlowMatchEulerDiscreteScheduler } from './schedulers/flow-match-euler.scheduler.js';
 export { T5Tokenizer } from './tokenizer/t5-tokenizer.js';
 export { SD3_SAMPLER, type Sd3RenderParams, type Sd3RenderRequest } from './runtime/sd3-request.js';
+export { AssetError, type AssetErrorCode } from './assets/asset-error.js';
+export { parseSafetensors, type AssetTensor, type FloatDtype, type SafetensorsFile } from './assets/safetensors.js';
+export { readTorchFile, type TorchFile } from './assets/torch-file.js';
+export { unpickle, type PickleValue, type StorageRef, type TensorRef } from './assets/pickle.js';
+export { readZip } from './assets/zip-reader.js';
+export { parseLora, type LoraComponent, type LoraFile, type LoraLayer } from './assets/lora-file.js';
+export { mergeLoras, type LoraApplication, type LoraMergeResult, type UnmatchedLoraKey } from './assets/lora-merge.js';
+export { indexModuleWeights, type ModuleWeight, type WeightLayout } from './assets/module-index.js';
+export { openComponent, type InitializerPatches, type ModelComponent } from './assets/model-component.js';
+export { parseEmbedding, type EmbeddingFile } from './assets/embedding-file.js';
+export { applyTextualInversions, type TextualInversionApplication } from './assets/textual-inversion.js';
+export { loadSd15ModelWithAssets, type Sd15AssetReport, type Sd15AssetSet } from './assets/sd15-assets.js';
+export { loadPatchedModel } from './models/patched-model.js';
+export type { Sd15ModelParts } from './models/sd15-model.js';

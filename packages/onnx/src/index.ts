@@ -4,6 +4,7 @@ export type { ReadModelOptions } from './model.reader.js';
 export { writeModel, DEFAULT_EXTERNAL_THRESHOLD_BYTES, PROTOBUF_SIZE_LIMIT } from './model.writer.js';
 export type { ExternalDataOptions, WriteModelOptions, WrittenModel } from './model.writer.js';
 export { readInitializer, findInitializer, tensorToFloat32, elementCount } from './initializer.reader.js';
+export { readTensorBytes } from './tensor-data.reader.js';
 export { GraphBuilder, makeTensor, floatAttribute, FloatAttribute } from './graph.builder.js';
 export type { AttributeValue, Dim, ModelOptions, TensorSource, TensorValues } from './graph.builder.js';
 export { externalDataLocation, isExternal, resolveExternalPath } from './external-data.js';

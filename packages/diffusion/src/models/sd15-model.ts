@@ -46,28 +46,47 @@ async function readJson<T>(file: string): Promise<T> {
   }
 }
 
-async function loadPart(dir: string, part: string, settings: SessionSettings, optional: true): Promise<OnnxModel | undefined>;
-async function loadPart(dir: string, part: string, settings: SessionSettings, optional?: false): Promise<OnnxModel>;
-async function loadPart(dir: string, part: string, settings: SessionSettings, optional = false) {
-  const file = path.join(dir, part, 'model.onnx');
-  if (!(await exists(file))) {
-    if (optional) return undefined;
-    throw new ModelLoadError(`${dir} is not an SD1.5 ONNX model folder: ${part}/model.onnx is missing`, file);
-  }
-  return OnnxModel.load(file, settings);
+/**
+ * How an asset set changes what is loaded from a model folder (built by assets/sd15-assets.ts):
+ * components read from another folder (a swapped VAE), sessions created another way (patched
+ * weights), another tokenizer (textual-inversion tokens).
+ */
+export interface Sd15ModelParts {
+  /** The folder holding `<part>/model.onnx` for a part, when not the model's own. */
+  partDir?: (part: string) => string | undefined;
+  /** Creates a part's session instead of `OnnxModel.load`. */
+  loadSession?: (part: string, file: string, settings: SessionSettings) => Promise<OnnxModel>;
+  tokenizer?: ClipTokenizer;
 }
 
-export async function loadSd15Model(dir: string, settings: SessionSettings = {}): Promise<Sd15Model> {
+type PartArgs = [dir: string, part: string, settings: SessionSettings, parts: Sd15ModelParts];
+async function loadPart(...args: [...PartArgs, optional: true]): Promise<OnnxModel | undefined>;
+async function loadPart(...args: PartArgs): Promise<OnnxModel>;
+async function loadPart(dir: string, part: string, settings: SessionSettings, parts: Sd15ModelParts, optional = false) {
+  const folder = parts.partDir?.(part) ?? dir;
+  const file = path.join(folder, part, 'model.onnx');
+  if (!(await exists(file))) {
+    if (optional) return undefined;
+    throw new ModelLoadError(`${folder} is not an SD1.5 ONNX model folder: ${part}/model.onnx is missing`, file);
+  }
+  return parts.loadSession ? parts.loadSession(part, file, settings) : OnnxModel.load(file, settings);
+}
+
+export async function loadSd15Model(
+  dir: string,
+  settings: SessionSettings = {},
+  parts: Sd15ModelParts = {},
+): Promise<Sd15Model> {
   const modelDir = path.resolve(dir);
   if (!(await exists(modelDir))) throw new ModelLoadError(`model folder ${modelDir} does not exist`, modelDir);
   const schedulerConfig = await readJson<SchedulerConfig>(path.join(modelDir, 'scheduler', 'scheduler_config.json'));
-  const tokenizer = await ClipTokenizer.fromDirectory(path.join(modelDir, 'tokenizer'));
+  const tokenizer = parts.tokenizer ?? (await ClipTokenizer.fromDirectory(path.join(modelDir, 'tokenizer')));
   // Sessions load one after the other: loading them concurrently only multiplies peak memory.
-  const textEncoder = await loadPart(modelDir, 'text_encoder', settings);
-  const unet = await loadPart(modelDir, 'unet', settings);
-  const vaeDecoder = await loadPart(modelDir, 'vae_decoder', settings);
-  const vaeEncoder = await loadPart(modelDir, 'vae_encoder', settings, true);
-  const safetyChecker = await loadPart(modelDir, 'safety_checker', settings, true);
+  const textEncoder = await loadPart(modelDir, 'text_encoder', settings, parts);
+  const unet = await loadPart(modelDir, 'unet', settings, parts);
+  const vaeDecoder = await loadPart(modelDir, 'vae_decoder', settings, parts);
+  const vaeEncoder = await loadPart(modelDir, 'vae_encoder', settings, parts, true);
+  const safetyChecker = await loadPart(modelDir, 'safety_checker', settings, parts, true);
 
   for (const [model, names] of [
     [unet, ['sample', 'timestep', 'encoder_hidden_states']],
@@ -80,7 +99,7 @@ export async function loadSd15Model(dir: string, settings: SessionSettings = {})
       }
     }
   }
-  const vaeConfigFile = path.join(modelDir, 'vae_decoder', 'config.json');
+  const vaeConfigFile = path.join(parts.partDir?.('vae_decoder') ?? modelDir, 'vae_decoder', 'config.json');
   const vaeConfig = (await exists(vaeConfigFile)) ? await readJson<{ scaling_factor?: number }>(vaeConfigFile) : {};
   const hiddenStateCount = [...textEncoder.outputs.keys()].filter((n) => /^hidden_states\.\d+$/.test(n)).length;
   const textOutputName = textEncoder.outputs.has('last_hidden_state')
