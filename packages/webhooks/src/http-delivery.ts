@@ -1,13 +1,15 @@
 /**
  * One delivery attempt: POST the signed body, never follow a redirect (a 3xx is an answer, not a
- * new target: following it would bypass the address check), give up after a time limit, and
- * connect only to addresses that passed the address policy: the check runs inside the socket's
- * own DNS lookup, so the address checked is the address connected to.
+ * new target: following it would bypass the address check), give up after a time limit. Each
+ * attempt opens its own connection and checks addresses twice: the socket's DNS lookup refuses
+ * private answers (so no packet goes to them), and the address the socket actually connected to
+ * is checked again before a byte is sent, TLS handshake included.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
+import net, { isIP, type LookupFunction } from 'node:net';
+import tls from 'node:tls';
 import { WebhookUrlRefused, isPrivateAddress, urlHost } from './address-policy.js';
 
 export interface AttemptResult {
@@ -42,6 +44,32 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
       callback(null, addresses[0].address, addresses[0].family);
     });
   }) as LookupFunction;
+}
+
+/**
+ * Destroys `socket` as soon as it connects when the address it connected to is not public.
+ * Installed before anything writes to the socket: Node queues early writes as `connect` listeners
+ * of their own, so this listener runs first and nothing is sent to a refused address.
+ */
+export function refuseNonPublicPeer(socket: net.Socket): void {
+  socket.once('connect', () => {
+    const peer = socket.remoteAddress;
+    if (peer === undefined || isPrivateAddress(peer)) {
+      socket.destroy(new WebhookUrlRefused(`connected to ${peer ?? 'an unknown address'}, which is not a public address`));
+    }
+  });
+}
+
+/** The connection of one attempt (plain or TLS), guarded at lookup and at connect. */
+function guardedConnection(url: URL, allowPrivate: boolean): net.Socket {
+  const host = urlHost(url);
+  const tlsTarget = url.protocol === 'https:';
+  const port = Number(url.port) || (tlsTarget ? 443 : 80);
+  const socket = net.connect({ host, port, lookup: guardedLookup(allowPrivate) });
+  if (!allowPrivate) refuseNonPublicPeer(socket);
+  if (!tlsTarget) return socket;
+  // what the https agent would do: verify the certificate against the host name, send SNI
+  return tls.connect({ socket, host, servername: isIP(host) ? undefined : host });
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -84,8 +112,8 @@ export function postWebhook(rawUrl: string, body: string, options: PostOptions):
           'user-agent': 'Kiln-Webhooks/1',
           ...options.headers,
         },
-        lookup: guardedLookup(options.allowPrivate),
-        agent: false, // a fresh connection per attempt: no pooled socket to an address checked long ago
+        // no agent: a fresh, guarded connection per attempt, never a pooled socket to an address checked long ago
+        createConnection: () => guardedConnection(url, options.allowPrivate),
       },
       (response) => {
         const statusCode = response.statusCode ?? 0;
