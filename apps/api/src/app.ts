@@ -1,10 +1,13 @@
 import { KilnError } from '@kiln/contracts';
 import express, { type Express } from 'express';
-import { pinoHttp } from 'pino-http';
-import { randomUUID } from 'node:crypto';
 import { authenticate } from './auth.js';
+import { AuthFailureThrottle } from './auth-throttle.js';
+import { bodyLimits } from './body-limits.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler } from './error-handler.js';
+import { checkIdParams } from './id-params.js';
+import { redisGate } from './redis-gate.js';
+import { requestLog } from './request-log.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
@@ -21,20 +24,24 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req) => (req.headers['x-request-id'] as string) || randomUUID(),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-    }),
-  );
+  app.use((_req, res, next) => {
+    // API answers are data for programs: never sniffed into something renderable, never cached
+    // by a shared cache (routes that serve immutable images set their own Cache-Control).
+    res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    next();
+  });
+  app.use(requestLog(deps.logger));
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
+  // Who is calling is known before any body is read: an unknown caller's 30 MB is never parsed.
+  app.use(authenticate(deps.keys, new AuthFailureThrottle(deps.config.authFailuresPerMinute)));
+  app.use(checkIdParams());
+  app.use(redisGate(deps.redis));
+  app.use(bodyLimits(deps.config, isBatchUpload));
+  app.use(rateLimit(deps));
   // A batch upload is read as it streams (batches.routes.ts), under its own, larger limit.
   const jsonBody = (req: express.Request) => !isBatchUpload(req) && Boolean(req.is(['application/json', 'application/*+json']));
   app.use(express.json({ limit: deps.config.maxBodyBytes, type: (req) => jsonBody(req as express.Request) }));
-  app.use(authenticate(deps.keys));
-  app.use(rateLimit(deps));
   app.use((req, _res, next) => {
     if (req.method === 'POST' && req.path.startsWith('/generate/') && !req.is('application/json')) {
       return next(new KilnError('unsupported_media_type', 'send the request as Content-Type: application/json'));
@@ -49,6 +56,6 @@ export function createApp(deps: ApiDeps): Express {
   app.use(batchesRoutes(deps));
   app.use(webhooksRoutes(deps));
   app.use((req, _res, next) => next(new KilnError('not_found', `no route ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.redis));
   return app;
 }

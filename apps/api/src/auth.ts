@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { KilnError } from '@kiln/contracts';
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
+import type { AuthFailureThrottle } from './auth-throttle.js';
 
 /** Ids and tenants end up in Redis key names and URLs: keep them to a safe alphabet. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -113,15 +114,43 @@ export class KeyRing {
   }
 }
 
-export function authenticate(keys: KeyRing | undefined) {
+/** Where callers sometimes put a key; Kiln reads none of them, and says so instead of "no key". */
+const UNREAD_KEY_HEADERS = ['x-api-key', 'api-key', 'x-auth-token'];
+
+function missingKeyMessage(req: Request): string {
+  const misplaced = UNREAD_KEY_HEADERS.find((h) => req.headers[h] !== undefined);
+  if (misplaced) return `the API key is read from Authorization: Bearer <key> only, not from ${misplaced}`;
+  if (req.get('authorization')) return 'unknown API key, or not of the form Authorization: Bearer <key>';
+  return 'a valid API key is required: Authorization: Bearer <key>';
+}
+
+/**
+ * Authenticates from `Authorization: Bearer <key>`, the one documented place (never a query
+ * parameter or another header, which end up in logs and proxies). Runs before any body is read.
+ * Failed attempts are counted per client address by `throttle`; a throttled address gets 429.
+ */
+export function authenticate(keys: KeyRing | undefined, throttle?: AuthFailureThrottle) {
   return (req: Request, res: Response, next: NextFunction) => {
     if (!keys) {
       res.locals.caller = LOCAL_CALLER;
       return next();
     }
+    const address = req.ip ?? req.socket.remoteAddress ?? '';
+    const waitMs = throttle?.waitMs(address) ?? 0;
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      return next(
+        new KilnError('rate_limited', `too many failed authentications from this address; retry in ${seconds} s`, {
+          retryAfterSeconds: seconds,
+        }),
+      );
+    }
     const match = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
     const key = match ? keys.find(match[1].trim()) : undefined;
-    if (!key) return next(new KilnError('unauthorized', 'a valid API key is required: Authorization: Bearer <key>'));
+    if (!key) {
+      throttle?.fail(address);
+      return next(new KilnError('unauthorized', missingKeyMessage(req)));
+    }
     res.locals.caller = {
       keyId: key.id,
       tenant: key.tenant,

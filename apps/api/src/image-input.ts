@@ -1,14 +1,18 @@
 /**
  * Cheap checks of base64 images at the door, without decoding pixels (the API never imports an
- * image codec): valid base64, a PNG/JPEG/WebP header, and dimensions within the operator's limit
- * (a decompression bomb is refused before any worker decodes it).
+ * image codec): valid base64, a PNG/JPEG/WebP header, dimensions within the operator's limit (a
+ * decompression bomb is refused before any worker decodes it), and a complete, still, 8-bit
+ * container (image-structure.ts). Each refusal is 400 `invalid_image` naming the field.
  */
 import { KilnError } from '@kiln/contracts';
 import { imageSize } from 'image-size';
+import { checkImageStructure } from './image-structure.js';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DATA_URL = /^data:image\/[a-z+.-]+;base64,/i;
 const ALLOWED_TYPES = new Set(['png', 'jpg', 'webp']);
+/** The longest side a worker decodes (it refuses longer ones too); refused here first. */
+export const MAX_IMAGE_SIDE = 8192;
 
 export interface CheckedImage {
   bytes: Buffer;
@@ -32,6 +36,9 @@ export function checkBase64Image(field: string, value: string, maxPixels: number
   if (!info.type || !ALLOWED_TYPES.has(info.type) || !info.width || !info.height) {
     throw new KilnError('invalid_image', `${field} is not a PNG, JPEG or WebP image`, { field });
   }
+  if (info.width > MAX_IMAGE_SIDE || info.height > MAX_IMAGE_SIDE) {
+    throw new KilnError('invalid_image', `${field} is ${info.width}×${info.height}, over the limit of ${MAX_IMAGE_SIDE} pixels per side`, { field });
+  }
   if (info.width * info.height > maxPixels) {
     throw new KilnError(
       'invalid_image',
@@ -39,5 +46,7 @@ export function checkBase64Image(field: string, value: string, maxPixels: number
       { field },
     );
   }
+  const problem = checkImageStructure(bytes, info.type as 'png' | 'jpg' | 'webp');
+  if (problem) throw new KilnError('invalid_image', `${field} ${problem}`, { field });
   return { bytes, type: info.type, width: info.width, height: info.height };
 }

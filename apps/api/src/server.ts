@@ -1,11 +1,12 @@
 import type { KilnConfig, Logger } from '@kiln/config';
 import { createRedis, createRenderQueue, createRenderQueueEvents } from '@kiln/queue';
 import { FileStore } from '@kiln/storage';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { KeyRing } from './auth.js';
 import { ModelCatalog, type ApiDeps } from './deps.js';
+import { failFastRedisOptions, untilReady } from './redis-gate.js';
 import { createNotifications } from './notifications.js';
 
 export interface ApiServer {
@@ -17,7 +18,8 @@ export interface ApiServer {
 
 /** Opens Redis, the queue and storage, and listens on the configured host and port. */
 export async function startApi({ config, logger }: { config: Readonly<KilnConfig>; logger: Logger }): Promise<ApiServer> {
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redisUrl, failFastRedisOptions(config));
+  await untilReady(redis);
   const queue = createRenderQueue(redis, {
     prefix: config.queuePrefix,
     attempts: config.jobAttempts,
@@ -40,13 +42,21 @@ export async function startApi({ config, logger }: { config: Readonly<KilnConfig
     notifications: createNotifications(redis, queue, config, logger),
   };
   const app = createApp(deps);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
+  // Deadlines on receiving a request: its headers, then its body (body-limits.ts enforces the
+  // body's per route; Node's requestTimeout is the backstop). None on answering it: sync requests
+  // wait for their render. Node checks the deadlines every second instead of every 30.
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.headersTimeoutMs + Math.max(config.bodyTimeoutMs, config.batchBodyTimeoutMs) + 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
   });
-  // Sync requests hold their connection while the job renders.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   return {

@@ -35,6 +35,13 @@ const envSchema = z.object({
   KILN_JOB_ATTEMPTS: int(3, 1),
   KILN_JOB_LOCK_MS: int(30_000, 1000),
   KILN_END_RECONCILE_MS: int(30_000, 100),
+  KILN_HEADERS_TIMEOUT_MS: int(10_000, 100),
+  KILN_BODY_TIMEOUT_MS: int(30_000, 100),
+  KILN_BATCH_BODY_TIMEOUT_MS: int(900_000, 100),
+  KILN_MAX_UPLOADS: int(256, 1),
+  KILN_MAX_UPLOADS_PER_CLIENT: int(16, 1),
+  KILN_AUTH_FAILURES_PER_MINUTE: int(30, 1),
+  KILN_REDIS_COMMAND_TIMEOUT_MS: int(5_000, 100),
   KILN_WEBHOOK_SECRET: z
     .string()
     .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64 (Standard Webhooks secret)')
@@ -81,6 +88,20 @@ export interface KilnConfig {
   jobLockMs: number;
   /** How often a worker replays the end bookkeeping of recently finished jobs (see end-reconciler.ts). */
   endReconcileMs: number;
+  /** Time a client has to send a request's headers (408 and closed after it). */
+  headersTimeoutMs: number;
+  /** Time a client has to send a request's body, from its headers (408 and closed after it). */
+  bodyTimeoutMs: number;
+  /** The same for `POST /v1/batches`, whose body may be hundreds of MB. */
+  batchBodyTimeoutMs: number;
+  /** Request bodies being received at once, all clients together (503 above). */
+  maxUploads: number;
+  /** Request bodies being received at once from one client address (429 above). */
+  maxUploadsPerClient: number;
+  /** Failed authentications per client address and minute before it gets 429 (per API process). */
+  authFailuresPerMinute: number;
+  /** The API answers 503 when one Redis command takes longer (a Redis that hangs without closing). */
+  redisCommandTimeoutMs: number;
   /** Local mode's webhook signing secret (`whsec_…`); with a keys file each key's `webhook_secret` signs. */
   webhookSecret: string | undefined;
   /** Delivery attempts per webhook message (first try included). */
@@ -134,6 +155,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobAttempts: e.KILN_JOB_ATTEMPTS,
     jobLockMs: e.KILN_JOB_LOCK_MS,
     endReconcileMs: e.KILN_END_RECONCILE_MS,
+    headersTimeoutMs: e.KILN_HEADERS_TIMEOUT_MS,
+    bodyTimeoutMs: e.KILN_BODY_TIMEOUT_MS,
+    batchBodyTimeoutMs: e.KILN_BATCH_BODY_TIMEOUT_MS,
+    maxUploads: e.KILN_MAX_UPLOADS,
+    maxUploadsPerClient: e.KILN_MAX_UPLOADS_PER_CLIENT,
+    authFailuresPerMinute: e.KILN_AUTH_FAILURES_PER_MINUTE,
+    redisCommandTimeoutMs: e.KILN_REDIS_COMMAND_TIMEOUT_MS,
     webhookSecret: e.KILN_WEBHOOK_SECRET,
     webhookAttempts: e.KILN_WEBHOOK_ATTEMPTS,
     webhookBackoffMs: e.KILN_WEBHOOK_BACKOFF_MS,

@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'rate_limited',
   'queue_full',
   'shutting_down',
+  'service_unavailable',
   'model_unavailable',
   'timeout',
   'input_rejected',
@@ -45,6 +46,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   rate_limited: 429,
   queue_full: 503,
   shutting_down: 503,
+  service_unavailable: 503,
   model_unavailable: 503,
   timeout: 504,
   input_rejected: 422,
@@ -69,6 +71,9 @@ export const ERROR_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   rate_limited: 'The key\'s request rate is over its limit; retry after `Retry-After` seconds (429).',
   queue_full: 'The queue is at its limit for this key or overall; retry after `Retry-After` seconds (503).',
   shutting_down: 'This Kiln instance is stopping and takes no new work; retry after `Retry-After` seconds (503).',
+  service_unavailable:
+    'Kiln cannot serve this now: its Redis is unreachable, or too many request bodies are arriving at once; nothing was created. ' +
+    'Retry after `Retry-After` seconds (503).',
   model_unavailable: 'The model family or checkpoint asked for is not installed or not loaded (503).',
   timeout:
     'A synchronous request waited longer than the configured limit. The job goes on; the body carries its `job_id` (504).',

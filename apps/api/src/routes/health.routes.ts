@@ -11,11 +11,14 @@ export function healthRoutes(deps: ApiDeps): Router {
     res.json({ status: 'ok' });
   });
 
+  // Answers at once while Redis is away: the API's connection neither queues nor waits for it.
   router.get('/readyz', async (_req, res) => {
-    const redis = await deps.redis.ping().then(
-      (r) => r === 'PONG',
-      () => false,
-    );
+    const redis =
+      deps.redis.status === 'ready' &&
+      (await deps.redis.ping().then(
+        (r) => r === 'PONG',
+        () => false,
+      ));
     const workers = redis ? await deps.queue.getWorkersCount().catch(() => 0) : 0;
     const ready = redis && workers > 0;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', redis, workers });

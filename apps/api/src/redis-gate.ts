@@ -1,0 +1,65 @@
+/**
+ * The API while Redis is away. Its connection fails fast instead of queueing: a command sent while
+ * Redis is unreachable is refused at once (no offline queue), a command in flight when the
+ * connection drops is rejected rather than re-sent on reconnect, and one that gets no answer
+ * within `KILN_REDIS_COMMAND_TIMEOUT_MS` is abandoned. So a client that was told 503 never finds a
+ * job created for it later by a queued command. ioredis reconnects by itself; the gate opens again
+ * as soon as the connection is ready.
+ */
+import { KilnError } from '@kiln/contracts';
+import type { KilnConfig } from '@kiln/config';
+import type { NextFunction, Request, Response } from 'express';
+import type { Redis, RedisOptions } from 'ioredis';
+
+/** Seconds a client is asked to wait while Redis is away. */
+export const REDIS_RETRY_AFTER_SECONDS = 2;
+
+/** ioredis options of the API's command connection (not of BullMQ's blocking event reader). */
+export function failFastRedisOptions(config: Pick<KilnConfig, 'redisCommandTimeoutMs'>): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: config.redisCommandTimeoutMs,
+    connectTimeout: 2000,
+    // Reconnect quickly after an outage (ioredis' default backs off to 2 s as well).
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  };
+}
+
+export const redisUnavailable = () =>
+  new KilnError('service_unavailable', 'Kiln cannot reach its Redis; nothing was done. Retry shortly', {
+    retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS,
+  });
+
+/** Every route behind this answers 503 at once while the connection is not ready. */
+export function redisGate(redis: Redis) {
+  return (_req: Request, _res: Response, next: NextFunction) => {
+    next(redis.status === 'ready' ? undefined : redisUnavailable());
+  };
+}
+
+const CONNECTION_ERRORS = [
+  "Stream isn't writeable",
+  'Connection is closed',
+  'Command timed out',
+  'Reached the max retries per request limit',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+];
+
+/** Whether an error means Redis went away mid-request (so the answer is 503, not 500). */
+export function isRedisUnavailableError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  const code = (err as NodeJS.ErrnoException).code;
+  return CONNECTION_ERRORS.some((text) => err.message.includes(text) || code === text);
+}
+
+/** Resolves once the connection is ready: with no offline queue, nothing may be sent before. */
+export async function untilReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+}
