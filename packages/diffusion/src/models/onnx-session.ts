@@ -3,6 +3,7 @@
  * (fp16 vs fp32 tensors, int32 vs int64 token ids) behind float32/int32 arrays, and counts the time
  * spent inside `session.run` so benchmarks can compare Kiln's wall time with the model's own time.
  */
+import nodePath from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { float16ToFloat32, float32ToFloat16 } from '@kiln/onnx';
 
@@ -13,7 +14,25 @@ export interface SessionSettings {
   /** 0 lets onnxruntime choose. */
   intraOpThreads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * onnxruntime's CPU arena keeps every block it ever allocated (its peak) for the session's life:
+   * fastest for a session run many times (the UNet), but the memory is never returned. Off, large
+   * activations go back to the OS after each run (docs/memory.md has the measurements). Default on
+   * for the sessions of `arenaParts`, off for the others.
+   */
   enableCpuMemArena?: boolean;
+  /**
+   * The model-folder parts (the folder a `model.onnx` sits in) whose sessions keep an arena when
+   * `enableCpuMemArena` is on. Default: the UNet only, run every denoising step; the text encoder
+   * and the VAE run once or twice a job, and their large activations are returned after each run.
+   */
+  arenaParts?: readonly string[];
+  /**
+   * The memory pattern pre-allocates one block per input shape after the first run, on top of the
+   * arena's blocks: measured to double a session's resident activations from its second run at a
+   * given size, and no faster here (docs/memory.md). Default off.
+   */
+  enableMemPattern?: boolean;
 }
 
 export type ElementType = 'float32' | 'float16' | 'int32' | 'int64' | 'float64' | 'uint8' | string;
@@ -102,6 +121,13 @@ function fromOrtTensor(t: ort.Tensor): HostTensor {
   }
 }
 
+const DEFAULT_ARENA_PARTS = ['unet'];
+
+function keepsArena(file: string, settings: SessionSettings): boolean {
+  const part = nodePath.basename(nodePath.dirname(file));
+  return (settings.enableCpuMemArena ?? true) && (settings.arenaParts ?? DEFAULT_ARENA_PARTS).includes(part);
+}
+
 /** One ONNX graph loaded into an onnxruntime session. */
 export class OnnxModel {
   /** Total milliseconds spent in `session.run` since load (for the core-overhead benchmark). */
@@ -124,7 +150,8 @@ export class OnnxModel {
         const options: ort.InferenceSession.SessionOptions = {
           executionProviders: providers,
           graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
-          enableCpuMemArena: settings.enableCpuMemArena ?? true,
+          enableCpuMemArena: keepsArena(path, settings),
+          enableMemPattern: settings.enableMemPattern ?? false,
         };
         if (settings.intraOpThreads) options.intraOpNumThreads = settings.intraOpThreads;
         const session = await ort.InferenceSession.create(path, options);

@@ -9,6 +9,12 @@ import type { Sd15Model } from '../../models/sd15-model.js';
 import { applyTokenWeights, padChunkCount, promptToChunks, type PromptChunk } from '../../prompt/index.js';
 
 const CHUNK_TOKENS = 77;
+/**
+ * The most 75-token chunks a prompt may take. A1111 sets no limit, but every chunk widens the
+ * UNet's cross-attention for every step (a 10 000-character prompt of `BREAK`s took 5.8 GB at
+ * 512×512 with the tiny model): 8 chunks are 600 tokens, more than any prompt people write.
+ */
+export const DEFAULT_MAX_PROMPT_CHUNKS = 8;
 const LAYER_NORM_EPS = 1e-5;
 
 export interface PromptEmbeddings {
@@ -79,16 +85,31 @@ async function encodeChunks(model: Sd15Model, chunks: PromptChunk[], clipSkip: n
   return { data, tokens: chunks.length * CHUNK_TOKENS, dim };
 }
 
+function checkChunkCount(chunks: readonly PromptChunk[], maxChunks: number, field: string): void {
+  if (chunks.length <= maxChunks) return;
+  throw new RenderInputError(
+    'input_rejected',
+    `${field} takes ${chunks.length} chunks of 75 tokens (each BREAK starts one); at most ${maxChunks} are allowed`,
+    field,
+  );
+}
+
 export async function encodePrompts(
   model: Sd15Model,
   prompt: string,
   negativePrompt: string,
   clipSkip: number,
+  maxChunks = DEFAULT_MAX_PROMPT_CHUNKS,
 ): Promise<{ positive: PromptEmbeddings; negative: PromptEmbeddings }> {
   const positiveChunks = promptToChunks(model.tokenizer, prompt);
+  checkChunkCount(positiveChunks, maxChunks, 'prompt');
   const negativeChunks = promptToChunks(model.tokenizer, negativePrompt);
+  checkChunkCount(negativeChunks, maxChunks, 'negative_prompt');
   const count = Math.max(positiveChunks.length, negativeChunks.length);
   const positive = await encodeChunks(model, padChunkCount(model.tokenizer, positiveChunks, count), clipSkip);
   const negative = await encodeChunks(model, padChunkCount(model.tokenizer, negativeChunks, count), clipSkip);
   return { positive, negative };
 }
+
+/** The 77-token chunks each prompt was padded to (for the memory plan). */
+export const chunkCount = (prompts: { positive: PromptEmbeddings }) => prompts.positive.tokens / CHUNK_TOKENS;

@@ -1,6 +1,6 @@
 /**
  * Stable Diffusion 1.5 image-to-image as diffusers' StableDiffusionImg2ImgPipeline:
- * check inputs → encode prompt → encode image → per micro-batch: prepare latents (posterior
+ * check inputs → encode prompt → plan memory → encode image → per micro-batch: prepare latents (posterior
  * sample, then noise, forward-noised to the first timestep of the shortened schedule) → denoise →
  * decode.
  *
@@ -13,7 +13,8 @@ import type { Sd15Model } from '../../models/sd15-model.js';
 import { createScheduler } from '../../schedulers/index.js';
 import { checkImageSize, checkRenderInputs, checkVaeEncoder, denoisingStepsFor } from './check-inputs.js';
 import { denoise } from './denoise-loop.js';
-import { encodePrompts } from './encode-prompt.js';
+import { chunkCount, encodePrompts } from './encode-prompt.js';
+import { planMemory } from './memory-plan.js';
 import { renderMicroBatches, startRenderClock } from './micro-batches.js';
 import { noisedImageLatents } from './prepare-latents.js';
 import { promptContext } from './prompt-context.js';
@@ -39,11 +40,12 @@ export async function imageToImage(model: Sd15Model, p: ImageToImageParams, hook
   checkImageSize(p.initImage, p, 'init_image');
   denoisingStepsFor(p.steps, p.strength);
 
-  const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip);
+  const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip, p.maxPromptChunks);
+  const plan = await planMemory(model, p, { promptChunks: chunkCount(prompts), encodesImage: true });
   const guided = p.cfgScale > 1;
-  const distribution = await encodeLatentDistribution(model, rgbToVaeInput(p.initImage), p.width, p.height);
+  const distribution = await encodeLatentDistribution(model, rgbToVaeInput(p.initImage), p.width, p.height, plan.tileLatent);
 
-  return renderMicroBatches(model, p, hooks, clock, async (batch) => {
+  return renderMicroBatches(model, p, plan, hooks, clock, async (batch) => {
     const scheduler = createScheduler(p.sampler, model.schedulerConfig);
     scheduler.setTimesteps(p.steps);
     const timesteps = startAtStrength(scheduler, p.steps, p.strength);

@@ -9,7 +9,7 @@
  *   (the clean image latents after the last step).
  *
  * Stages: check inputs → plan (mask blur, full-resolution crop, binarize, outpainting pre-fill) →
- * encode prompt → VAE-encode image and masked image → per micro-batch: prepare latents → denoise →
+ * encode prompt → plan memory → VAE-encode image and masked image → per micro-batch: prepare latents → denoise →
  * decode → compose (paste back).
  *
  * Generator draws per image, as diffusers with one generator per image: the image's posterior
@@ -22,7 +22,8 @@ import { randnPerItem } from '../../rng/index.js';
 import { createScheduler } from '../../schedulers/index.js';
 import { checkImageSize, checkRenderInputs, checkVaeEncoder, denoisingStepsFor } from './check-inputs.js';
 import { denoise, type UnetConditioning } from './denoise-loop.js';
-import { encodePrompts } from './encode-prompt.js';
+import { chunkCount, encodePrompts } from './encode-prompt.js';
+import { planMemory } from './memory-plan.js';
 import { planInpaint, type InpaintOptions } from './inpaint-plan.js';
 import { renderMicroBatches, startRenderClock } from './micro-batches.js';
 import { scaleByInitSigma } from './prepare-latents.js';
@@ -103,21 +104,23 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
   };
 
   const plan = await planInpaint(p.initImage, p.maskImage, options);
-  const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip);
+  const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip, p.maxPromptChunks);
+  const memory = await planMemory(model, p, { promptChunks: chunkCount(prompts), encodesImage: true });
   const guided = p.cfgScale > 1;
   const inpaintingUnet = model.unetInChannels === 9;
   const imageInput = rgbToVaeInput(plan.workImage);
   // diffusers encodes the image only when it needs its latents: the 4-channel blend, or strength < 1.
   const imageDistribution =
-    !inpaintingUnet || p.strength < 1 ? await encodeLatentDistribution(model, imageInput, p.width, p.height) : undefined;
+    !inpaintingUnet || p.strength < 1 ? await encodeLatentDistribution(model, imageInput, p.width, p.height, memory.tileLatent) : undefined;
   const maskedDistribution = inpaintingUnet
-    ? await encodeLatentDistribution(model, maskedImageInput(imageInput, plan.workMask), p.width, p.height)
+    ? await encodeLatentDistribution(model, maskedImageInput(imageInput, plan.workMask), p.width, p.height, memory.tileLatent)
     : undefined;
   const latentMask = maskAtLatentSize(plan.workMask);
 
   return renderMicroBatches(
     model,
     p,
+    memory,
     hooks,
     clock,
     async (batch) => {

@@ -7,6 +7,7 @@ import type { RgbImage } from '../../image/raster.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import { createGenerator, type RandomSource } from '../../rng/index.js';
 import { decodeLatents } from './decode-latents.js';
+import type { MemoryPlan } from './memory-plan.js';
 import type { RenderParams } from './render-params.js';
 import type { RenderHooks, RenderResult, RenderedImage } from './render-types.js';
 
@@ -47,12 +48,13 @@ export function startRenderClock(model: Sd15Model) {
 }
 
 /**
- * For each micro-batch: `denoiseBatch` (prepare latents + denoise loop), then decode each image
+ * For each micro-batch of the memory plan's size: `denoiseBatch` (prepare latents + denoise loop), then decode each image
  * and hand it to `finishImage` (inpainting's paste-back), reporting progress as it goes.
  */
 export async function renderMicroBatches(
   model: Sd15Model,
   p: RenderParams,
+  plan: MemoryPlan,
   hooks: RenderHooks,
   clock: ReturnType<typeof startRenderClock>,
   denoiseBatch: (batch: MicroBatch) => Promise<DenoisedBatch>,
@@ -65,8 +67,8 @@ export async function renderMicroBatches(
   const finalLatents: Float32Array[] = [];
   let unetCalls = 0;
 
-  for (let first = 0; first < p.seeds.length; first += p.microBatchSize) {
-    const seeds = p.seeds.slice(first, first + p.microBatchSize);
+  for (let first = 0; first < p.seeds.length; first += plan.microBatchSize) {
+    const seeds = p.seeds.slice(first, first + plan.microBatchSize);
     const size = seeds.length;
     const batch: MicroBatch = {
       first,
@@ -83,7 +85,7 @@ export async function renderMicroBatches(
     for (let b = 0; b < size; b++) {
       const own = denoised.latents.slice(b * perImage, (b + 1) * perImage);
       finalLatents.push(own);
-      let decoded: RgbImage = await decodeLatents(model, own, latentHeight, latentWidth);
+      let decoded: RgbImage = await decodeLatents(model, own, latentHeight, latentWidth, plan.tileLatent);
       if (finishImage) decoded = await finishImage(decoded);
       images.push({ seed: seeds[b], ...decoded, removedForSafety: false, safetyScore: null });
     }

@@ -15,6 +15,15 @@ export interface RenderParams {
   /** Images per UNet call (classifier-free guidance doubles the UNet batch). */
   microBatchSize: number;
   rng?: RngSource;
+  /**
+   * Peak bytes the render may take (memory/worker-memory.ts): the micro-batch shrinks to fit, and
+   * a render that cannot fit with one image per UNet call is refused. Unset: no bound.
+   */
+  memoryBudgetBytes?: number;
+  /** VAE tile side in pixels (default DEFAULT_VAE_TILE_SIZE): larger images decode and encode in tiles. */
+  vaeTileSize?: number;
+  /** Most 77-token chunks a prompt (or negative prompt) may take (default DEFAULT_MAX_PROMPT_CHUNKS). */
+  maxPromptChunks?: number;
 }
 
 /** Text-to-image takes the common parameters only. */

@@ -1,6 +1,6 @@
 /**
  * Stable Diffusion 1.5 text-to-image, stage by stage as diffusers' StableDiffusionPipeline:
- * check inputs → encode prompt → prepare latents → denoise → decode → postprocess.
+ * check inputs → encode prompt → plan memory → prepare latents → denoise → decode → postprocess.
  * Images are rendered in micro-batches; each image has its own generator, so its pixels do not
  * depend on which batch it was rendered in.
  */
@@ -8,7 +8,8 @@ import type { Sd15Model } from '../../models/sd15-model.js';
 import { createScheduler } from '../../schedulers/index.js';
 import { checkRenderInputs } from './check-inputs.js';
 import { denoise } from './denoise-loop.js';
-import { encodePrompts } from './encode-prompt.js';
+import { chunkCount, encodePrompts } from './encode-prompt.js';
+import { planMemory } from './memory-plan.js';
 import { renderMicroBatches, startRenderClock } from './micro-batches.js';
 import { pureNoiseLatents } from './prepare-latents.js';
 import { promptContext } from './prompt-context.js';
@@ -23,10 +24,11 @@ export async function textToImage(model: Sd15Model, p: TextToImageParams, hooks:
     field: 'mask_image',
     message: 'it is an inpainting model: send init_image and mask_image',
   });
-  const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip);
+  const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip, p.maxPromptChunks);
+  const plan = await planMemory(model, p, { promptChunks: chunkCount(prompts), encodesImage: false });
   const guided = p.cfgScale > 1;
 
-  return renderMicroBatches(model, p, hooks, clock, async (batch) => {
+  return renderMicroBatches(model, p, plan, hooks, clock, async (batch) => {
     const scheduler = createScheduler(p.sampler, model.schedulerConfig);
     scheduler.setTimesteps(p.steps);
     const latents = pureNoiseLatents(batch.generators, batch.shape, scheduler);

@@ -13,6 +13,7 @@
 import type { RgbImage } from '../../image/raster.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import { randnPerItem, type RandomSource } from '../../rng/index.js';
+import { encodeGeometry, runTiled, type Planar } from './vae-tiles.js';
 
 const f32 = Math.fround;
 
@@ -34,12 +35,18 @@ export function rgbToVaeInput(image: RgbImage): Float32Array {
   return out;
 }
 
-/** Runs the VAE encoder on one [1, 3, H, W] image. */
+/**
+ * Runs the VAE encoder on one [1, 3, H, W] image; an image larger than `tileLatent` latent pixels
+ * (× 8) on a side is encoded in overlapping tiles blended as diffusers' `tiled_encode` blends its
+ * moments (vae-tiles.ts). For `latent_parameters` the blend is on the moments, as in diffusers;
+ * for `latent_sample` (the graph samples inside) it is on the graph's samples.
+ */
 export async function encodeLatentDistribution(
   model: Sd15Model,
   input: Float32Array,
   width: number,
   height: number,
+  tileLatent: number | null = null,
 ): Promise<LatentDistribution> {
   const encoder = model.vaeEncoder;
   if (!encoder) throw new Error('encodeLatentDistribution: the model has no vae_encoder');
@@ -48,9 +55,16 @@ export async function encodeLatentDistribution(
     : encoder.outputs.has('latent_sample')
       ? 'latent_sample'
       : [...encoder.outputs.keys()][0];
-  const out = (await encoder.run({ sample: { data: input, dims: [1, 3, height, width] } }, [outputName]))[outputName];
-  const data = out.data as Float32Array;
-  const [, channels, h, w] = out.dims;
+  const runEncoder = async (image: Planar): Promise<Planar> => {
+    const dims = [1, 3, image.height, image.width];
+    const out = (await encoder.run({ sample: { data: image.data, dims } }, [outputName]))[outputName];
+    const [, channels, h, w] = out.dims;
+    return { data: out.data as Float32Array, channels, height: h, width: w };
+  };
+  const image: Planar = { data: input, channels: 3, height, width };
+  const tiled = tileLatent !== null && (height > tileLatent * 8 || width > tileLatent * 8);
+  const out = tiled ? await runTiled(image, encodeGeometry(tileLatent), runEncoder) : await runEncoder(image);
+  const { data, channels, height: h, width: w } = out;
   if (outputName !== 'latent_parameters') return { mean: data, std: null, dims: [1, channels, h, w] };
   // DiagonalGaussianDistribution: mean, logvar = chunk(parameters, 2, dim=1); std = exp(0.5 · logvar)
   const half = (channels / 2) * h * w;

@@ -1,0 +1,153 @@
+/**
+ * A worker's peak memory as a known function of the model and the request: plain numbers in, bytes
+ * out. This module imports nothing (not even types), so the API can use it to refuse a request that
+ * cannot fit a worker's budget without loading the diffusion core or onnxruntime.
+ *
+ * The model (docs/memory.md has the derivation and the measurements behind every constant):
+ *
+ *   peak = runtime + weights + host buffers + UNet(micro-batch) + max(text encoder, VAE decode, VAE encode)
+ *
+ * - Only the UNet session keeps an onnxruntime arena (the hot loop; see models/onnx-session.ts), so
+ *   the UNet's activations stay resident while the VAE runs; the other sessions return theirs after
+ *   each run, so only the largest of them counts.
+ * - Every ONNX stage is the larger of its convolution phase (linear in pixels) and its attention
+ *   phase (quadratic in tokens: onnxruntime's CPU attention materialises the scores and their
+ *   softmax, `heads × queries × keys` floats each, for every batch item).
+ * - The VAE decodes (and encodes) one image at a time, in tiles of at most `vaeTileLatent` latent
+ *   pixels a side when the image is larger (pipelines/sd15/vae-tiles.ts), so its term depends on
+ *   the tile, not on the image.
+ */
+
+/** float32 bytes. */
+const F32 = 4;
+/** The attention scores and their softmax are alive at the same time (measured: docs/memory.md). */
+const ATTENTION_COPIES = 2;
+/** CLIP's context length: one prompt chunk is 77 tokens. */
+export const TOKENS_PER_CHUNK = 77;
+/** Node, onnxruntime and the tokenizer before any model is loaded (measured RSS, docs/memory.md). */
+export const RUNTIME_BYTES = 170 * 2 ** 20;
+
+/** One attention layer family: at `downsample`× below the latent grid, with `heads` heads. */
+export interface AttentionSite {
+  downsample: number;
+  heads: number;
+}
+
+/** The memory-relevant shape of one ONNX stage. */
+export interface StageProfile {
+  /** Bytes alive at the widest convolution, per latent pixel and batch item. */
+  convBytesPerLatentPixel: number;
+  selfAttention: readonly AttentionSite[];
+  /** Cross-attention over the prompt's tokens (the UNet only). */
+  crossAttention?: readonly AttentionSite[];
+  /** Bytes alive through both phases, per latent pixel and batch item (measured where it matters). */
+  residentBytesPerLatentPixel?: number;
+}
+
+/** What the estimate needs to know of a model. */
+export interface ModelMemoryProfile {
+  /** Bytes of every ONNX file (weights included), resident once loaded. */
+  weightsBytes: number;
+  /** Text encoder bytes per 77-token chunk (activations and attention). */
+  textBytesPerChunk: number;
+  /** Width of the text embeddings (the UNet's cross_attention_dim). */
+  contextDim: number;
+  unet: StageProfile;
+  vaeDecoder: StageProfile;
+  vaeEncoder: StageProfile;
+}
+
+/** What the estimate needs to know of a request. */
+export interface RequestMemoryShape {
+  width: number;
+  height: number;
+  numImages: number;
+  /** Images per UNet call. */
+  microBatch: number;
+  /** Classifier-free guidance (cfg_scale > 1) doubles the UNet batch. */
+  guided: boolean;
+  /** 77-token chunks of the longer of prompt and negative prompt. */
+  promptChunks: number;
+  /** Image-to-image and inpainting run the VAE encoder. */
+  encodesImage: boolean;
+  /** Largest VAE tile side in latent pixels; null decodes and encodes whole images. */
+  vaeTileLatent: number | null;
+  /** UNet input channels: 4, or 9 for an inpainting UNet. */
+  unetInChannels?: number;
+}
+
+export interface MemoryEstimate {
+  /** Peak resident bytes of a worker rendering this request. */
+  totalBytes: number;
+  runtimeBytes: number;
+  weightsBytes: number;
+  hostBytes: number;
+  unetBytes: number;
+  textBytes: number;
+  vaeDecodeBytes: number;
+  vaeEncodeBytes: number;
+}
+
+const cells = (side: number, downsample: number) => Math.ceil(side / downsample);
+
+function attentionBytes(sites: readonly AttentionSite[], items: number, h: number, w: number, keys?: number): number {
+  let worst = 0;
+  for (const site of sites) {
+    const queries = cells(h, site.downsample) * cells(w, site.downsample);
+    worst = Math.max(worst, ATTENTION_COPIES * F32 * site.heads * items * queries * (keys ?? queries));
+  }
+  return worst;
+}
+
+/** One ONNX run over `items` batch items of an h×w latent grid: the larger of its two phases. */
+export function stageBytes(stage: StageProfile, items: number, h: number, w: number, contextTokens = 0): number {
+  const conv = stage.convBytesPerLatentPixel * items * h * w;
+  const self = attentionBytes(stage.selfAttention, items, h, w);
+  const cross = stage.crossAttention ? attentionBytes(stage.crossAttention, items, h, w, contextTokens) : 0;
+  return Math.max(conv, self, cross) + (stage.residentBytesPerLatentPixel ?? 0) * items * h * w;
+}
+
+/** The VAE's largest run: one image, the whole latent grid or its largest tile. */
+function vaeBytes(stage: StageProfile, h: number, w: number, tile: number | null): number {
+  const th = tile === null ? h : Math.min(h, tile);
+  const tw = tile === null ? w : Math.min(w, tile);
+  // The run's input and output (3 × 64 floats per latent pixel) and, when tiled, the whole
+  // image's float samples the tiles are blended into.
+  const io = F32 * (4 + 3 * 64) * th * tw + (tile !== null && (h > tile || w > tile) ? F32 * 3 * 64 * h * w : 0);
+  return stageBytes(stage, 1, th, tw) + io;
+}
+
+export function estimateWorkerPeak(profile: ModelMemoryProfile, r: RequestMemoryShape): MemoryEstimate {
+  const h = Math.ceil(r.height / 8);
+  const w = Math.ceil(r.width / 8);
+  const images = Math.max(1, r.numImages);
+  const micro = Math.max(1, Math.min(r.microBatch, images));
+  const items = micro * (r.guided ? 2 : 1);
+  const contextTokens = r.promptChunks * TOKENS_PER_CHUNK;
+  const inChannels = r.unetInChannels ?? 4;
+  // UNet inputs and output (sample, context, noise prediction) and the scheduler's copies of the latents.
+  const unetIo = F32 * items * ((inChannels + 4) * h * w + contextTokens * profile.contextDim) + F32 * 4 * micro * h * w * 4;
+  const unetBytes = stageBytes(profile.unet, items, h, w, contextTokens) + unetIo;
+  // Both prompts' embeddings are encoded one after the other: one prompt's chunks at a time.
+  const textBytes = r.promptChunks * profile.textBytesPerChunk;
+  const vaeDecodeBytes = vaeBytes(profile.vaeDecoder, h, w, r.vaeTileLatent);
+  const vaeEncodeBytes = r.encodesImage ? vaeBytes(profile.vaeEncoder, h, w, r.vaeTileLatent) : 0;
+  // Every image's RGB pixels and final latents are held until the request ends.
+  const hostBytes = images * (3 * r.width * r.height + F32 * 4 * h * w);
+  const runtimeBytes = RUNTIME_BYTES;
+  const weightsBytes = profile.weightsBytes;
+  const totalBytes =
+    runtimeBytes + weightsBytes + hostBytes + unetBytes + Math.max(textBytes, vaeDecodeBytes, vaeEncodeBytes);
+  return { totalBytes, runtimeBytes, weightsBytes, hostBytes, unetBytes, textBytes, vaeDecodeBytes, vaeEncodeBytes };
+}
+
+/**
+ * The largest micro-batch (≤ the requested one) whose peak fits `budgetBytes`; 0 when not even one
+ * image per UNet call fits (the request must be refused).
+ */
+export function chooseMicroBatch(profile: ModelMemoryProfile, r: RequestMemoryShape, budgetBytes: number): number {
+  for (let micro = Math.min(r.microBatch, r.numImages); micro >= 1; micro--) {
+    if (estimateWorkerPeak(profile, { ...r, microBatch: micro }).totalBytes <= budgetBytes) return micro;
+  }
+  return 0;
+}
