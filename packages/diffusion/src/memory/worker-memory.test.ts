@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { KILN_TINY_ACTIVATIONS, SD15_ACTIVATIONS } from './sd15-profiles.js';
+import { RUNTIME_BYTES, chooseMicroBatch, estimateWorkerPeak, stageBytes, type RequestMemoryShape } from './worker-memory.js';
+
+const tiny = { ...KILN_TINY_ACTIVATIONS, weightsBytes: 12e6 };
+const sd15 = { ...SD15_ACTIVATIONS, weightsBytes: 4.3e9 };
+const request = (over: Partial<RequestMemoryShape> = {}): RequestMemoryShape => ({
+  width: 512,
+  height: 512,
+  numImages: 1,
+  microBatch: 1,
+  guided: true,
+  promptChunks: 1,
+  encodesImage: false,
+  vaeTileLatent: 128,
+  ...over,
+});
+
+describe('worker memory estimate', () => {
+  it('imports nothing, so the API can use it without the diffusion core (its profiles neither)', () => {
+    for (const file of ['worker-memory.ts', 'sd15-profiles.ts']) {
+      const text = readFileSync(new URL(file, import.meta.url), 'utf8');
+      expect(text).not.toMatch(/^\s*import\b|\brequire\(|\bimport\(/m);
+    }
+  });
+
+  it('costs attention as 2 float32 copies of heads × queries × keys per batch item', () => {
+    // The tiny VAE decoder's mid-block attention over a 1024×1024 image's 128×128 latents,
+    // measured at 2.09 GiB above the loaded model (docs/memory.md).
+    expect(stageBytes(tiny.vaeDecoder, 1, 128, 128)).toBe(2 * 4 * 16384 ** 2);
+    // The tiny UNet: 2 heads at half the latent grid, a guided pair; measured 0.55 GiB.
+    expect(stageBytes(tiny.unet, 2, 128, 128)).toBe(2 * 4 * 2 * 2 * 4096 ** 2);
+    // Cross-attention grows with the prompt's tokens: 8 chunks of 77 against 64×64 / 4 queries.
+    expect(stageBytes({ ...tiny.unet, selfAttention: [] }, 2, 64, 64, 8 * 77)).toBe(2 * 4 * 2 * 2 * 1024 * 616);
+  });
+
+  it('adds runtime, weights, host buffers, the UNet and the largest other stage', () => {
+    const e = estimateWorkerPeak(tiny, request());
+    expect(e.runtimeBytes).toBe(RUNTIME_BYTES);
+    expect(e.weightsBytes).toBe(12e6);
+    expect(e.hostBytes).toBe(3 * 512 * 512 + 4 * 4 * 64 * 64);
+    expect(e.totalBytes).toBe(
+      e.runtimeBytes + e.weightsBytes + e.hostBytes + e.unetBytes + Math.max(e.textBytes, e.vaeDecodeBytes, e.vaeEncodeBytes),
+    );
+    expect(e.vaeEncodeBytes).toBe(0);
+    expect(estimateWorkerPeak(tiny, request({ encodesImage: true })).vaeEncodeBytes).toBeGreaterThan(e.vaeDecodeBytes);
+  });
+
+  it('bounds the VAE by its tile: a 2048×2048 image costs one 1024×1024 tile plus its float output', () => {
+    const tile = estimateWorkerPeak(tiny, request({ width: 1024, height: 1024 })).vaeDecodeBytes;
+    const big = estimateWorkerPeak(tiny, request({ width: 2048, height: 2048 })).vaeDecodeBytes;
+    expect(big - tile).toBe(4 * 3 * 2048 * 2048);
+    const whole = estimateWorkerPeak(tiny, request({ width: 2048, height: 2048, vaeTileLatent: null })).vaeDecodeBytes;
+    expect(whole).toBeGreaterThan(10 * big);
+  });
+
+  it('chooses the largest micro-batch that fits, and 0 when one image does not', () => {
+    const r = request({ width: 1024, height: 1024, numImages: 4, microBatch: 4 });
+    const peaks = [1, 2, 3, 4].map((m) => estimateWorkerPeak(tiny, { ...r, microBatch: m }).totalBytes);
+    expect(peaks[1]).toBeGreaterThan(peaks[0]);
+    expect(chooseMicroBatch(tiny, r, peaks[3])).toBe(4);
+    expect(chooseMicroBatch(tiny, r, peaks[2] + 1)).toBe(3);
+    expect(chooseMicroBatch(tiny, r, peaks[0])).toBe(1);
+    expect(chooseMicroBatch(tiny, r, peaks[0] - 1)).toBe(0);
+    expect(chooseMicroBatch(tiny, { ...r, numImages: 2 }, peaks[3])).toBe(2);
+  });
+
+  it('puts SD1.5 at 512×512 above its weights by its guided UNet attention (8 heads over 4096 tokens)', () => {
+    const e = estimateWorkerPeak(sd15, request());
+    expect(e.unetBytes).toBeGreaterThan(2 * 4 * 8 * 2 * 4096 ** 2);
+    expect(e.totalBytes / 2 ** 30).toBeGreaterThan(6);
+    expect(e.totalBytes / 2 ** 30).toBeLessThan(7);
+  });
+});
