@@ -121,15 +121,20 @@ const FIELD_CASES: Case[] = [
   ok('checkpoint', { checkpoint: 'library:dreamshaper-8' }, ['sd15']),
   bad('empty checkpoint', { checkpoint: '' }, ['checkpoint'], 'string_too_short', ['sd15']),
   bad('checkpoint of 257 chars', { checkpoint: 'c'.repeat(257) }, ['checkpoint'], 'string_too_long', ['sd15']),
-  ok('vae', { vae: 'sd-vae-ft-mse' }, ['sd15']),
+  ok('vae null', { vae: null }, ['sd15']),
+  bad('vae naming one (not supported yet)', { vae: 'sd-vae-ft-mse' }, ['vae'], 'value_error', ['sd15']),
   bad('vae not a string', { vae: 3 }, ['vae'], 'string_type', ['sd15']),
-  ok('loras at both weight bounds', { loras: { detail: -5, style: 5, other: 0.75 } }, ['sd15']),
+  ok('loras {} (none)', { loras: {} }, ['sd15']),
+  ok('loras null', { loras: null }, ['sd15']),
+  bad('loras at both weight bounds (not supported yet)', { loras: { detail: -5, style: 5 } }, ['loras'], 'value_error', ['sd15']),
   bad('lora weight above 5', { loras: { style: 5.01 } }, ['loras', 'style'], 'less_than_equal', ['sd15']),
   bad('lora weight below -5', { loras: { style: -5.01 } }, ['loras', 'style'], 'greater_than_equal', ['sd15']),
   bad('lora weight not a number', { loras: { style: 'high' } }, ['loras', 'style'], 'float_parsing', ['sd15']),
   bad('lora with an empty name', { loras: { '': 1 } }, ['loras', ''], 'string_too_short', ['sd15']),
   bad('loras as a list', { loras: ['style'] }, ['loras'], 'dict_type', ['sd15']),
-  ok('textual_inversions', { textual_inversions: { 'easynegative': 'easynegative' } }, ['sd15']),
+  ok('textual_inversions {} (none)', { textual_inversions: {} }, ['sd15']),
+  ok('textual_inversions null', { textual_inversions: null }, ['sd15']),
+  bad('textual_inversions naming one (not supported yet)', { textual_inversions: { easynegative: 'easynegative' } }, ['textual_inversions'], 'value_error', ['sd15']),
   bad('textual inversion with an empty trigger', { textual_inversions: { emb: '' } }, ['textual_inversions', 'emb'], 'string_too_short', ['sd15']),
   bad('textual inversion trigger not a string', { textual_inversions: { emb: 1 } }, ['textual_inversions', 'emb'], 'string_type', ['sd15']),
   ok('clip_skip 1', { clip_skip: 1 }, ['sd15']),
@@ -157,7 +162,10 @@ describe.each(BOTH)('%s request fields (CONTRACT §1)', (family) => {
   const cases = FIELD_CASES.filter((c) => c.families.includes(family));
   it.each(cases.filter((c) => !c.error).map((c) => [c.name, c] as const))('accepts %s', (_, c) => {
     const data = accept(family, { ...base, ...c.patch });
-    for (const [key, value] of Object.entries(c.patch)) expect(data[key as keyof typeof data]).toEqual(value);
+    for (const [key, value] of Object.entries(c.patch)) {
+      if (value === null) expect(data).not.toHaveProperty(key); // null is "not given"
+      else expect(data[key as keyof typeof data]).toEqual(value);
+    }
   });
   it.each(cases.filter((c) => c.error).map((c) => [c.name, c] as const))('rejects %s', (_, c) => {
     const body = reject(family, { ...base, ...c.patch });
@@ -219,6 +227,7 @@ describe('defaults applied on parse', () => {
       height: 512,
       outpainting: false,
       clip_skip: 1,
+      log_prompt: false,
     });
   });
 
@@ -234,6 +243,7 @@ describe('defaults applied on parse', () => {
       width: 1024,
       height: 1024,
       outpainting: false,
+      log_prompt: false,
     });
   });
 
@@ -269,9 +279,21 @@ describe('samplers', () => {
     expectDetail(reject('sd15', { ...base, sampler }), ['body', 'sampler'], 'enum');
   });
 
-  it('has the 20 names of CONTRACT §1', () => {
-    expect(SD15_SAMPLERS).toHaveLength(20);
-    expect(new Set(SD15_SAMPLERS).size).toBe(20);
+  it('has the 21 names of the spec\'s Scheduler enum, LCM included', () => {
+    expect(SD15_SAMPLERS).toHaveLength(21);
+    expect(new Set(SD15_SAMPLERS).size).toBe(21);
+    expect(SD15_SAMPLERS).toContain('LCM');
+  });
+
+  it('LCM takes at most 50 steps (its distillation schedule), other samplers up to 200', () => {
+    expect(accept('sd15', { ...base, sampler: 'LCM', steps: 4, cfg_scale: 1.5 })).toMatchObject({ sampler: 'LCM', steps: 4 });
+    expect(accept('sd15', { ...base, sampler: 'LCM', steps: 50 }).steps).toBe(50);
+    const body = reject('sd15', { ...base, sampler: 'LCM', steps: 51 });
+    expect(body.detail).toEqual([
+      expect.objectContaining({ loc: ['body', 'steps'], type: 'less_than_equal', msg: expect.stringMatching(/LCM takes at most 50 steps/) }),
+    ]);
+    expect(accept('sd15', { ...base, sampler: 'LCM' }).steps).toBe(30); // the default step count fits
+    expect(accept('sd15', { ...base, sampler: 'DDIM', steps: 200 }).steps).toBe(200);
   });
 
   it('SD3 accepts FLOW_MATCH_EULER or no sampler', () => {
@@ -350,8 +372,35 @@ describe('SD1.5-only fields on SD3', () => {
     expect(body.error.message).toContain(field);
   });
 
-  it.each([...SD15_ONLY_FIELDS])('SD1.5 accepts %s', (field) => {
+  it.each(['checkpoint', 'clip_skip'] as const)('SD1.5 accepts %s', (field) => {
     expect(accept('sd15', { ...base, [field]: values[field] })[field]).toEqual(values[field]);
+  });
+
+  it.each([...SD15_ONLY_FIELDS])('SD3 accepts %s: null (not given)', (field) => {
+    expect(accept('sd3', { ...base, [field]: null })).not.toHaveProperty(field);
+  });
+});
+
+describe('asset fields Kiln cannot apply yet (never accepted and ignored)', () => {
+  it.each([
+    ['vae', 'sd-vae-ft-mse', /vae is not supported yet: .*\(sd-vae-ft-mse\).*omit vae or send null/],
+    ['loras', { style: 0.7, detail: 1 }, /loras is not supported yet: .*\(style, detail\).*send \{\} or send null/],
+    ['textual_inversions', { easynegative: 'easyneg' }, /textual_inversions is not supported yet: .*\(easynegative\)/],
+  ] as const)('SD1.5 answers 422 naming %s when it names an asset', (field, value, message) => {
+    const body = reject('sd15', { ...base, [field]: value });
+    expect(body.detail).toEqual([{ loc: ['body', field], msg: expect.stringMatching(message), type: 'value_error' }]);
+  });
+
+  it.each([
+    ['loras', {}],
+    ['textual_inversions', {}],
+  ] as const)('SD1.5 accepts %s {} (names nothing)', (field, value) => {
+    expect(accept('sd15', { ...base, [field]: value })[field]).toEqual({});
+  });
+
+  it('a LoRA weight out of range is reported as such, not as "not supported"', () => {
+    const body = reject('sd15', { ...base, loras: { style: 9 } });
+    expect(body.detail).toEqual([expect.objectContaining({ loc: ['body', 'loras', 'style'], type: 'less_than_equal' })]);
   });
 });
 

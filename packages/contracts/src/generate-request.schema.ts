@@ -3,11 +3,15 @@ import { VALIDATION_PARSE_PARAMS } from './issue-messages.js';
 import type { ModelFamily } from './model-family.js';
 import {
   commonRequestFields,
+  nullMeansAbsent,
   REQUEST_DEFAULTS,
+  REQUEST_LIMITS,
   sd15InpaintFieldsRejectedBySd3,
   sd15InpaintRequestFields,
   sd15OnlyFieldsRejectedBySd3,
   sd15OnlyRequestFields,
+  sd3SecondPromptFields,
+  secondPromptFieldsRejectedBySd15,
 } from './request-fields.js';
 import {
   ANY_RESOLUTION_LIMITS,
@@ -16,9 +20,13 @@ import {
   isAllowedResolution,
   RESOLUTIONS,
 } from './resolutions.js';
-import { DEFAULT_SD15_SAMPLER, DEFAULT_SD3_SAMPLER, SD15_SAMPLERS, SD3_SAMPLERS } from './samplers.js';
+import { DEFAULT_SD15_SAMPLER, DEFAULT_SD3_SAMPLER, LCM_MAX_STEPS, SD15_SAMPLERS, SD3_SAMPLERS } from './samplers.js';
+import { styledPrompts, type StylePresetName } from './style-presets.js';
 import { toValidationErrorBody, type ValidationErrorBody } from './validation-error.js';
 import { DEFAULT_WEBHOOK_EVENTS } from './webhook-events.js';
+
+// The intake parses a request, then applies its style preset: both live with the schema.
+export * from './style-presets.js';
 
 /** Operator choices that change what a request may contain. */
 export interface SchemaOptions {
@@ -38,7 +46,9 @@ function resolutionFields(family: ModelFamily, opts: SchemaOptions) {
     ? `any multiple of ${multipleOf} from ${min} to ${max}`
     : `(width, height) must be one of ${RESOLUTIONS[family].map(formatResolution).join(', ')}`;
   const side = (name: string, fallback: number) =>
-    z.int().min(min).max(max).multipleOf(multipleOf).default(fallback).describe(`Output ${name} in pixels; ${rule}.`);
+    nullMeansAbsent(
+      z.int().min(min).max(max).multipleOf(multipleOf).default(fallback).describe(`Output ${name} in pixels; ${rule}.`),
+    );
   return { width: side('width', defaultWidth), height: side('height', defaultHeight) };
 }
 
@@ -55,6 +65,9 @@ function whenValid(fields: readonly string[]) {
 }
 
 interface CrossFieldValues {
+  prompt: string;
+  negative_prompt?: string;
+  style_preset?: StylePresetName;
   seed?: number | (number | null)[] | null;
   num_images: number;
   width: number;
@@ -137,6 +150,26 @@ function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(schema: S, f
         }
       },
       { when: whenValid(['webhook_events', 'webhook_url']) },
+    )
+    .superRefine(
+      (v, ctx) => {
+        // The styled prompts must still fit the prompt limits the worker parses them with again.
+        if (v.style_preset === undefined) return;
+        const styled = styledPrompts(v.style_preset, v.prompt, v.negative_prompt);
+        for (const field of ['prompt', 'negative_prompt'] as const) {
+          const length = styled[field].length;
+          if (length <= REQUEST_LIMITS.promptMaxChars) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message:
+              `with style_preset '${v.style_preset}' ${field} becomes ${length} characters; at most ` +
+              `${REQUEST_LIMITS.promptMaxChars}: shorten it`,
+            params: { type: 'value_error', ctx: { max_length: REQUEST_LIMITS.promptMaxChars } },
+          });
+        }
+      },
+      { when: whenValid(['style_preset', 'prompt', 'negative_prompt']) },
     );
   if (!opts.allowAnyResolution) {
     const allowed = RESOLUTIONS[family].map(formatResolution);
@@ -158,6 +191,8 @@ function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(schema: S, f
   }
   return out.overwrite((v) => {
     const next = { ...v };
+    // A field sent as null parsed to undefined: drop the key, so null is exactly "not given".
+    for (const key of Object.keys(next) as (keyof typeof next)[]) if (next[key] === undefined) delete next[key];
     if (next.init_image !== undefined && next.strength === undefined) next.strength = REQUEST_DEFAULTS.strength;
     if (next.webhook_url !== undefined) {
       next.webhook_events = [...new Set(next.webhook_events ?? DEFAULT_WEBHOOK_EVENTS)];
@@ -176,15 +211,38 @@ function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(schema: S, f
 export function createSd15RequestSchema(opts: SchemaOptions) {
   const shape = {
     ...commonRequestFields,
-    sampler: z.enum(SD15_SAMPLERS).default(DEFAULT_SD15_SAMPLER).describe('Sampler (diffusers scheduler). `LMS` = `KLMS`, `K_HEUN` = `HEUN`.'),
+    sampler: nullMeansAbsent(
+      z
+        .enum(SD15_SAMPLERS)
+        .default(DEFAULT_SD15_SAMPLER)
+        .describe(
+          'Sampler (diffusers scheduler). `LMS` = `KLMS`, `K_HEUN` = `HEUN`. `LCM` is for LCM-distilled weights, ' +
+            `with cfg_scale 1–2 and 4–8 steps (at most ${LCM_MAX_STEPS}).`,
+        ),
+    ),
     ...resolutionFields('sd15', opts),
     ...sd15OnlyRequestFields,
     ...sd15InpaintRequestFields,
+    ...secondPromptFieldsRejectedBySd15,
   };
   const object = z
     .strictObject(shape)
     .meta({ title: 'Sd15GenerateRequest', description: 'Body of POST /generate/sd (Stable Diffusion 1.5).' });
-  return withCrossFieldRules(object, 'sd15', opts);
+  return withCrossFieldRules(object, 'sd15', opts).superRefine(
+    (v, ctx) => {
+      if (v.sampler === 'LCM' && v.steps > LCM_MAX_STEPS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps'],
+          message:
+            `sampler LCM takes at most ${LCM_MAX_STEPS} steps (it picks them from its ${LCM_MAX_STEPS}-step ` +
+            'distillation schedule); 4–8 is usual',
+          params: { type: 'less_than_equal', ctx: { le: LCM_MAX_STEPS } },
+        });
+      }
+    },
+    { when: whenValid(['sampler', 'steps']) },
+  );
 }
 
 /**
@@ -195,15 +253,18 @@ export function createSd15RequestSchema(opts: SchemaOptions) {
 export function createSd3RequestSchema(opts: SchemaOptions) {
   const shape = {
     ...commonRequestFields,
-    sampler: z
-      .enum(SD3_SAMPLERS, {
-        error: `SD3 supports only the flow-matching Euler sampler: sampler should be '${DEFAULT_SD3_SAMPLER}' or omitted`,
-      })
-      .default(DEFAULT_SD3_SAMPLER)
-      .describe('SD3 is a flow-matching model: FLOW_MATCH_EULER is the only sampler; omit it or send that.'),
+    sampler: nullMeansAbsent(
+      z
+        .enum(SD3_SAMPLERS, {
+          error: `SD3 supports only the flow-matching Euler sampler: sampler should be '${DEFAULT_SD3_SAMPLER}' or omitted`,
+        })
+        .default(DEFAULT_SD3_SAMPLER)
+        .describe('SD3 is a flow-matching model: FLOW_MATCH_EULER is the only sampler; omit it or send that.'),
+    ),
     ...resolutionFields('sd3', opts),
     ...sd15OnlyFieldsRejectedBySd3,
     ...sd15InpaintFieldsRejectedBySd3,
+    ...sd3SecondPromptFields,
   };
   const object = z
     .strictObject(shape)

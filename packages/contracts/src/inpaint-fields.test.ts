@@ -51,10 +51,11 @@ describe('Kiln inpainting extensions on POST /generate/sd', () => {
   it('documents the fields and their defaults in the OpenAPI document', () => {
     const schemas = (buildOpenApiDocument() as any).components.schemas;
     const props = schemas.Sd15GenerateRequest.properties;
-    expect(props.mask_blur).toMatchObject({ type: 'integer', minimum: 0, maximum: 64, default: 0 });
-    expect(props.inpaint_full_res).toMatchObject({ type: 'boolean', default: false });
-    expect(props.inpaint_full_res_padding).toMatchObject({ maximum: 256, default: 32 });
-    expect(props.inpaint_paste_original).toMatchObject({ type: 'boolean', default: true });
+    // Nullable (null means "not given"): the value's schema is the first `anyOf` option, the default beside it.
+    expect(props.mask_blur).toMatchObject({ anyOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { type: 'null' }], default: 0 });
+    expect(props.inpaint_full_res).toMatchObject({ anyOf: [{ type: 'boolean' }, { type: 'null' }], default: false });
+    expect(props.inpaint_full_res_padding).toMatchObject({ anyOf: [{ maximum: 256 }, { type: 'null' }], default: 32 });
+    expect(props.inpaint_paste_original).toMatchObject({ anyOf: [{ type: 'boolean' }, { type: 'null' }], default: true });
     expect(props.inpaint_paste_original.description).toMatch(/Kiln extension/);
   });
 });

@@ -16,6 +16,14 @@ function resolve(pointer: string): unknown {
     .reduce<any>((node, key) => (node === undefined ? undefined : node[key]), doc);
 }
 
+/** A nullable property's non-null schema with its annotations (`{anyOf: [T, {type: null}], default}` → T + default). */
+function valueOf(property: Json): Json {
+  if (!Array.isArray(property.anyOf)) return property;
+  const options = property.anyOf.filter((option: Json) => option.type !== 'null');
+  const { anyOf: _anyOf, ...annotations } = property;
+  return options.length === 1 ? { ...options[0], ...annotations } : property;
+}
+
 function collectRefs(node: unknown, out: string[] = []): string[] {
   if (Array.isArray(node)) node.forEach((n) => collectRefs(n, out));
   else if (node && typeof node === 'object') {
@@ -94,7 +102,10 @@ describe('buildOpenApiDocument', () => {
 
   it('request schemas carry the field constraints of the validators', () => {
     for (const name of ['Sd15GenerateRequest', 'Sd3GenerateRequest']) {
-      const { properties, required, additionalProperties } = schemas[name]!;
+      const { required, additionalProperties } = schemas[name]!;
+      const properties = Object.fromEntries(
+        Object.entries(schemas[name]!.properties as Record<string, Json>).map(([key, value]) => [key, valueOf(value)]),
+      );
       expect(required).toEqual(['prompt']);
       expect(additionalProperties).toBe(false);
       expect(properties.steps).toMatchObject({ type: 'integer', minimum: 1, maximum: 200, default: 30 });
@@ -105,12 +116,17 @@ describe('buildOpenApiDocument', () => {
       expect(properties.image_encoding).toMatchObject({ enum: ['jpeg', 'png'], default: 'jpeg' });
       expect(JSON.stringify(properties.seed)).toContain('4294967295');
     }
-    expect(schemas.Sd15GenerateRequest!.properties.clip_skip).toMatchObject({ minimum: 1, maximum: 12, default: 1 });
-    expect(schemas.Sd15GenerateRequest!.properties.sampler.enum).toHaveLength(20);
-    expect(schemas.Sd15GenerateRequest!.properties.width.default).toBe(512);
-    expect(schemas.Sd3GenerateRequest!.properties.width.default).toBe(1024);
-    expect(schemas.Sd3GenerateRequest!.properties.sampler.enum).toEqual(['FLOW_MATCH_EULER']);
-    expect(schemas.Sd3GenerateRequest!.properties.clip_skip.not).toEqual({});
+    const sd15 = (field: string) => valueOf(schemas.Sd15GenerateRequest!.properties[field]);
+    const sd3 = (field: string) => valueOf(schemas.Sd3GenerateRequest!.properties[field]);
+    expect(sd15('clip_skip')).toMatchObject({ minimum: 1, maximum: 12, default: 1 });
+    expect(sd15('sampler').enum).toHaveLength(21);
+    expect(sd15('high_noise_frac')).toMatchObject({ minimum: 0, maximum: 1, enum: [0.8, 1], default: 0.8 });
+    expect(sd15('width').default).toBe(512);
+    expect(sd3('width').default).toBe(1024);
+    expect(sd3('sampler').enum).toEqual(['FLOW_MATCH_EULER']);
+    expect(sd3('clip_skip').not).toEqual({});
+    expect(sd15('prompt_2').not).toEqual({});
+    expect(sd3('prompt_2')).toMatchObject({ type: 'string', maxLength: 10000 });
     expect(schemas.Sd3GenerateRequest!['x-allowed-resolutions']).toContainEqual({ width: 832, height: 1216 });
   });
 
@@ -118,8 +134,10 @@ describe('buildOpenApiDocument', () => {
     const families: [ModelFamily, string][] = [['sd15', 'Sd15GenerateRequest'], ['sd3', 'Sd3GenerateRequest']];
     let checked = 0;
     for (const [family, name] of families) {
-      for (const [field, prop] of Object.entries(schemas[name]!.properties as Record<string, Json>)) {
+      for (const [field, property] of Object.entries(schemas[name]!.properties as Record<string, Json>)) {
+        const prop = valueOf(property);
         if (typeof prop.maximum !== 'number' || field === 'width' || field === 'height') continue;
+        if (prop.enum) continue; // high_noise_frac: a range with only some values allowed (checked above)
         const body = (v: number) => ({ prompt: 'p', init_image: 'aGk=', [field]: v });
         const fails = (v: number) =>
           !parseGenerateRequest(family, body(v)).success &&
@@ -136,11 +154,27 @@ describe('buildOpenApiDocument', () => {
     expect(checked).toBeGreaterThanOrEqual(2 * 4 + 1); // cfg_scale, steps, num_images, strength (+ clip_skip)
   });
 
+  it('shows every field but prompt as nullable, as the validator reads null as "not given"', () => {
+    for (const [family, name] of [['sd15', 'Sd15GenerateRequest'], ['sd3', 'Sd3GenerateRequest']] as const) {
+      const properties = schemas[name]!.properties as Record<string, Json>;
+      for (const [field, property] of Object.entries(properties)) {
+        const nullable = JSON.stringify(property.anyOf ?? []).includes('{"type":"null"}');
+        expect([field, nullable]).toEqual([field, field !== 'prompt']);
+        if (field !== 'prompt') expect(parseGenerateRequest(family, { prompt: 'p', [field]: null }).success, field).toBe(true);
+      }
+      expect(properties.steps).toEqual({
+        anyOf: [{ type: 'integer', minimum: 1, maximum: 200 }, { type: 'null' }],
+        default: 30,
+        description: 'Denoising steps, 1..200.',
+      });
+    }
+  });
+
   it('allowAnyResolution drops the pair list and says so', () => {
     const any = buildOpenApiDocument({ allowAnyResolution: true }) as Json;
     const request = any.components.schemas.Sd15GenerateRequest;
     expect(request['x-allowed-resolutions']).toBeUndefined();
-    expect(request.properties.width).toMatchObject({ minimum: 64, maximum: 2048, multipleOf: 8 });
+    expect(valueOf(request.properties.width)).toMatchObject({ minimum: 64, maximum: 2048, multipleOf: 8 });
     expect(request.properties.width.description).toContain('any multiple of 8 from 64 to 2048');
   });
 

@@ -9,6 +9,7 @@ import { usageRowSchema, usageSchema } from './usage.schema.js';
 import { batchPaths, batchSchemas, webhookDefinitions } from './openapi-batches.js';
 import type { ModelFamily } from './model-family.js';
 import { GENERATE_PATHS } from './model-family.js';
+import { acceptsNull } from './request-fields.js';
 import { RESOLUTIONS } from './resolutions.js';
 import { validationErrorBodySchema } from './validation-error.js';
 
@@ -41,6 +42,30 @@ function toComponent(schema: z.ZodType, io: 'input' | 'output'): Record<string, 
     },
   }) as Record<string, unknown>;
   return rest;
+}
+
+/** Keywords that describe a property rather than constrain its value: they stay outside `anyOf`. */
+const ANNOTATIONS = new Set(['title', 'description', 'default', 'examples', 'deprecated', 'readOnly', 'writeOnly']);
+
+/**
+ * The property as "this or null", the way pydantic writes an `Optional` field: `anyOf` of the
+ * value's own schema and `{"type": "null"}`, with the annotations (description, default) outside.
+ */
+function nullable(property: Record<string, unknown>): Record<string, unknown> {
+  const anyOf = property.anyOf as Record<string, unknown>[] | undefined;
+  if (anyOf?.some((option) => option.type === 'null')) return property;
+  const outside = Object.entries(property).filter(([key]) => ANNOTATIONS.has(key));
+  const value = Object.fromEntries(Object.entries(property).filter(([key]) => !ANNOTATIONS.has(key)));
+  return { anyOf: [value, { type: 'null' }], ...Object.fromEntries(outside) };
+}
+
+/** Marks as nullable every property whose field reads `null` as "not given" (see `nullMeansAbsent`). */
+function withNullability(component: Record<string, unknown>, shape: Record<string, z.ZodType>): Record<string, unknown> {
+  const properties = component.properties as Record<string, Record<string, unknown>>;
+  for (const [field, schema] of Object.entries(shape)) {
+    if (acceptsNull(schema) && properties[field]) properties[field] = nullable(properties[field]);
+  }
+  return component;
 }
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -141,7 +166,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
   const schemaOptions = { allowAnyResolution: opts.allowAnyResolution ?? false };
   const requestComponent = (family: ModelFamily) => {
     const schema = family === 'sd15' ? createSd15RequestSchema(schemaOptions) : createSd3RequestSchema(schemaOptions);
-    const component = toComponent(schema, 'input');
+    const component = withNullability(toComponent(schema, 'input'), schema.shape);
     if (!schemaOptions.allowAnyResolution) {
       // JSON Schema cannot say "(width, height) is one of these pairs"; list them as an extension.
       component['x-allowed-resolutions'] = RESOLUTIONS[family].map(([width, height]) => ({ width, height }));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_SEED } from './seeds.js';
+import { STYLE_PRESET_NAMES } from './style-presets.js';
 import { WEBHOOK_EVENTS } from './webhook-events.js';
 
 /** Field defaults of `ImageGenerationRequest` (CONTRACT §1); width/height are per family. */
@@ -15,6 +16,9 @@ export const REQUEST_DEFAULTS = {
   inpaint_full_res: false,
   inpaint_full_res_padding: 32,
   inpaint_paste_original: true,
+  log_prompt: false,
+  use_refiner: true,
+  high_noise_frac: 0.8,
 } as const;
 
 /** Field limits of `ImageGenerationRequest` (CONTRACT §1), inclusive unless named `…Exclusive…`. */
@@ -44,6 +48,36 @@ export const IMAGE_ENCODINGS = ['jpeg', 'png'] as const;
 
 /** `jpeg` or `png`. */
 export type ImageEncoding = (typeof IMAGE_ENCODINGS)[number];
+
+/**
+ * Where `null` means "not given". OctoAI's spec marks many fields nullable and its clients send
+ * `null` for an unset argument; Kiln reads `null` as absence for every field but `prompt`, so a null
+ * field gets its default. The schema drops the null before validating, so errors and parsed types
+ * are the field's own. Returns a new schema, known to {@link acceptsNull} (the OpenAPI document
+ * shows those fields as nullable).
+ */
+export function nullMeansAbsent<S extends z.ZodType>(schema: S): NullMeansAbsent<S> {
+  const wrapped = z.preprocess((value: z.input<S> | null) => (value === null ? undefined : value), schema);
+  nullableFields.add(wrapped);
+  return wrapped;
+}
+
+/** A field schema wrapped by {@link nullMeansAbsent}: it also accepts `null`, and parses to `S`'s output. */
+export type NullMeansAbsent<S extends z.ZodType> = z.ZodPreprocess<S, z.input<S> | null>;
+
+/** {@link nullMeansAbsent} applied to every field of a shape. */
+function nullsMeanAbsent<T extends Record<string, z.ZodType>>(fields: T): { [K in keyof T]: NullMeansAbsent<T[K]> } {
+  return Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, nullMeansAbsent(field)])) as {
+    [K in keyof T]: NullMeansAbsent<T[K]>;
+  };
+}
+
+const nullableFields = new WeakSet<z.ZodType>();
+
+/** Whether a request field was built with {@link nullMeansAbsent}. */
+export function acceptsNull(schema: z.ZodType): boolean {
+  return nullableFields.has(schema);
+}
 
 /** The fields only `POST /generate/sd` accepts; `/generate/sd3` answers 422 naming them. */
 export const SD15_ONLY_FIELDS = ['checkpoint', 'vae', 'loras', 'textual_inversions', 'clip_skip'] as const;
@@ -127,15 +161,38 @@ const checkpoint = assetName.describe(
   'Name of a checkpoint in the asset library (`library:` names are shared); default: the server\'s SD1.5 model.',
 );
 
-const vae = assetName.describe('Name of a VAE asset replacing the model\'s own.');
+const NOT_SUPPORTED_YET = 'Not supported yet: a request that names one is answered 422 (Kiln does not apply custom assets yet).';
+
+const vae = assetName.describe(`Name of a VAE asset replacing the model's own. ${NOT_SUPPORTED_YET}`);
 
 const loras = z
   .record(assetName, z.number().min(L.loraWeightMin).max(L.loraWeightMax))
-  .describe('LoRA assets to apply, `{ name: weight }`, weight −5..5.');
+  .describe(`LoRA assets to apply, \`{ name: weight }\`, weight −5..5; \`{}\` means none. ${NOT_SUPPORTED_YET}`);
 
 const textualInversions = z
   .record(assetName, z.string().min(1).max(L.assetNameMaxChars))
-  .describe('Textual-inversion assets to load, `{ name: trigger }`; `trigger` is the word that calls it in prompts.');
+  .describe(
+    'Textual-inversion assets to load, `{ name: trigger }`; `trigger` is the word that calls it in prompts; `{}` ' +
+      `means none. ${NOT_SUPPORTED_YET}`,
+  );
+
+/**
+ * An asset field Kiln cannot honour yet (custom assets are issue 12): validated as usual, then
+ * refused when it names anything, so it is never accepted and silently ignored. `{}` names nothing.
+ */
+function notSupportedYet<S extends z.ZodType>(field: 'vae' | 'loras' | 'textual_inversions', schema: S) {
+  return schema.optional().superRefine((value, ctx) => {
+    const names = typeof value === 'string' ? [value] : value ? Object.keys(value) : [];
+    if (names.length === 0) return;
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        `${field} is not supported yet: Kiln cannot apply custom assets (${names.join(', ')}) until the asset ` +
+        `library lands; omit ${field}${field === 'vae' ? '' : ', send {}'} or send null`,
+      params: { type: 'value_error' },
+    });
+  }, { when: (payload) => payload.issues.length === 0 }); // a bad weight or name is reported as itself
+}
 
 const clipSkip = z
   .int()
@@ -143,6 +200,44 @@ const clipSkip = z
   .max(L.clipSkipMax)
   .default(D.clip_skip)
   .describe('Use the output of the n-th last CLIP layer, 1..12 (1 = the last, the usual).');
+
+const logPrompt = z
+  .boolean()
+  .default(D.log_prompt)
+  .describe('Keep the prompts in logs and job records (OctoAI: "stores request prompt if True"). Default false.');
+
+const stylePreset = z
+  .enum(STYLE_PRESET_NAMES)
+  .describe(
+    'A named prompt template (OctoAI\'s SDXL styles): the prompt is put into the style\'s template and the ' +
+      'style\'s negative text is appended to `negative_prompt`. Kiln applies it on every engine. `GET /v1/style-presets` ' +
+      'lists the templates.',
+  );
+
+const useRefiner = z.boolean().meta({
+  default: D.use_refiner,
+  description:
+    'SDXL\'s refiner stage. SD1.5 and SD3 have none: false is what they do, and true (the spec\'s default) is ' +
+    'accepted and renders without a refiner.',
+});
+
+const highNoiseFrac = z
+  .number()
+  .min(0)
+  .max(1)
+  .refine((v) => v === D.high_noise_frac || v === 1, {
+    message:
+      'high_noise_frac is the share of steps SDXL\'s base model runs before its refiner; SD1.5 and SD3 have no ' +
+      `refiner and run every step on the base model: omit it, or send ${D.high_noise_frac} (the default) or 1`,
+    params: { type: 'value_error' },
+  })
+  .meta({
+    default: D.high_noise_frac,
+    enum: [D.high_noise_frac, 1], // what the refine lets through, for the OpenAPI document
+    description:
+      'SDXL only (share of steps before the refiner). SD1.5 and SD3 run every step on the base model, so only ' +
+      `${D.high_noise_frac} (the spec's default) and 1 are accepted.`,
+  });
 
 const webhookUrl = z
   .url({ protocol: /^https?$/ })
@@ -169,28 +264,34 @@ const customId = z
  */
 export const commonRequestFields = {
   prompt,
-  negative_prompt: negativePrompt.optional(),
-  cfg_scale: cfgScale,
-  steps,
-  num_images: numImages,
-  seed: seed.optional(),
-  image_encoding: imageEncoding,
-  init_image: base64Image('Source image for img2img, inpainting and outpainting.').optional(),
-  strength: strength.optional(),
-  mask_image: base64Image('Inpainting mask, white = repaint; needs `init_image`; resized to the output size.').optional(),
-  outpainting,
-  webhook_url: webhookUrl.optional(),
-  webhook_events: webhookEvents.optional(),
-  custom_id: customId.optional(),
+  negative_prompt: nullMeansAbsent(negativePrompt.optional()),
+  cfg_scale: nullMeansAbsent(cfgScale),
+  steps: nullMeansAbsent(steps),
+  num_images: nullMeansAbsent(numImages),
+  seed: nullMeansAbsent(seed.optional()),
+  image_encoding: nullMeansAbsent(imageEncoding),
+  init_image: nullMeansAbsent(base64Image('Source image for img2img, inpainting and outpainting.').optional()),
+  strength: nullMeansAbsent(strength.optional()),
+  mask_image: nullMeansAbsent(
+    base64Image('Inpainting mask, white = repaint; needs `init_image`; resized to the output size.').optional(),
+  ),
+  outpainting: nullMeansAbsent(outpainting),
+  webhook_url: nullMeansAbsent(webhookUrl.optional()),
+  webhook_events: nullMeansAbsent(webhookEvents.optional()),
+  custom_id: nullMeansAbsent(customId.optional()),
+  log_prompt: nullMeansAbsent(logPrompt),
+  style_preset: nullMeansAbsent(stylePreset.optional()),
+  use_refiner: nullMeansAbsent(useRefiner.optional()),
+  high_noise_frac: nullMeansAbsent(highNoiseFrac.optional()),
 };
 
 /** The SD1.5-only fields, as `POST /generate/sd` accepts them. */
 export const sd15OnlyRequestFields = {
-  checkpoint: checkpoint.optional(),
-  vae: vae.optional(),
-  loras: loras.optional(),
-  textual_inversions: textualInversions.optional(),
-  clip_skip: clipSkip,
+  checkpoint: nullMeansAbsent(checkpoint.optional()),
+  vae: nullMeansAbsent(notSupportedYet('vae', vae)),
+  loras: nullMeansAbsent(notSupportedYet('loras', loras)),
+  textual_inversions: nullMeansAbsent(notSupportedYet('textual_inversions', textualInversions)),
+  clip_skip: nullMeansAbsent(clipSkip),
 } satisfies Record<Sd15OnlyField, z.ZodType>;
 
 /**
@@ -200,12 +301,57 @@ export const sd15OnlyRequestFields = {
 export const sd15OnlyFieldsRejectedBySd3 = Object.fromEntries(
   SD15_ONLY_FIELDS.map((field) => [
     field,
-    z
-      .never({ error: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it` })
-      .optional()
-      .meta({ description: `SD1.5 only: \`${field}\` is rejected by /generate/sd3.` }),
+    nullMeansAbsent(
+      z
+        .never({ error: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it` })
+        .optional()
+        .meta({ description: `SD1.5 only: \`${field}\` is rejected by /generate/sd3 (null is accepted: not given).` }),
+    ),
   ]),
-) as Record<Sd15OnlyField, z.ZodOptional<z.ZodNever>>;
+) as Record<Sd15OnlyField, NullMeansAbsent<z.ZodOptional<z.ZodNever>>>;
+
+/**
+ * OctoAI's second prompts. SD3 has two CLIP text encoders and takes them as diffusers'
+ * `StableDiffusion3Pipeline` does (`prompt_2`/`negative_prompt_2` go to the second encoder; absent,
+ * it gets `prompt`/`negative_prompt`). SD1.5 has one text encoder and answers 422 naming them.
+ */
+export const SECOND_PROMPT_FIELDS = ['prompt_2', 'negative_prompt_2'] as const;
+
+/** One of {@link SECOND_PROMPT_FIELDS}. */
+export type SecondPromptField = (typeof SECOND_PROMPT_FIELDS)[number];
+
+/** The second prompts as `POST /generate/sd3` accepts them. */
+export const sd3SecondPromptFields = {
+  prompt_2: nullMeansAbsent(
+    z
+      .string()
+      .max(L.promptMaxChars)
+      .optional()
+      .describe('Prompt for SD3\'s second CLIP text encoder, same syntax as `prompt`; absent: `prompt` is used.'),
+  ),
+  negative_prompt_2: nullMeansAbsent(
+    negativePrompt
+      .optional()
+      .describe('Negative prompt for SD3\'s second CLIP text encoder; absent: `negative_prompt` is used.'),
+  ),
+} satisfies Record<SecondPromptField, z.ZodType>;
+
+/** The second prompts on SD1.5: rejected by name when set (null is accepted: not given). */
+export const secondPromptFieldsRejectedBySd15 = Object.fromEntries(
+  SECOND_PROMPT_FIELDS.map((field) => [
+    field,
+    nullMeansAbsent(
+      z
+        .never({
+          error:
+            `${field} feeds the second text encoder of SD3 (POST /generate/sd3) and SDXL; SD1.5 has one text ` +
+            'encoder: omit it or send null',
+        })
+        .optional()
+        .meta({ description: `SD3 only: \`${field}\` is rejected by /generate/sd (null is accepted: not given).` }),
+    ),
+  ]),
+) as Record<SecondPromptField, NullMeansAbsent<z.ZodOptional<z.ZodNever>>>;
 
 /**
  * Kiln's inpainting extensions of `POST /generate/sd` (not in OctoAI's field table; SD1.5 only):
@@ -219,7 +365,7 @@ export const SD15_INPAINT_FIELDS = ['mask_blur', 'inpaint_full_res', 'inpaint_fu
 export type Sd15InpaintField = (typeof SD15_INPAINT_FIELDS)[number];
 
 /** The inpainting extensions as `POST /generate/sd` accepts them (defaults applied by the worker). */
-export const sd15InpaintRequestFields = {
+export const sd15InpaintRequestFields = nullsMeanAbsent({
   mask_blur: z
     .int()
     .min(0)
@@ -260,15 +406,17 @@ export const sd15InpaintRequestFields = {
         'area equals the input exactly; false returns the raw VAE decode, as diffusers\' pipeline does. Only with ' +
         '`mask_image`. Kiln extension.',
     }),
-} satisfies Record<Sd15InpaintField, z.ZodType>;
+} satisfies Record<Sd15InpaintField, z.ZodType>);
 
 /** The inpainting extensions on SD3: rejected by name, like the other SD1.5-only fields. */
 export const sd15InpaintFieldsRejectedBySd3 = Object.fromEntries(
   SD15_INPAINT_FIELDS.map((field) => [
     field,
-    z
-      .never({ error: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it` })
-      .optional()
-      .meta({ description: `SD1.5 only: \`${field}\` is rejected by /generate/sd3.` }),
+    nullMeansAbsent(
+      z
+        .never({ error: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it` })
+        .optional()
+        .meta({ description: `SD1.5 only: \`${field}\` is rejected by /generate/sd3 (null is accepted: not given).` }),
+    ),
   ]),
-) as Record<Sd15InpaintField, z.ZodOptional<z.ZodNever>>;
+) as Record<Sd15InpaintField, NullMeansAbsent<z.ZodOptional<z.ZodNever>>>;

@@ -1,6 +1,7 @@
 /**
- * Sampler names, exactly as OctoAI's `ImageGenerationRequest.sampler` spells them (CONTRACT §1).
- * Two are aliases: `LMS` = `KLMS` and `K_HEUN` = `HEUN`.
+ * Sampler names, exactly as OctoAI's `ImageGenerationRequest.sampler` spells them (CONTRACT §1, the
+ * spec's 21 `Scheduler` values). Two are aliases: `LMS` = `KLMS` and `K_HEUN` = `HEUN`. `LCM` is for
+ * LCM-distilled weights (docs/samplers.md).
  */
 export const SD15_SAMPLERS = [
   'DDIM',
@@ -23,10 +24,17 @@ export const SD15_SAMPLERS = [
   'DPM_2_ANCESTRAL_KARRAS',
   'DPM_PLUS_PLUS_SDE_KARRAS',
   'UNI_PC',
+  'LCM',
 ] as const;
 
 /** A sampler accepted by `POST /generate/sd`. */
 export type Sd15Sampler = (typeof SD15_SAMPLERS)[number];
+
+/**
+ * The most steps `LCM` takes: diffusers' `LCMScheduler` picks its timesteps from the
+ * `original_inference_steps` (50) of the distillation schedule, so it cannot run more.
+ */
+export const LCM_MAX_STEPS = 50;
 
 /** The sampler a SD1.5 request gets when it names none. */
 export const DEFAULT_SD15_SAMPLER: Sd15Sampler = 'DDIM';
