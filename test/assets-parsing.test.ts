@@ -51,13 +51,25 @@ describe('safetensors', () => {
 
   it('refuses a truncated file', () => {
     const truncated = file.subarray(0, file.byteLength - 4);
-    expectAssetError(() => parseSafetensors(truncated, 't.safetensors'), 'invalid_safetensors', /t\.safetensors: .*past the end/);
-    expectAssetError(() => parseSafetensors(file.subarray(0, 5)), 'invalid_safetensors', /shorter than the 8-byte header length/);
+    expectAssetError(
+      () => parseSafetensors(truncated, 't.safetensors'),
+      'invalid_safetensors',
+      /t\.safetensors: .*past the end/,
+    );
+    expectAssetError(
+      () => parseSafetensors(file.subarray(0, 5)),
+      'invalid_safetensors',
+      /shorter than the 8-byte header length/,
+    );
   });
 
   it('refuses a header length field that lies, without allocating what it claims', () => {
     const huge = rawSafetensors({}, 0, 2n ** 63n);
-    expectAssetError(() => parseSafetensors(huge), 'invalid_safetensors', /header length field says 9223372036854775808 bytes/);
+    expectAssetError(
+      () => parseSafetensors(huge),
+      'invalid_safetensors',
+      /header length field says 9223372036854775808 bytes/,
+    );
   });
 
   it('refuses overlapping, out-of-file and mis-sized tensors, and unsupported dtypes', () => {
@@ -69,7 +81,11 @@ describe('safetensors', () => {
     const outside = rawSafetensors({ a: { dtype: 'F32', shape: [1000], data_offsets: [0, 4000] } }, 8);
     expectAssetError(() => parseSafetensors(outside), 'invalid_safetensors', /past the end of the data/);
     const lyingShape = rawSafetensors({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8);
-    expectAssetError(() => parseSafetensors(lyingShape), 'invalid_safetensors', /shape \[3\] × F32 is 12 bytes but data_offsets span 8/);
+    expectAssetError(
+      () => parseSafetensors(lyingShape),
+      'invalid_safetensors',
+      /shape \[3\] × F32 is 12 bytes but data_offsets span 8/,
+    );
     const ints = rawSafetensors({ a: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, 8);
     expectAssetError(() => parseSafetensors(ints), 'invalid_safetensors', /dtype "I64" is not supported/);
     const notJson = rawSafetensors({}, 0);
@@ -106,7 +122,10 @@ describe('.pt files', () => {
 
   it('refuses a .pt archive whose pickle carries code', () => {
     const evil = new TextEncoder().encode("cposix\nsystem\n(S'id'\ntR.");
-    const bytes = encodeStoredZip([['archive/data.pkl', evil], ['archive/version', new TextEncoder().encode('3\n')]]);
+    const bytes = encodeStoredZip([
+      ['archive/data.pkl', evil],
+      ['archive/version', new TextEncoder().encode('3\n')],
+    ]);
     expect([...readZip(bytes).keys()]).toEqual(['archive/data.pkl', 'archive/version']);
     expectAssetError(() => readTorchFile(bytes, 'evil.pt'), 'unsafe_pickle', /evil\.pt: refuses global posix\.system/);
   });
@@ -115,6 +134,10 @@ describe('.pt files', () => {
     const bytes = makeTinyEmbedding(8).a1111Pt.slice();
     bytes[60] ^= 0xff; // inside data.pkl's bytes
     expectAssetError(() => readTorchFile(bytes, 'bad.pt'), 'invalid_zip', /fails its CRC-32 check/);
-    expectAssetError(() => readTorchFile(bytes.subarray(0, 40), 'cut.pt'), 'invalid_zip', /no end-of-central-directory/);
+    expectAssetError(
+      () => readTorchFile(bytes.subarray(0, 40), 'cut.pt'),
+      'invalid_zip',
+      /no end-of-central-directory/,
+    );
   });
 });

@@ -8,7 +8,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AssetError, ClipTokenizer, loadSd15Model, loadSd15ModelWithAssets, parseEmbedding, type Sd15Model } from '@kiln/diffusion';
+import {
+  AssetError,
+  ClipTokenizer,
+  loadSd15Model,
+  loadSd15ModelWithAssets,
+  parseEmbedding,
+  type Sd15Model,
+} from '@kiln/diffusion';
 import { encodeTorchFile, makeTinyEmbedding, makeTinySd15Model } from '@kiln/testkit';
 import { readInitializer, readModel } from '@kiln/onnx';
 import { ensureTestModel } from './harness.js';
@@ -50,7 +57,10 @@ function rowsOf(tokenizer: ClipTokenizer, words: string[]): Float32Array {
 
 async function writeEmbedding(name: string, values: Float32Array, vectors: number): Promise<string> {
   const file = path.join(work, name);
-  await writeFile(file, encodeTorchFile({ string_to_param: { '*': { tensor: values, shape: [vectors, DIM] } }, name, step: 1 }));
+  await writeFile(
+    file,
+    encodeTorchFile({ string_to_param: { '*': { tensor: values, shape: [vectors, DIM] } }, name, step: 1 }),
+  );
   return file;
 }
 
@@ -68,7 +78,9 @@ describe('textual inversion', () => {
 
   it('expands a multi-vector trigger, numbers new tokens after the vocabulary, and encodes their vectors', async () => {
     const file = await writeEmbedding('red-dog.pt', rowsOf(base.tokenizer, ['red', 'dog']), 2);
-    const { model, report } = await loadSd15ModelWithAssets(modelDir, { textualInversions: [{ file, trigger: '<rd>' }] });
+    const { model, report } = await loadSd15ModelWithAssets(modelDir, {
+      textualInversions: [{ file, trigger: '<rd>' }],
+    });
     try {
       expect(report.addedTokens).toEqual({ '<rd>': 49408, '<rd>_1': 49409 });
       expect([...model.tokenizer.encode('a <rd> on grass')]).toEqual([
@@ -84,14 +96,16 @@ describe('textual inversion', () => {
       expect(Buffer.from(withTrigger.buffer).equals(Buffer.from(words.buffer))).toBe(true);
       // Prompts without the trigger: bit for bit unchanged.
       for (const prompt of ['a photo of a cat', '', 'rd <r d> red dog']) {
-        expect(Buffer.from((await encode(model, prompt)).buffer).equals(Buffer.from((await encode(base, prompt)).buffer))).toBe(true);
+        expect(
+          Buffer.from((await encode(model, prompt)).buffer).equals(Buffer.from((await encode(base, prompt)).buffer)),
+        ).toBe(true);
       }
     } finally {
       await model.dispose();
     }
   });
 
-  it('uses the token a diffusers file names, and refuses triggers already in the vocabulary or of the wrong width', async () => {
+  it('uses the token a diffusers file names; refuses triggers in the vocabulary and vectors of the wrong width', async () => {
     const embedding = makeTinyEmbedding(DIM, 1, { token: '<concept>' });
     const file = path.join(work, 'learned_embeds.safetensors');
     await writeFile(file, embedding.diffusersSafetensors);
@@ -119,7 +133,9 @@ describe('VAE swap', () => {
     try {
       expect(model.vaeDecoder.path).toBe(path.join(other, 'vae_decoder', 'model.onnx'));
       expect(model.vaeEncoder?.path).toBe(path.join(modelDir, 'vae_encoder', 'model.onnx'));
-      const latents = { latent_sample: { data: Float32Array.from({ length: 4 * 8 * 8 }, (_, i) => Math.sin(i)), dims: [1, 4, 8, 8] } };
+      const latents = {
+        latent_sample: { data: Float32Array.from({ length: 4 * 8 * 8 }, (_, i) => Math.sin(i)), dims: [1, 4, 8, 8] },
+      };
       const [swapped, own] = [await model.vaeDecoder.run(latents), await base.vaeDecoder.run(latents)];
       expect(Buffer.from(swapped.sample.data.buffer).equals(Buffer.from(own.sample.data.buffer))).toBe(false);
     } finally {

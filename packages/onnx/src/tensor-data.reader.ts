@@ -20,7 +20,8 @@ export async function readTensorBytes(modelPath: string, tensor: TensorProto): P
     let read = 0;
     while (read < byteLength) {
       const { bytesRead } = await handle.read(bytes, read, byteLength - read, offset + read);
-      if (bytesRead === 0) throw new Error(`external data for ${tensor.name ?? '?'} ends before offset ${offset} + length ${byteLength}`);
+      if (bytesRead === 0)
+        throw new Error(`external data for ${tensor.name ?? '?'} ends before offset ${offset} + length ${byteLength}`);
       read += bytesRead;
     }
     return bytes;

@@ -26,9 +26,14 @@ export function parseEmbedding(bytes: Uint8Array, name: string): EmbeddingFile {
   const { tensor, token } = isZip ? fromTorch(bytes, name) : fromSafetensors(bytes, name);
   const [vectors, dim] = tensor.shape.length === 1 ? [1, tensor.shape[0]] : tensor.shape;
   if (tensor.shape.length > 2 || vectors === 0 || dim === 0) {
-    throw new AssetError('invalid_embedding', `embedding has shape [${tensor.shape.join(', ')}], expected [vectors, dim]`, name);
+    throw new AssetError(
+      'invalid_embedding',
+      `embedding has shape [${tensor.shape.join(', ')}], expected [vectors, dim]`,
+      name,
+    );
   }
-  if (!tensor.values.every(Number.isFinite)) throw new AssetError('invalid_embedding', 'embedding holds non-finite values', name);
+  if (!tensor.values.every(Number.isFinite))
+    throw new AssetError('invalid_embedding', 'embedding holds non-finite values', name);
   return { name, token, vectors, dim, values: tensor.values };
 }
 
@@ -40,13 +45,18 @@ function fromSafetensors(bytes: Uint8Array, name: string): { tensor: AssetTensor
     const [[token, tensor]] = tensors;
     return { tensor, token };
   }
-  throw new AssetError('invalid_embedding', `expected emb_params or one {token: vector} entry, found ${tensors.size} tensors`, name);
+  throw new AssetError(
+    'invalid_embedding',
+    `expected emb_params or one {token: vector} entry, found ${tensors.size} tensors`,
+    name,
+  );
 }
 
 function fromTorch(bytes: Uint8Array, name: string): { tensor: AssetTensor; token?: string } {
   const file = readTorchFile(bytes, name);
   const root = file.root;
-  if (!(root instanceof Map)) throw new AssetError('invalid_embedding', 'the .pt file does not hold a dictionary', name);
+  if (!(root instanceof Map))
+    throw new AssetError('invalid_embedding', 'the .pt file does not hold a dictionary', name);
   const params = root.get('string_to_param');
   if (params instanceof Map) {
     const star = params.get('*');
@@ -57,7 +67,11 @@ function fromTorch(bytes: Uint8Array, name: string): { tensor: AssetTensor; toke
     const [[token, value]] = root;
     if (typeof token === 'string' && isTensor(value)) return { tensor: file.tensor(value), token };
   }
-  throw new AssetError('invalid_embedding', 'expected string_to_param (A1111) or one {token: tensor} entry (diffusers)', name);
+  throw new AssetError(
+    'invalid_embedding',
+    'expected string_to_param (A1111) or one {token: tensor} entry (diffusers)',
+    name,
+  );
 }
 
 function isTensor(value: PickleValue | undefined): value is TensorRef {

@@ -36,7 +36,10 @@ const PEFT_METADATA_KEY = 'lora_adapter_metadata';
 
 /** Reads the layers of a LoRA safetensors file. */
 export function parseLora(file: SafetensorsFile, name: string): LoraFile {
-  const groups = new Map<string, { component: LoraComponent; kohya: boolean; path: string; parts: Map<string, AssetTensor> }>();
+  const groups = new Map<
+    string,
+    { component: LoraComponent; kohya: boolean; path: string; parts: Map<string, AssetTensor> }
+  >();
   const unrecognized: string[] = [];
   for (const [key, tensor] of file.tensors) {
     const kohya = KOHYA.exec(key);
@@ -63,7 +66,8 @@ export function parseLora(file: SafetensorsFile, name: string): LoraFile {
     let scale: number;
     if (group.kohya) {
       const alpha = group.parts.get('alpha');
-      if (alpha && alpha.values.length !== 1) throw new AssetError('invalid_lora', `${key}.alpha is not a scalar`, name);
+      if (alpha && alpha.values.length !== 1)
+        throw new AssetError('invalid_lora', `${key}.alpha is not a scalar`, name);
       scale = alpha ? alpha.values[0] / rank : 1;
     } else {
       scale = peftScale(metadata, group.component, group.path, rank);
@@ -74,7 +78,8 @@ export function parseLora(file: SafetensorsFile, name: string): LoraFile {
       : { kind: 'module' as const, module: group.path };
     layers.push({ key, component: group.component, target, up, down, scale });
   }
-  if (layers.length === 0) throw new AssetError('invalid_lora', 'no LoRA layers found (neither kohya nor PEFT keys)', name);
+  if (layers.length === 0)
+    throw new AssetError('invalid_lora', 'no LoRA layers found (neither kohya nor PEFT keys)', name);
   return { name, layers, unrecognized };
 }
 
@@ -87,7 +92,8 @@ function checkShapes(key: string, up: AssetTensor, down: AssetTensor, name: stri
     fail(`up matrix has shape [${up.shape.join(', ')}]`);
   }
   const rank = down.shape[0];
-  if (rank === 0 || up.shape[1] !== rank) fail(`up [${up.shape.join(', ')}] and down [${down.shape.join(', ')}] disagree on the rank`);
+  if (rank === 0 || up.shape[1] !== rank)
+    fail(`up [${up.shape.join(', ')}] and down [${down.shape.join(', ')}] disagree on the rank`);
   return rank;
 }
 

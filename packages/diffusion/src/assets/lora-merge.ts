@@ -6,7 +6,12 @@
  */
 import { AssetError } from './asset-error.js';
 import type { LoraComponent, LoraFile, LoraLayer } from './lora-file.js';
-import { initializerValues, replacementTensor, type InitializerPatches, type ModelComponent } from './model-component.js';
+import {
+  initializerValues,
+  replacementTensor,
+  type InitializerPatches,
+  type ModelComponent,
+} from './model-component.js';
 import type { ModuleWeight } from './module-index.js';
 
 export interface LoraApplication {
@@ -55,8 +60,10 @@ export async function mergeLoras(
   const unmatched: UnmatchedLoraKey[] = [];
   let mergedLayers = 0;
   for (const { lora, weight } of applications) {
-    if (!Number.isFinite(weight)) throw new AssetError('invalid_lora', `weight ${weight} is not a finite number`, lora.name);
-    for (const key of lora.unrecognized) unmatched.push({ lora: lora.name, key, reason: 'not a kohya or PEFT LoRA key' });
+    if (!Number.isFinite(weight))
+      throw new AssetError('invalid_lora', `weight ${weight} is not a finite number`, lora.name);
+    for (const key of lora.unrecognized)
+      unmatched.push({ lora: lora.name, key, reason: 'not a kohya or PEFT LoRA key' });
     for (const layer of lora.layers) {
       const component = components[layer.component];
       if (!component) {

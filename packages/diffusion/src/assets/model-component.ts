@@ -26,12 +26,20 @@ export async function initializerValues(component: ModelComponent, tensor: Tenso
 }
 
 /** A replacement initializer holding `values` in the original's name, shape and element type. */
-export function replacementTensor(original: TensorProto, values: Float32Array, dims = original.dims ?? []): TensorProto {
+export function replacementTensor(
+  original: TensorProto,
+  values: Float32Array,
+  dims = original.dims ?? [],
+): TensorProto {
   const { name, dataType } = original;
-  if (dataType === DataType.FLOAT) return { name, dims, dataType, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+  if (dataType === DataType.FLOAT)
+    return { name, dims, dataType, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
   if (dataType === DataType.FLOAT16) {
     const bits = float32ToFloat16(values);
     return { name, dims, dataType, rawData: new Uint8Array(bits.buffer) };
   }
-  throw new AssetError('invalid_model', `initializer ${name} has element type ${dataType}; only float32 and float16 weights can be patched`);
+  throw new AssetError(
+    'invalid_model',
+    `initializer ${name} has element type ${dataType}; only float32 and float16 weights can be patched`,
+  );
 }

@@ -44,7 +44,14 @@ interface AllowedGlobal {
 }
 
 /** Storage classes torch.save names for each dtype (`torch.FloatStorage` …); integer ones appear in A1111 files. */
-export const STORAGE_TYPES = ['FloatStorage', 'HalfStorage', 'BFloat16Storage', 'DoubleStorage', 'LongStorage', 'IntStorage'];
+export const STORAGE_TYPES = [
+  'FloatStorage',
+  'HalfStorage',
+  'BFloat16Storage',
+  'DoubleStorage',
+  'LongStorage',
+  'IntStorage',
+];
 const ALLOWED_GLOBALS = new Set([
   'torch._utils._rebuild_tensor_v2',
   'collections.OrderedDict',
@@ -106,7 +113,10 @@ export function unpickle(bytes: Uint8Array, name?: string): PickleValue {
   const resolveGlobal = (module: string, qualifiedName: string): AllowedGlobal => {
     const full = `${module}.${qualifiedName}`;
     if (!ALLOWED_GLOBALS.has(full)) {
-      fail(`refuses global ${full}: only tensor storages, _rebuild_tensor_v2 and OrderedDict may appear in an embedding`, 'unsafe_pickle');
+      fail(
+        `refuses global ${full}: only tensor storages, _rebuild_tensor_v2 and OrderedDict may appear in an embedding`,
+        'unsafe_pickle',
+      );
     }
     return { kind: 'global', name: full };
   };
@@ -293,7 +303,10 @@ export function unpickle(bytes: Uint8Array, name?: string): PickleValue {
         break;
       }
       case 0x69: // INST
-        return fail(`refuses INST ${JSON.stringify(`${line()}.${line()}`)}: instantiating classes is not allowed`, 'unsafe_pickle');
+        return fail(
+          `refuses INST ${JSON.stringify(`${line()}.${line()}`)}: instantiating classes is not allowed`,
+          'unsafe_pickle',
+        );
       case 0x6f: // OBJ
       case 0x81: // NEWOBJ
       case 0x92: // NEWOBJ_EX
@@ -316,12 +329,15 @@ function readLong(raw: Uint8Array, fail: (message: string) => never): number {
 
 /** torch.save's persistent id: `('storage', storage_type, key, location, numel)`. */
 function persistentLoad(pid: PickleValue, fail: (message: string) => never): StorageRef {
-  if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') return fail('persistent id is not a torch storage reference');
+  if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage')
+    return fail('persistent id is not a torch storage reference');
   const [, type, key, , numel] = pid;
   const storageType = isGlobal(type) ? type.name.replace(/^torch\./, '') : undefined;
-  if (!storageType || !STORAGE_TYPES.includes(storageType)) return fail('storage reference does not name a storage type');
+  if (!storageType || !STORAGE_TYPES.includes(storageType))
+    return fail('storage reference does not name a storage type');
   if (typeof key !== 'string' || !/^\w+$/.test(key)) return fail('storage key is not a plain name');
-  if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) return fail('storage size is not a count');
+  if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0)
+    return fail('storage size is not a count');
   return { kind: 'storage', storageType, key, numel };
 }
 
@@ -334,11 +350,18 @@ function reduce(callable: PickleValue, args: PickleValue, fail: (message: string
   }
   if (callable.name === 'torch._utils._rebuild_tensor_v2') {
     const [storage, offset, shape, stride] = args;
-    const isCounts = (v: PickleValue) => Array.isArray(v) && v.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0);
+    const isCounts = (v: PickleValue) =>
+      Array.isArray(v) && v.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0);
     if (!storage || typeof storage !== 'object' || !('kind' in storage) || storage.kind !== 'storage') {
       return fail('_rebuild_tensor_v2 without a storage');
     }
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || !isCounts(shape) || !isCounts(stride)) {
+    if (
+      typeof offset !== 'number' ||
+      !Number.isSafeInteger(offset) ||
+      offset < 0 ||
+      !isCounts(shape) ||
+      !isCounts(stride)
+    ) {
       return fail('_rebuild_tensor_v2 with a malformed offset, size or stride');
     }
     return { kind: 'tensor', storage, offset, shape: shape as number[], stride: stride as number[] };

@@ -38,9 +38,13 @@ export function parseSafetensors(bytes: Uint8Array, name?: string): SafetensorsF
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(bytes.byteLength - 8)) {
-    fail(`header length field says ${headerLength} bytes but only ${bytes.byteLength - 8} follow it (truncated or not safetensors)`);
+    fail(
+      `header length field says ${headerLength} bytes but only ${bytes.byteLength - 8} follow it ` +
+        '(truncated, or not safetensors)',
+    );
   }
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header of ${headerLength} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (headerLength > BigInt(MAX_HEADER_BYTES))
+    fail(`header of ${headerLength} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const headerEnd = 8 + Number(headerLength);
   let header: unknown;
   try {
@@ -65,7 +69,8 @@ export function parseSafetensors(bytes: Uint8Array, name?: string): SafetensorsF
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   for (const entry of entries) {
-    if (entry.begin < expected) fail(`tensor ${entry.key} overlaps the previous tensor (starts at ${entry.begin}, before ${expected})`);
+    if (entry.begin < expected)
+      fail(`tensor ${entry.key} overlaps the previous tensor (starts at ${entry.begin}, before ${expected})`);
     if (entry.begin > expected) fail(`gap of ${entry.begin - expected} bytes before tensor ${entry.key}`);
     expected = entry.end;
   }
@@ -95,16 +100,22 @@ function parseEntry(key: string, raw: unknown, dataLength: number, fail: (messag
     fail(`tensor ${key}: dtype ${JSON.stringify(dtype)} is not supported (F32, F16 or BF16)`);
   }
   const isSize = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-  if (!Array.isArray(shape) || !shape.every(isSize)) fail(`tensor ${key}: shape is not a list of non-negative integers`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isSize)) fail(`tensor ${key}: data_offsets is not [begin, end]`);
+  if (!Array.isArray(shape) || !shape.every(isSize))
+    fail(`tensor ${key}: shape is not a list of non-negative integers`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isSize))
+    fail(`tensor ${key}: data_offsets is not [begin, end]`);
   const [begin, end] = offsets as [number, number];
   if (begin > end) fail(`tensor ${key}: data_offsets [${begin}, ${end}] run backwards`);
-  if (end > dataLength) fail(`tensor ${key}: data_offsets end ${end} is past the end of the data (${dataLength} bytes)`);
+  if (end > dataLength)
+    fail(`tensor ${key}: data_offsets end ${end} is past the end of the data (${dataLength} bytes)`);
   // Computed in floating point only after the span is known to fit the file, so it cannot overflow silently.
   const elements = (shape as number[]).reduce((product, dim) => product * dim, 1);
   const span = elements * BYTES_PER_ELEMENT[dtype as FloatDtype];
   if (span !== end - begin) {
-    fail(`tensor ${key}: shape [${(shape as number[]).join(', ')}] × ${dtype} is ${span} bytes but data_offsets span ${end - begin}`);
+    fail(
+      `tensor ${key}: shape [${(shape as number[]).join(', ')}] × ${dtype} is ${span} bytes ` +
+        `but data_offsets span ${end - begin}`,
+    );
   }
   return { dtype: dtype as FloatDtype, shape: [...(shape as number[])], begin, end };
 }

@@ -63,9 +63,16 @@ export async function loadSd15ModelWithAssets(
   let addedTokens = new Map<string, number>();
   if (embeddings.length > 0) {
     const inversions = await Promise.all(
-      embeddings.map(async ({ file, trigger }) => ({ embedding: parseEmbedding(await readFile(file), basename(file)), trigger })),
+      embeddings.map(async ({ file, trigger }) => ({
+        embedding: parseEmbedding(await readFile(file), basename(file)),
+        trigger,
+      })),
     );
-    const result = await applyTextualInversions(join(modelDir, 'tokenizer'), components.text_encoder as ModelComponent, inversions);
+    const result = await applyTextualInversions(
+      join(modelDir, 'tokenizer'),
+      components.text_encoder as ModelComponent,
+      inversions,
+    );
     tokenizer = result.tokenizer;
     addedTokens = result.addedTokens;
     patches.text_encoder = new Map([...(patches.text_encoder ?? []), ...result.patches]);
@@ -98,7 +105,11 @@ export async function loadSd15ModelWithAssets(
 /** The VAE parts a folder provides: the decoder is required, the encoder optional (the model's stays). */
 async function vaeFolder(dir: string): Promise<Partial<Record<'vae_decoder' | 'vae_encoder', string>>> {
   const folder = resolve(dir);
-  const has = (part: string) => access(join(folder, part, 'model.onnx')).then(() => true, () => false);
+  const has = (part: string) =>
+    access(join(folder, part, 'model.onnx')).then(
+      () => true,
+      () => false,
+    );
   if (!(await has('vae_decoder'))) throw new AssetError('invalid_model', 'has no vae_decoder/model.onnx', dir);
   return { vae_decoder: folder, ...((await has('vae_encoder')) ? { vae_encoder: folder } : {}) };
 }

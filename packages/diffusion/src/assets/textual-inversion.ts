@@ -73,7 +73,10 @@ export async function applyTextualInversions(
   // len(tokenizer) in transformers: the vocabulary plus added tokens outside it.
   let nextId = Math.max(...Object.values(vocab), ...config.extraTokens.map((token) => token.id ?? -1)) + 1;
   if (rows !== nextId) {
-    throw new AssetError('invalid_model', `the token embedding has ${rows} rows but the tokenizer has ${nextId} tokens`);
+    throw new AssetError(
+      'invalid_model',
+      `the token embedding has ${rows} rows but the tokenizer has ${nextId} tokens`,
+    );
   }
 
   const addedTokens = new Map<string, number>();
@@ -81,15 +84,27 @@ export async function applyTextualInversions(
   for (const { embedding, trigger: given } of applications) {
     const trigger = given ?? embedding.token;
     if (!trigger || /\s/.test(trigger)) {
-      throw new AssetError('invalid_embedding', `needs a trigger word without spaces (got ${JSON.stringify(trigger ?? '')})`, embedding.name);
+      throw new AssetError(
+        'invalid_embedding',
+        `needs a trigger word without spaces (got ${JSON.stringify(trigger ?? '')})`,
+        embedding.name,
+      );
     }
     if (embedding.dim !== dim) {
-      throw new AssetError('shape_mismatch', `vectors of width ${embedding.dim} do not fit the text encoder (${dim})`, embedding.name);
+      throw new AssetError(
+        'shape_mismatch',
+        `vectors of width ${embedding.dim} do not fit the text encoder (${dim})`,
+        embedding.name,
+      );
     }
     for (let i = 0; i < embedding.vectors; i++) {
       const token = i === 0 ? trigger : `${trigger}_${i}`;
       if (token in vocab || addedTokens.has(token) || config.extraTokens.some((extra) => extra.content === token)) {
-        throw new AssetError('token_conflict', `token ${JSON.stringify(token)} is already in the tokenizer; choose another trigger`, embedding.name);
+        throw new AssetError(
+          'token_conflict',
+          `token ${JSON.stringify(token)} is already in the tokenizer; choose another trigger`,
+          embedding.name,
+        );
       }
       addedTokens.set(token, nextId++);
       vectors.push(embedding.values.subarray(i * dim, (i + 1) * dim));
@@ -111,7 +126,9 @@ export async function applyTextualInversions(
 /** The initializer the `token_embedding` Gather reads. */
 function tokenEmbedding(textEncoder: ModelComponent): TensorProto {
   const graph = textEncoder.model.graph ?? {};
-  const gather = (graph.node ?? []).find((node) => node.opType === 'Gather' && /\/token_embedding\/Gather(_\d+)?$/.test(node.name ?? ''));
+  const gather = (graph.node ?? []).find(
+    (node) => node.opType === 'Gather' && /\/token_embedding\/Gather(_\d+)?$/.test(node.name ?? ''),
+  );
   const table = (graph.initializer ?? []).find((tensor) => tensor.name === gather?.input?.[0]);
   if (!table || table.dims?.length !== 2) {
     throw new AssetError('invalid_model', `${textEncoder.path} has no token_embedding Gather over an initializer`);
@@ -119,13 +136,21 @@ function tokenEmbedding(textEncoder: ModelComponent): TensorProto {
   return table;
 }
 
-async function appendRows(textEncoder: ModelComponent, table: TensorProto, vectors: Float32Array[]): Promise<TensorProto> {
+async function appendRows(
+  textEncoder: ModelComponent,
+  table: TensorProto,
+  vectors: Float32Array[],
+): Promise<TensorProto> {
   const base = await readTensorBytes(textEncoder.path, table);
   const added = Float32Array.from(vectors.flatMap((vector) => [...vector]));
   let addedBytes: Uint8Array;
   if (table.dataType === DataType.FLOAT) addedBytes = new Uint8Array(added.buffer);
   else if (table.dataType === DataType.FLOAT16) addedBytes = new Uint8Array(float32ToFloat16(added).buffer);
-  else throw new AssetError('invalid_model', `token embedding has element type ${table.dataType}; expected float32 or float16`);
+  else
+    throw new AssetError(
+      'invalid_model',
+      `token embedding has element type ${table.dataType}; expected float32 or float16`,
+    );
   const rawData = new Uint8Array(base.byteLength + addedBytes.byteLength);
   rawData.set(base);
   rawData.set(addedBytes, base.byteLength);

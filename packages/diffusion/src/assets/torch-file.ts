@@ -30,7 +30,11 @@ export function readTorchFile(bytes: Uint8Array, name?: string): TorchFile {
   const entries = readZip(bytes, name);
   const pickles = [...entries.keys()].filter((entry) => /^[^/]+\/data\.pkl$/.test(entry));
   if (pickles.length !== 1) {
-    throw new AssetError('invalid_pickle', `expected one <root>/data.pkl in the archive, found ${pickles.length}`, name);
+    throw new AssetError(
+      'invalid_pickle',
+      `expected one <root>/data.pkl in the archive, found ${pickles.length}`,
+      name,
+    );
   }
   const root = pickles[0].slice(0, -'data.pkl'.length);
   return {
@@ -50,7 +54,8 @@ function readTensor(ref: TensorRef, storageBytes: Uint8Array | undefined, name?:
     fail(`storage ${key} holds ${storageBytes.byteLength} bytes, not ${numel} × ${storageType}`);
   }
   const { shape, stride, offset } = ref;
-  if (shape.length !== stride.length) fail(`tensor in storage ${key} has ${shape.length} sizes but ${stride.length} strides`);
+  if (shape.length !== stride.length)
+    fail(`tensor in storage ${key} has ${shape.length} sizes but ${stride.length} strides`);
   const count = shape.reduce((product, dim) => product * dim, 1);
   // The last element a strided view reaches must lie inside its storage.
   const last = offset + shape.reduce((sum, dim, axis) => sum + (dim > 0 ? (dim - 1) * stride[axis] : 0), 0);

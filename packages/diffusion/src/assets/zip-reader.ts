@@ -21,8 +21,10 @@ export function readZip(bytes: Uint8Array, name?: string): Map<string, Uint8Arra
     throw new AssetError('invalid_zip', message, name);
   };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u32 = (at: number) => (at + 4 <= bytes.byteLength ? view.getUint32(at, true) : fail(`truncated at offset ${at}`));
-  const u16 = (at: number) => (at + 2 <= bytes.byteLength ? view.getUint16(at, true) : fail(`truncated at offset ${at}`));
+  const u32 = (at: number) =>
+    at + 4 <= bytes.byteLength ? view.getUint32(at, true) : fail(`truncated at offset ${at}`);
+  const u16 = (at: number) =>
+    at + 2 <= bytes.byteLength ? view.getUint16(at, true) : fail(`truncated at offset ${at}`);
 
   // The end record is 22 bytes plus a comment of up to 65535 bytes, searched from the end.
   let end = -1;
@@ -56,7 +58,8 @@ export function readZip(bytes: Uint8Array, name?: string): Map<string, Uint8Arra
     const entryName = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength));
     at += 46 + nameLength + extraLength + commentLength;
     if (flags & 1) fail(`entry ${entryName} is encrypted`);
-    if (compressedSize === 0xffffffff || size === 0xffffffff || localOffset === 0xffffffff) fail('ZIP64 entries are not supported');
+    if (compressedSize === 0xffffffff || size === 0xffffffff || localOffset === 0xffffffff)
+      fail('ZIP64 entries are not supported');
     if (u32(localOffset) !== LOCAL_FILE_HEADER) fail(`entry ${entryName} has no local header at ${localOffset}`);
     const dataStart = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28);
     if (dataStart + compressedSize > bytes.byteLength) fail(`entry ${entryName} runs past the end of the archive`);

@@ -32,12 +32,16 @@ export async function loadPatchedModel(
   const graph = model.graph ?? {};
   const initializers = graph.initializer ?? [];
   for (const name of patches.keys()) {
-    if (!initializers.some((tensor) => tensor.name === name)) throw new ModelLoadError(`patch for unknown initializer ${name}`, path);
+    if (!initializers.some((tensor) => tensor.name === name))
+      throw new ModelLoadError(`patch for unknown initializer ${name}`, path);
   }
   const patched = initializers.map((tensor) => patches.get(tensor.name ?? '') ?? tensor);
   const bytes = encodeModel({ ...model, graph: { ...graph, initializer: patched } });
   if (bytes.byteLength > PROTOBUF_SIZE_LIMIT) {
-    throw new ModelLoadError(`patched ${path} needs ${bytes.byteLength} bytes inline, over protobuf's 2 GiB limit`, path);
+    throw new ModelLoadError(
+      `patched ${path} needs ${bytes.byteLength} bytes inline, over protobuf's 2 GiB limit`,
+      path,
+    );
   }
   const hasExternal = patched.some((tensor) => tensor.dataLocation === DataLocation.EXTERNAL);
   const options: ort.InferenceSession.SessionOptions = {
@@ -69,12 +73,21 @@ function wrapSession(path: string, session: ort.InferenceSession, executionProvi
     outputs: Map<string, ValueInfo>,
     executionProvider: string,
   ) => OnnxModel;
-  return new construct(path, session, metadataOf(session.inputMetadata), metadataOf(session.outputMetadata), executionProvider);
+  return new construct(
+    path,
+    session,
+    metadataOf(session.inputMetadata),
+    metadataOf(session.outputMetadata),
+    executionProvider,
+  );
 }
 
 function metadataOf(meta: readonly ort.InferenceSession.ValueMetadata[]): Map<string, ValueInfo> {
   return new Map(
-    meta.map((m) => [m.name, m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] }]),
+    meta.map((m) => [
+      m.name,
+      m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] },
+    ]),
   );
 }
 

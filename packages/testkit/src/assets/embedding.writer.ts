@@ -17,9 +17,15 @@ export interface TinyEmbedding {
   diffusersSafetensors: Uint8Array;
 }
 
-export function makeTinyEmbedding(dim: number, vectors = 1, options: { seed?: number; token?: string; std?: number } = {}): TinyEmbedding {
+export function makeTinyEmbedding(
+  dim: number,
+  vectors = 1,
+  options: { seed?: number; token?: string; std?: number } = {},
+): TinyEmbedding {
   const { seed = 11, token = '<tiny-concept>', std = 1 } = options;
-  const values = float16ToFloat32(float32ToFloat16(uniformValues(seed, `embedding.${token}.${vectors}`, vectors * dim, std)));
+  const values = float16ToFloat32(
+    float32ToFloat16(uniformValues(seed, `embedding.${token}.${vectors}`, vectors * dim, std)),
+  );
   const shape = [vectors, dim];
   return {
     vectors,
@@ -27,6 +33,8 @@ export function makeTinyEmbedding(dim: number, vectors = 1, options: { seed?: nu
     values,
     a1111Pt: encodeTorchFile({ string_to_param: { '*': { tensor: values, shape } }, name: token, step: 500 }),
     a1111Safetensors: encodeSafetensors({ emb_params: { dtype: 'F32', shape, values } }),
-    diffusersSafetensors: encodeSafetensors({ [token]: { dtype: 'F32', shape: vectors === 1 ? [dim] : shape, values } }),
+    diffusersSafetensors: encodeSafetensors({
+      [token]: { dtype: 'F32', shape: vectors === 1 ? [dim] : shape, values },
+    }),
   };
 }

@@ -33,7 +33,7 @@ export interface TinyLoraOptions {
   rank?: number;
   alpha?: number;
   seed?: number;
-  /** Which modules get a layer (default: attention projections, 1×1 proj_in convs, 3×3 conv1 of resnets, CLIP attention). */
+  /** Modules that get a layer (default: attention projections, 1×1 proj_in, 3×3 resnet conv1, CLIP attention). */
   include?: RegExp;
   /** Standard deviation of the up and down values (default 0.1). */
   std?: number;
@@ -51,7 +51,8 @@ export async function makeTinyLora(modelDir: string, options: TinyLoraOptions = 
     for (const { module, out, columns, kernel } of targets(model, include)) {
       const key = `${component}.${module}`;
       // F16-representable values, so the F32 and F16 files hold the same numbers.
-      const values = (name: string, count: number) => float16ToFloat32(float32ToFloat16(uniformValues(seed, `${key}.${name}`, count, std)));
+      const values = (name: string, count: number) =>
+        float16ToFloat32(float32ToFloat16(uniformValues(seed, `${key}.${name}`, count, std)));
       layers.push({
         component,
         module,
@@ -76,7 +77,10 @@ export async function makeTinyLora(modelDir: string, options: TinyLoraOptions = 
         tensors[`${base}.lora_B.weight`] = { dtype, shape: layer.upShape, values: layer.up };
       }
     }
-    const metadata = { format: 'pt', ...(format === 'peft' ? { lora_adapter_metadata: peftMetadata(rank, alpha) } : {}) };
+    const metadata = {
+      format: 'pt',
+      ...(format === 'peft' ? { lora_adapter_metadata: peftMetadata(rank, alpha) } : {}),
+    };
     return encodeSafetensors(tensors, metadata);
   };
   return {
@@ -92,7 +96,12 @@ export async function makeTinyLora(modelDir: string, options: TinyLoraOptions = 
 
 /** diffusers' `lora_adapter_metadata`: each component's PEFT config fields, prefixed by the component. */
 function peftMetadata(rank: number, alpha: number): string {
-  return JSON.stringify({ 'unet.r': rank, 'unet.lora_alpha': alpha, 'text_encoder.r': rank, 'text_encoder.lora_alpha': alpha });
+  return JSON.stringify({
+    'unet.r': rank,
+    'unet.lora_alpha': alpha,
+    'text_encoder.r': rank,
+    'text_encoder.lora_alpha': alpha,
+  });
 }
 
 interface Target {
@@ -112,7 +121,13 @@ function targets(model: ModelProto, include: RegExp): Target[] {
     const module = match[1].replaceAll('/', '.');
     if (!include.test(module)) continue;
     if (match[2] === 'MatMul') found.push({ module, out: weight[1], columns: weight[0] });
-    else found.push({ module, out: weight[0], columns: weight[1] * weight[2] * weight[3], kernel: [weight[2], weight[3]] });
+    else
+      found.push({
+        module,
+        out: weight[0],
+        columns: weight[1] * weight[2] * weight[3],
+        kernel: [weight[2], weight[3]],
+      });
   }
   return found;
 }

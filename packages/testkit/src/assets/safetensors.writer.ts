@@ -7,12 +7,18 @@ export interface SafetensorsTensor {
   values: Float32Array;
 }
 
-export function encodeSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: Record<string, SafetensorsTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, { dtype, shape, values }] of Object.entries(tensors)) {
-    const bytes = dtype === 'F32' ? new Uint8Array(Float32Array.from(values).buffer) : new Uint8Array(float32ToFloat16(values).buffer);
+    const bytes =
+      dtype === 'F32'
+        ? new Uint8Array(Float32Array.from(values).buffer)
+        : new Uint8Array(float32ToFloat16(values).buffer);
     header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.byteLength] };
     chunks.push(bytes);
     offset += bytes.byteLength;

@@ -16,7 +16,10 @@ export function encodeTorchFile(root: Record<string, TorchValue>): Uint8Array {
   program.byte(0x2e); // STOP
   const entries: Array<[string, Uint8Array]> = [
     ['archive/data.pkl', program.bytes()],
-    ...storages.map((values, key): [string, Uint8Array] => [`archive/data/${key}`, new Uint8Array(values.buffer.slice(0))]),
+    ...storages.map((values, key): [string, Uint8Array] => [
+      `archive/data/${key}`,
+      new Uint8Array(values.buffer.slice(0)),
+    ]),
     ['archive/version', new TextEncoder().encode('3\n')],
   ];
   return encodeStoredZip(entries);
@@ -51,7 +54,8 @@ class PickleProgram {
   value(value: TorchValue, storages: Float32Array[]): void {
     if (typeof value === 'string') return this.text(value);
     if (typeof value === 'number') return this.int(value);
-    if ('tensor' in value && value.tensor instanceof Float32Array) return this.tensor(value.tensor, value.shape as number[], storages);
+    if ('tensor' in value && value.tensor instanceof Float32Array)
+      return this.tensor(value.tensor, value.shape as number[], storages);
     this.byte(0x7d, 0x28); // EMPTY_DICT, MARK
     for (const [key, item] of Object.entries(value as Record<string, TorchValue>)) {
       this.text(key);
@@ -113,11 +117,27 @@ export function encodeStoredZip(entries: Array<[string, Uint8Array]>): Uint8Arra
     const nameBytes = new TextEncoder().encode(name);
     const checksum = crc32(data) >>> 0;
     const offset = out.length;
-    const common = [...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(checksum), ...u32(data.byteLength), ...u32(data.byteLength)];
+    const common = [
+      ...u16(0),
+      ...u16(0),
+      ...u16(0),
+      ...u16(0),
+      ...u32(checksum),
+      ...u32(data.byteLength),
+      ...u32(data.byteLength),
+    ];
     push(out, [...u32(0x04034b50), ...u16(20), ...common, ...u16(nameBytes.byteLength), ...u16(0)]);
     push(out, nameBytes);
     push(out, data);
-    push(central, [...u32(0x02014b50), ...u16(20), ...u16(20), ...common, ...u16(nameBytes.byteLength), ...u16(0), ...u16(0)]);
+    push(central, [
+      ...u32(0x02014b50),
+      ...u16(20),
+      ...u16(20),
+      ...common,
+      ...u16(nameBytes.byteLength),
+      ...u16(0),
+      ...u16(0),
+    ]);
     push(central, [...u16(0), ...u16(0), ...u32(0), ...u32(offset)]);
     push(central, nameBytes);
   }
