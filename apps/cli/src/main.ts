@@ -67,10 +67,11 @@ const models = program.command('models').description('model folders');
 models
   .command('make-tiny <dir>')
   .description('write a random-weight model in the diffusers ONNX layout (tiny, or real SD dimensions with --full-size)')
-  .option('--family <family>', 'sd15 (sd3 later)', 'sd15')
+  .option('--family <family>', 'sd15 or sd3', 'sd15')
   .option('--full-size', 'real SD1.5 dimensions, for benchmarks (~3.4 GB fp32)')
   .option('--fp16', 'float16 weights and I/O')
   .option('--inpainting', 'a 9-channel inpainting UNet')
+  .option('--no-t5', 'sd3: leave out text_encoder_3 (T5); Kiln then uses zeros for its embeddings')
   .option('--seed <n>', 'weights seed', '0')
   .action(makeTinyCommand);
 
