@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AssetError,
   OnnxModel,
+  Renderer,
   loadPatchedModel,
   loadSd15Model,
   loadSd15ModelWithAssets,
@@ -246,5 +247,29 @@ describe('patched sessions', () => {
     expect(Buffer.from(imgZero.images[0].pixels).equals(Buffer.from(imgBase.images[0].pixels))).toBe(true);
     expect(Buffer.from(imgOne.images[0].pixels).equals(Buffer.from(imgBase.images[0].pixels))).toBe(false);
     await Promise.all([base.dispose(), zero.model.dispose(), one.model.dispose()]);
+  });
+
+  it('are cached per asset set by the renderer: same set, same sessions; another weight, another model', async () => {
+    const file = path.join(work, 'cached-lora.safetensors');
+    await writeFile(file, lora.kohyaF16);
+    const renderer = new Renderer({ maxLoadedModels: 3 });
+    try {
+      const request = (weight?: number) => ({
+        family: 'sd15' as const,
+        modelDir,
+        params,
+        ...(weight === undefined ? {} : { assets: { loras: [{ file, weight }] } }),
+      });
+      const first = await renderer.render(request(0.7));
+      const again = await renderer.render(request(0.7));
+      const plain = await renderer.render(request());
+      const other = await renderer.render(request(-0.7));
+      expect(renderer['models'].size).toBe(3);
+      expect(Buffer.from(again.images[0].pixels).equals(Buffer.from(first.images[0].pixels))).toBe(true);
+      expect(Buffer.from(plain.images[0].pixels).equals(Buffer.from(first.images[0].pixels))).toBe(false);
+      expect(Buffer.from(other.images[0].pixels).equals(Buffer.from(first.images[0].pixels))).toBe(false);
+    } finally {
+      await renderer.dispose();
+    }
   });
 });

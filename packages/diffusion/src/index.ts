@@ -36,7 +36,7 @@ export { indexModuleWeights, type ModuleWeight, type WeightLayout } from './asse
 export { openComponent, type InitializerPatches, type ModelComponent } from './assets/model-component.js';
 export { parseEmbedding, type EmbeddingFile } from './assets/embedding-file.js';
 export { applyTextualInversions, type TextualInversionApplication } from './assets/textual-inversion.js';
-export { loadSd15ModelWithAssets, type Sd15AssetReport, type Sd15AssetSet } from './assets/sd15-assets.js';
+export { assetSetKey, loadSd15ModelWithAssets, type Sd15AssetReport, type Sd15AssetSet } from './assets/sd15-assets.js';
 export { loadPatchedModel } from './models/patched-model.js';
 export type { Sd15ModelParts } from './models/sd15-model.js';
 export {

@@ -102,6 +102,19 @@ export async function loadSd15ModelWithAssets(
   };
 }
 
+/**
+ * The session-cache key of a model with an asset set: equal keys give identical sessions, so jobs
+ * sharing a combination share its sessions and pay the merge once. Files are keyed by path: the
+ * asset library is expected to store each upload under a name whose content never changes.
+ */
+export function assetSetKey(dir: string, assets: Sd15AssetSet = {}): string {
+  const loras = (assets.loras ?? []).map(({ file, weight }) => [resolve(file), weight]);
+  const inversions = (assets.textualInversions ?? []).map(({ file, trigger }) => [resolve(file), trigger ?? null]);
+  const vae = assets.vae === undefined ? null : resolve(assets.vae);
+  if (loras.length === 0 && inversions.length === 0 && vae === null) return resolve(dir);
+  return JSON.stringify({ model: resolve(dir), vae, loras, inversions });
+}
+
 /** The VAE parts a folder provides: the decoder is required, the encoder optional (the model's stays). */
 async function vaeFolder(dir: string): Promise<Partial<Record<'vae_decoder' | 'vae_encoder', string>>> {
   const folder = resolve(dir);

@@ -1,9 +1,11 @@
 /**
  * Executes render requests against cached model sessions. Sessions are created on first use of a
- * model and reused by every later job; the cache key is the model folder today and will include
- * the applied assets (LoRA, textual inversion, VAE) when those arrive. Requests are routed by
- * model family; SD3 models have a cache of their own that holds one model at most.
+ * model and reused by every later job; the cache key is the model folder and the applied assets
+ * (VAE, LoRAs with weights, textual inversions), so a second job with the same asset set pays no
+ * merge time. Requests are routed by model family; SD3 models have a cache of their own that holds
+ * one model at most.
  */
+import { assetSetKey, loadSd15ModelWithAssets, type Sd15AssetSet } from '../assets/sd15-assets.js';
 import { loadSd15Model, type Sd15Model } from '../models/sd15-model.js';
 import { loadSd3Model, type Sd3Model } from '../models/sd3-model.js';
 import type { SessionSettings } from '../models/onnx-session.js';
@@ -22,7 +24,7 @@ export type { Sd15RenderParams, Sd15RenderRequest, ImageInput } from './sd15-req
 
 export type { Sd3RenderParams, Sd3RenderRequest } from './sd3-request.js';
 
-export type RenderRequest = Sd15RenderRequest | Sd3RenderRequest;
+export type RenderRequest = (Sd15RenderRequest & { assets?: Sd15AssetSet }) | Sd3RenderRequest;
 export type ModelFamily = RenderRequest['family'];
 
 export interface RendererOptions extends SessionSettings {
@@ -39,16 +41,20 @@ export class Renderer {
 
   constructor(private readonly options: RendererOptions = {}) {}
 
-  private async model(dir: string): Promise<Sd15Model> {
-    let entry = this.models.get(dir);
+  private async model(dir: string, assets: Sd15AssetSet = {}): Promise<Sd15Model> {
+    const key = assetSetKey(dir, assets);
+    let entry = this.models.get(key);
     if (entry) {
-      this.models.delete(dir); // re-insert: most recently used last
-      this.models.set(dir, entry);
+      this.models.delete(key); // re-insert: most recently used last
+      this.models.set(key, entry);
       return entry;
     }
-    entry = loadSd15Model(dir, this.options);
-    this.models.set(dir, entry);
-    entry.catch(() => this.models.delete(dir));
+    entry =
+      key === assetSetKey(dir)
+        ? loadSd15Model(dir, this.options)
+        : loadSd15ModelWithAssets(dir, assets, this.options).then(({ model }) => model);
+    this.models.set(key, entry);
+    entry.catch(() => this.models.delete(key));
     await this.evict();
     return entry;
   }
@@ -90,7 +96,7 @@ export class Renderer {
     }
     // Images first: a bad image fails fast, naming its field, without loading a model.
     const params = await decodeRenderInputs(request.params);
-    const model = await this.model(request.modelDir);
+    const model = await this.model(request.modelDir, request.assets);
     const result = await renderSd15(model, params, hooks);
     return withSafetyCheck(model, result);
   }
