@@ -203,7 +203,8 @@ function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(schema: S, f
 
 /**
  * The body of `POST /generate/sd` (OctoAI's SD1.5 `ImageGenerationRequest` plus Kiln's async
- * fields). Strict: unknown fields are rejected. Parsing applies every default, including the
+ * fields). Strict: unknown fields are rejected; `null` is "not given" for every field but `prompt`;
+ * `LCM` takes at most {@link LCM_MAX_STEPS} steps. Parsing applies every default, including the
  * conditional ones (`strength` 0.8 with `init_image`, `webhook_events` ["completed"] with
  * `webhook_url`). Parse with `VALIDATION_PARSE_PARAMS` (or use `parseGenerateRequest`) to get
  * pydantic-worded messages.
@@ -248,7 +249,8 @@ export function createSd15RequestSchema(opts: SchemaOptions) {
 /**
  * The body of `POST /generate/sd3` (SD3 Medium). Like {@link createSd15RequestSchema} but the
  * sampler is flow-matching Euler only, the default size is 1024×1024, and the SD1.5-only fields
- * (`checkpoint`, `vae`, `loras`, `textual_inversions`, `clip_skip`) are rejected by name.
+ * (`checkpoint`, `vae`, `loras`, `textual_inversions`, `clip_skip`) are rejected by name, while
+ * `prompt_2`/`negative_prompt_2` (SD3's second text encoder) are accepted.
  */
 export function createSd3RequestSchema(opts: SchemaOptions) {
   const shape = {
@@ -256,7 +258,8 @@ export function createSd3RequestSchema(opts: SchemaOptions) {
     sampler: nullMeansAbsent(
       z
         .enum(SD3_SAMPLERS, {
-          error: `SD3 supports only the flow-matching Euler sampler: sampler should be '${DEFAULT_SD3_SAMPLER}' or omitted`,
+          error:
+            `SD3 supports only the flow-matching Euler sampler: sampler should be '${DEFAULT_SD3_SAMPLER}' or omitted`,
         })
         .default(DEFAULT_SD3_SAMPLER)
         .describe('SD3 is a flow-matching model: FLOW_MATCH_EULER is the only sampler; omit it or send that.'),

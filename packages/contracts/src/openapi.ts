@@ -60,7 +60,10 @@ function nullable(property: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Marks as nullable every property whose field reads `null` as "not given" (see `nullMeansAbsent`). */
-function withNullability(component: Record<string, unknown>, shape: Record<string, z.ZodType>): Record<string, unknown> {
+function withNullability(
+  component: Record<string, unknown>,
+  shape: Record<string, z.ZodType>,
+): Record<string, unknown> {
   const properties = component.properties as Record<string, Record<string, unknown>>;
   for (const [field, schema] of Object.entries(shape)) {
     if (acceptsNull(schema) && properties[field]) properties[field] = nullable(properties[field]);

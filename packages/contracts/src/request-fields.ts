@@ -50,11 +50,11 @@ export const IMAGE_ENCODINGS = ['jpeg', 'png'] as const;
 export type ImageEncoding = (typeof IMAGE_ENCODINGS)[number];
 
 /**
- * Where `null` means "not given". OctoAI's spec marks many fields nullable and its clients send
- * `null` for an unset argument; Kiln reads `null` as absence for every field but `prompt`, so a null
- * field gets its default. The schema drops the null before validating, so errors and parsed types
- * are the field's own. Returns a new schema, known to {@link acceptsNull} (the OpenAPI document
- * shows those fields as nullable).
+ * Where `null` means "not given". OctoAI's spec marks many fields nullable, and clients send `null`
+ * for an argument they leave unset; Kiln reads `null` as absence for every field but `prompt`, so a
+ * null field gets its default. The schema drops the null before validating, so errors and parsed
+ * types are the field's own. Returns a new schema, known to {@link acceptsNull} (the OpenAPI
+ * document shows those fields as nullable).
  */
 export function nullMeansAbsent<S extends z.ZodType>(schema: S): NullMeansAbsent<S> {
   const wrapped = z.preprocess((value: z.input<S> | null) => (value === null ? undefined : value), schema);
@@ -71,6 +71,26 @@ function nullsMeanAbsent<T extends Record<string, z.ZodType>>(fields: T): { [K i
     [K in keyof T]: NullMeansAbsent<T[K]>;
   };
 }
+
+/**
+ * Fields an engine refuses by name (another engine's fields): present so that sending one gets a
+ * message naming it rather than a bare "extra field", shown in the OpenAPI document as not accepted.
+ * `null` is accepted: it is "not given".
+ */
+function rejectedFields<F extends string>(fields: readonly F[], message: (field: F) => string, note: string) {
+  const entries = fields.map((field) => [
+    field,
+    nullMeansAbsent(
+      z
+        .never({ error: message(field) })
+        .optional()
+        .meta({ description: `${note}: \`${field}\` is rejected here (null is accepted: not given).` }),
+    ),
+  ]);
+  return Object.fromEntries(entries) as Record<F, NullMeansAbsent<z.ZodOptional<z.ZodNever>>>;
+}
+
+const sd15Only = (field: string) => `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it`;
 
 const nullableFields = new WeakSet<z.ZodType>();
 
@@ -161,7 +181,7 @@ const checkpoint = assetName.describe(
   'Name of a checkpoint in the asset library (`library:` names are shared); default: the server\'s SD1.5 model.',
 );
 
-const NOT_SUPPORTED_YET = 'Not supported yet: a request that names one is answered 422 (Kiln does not apply custom assets yet).';
+const NOT_SUPPORTED_YET = 'Not supported yet: naming one is a 422 (Kiln does not apply custom assets yet).';
 
 const vae = assetName.describe(`Name of a VAE asset replacing the model's own. ${NOT_SUPPORTED_YET}`);
 
@@ -181,7 +201,7 @@ const textualInversions = z
  * refused when it names anything, so it is never accepted and silently ignored. `{}` names nothing.
  */
 function notSupportedYet<S extends z.ZodType>(field: 'vae' | 'loras' | 'textual_inversions', schema: S) {
-  return schema.optional().superRefine((value, ctx) => {
+  const refuse = (value: unknown, ctx: z.RefinementCtx) => {
     const names = typeof value === 'string' ? [value] : value ? Object.keys(value) : [];
     if (names.length === 0) return;
     ctx.addIssue({
@@ -191,7 +211,9 @@ function notSupportedYet<S extends z.ZodType>(field: 'vae' | 'loras' | 'textual_
         `library lands; omit ${field}${field === 'vae' ? '' : ', send {}'} or send null`,
       params: { type: 'value_error' },
     });
-  }, { when: (payload) => payload.issues.length === 0 }); // a bad weight or name is reported as itself
+  };
+  // Only once the value is valid: a bad weight or name is reported as itself.
+  return schema.optional().superRefine(refuse, { when: (payload) => payload.issues.length === 0 });
 }
 
 const clipSkip = z
@@ -210,8 +232,7 @@ const stylePreset = z
   .enum(STYLE_PRESET_NAMES)
   .describe(
     'A named prompt template (OctoAI\'s SDXL styles): the prompt is put into the style\'s template and the ' +
-      'style\'s negative text is appended to `negative_prompt`. Kiln applies it on every engine. `GET /v1/style-presets` ' +
-      'lists the templates.',
+      'style\'s negative text is appended to `negative_prompt`. Kiln applies it on every engine.',
   );
 
 const useRefiner = z.boolean().meta({
@@ -294,21 +315,8 @@ export const sd15OnlyRequestFields = {
   clip_skip: nullMeansAbsent(clipSkip),
 } satisfies Record<Sd15OnlyField, z.ZodType>;
 
-/**
- * The same names on SD3: present so that sending one gets a message naming it (rather than a
- * bare "extra field"), and shown in the OpenAPI document as not accepted.
- */
-export const sd15OnlyFieldsRejectedBySd3 = Object.fromEntries(
-  SD15_ONLY_FIELDS.map((field) => [
-    field,
-    nullMeansAbsent(
-      z
-        .never({ error: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it` })
-        .optional()
-        .meta({ description: `SD1.5 only: \`${field}\` is rejected by /generate/sd3 (null is accepted: not given).` }),
-    ),
-  ]),
-) as Record<Sd15OnlyField, NullMeansAbsent<z.ZodOptional<z.ZodNever>>>;
+/** The SD1.5-only fields on SD3: refused by name. */
+export const sd15OnlyFieldsRejectedBySd3 = rejectedFields(SD15_ONLY_FIELDS, sd15Only, 'SD1.5 only');
 
 /**
  * OctoAI's second prompts. SD3 has two CLIP text encoders and takes them as diffusers'
@@ -337,21 +345,13 @@ export const sd3SecondPromptFields = {
 } satisfies Record<SecondPromptField, z.ZodType>;
 
 /** The second prompts on SD1.5: rejected by name when set (null is accepted: not given). */
-export const secondPromptFieldsRejectedBySd15 = Object.fromEntries(
-  SECOND_PROMPT_FIELDS.map((field) => [
-    field,
-    nullMeansAbsent(
-      z
-        .never({
-          error:
-            `${field} feeds the second text encoder of SD3 (POST /generate/sd3) and SDXL; SD1.5 has one text ` +
-            'encoder: omit it or send null',
-        })
-        .optional()
-        .meta({ description: `SD3 only: \`${field}\` is rejected by /generate/sd (null is accepted: not given).` }),
-    ),
-  ]),
-) as Record<SecondPromptField, NullMeansAbsent<z.ZodOptional<z.ZodNever>>>;
+export const secondPromptFieldsRejectedBySd15 = rejectedFields(
+  SECOND_PROMPT_FIELDS,
+  (field) =>
+    `${field} feeds the second text encoder of SD3 (POST /generate/sd3) and SDXL; SD1.5 has one text encoder: ` +
+    'omit it or send null',
+  'SD3 only',
+);
 
 /**
  * Kiln's inpainting extensions of `POST /generate/sd` (not in OctoAI's field table; SD1.5 only):
@@ -409,14 +409,4 @@ export const sd15InpaintRequestFields = nullsMeanAbsent({
 } satisfies Record<Sd15InpaintField, z.ZodType>);
 
 /** The inpainting extensions on SD3: rejected by name, like the other SD1.5-only fields. */
-export const sd15InpaintFieldsRejectedBySd3 = Object.fromEntries(
-  SD15_INPAINT_FIELDS.map((field) => [
-    field,
-    nullMeansAbsent(
-      z
-        .never({ error: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it` })
-        .optional()
-        .meta({ description: `SD1.5 only: \`${field}\` is rejected by /generate/sd3 (null is accepted: not given).` }),
-    ),
-  ]),
-) as Record<Sd15InpaintField, NullMeansAbsent<z.ZodOptional<z.ZodNever>>>;
+export const sd15InpaintFieldsRejectedBySd3 = rejectedFields(SD15_INPAINT_FIELDS, sd15Only, 'SD1.5 only');

@@ -64,6 +64,8 @@ export function applyStylePreset<T extends StyleableRequest>(request: T): T {
   }
   const styled = styledPrompts(name, request.prompt, request.negative_prompt);
   const out = { ...rest, prompt: styled.prompt } as T;
-  if (styled.negative_prompt !== '' || request.negative_prompt !== undefined) out.negative_prompt = styled.negative_prompt;
+  if (styled.negative_prompt !== '' || request.negative_prompt !== undefined) {
+    out.negative_prompt = styled.negative_prompt;
+  }
   return out;
 }
