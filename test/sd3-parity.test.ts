@@ -56,14 +56,17 @@ beforeAll(async () => {
 afterAll(() => thread?.close());
 
 describe.each(cases)('diffusers parity through the inference thread: $id', (c) => {
-  it('final latents to float rounding, PNG within 1/255, one transformer call per timestep, progress per step', async () => {
+  it('latents to float rounding, PNG within 1/255, a transformer call per timestep, progress per step', async () => {
     const progress: RenderProgress[] = [];
     const result = await thread.render(
       { family: 'sd3', modelDir: MODEL_DIR, params: paramsOf(c) },
       { onProgress: (p) => progress.push(p) },
     );
     expect(result.timings.unetCalls).toBe(c.n_transformer_calls);
-    expect(progress.map((p) => p.step)).toEqual([...c.timesteps_run.map((_: number, i: number) => i + 1), c.timesteps_run.length]);
+    expect(progress.map((p) => p.step)).toEqual([
+      ...c.timesteps_run.map((_: number, i: number) => i + 1),
+      c.timesteps_run.length,
+    ]);
     expect(progress.at(-1)).toMatchObject({ imagesDone: 1, numImages: 1 });
     expect(maxAbsDiff(result.latents[0], ref(c.files.latents_npy).data)).toBeLessThan(1e-4);
     const png = await decodeToRgb(readFileSync(path.join(REFERENCE, c.files.png[0])));
@@ -85,12 +88,16 @@ describe('prompt encoding as StableDiffusion3Pipeline.encode_prompt', () => {
   });
   const params = { ...paramsOf(txt2img), seeds: [1] };
 
-  it('[77 + 256, 48]: CLIP-L ‖ CLIP-G penultimate layers padded to 48, then T5; pooled [40]; negative then positive', async () => {
+  it('[77 + 256, 48]: CLIP-L ‖ CLIP-G penultimate, padded to 48, then T5; pooled [40]; negative first', async () => {
     const { positive, negative } = await encodeSd3Prompts(model, params);
     const embeds = ref(txt2img.files.prompt_embeds_npy);
     const pooled = ref(txt2img.files.pooled_prompt_embeds_npy);
     expect(embeds.shape).toEqual([2, CLIP_TOKENS + T5_TOKENS, DIM]);
-    expect([positive.tokens, positive.dim, positive.pooled.length]).toEqual([CLIP_TOKENS + T5_TOKENS, DIM, DIM_L + DIM_G]);
+    expect([positive.tokens, positive.dim, positive.pooled.length]).toEqual([
+      CLIP_TOKENS + T5_TOKENS,
+      DIM,
+      DIM_L + DIM_G,
+    ]);
     const half = embeds.data.length / 2;
     expect(maxAbsDiff(negative.embeds, embeds.data.subarray(0, half))).toBeLessThan(1e-5);
     expect(maxAbsDiff(positive.embeds, embeds.data.subarray(half))).toBeLessThan(1e-5);
@@ -108,7 +115,9 @@ describe('prompt encoding as StableDiffusion3Pipeline.encode_prompt', () => {
     const { positive } = await encodeSd3Prompts(withoutT5, params);
     const withT5 = (await encodeSd3Prompts(model, params)).positive;
     expect([positive.tokens, positive.dim]).toEqual([CLIP_TOKENS + T5_TOKENS, DIM]);
-    expect(Array.from(positive.embeds.subarray(0, CLIP_TOKENS * DIM))).toEqual(Array.from(withT5.embeds.subarray(0, CLIP_TOKENS * DIM)));
+    expect(Array.from(positive.embeds.subarray(0, CLIP_TOKENS * DIM))).toEqual(
+      Array.from(withT5.embeds.subarray(0, CLIP_TOKENS * DIM)),
+    );
     expect(positive.embeds.subarray(CLIP_TOKENS * DIM).every((v) => v === 0)).toBe(true);
     expect(Array.from(positive.pooled)).toEqual(Array.from(withT5.pooled));
   });
@@ -116,10 +125,15 @@ describe('prompt encoding as StableDiffusion3Pipeline.encode_prompt', () => {
   it('max_sequence_length sets the T5 length (77 + L tokens)', async () => {
     const { positive } = await encodeSd3Prompts(model, { ...params, maxSequenceLength: 32 });
     expect(positive.tokens).toBe(CLIP_TOKENS + 32);
-    expect(maxAbsDiff(positive.embeds.subarray(0, CLIP_TOKENS * DIM), ref(txt2img.files.prompt_embeds_npy).data.subarray(
-      (CLIP_TOKENS + T5_TOKENS) * DIM,
-      (CLIP_TOKENS + T5_TOKENS) * DIM + CLIP_TOKENS * DIM,
-    ))).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(
+        positive.embeds.subarray(0, CLIP_TOKENS * DIM),
+        ref(txt2img.files.prompt_embeds_npy).data.subarray(
+          (CLIP_TOKENS + T5_TOKENS) * DIM,
+          (CLIP_TOKENS + T5_TOKENS) * DIM + CLIP_TOKENS * DIM,
+        ),
+      ),
+    ).toBeLessThan(1e-5);
   });
 });
 
@@ -127,15 +141,23 @@ describe('SD3 through the inference thread', () => {
   const base = { ...paramsOf(txt2img), steps: 3 };
 
   it('an image rendered alone equals the same seed rendered inside a batch', async () => {
-    const batch = await thread.render({ family: 'sd3', modelDir: MODEL_DIR, params: { ...base, seeds: [42, 7, 1234], microBatchSize: 3 } });
-    const alone = await thread.render({ family: 'sd3', modelDir: MODEL_DIR, params: { ...base, seeds: [7], microBatchSize: 1 } });
+    const batch = await thread.render({
+      family: 'sd3',
+      modelDir: MODEL_DIR,
+      params: { ...base, seeds: [42, 7, 1234], microBatchSize: 3 },
+    });
+    const alone = await thread.render({
+      family: 'sd3',
+      modelDir: MODEL_DIR,
+      params: { ...base, seeds: [7], microBatchSize: 1 },
+    });
     expect(batch.images.map((i) => i.seed)).toEqual([42, 7, 1234]);
     expect(maxAbsDiff(alone.latents[0], batch.latents[1])).toBeLessThan(1e-5);
     expect(maxAbsDiff(alone.images[0].pixels, batch.images[1].pixels)).toBeLessThanOrEqual(1);
     expect(maxAbsDiff(batch.images[0].pixels, batch.images[1].pixels)).toBeGreaterThan(10);
   });
 
-  it('with sd3LoadT5: false it renders on zeros in T5\'s place: a valid, different image', async () => {
+  it("with sd3LoadT5: false it renders on zeros in T5's place: a valid, different image", async () => {
     const noT5 = new DiffusionThread({ sd3LoadT5: false });
     try {
       const [a, b] = await Promise.all([
@@ -168,13 +190,20 @@ describe('SD3 through the inference thread', () => {
 
   it.each([
     ['sampler', { sampler: 'DDIM' }],
-    ['strength', { initImage: new Uint8Array(readFileSync(path.join(REFERENCE, 'img2img_init_64x64.png'))), strength: 0 }],
+    [
+      'strength',
+      { initImage: new Uint8Array(readFileSync(path.join(REFERENCE, 'img2img_init_64x64.png'))), strength: 0 },
+    ],
     ['width', { width: 72 }],
     ['clip_skip', { clipSkip: 5 }],
     ['max_sequence_length', { maxSequenceLength: 513 }],
     ['init_image', { initImage: new Uint8Array([1, 2, 3]) }],
   ])('refuses a bad %s with RenderInputError naming it', async (field, patch) => {
-    const render = thread.render({ family: 'sd3', modelDir: MODEL_DIR, params: { ...base, ...patch } as Sd3RenderParams });
+    const render = thread.render({
+      family: 'sd3',
+      modelDir: MODEL_DIR,
+      params: { ...base, ...patch } as Sd3RenderParams,
+    });
     await expect(render).rejects.toBeInstanceOf(RenderInputError);
     await expect(render).rejects.toMatchObject({ field });
   });

@@ -50,13 +50,13 @@ const base: Sd3RenderParams = {
 };
 
 describe('makeTinySd3Model', () => {
-  it.each(PARTS)('%s has the I/O names, element types and ranks of optimum\'s SD3 export', async (part) => {
+  it.each(PARTS)("%s has the I/O names, element types and ranks of optimum's SD3 export", async (part) => {
     const ours = await signature(path.join(modelDir, part, 'model.onnx'));
     const reference = await signature(path.join(FIXTURE, part, 'model.onnx'));
     expect(ours).toEqual(reference);
   });
 
-  it('loads with Kiln\'s SD3 loader: widths from the metadata, VAE shift and scale from its config', async () => {
+  it("loads with Kiln's SD3 loader: widths from the metadata, VAE shift and scale from its config", async () => {
     const model = await loadSd3Model(modelDir);
     try {
       expect([model.jointAttentionDim, model.pooledProjectionDim, model.latentChannels]).toEqual([48, 40, 16]);
@@ -68,15 +68,25 @@ describe('makeTinySd3Model', () => {
     }
   });
 
-  it('renders SD3\'s default 1024×1024', async () => {
-    const result = await thread.render({ family: 'sd3', modelDir, params: { ...base, width: 1024, height: 1024, steps: 1 } });
-    expect(result.images.map((i) => [i.seed, i.width, i.height, i.pixels.length])).toEqual([[1, 1024, 1024, 1024 * 1024 * 3]]);
+  it("renders SD3's default 1024×1024", async () => {
+    const result = await thread.render({
+      family: 'sd3',
+      modelDir,
+      params: { ...base, width: 1024, height: 1024, steps: 1 },
+    });
+    expect(result.images.map((i) => [i.seed, i.width, i.height, i.pixels.length])).toEqual([
+      [1, 1024, 1024, 1024 * 1024 * 3],
+    ]);
   });
 
   it('a seed rendered alone equals the same seed inside a batch', async () => {
     const params = { ...base, width: 256, height: 256 };
     const batch = await thread.render({ family: 'sd3', modelDir, params: { ...params, seeds: [1, 2] } });
-    const alone = await thread.render({ family: 'sd3', modelDir, params: { ...params, seeds: [2], microBatchSize: 1 } });
+    const alone = await thread.render({
+      family: 'sd3',
+      modelDir,
+      params: { ...params, seeds: [2], microBatchSize: 1 },
+    });
     expect(batch.images.map((i) => i.seed)).toEqual([1, 2]);
     expect(maxAbsDiff(alone.latents[0], batch.latents[1])).toBeLessThan(1e-5);
     expect(maxAbsDiff(alone.images[0].pixels, batch.images[1].pixels)).toBeLessThanOrEqual(1);
@@ -87,7 +97,11 @@ describe('makeTinySd3Model', () => {
     const first = await thread.render({ family: 'sd3', modelDir, params: base });
     const { pixels, width, height } = first.images[0];
     const initImage = new Uint8Array(await encodeImage(pixels, width, height, 'png'));
-    const result = await thread.render({ family: 'sd3', modelDir, params: { ...base, steps: 4, initImage, strength: 0.5 } });
+    const result = await thread.render({
+      family: 'sd3',
+      modelDir,
+      params: { ...base, steps: 4, initImage, strength: 0.5 },
+    });
     expect(result.timings.unetCalls).toBe(2);
     expect(result.images[0].pixels.length).toBe(64 * 64 * 3);
   });

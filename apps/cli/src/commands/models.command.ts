@@ -31,7 +31,8 @@ async function writeModel(dir: string, options: MakeTinyOptions): Promise<void> 
   }
   if (options.family !== 'sd3') throw new Error(`--family ${options.family}: use sd15 or sd3`);
   for (const flag of ['fullSize', 'fp16', 'inpainting'] as const) {
-    if (options[flag]) throw new Error(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not available for --family sd3`);
+    if (options[flag])
+      throw new Error(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not available for --family sd3`);
   }
   await makeTinySd3Model(dir, { seed, t5: options.t5 ?? true });
 }
@@ -46,5 +47,8 @@ export async function makeTinyCommand(dir: string, options: MakeTinyOptions): Pr
     'This model was written by `kiln models make-tiny`: its weights are random, so its images are noise.\n' +
       `It exists to test and benchmark Kiln. See ${install} for installing a real ${label} ONNX model.\n`,
   );
-  console.log(`wrote ${options.fullSize ? 'full-size' : 'tiny'} ${label} model to ${dir} in ${Math.round(performance.now() - started)} ms`);
+  console.log(
+    `wrote ${options.fullSize ? 'full-size' : 'tiny'} ${label} model to ${dir} ` +
+      `in ${Math.round(performance.now() - started)} ms`,
+  );
 }

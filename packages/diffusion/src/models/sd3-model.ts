@@ -75,7 +75,8 @@ function requireInputs(model: OnnxModel, names: readonly string[]): void {
   for (const name of names) {
     if (!model.hasInput(name)) {
       throw new ModelLoadError(
-        `${model.path} has no input named ${name}; is it an optimum SD3 ONNX export? (inputs: ${[...model.inputs.keys()].join(', ')})`,
+        `${model.path} has no input named ${name}; is it an optimum SD3 ONNX export? ` +
+          `(inputs: ${[...model.inputs.keys()].join(', ')})`,
         model.path,
       );
     }
@@ -96,25 +97,36 @@ function staticDim(model: OnnxModel, name: string, axis: number, io: 'inputs' | 
   return typeof dim === 'number' && dim > 0 ? dim : undefined;
 }
 
-async function loadClip(modelDir: string, part: string, tokenizerPart: string, settings: SessionSettings): Promise<Sd3ClipEncoder> {
+async function loadClip(
+  modelDir: string,
+  part: string,
+  tokenizerPart: string,
+  settings: SessionSettings,
+): Promise<Sd3ClipEncoder> {
   const session = await OnnxModel.load(path.join(modelDir, part, 'model.onnx'), settings);
   requireInputs(session, ['input_ids']);
   requireOutput(session, 'text_embeds');
   const hiddenStateCount = [...session.outputs.keys()].filter((n) => /^hidden_states\.\d+$/.test(n)).length;
   if (hiddenStateCount < 2) {
     throw new ModelLoadError(
-      `${session.path} does not output hidden_states.N: SD3 uses CLIP's penultimate layer; export with output_hidden_states`,
+      `${session.path} does not output hidden_states.N: SD3 uses CLIP's penultimate layer; ` +
+        'export the text encoders with output_hidden_states',
       session.path,
     );
   }
   const config = await readJson<{ hidden_size?: number }>(path.join(modelDir, part, 'config.json'), {});
   const hiddenSize = staticDim(session, 'hidden_states.0', 2, 'outputs') ?? config.hidden_size;
-  if (!hiddenSize) throw new ModelLoadError(`${session.path}: cannot tell the width of its hidden states`, session.path);
+  if (!hiddenSize)
+    throw new ModelLoadError(`${session.path}: cannot tell the width of its hidden states`, session.path);
   const tokenizer = await ClipTokenizer.fromDirectory(path.join(modelDir, tokenizerPart));
   return { session, tokenizer, hiddenStateCount, hiddenSize };
 }
 
-export async function loadSd3Model(dir: string, settings: SessionSettings = {}, options: Sd3LoadOptions = {}): Promise<Sd3Model> {
+export async function loadSd3Model(
+  dir: string,
+  settings: SessionSettings = {},
+  options: Sd3LoadOptions = {},
+): Promise<Sd3Model> {
   const modelDir = path.resolve(dir);
   if (!(await exists(modelDir))) throw new ModelLoadError(`model folder ${modelDir} does not exist`, modelDir);
   for (const part of ['text_encoder', 'text_encoder_2', 'transformer', 'vae_decoder']) {
@@ -128,10 +140,11 @@ export async function loadSd3Model(dir: string, settings: SessionSettings = {}, 
     path.join(modelDir, 'vae_decoder', 'config.json'),
     {},
   );
-  const transformerConfig = await readJson<{ joint_attention_dim?: number; pooled_projection_dim?: number; in_channels?: number }>(
-    path.join(modelDir, 'transformer', 'config.json'),
-    {},
-  );
+  const transformerConfig = await readJson<{
+    joint_attention_dim?: number;
+    pooled_projection_dim?: number;
+    in_channels?: number;
+  }>(path.join(modelDir, 'transformer', 'config.json'), {});
 
   // One session after the other: loading them concurrently only raises peak memory.
   const loaded: OnnxModel[] = [];
@@ -146,7 +159,9 @@ export async function loadSd3Model(dir: string, settings: SessionSettings = {}, 
       const session = await OnnxModel.load(t5File, settings);
       loaded.push(session);
       requireInputs(session, ['input_ids']);
-      const outputName = session.outputs.has('last_hidden_state') ? 'last_hidden_state' : [...session.outputs.keys()][0];
+      const outputName = session.outputs.has('last_hidden_state')
+        ? 'last_hidden_state'
+        : [...session.outputs.keys()][0];
       t5 = { session, tokenizer: await T5Tokenizer.fromDirectory(path.join(modelDir, 'tokenizer_3')), outputName };
     }
     const transformer = await OnnxModel.load(path.join(modelDir, 'transformer', 'model.onnx'), settings);
@@ -173,13 +188,15 @@ export async function loadSd3Model(dir: string, settings: SessionSettings = {}, 
       staticDim(transformer, 'pooled_projections', 1, 'inputs') ?? transformerConfig.pooled_projection_dim;
     if (!jointAttentionDim || !pooledProjectionDim) {
       throw new ModelLoadError(
-        `${transformer.path}: cannot tell the widths of encoder_hidden_states and pooled_projections; add transformer/config.json`,
+        `${transformer.path}: cannot tell the widths of encoder_hidden_states and pooled_projections; ` +
+          'add transformer/config.json',
         transformer.path,
       );
     }
     if (clipL.hiddenSize + clipG.hiddenSize > jointAttentionDim) {
       throw new ModelLoadError(
-        `${modelDir}: the CLIP hidden states (${clipL.hiddenSize} + ${clipG.hiddenSize}) are wider than the transformer's ` +
+        `${modelDir}: the CLIP hidden states (${clipL.hiddenSize} + ${clipG.hiddenSize}) are wider than ` +
+          "the transformer's " +
           `encoder_hidden_states (${jointAttentionDim})`,
         modelDir,
       );

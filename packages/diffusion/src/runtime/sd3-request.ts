@@ -42,7 +42,11 @@ const isRgbImage = (x: unknown): x is RgbImage =>
 /** Checks the sampler and decodes the init image to the output size (a bad image fails here, naming its field). */
 export async function decodeSd3RenderInputs(p: Sd3RenderParams): Promise<DecodedSd3Params> {
   if (p.sampler !== undefined && p.sampler !== SD3_SAMPLER) {
-    throw new RenderInputError('input_rejected', `SD3 supports only the ${SD3_SAMPLER} sampler, not ${p.sampler}`, 'sampler');
+    throw new RenderInputError(
+      'input_rejected',
+      `SD3 supports only the ${SD3_SAMPLER} sampler, not ${p.sampler}`,
+      'sampler',
+    );
   }
   const { initImage, ...rest } = p;
   if (initImage === undefined) {
@@ -51,7 +55,12 @@ export async function decodeSd3RenderInputs(p: Sd3RenderParams): Promise<Decoded
   }
   const decoded = isRgbImage(initImage)
     ? initImage
-    : await decodeInitImage(initImage, { field: 'init_image', width: p.width, height: p.height, limits: p.imageLimits });
+    : await decodeInitImage(initImage, {
+        field: 'init_image',
+        width: p.width,
+        height: p.height,
+        limits: p.imageLimits,
+      });
   return { ...rest, initImage: decoded };
 }
 

@@ -55,38 +55,44 @@ describe('FlowMatchEulerDiscreteScheduler (shift 3.0) against diffusers', () => 
     expect(s.initNoiseSigma).toBe(1);
   });
 
-  it.each(fixture.loop_steps as number[])('a %i-step loop with v = 0.1·x + 0.01·t/1000 ends at diffusers\' x', (steps) => {
-    const record = variant.loops[String(steps)];
-    const s = scheduler(steps);
-    let x = Float32Array.from(fixture.inputs.x0_randn_seed7);
-    for (const t of s.timesteps) {
-      const v = x.map((xi) => f32(f32(0.1 * xi) + f32(0.01 * f32(t / 1000))));
-      x = s.step(v, t, x, { shape: SHAPE });
-    }
-    expect(maxAbsDiff(x, record.final_x)).toBeLessThan(1e-4);
-    expect(s.timesteps.length).toBe(record.n_model_calls);
-  });
+  it.each(fixture.loop_steps as number[])(
+    "a %i-step loop with v = 0.1·x + 0.01·t/1000 ends at diffusers' x",
+    (steps) => {
+      const record = variant.loops[String(steps)];
+      const s = scheduler(steps);
+      let x = Float32Array.from(fixture.inputs.x0_randn_seed7);
+      for (const t of s.timesteps) {
+        const v = x.map((xi) => f32(f32(0.1 * xi) + f32(0.01 * f32(t / 1000))));
+        x = s.step(v, t, x, { shape: SHAPE });
+      }
+      expect(maxAbsDiff(x, record.final_x)).toBeLessThan(1e-4);
+      expect(s.timesteps.length).toBe(record.n_model_calls);
+    },
+  );
 
-  it.each(Object.keys(variant.img2img))('img2img at strength %s: begin index, timesteps and scale_noise', (strength) => {
-    const record: Img2ImgRecord = variant.img2img[strength];
-    const steps = fixture.img2img_steps as number;
-    const s = scheduler(steps);
-    // StableDiffusion3Img2ImgPipeline.get_timesteps
-    const tStart = Math.trunc(Math.max(steps - Math.min(steps * Number(strength), steps), 0));
-    expect(tStart).toBe(record.t_start);
-    s.setBeginIndex(tStart);
-    const timesteps = s.timesteps.slice(tStart);
-    expect(timesteps).toEqual(record.timesteps_looped);
-    expect(s.sigmas[tStart]).toBe(record.sigma_used);
-    const out = s.scaleNoise(
-      Float32Array.from(fixture.inputs.x_init_randn_seed11),
-      Float32Array.from(fixture.inputs.noise_randn_seed12),
-      timesteps[0],
-    );
-    expect(maxAbsDiff(out, record.output)).toBeLessThan(1e-6);
-  });
+  it.each(Object.keys(variant.img2img))(
+    'img2img at strength %s: begin index, timesteps and scale_noise',
+    (strength) => {
+      const record: Img2ImgRecord = variant.img2img[strength];
+      const steps = fixture.img2img_steps as number;
+      const s = scheduler(steps);
+      // StableDiffusion3Img2ImgPipeline.get_timesteps
+      const tStart = Math.trunc(Math.max(steps - Math.min(steps * Number(strength), steps), 0));
+      expect(tStart).toBe(record.t_start);
+      s.setBeginIndex(tStart);
+      const timesteps = s.timesteps.slice(tStart);
+      expect(timesteps).toEqual(record.timesteps_looped);
+      expect(s.sigmas[tStart]).toBe(record.sigma_used);
+      const out = s.scaleNoise(
+        Float32Array.from(fixture.inputs.x_init_randn_seed11),
+        Float32Array.from(fixture.inputs.noise_randn_seed12),
+        timesteps[0],
+      );
+      expect(maxAbsDiff(out, record.output)).toBeLessThan(1e-6);
+    },
+  );
 
-  it('without a begin index, scale_noise takes the sigma of the timestep\'s place', () => {
+  it("without a begin index, scale_noise takes the sigma of the timestep's place", () => {
     const s = scheduler(4);
     const sample = new Float32Array([1, 1]);
     const noise = new Float32Array([0, 2]);

@@ -35,7 +35,8 @@ describe('T5Tokenizer (Unigram, tokenizer.json) against T5TokenizerFast', () => 
   });
 
   it('the README examples: DeLorean, unknown fusion, the empty prompt', () => {
-    const row = (text: string) => Array.from(tokenizer.encodePadded(text, 256)).filter((id, i, all) => all.slice(i).some((x) => x));
+    const row = (text: string) =>
+      Array.from(tokenizer.encodePadded(text, 256)).filter((id, i, all) => all.slice(i).some((x) => x));
     expect(row('A still frame of a DeLorean in times square, rainy night')).toEqual([
       21, 12, 13, 6, 4, 22, 27, 28, 10, 14, 15, 100, 16, 17, 1,
     ]);

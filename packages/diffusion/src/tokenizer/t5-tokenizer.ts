@@ -118,6 +118,7 @@ function templateSuffix(spec: unknown): number[] {
 
 function tokenContent(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as Json).content === 'string') return (value as Json).content as string;
+  if (value && typeof value === 'object' && typeof (value as Json).content === 'string')
+    return (value as Json).content as string;
   return undefined;
 }

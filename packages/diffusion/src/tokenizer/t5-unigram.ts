@@ -73,7 +73,15 @@ export class UnigramModel {
   }
 
   /** Keeps the first of equal scores, as HF's Viterbi does (`score > best_score`). */
-  private relax(best: Float64Array, from: Int32Array, ids: Int32Array, start: number, end: number, score: number, id: number) {
+  private relax(
+    best: Float64Array,
+    from: Int32Array,
+    ids: Int32Array,
+    start: number,
+    end: number,
+    score: number,
+    id: number,
+  ) {
     const total = best[start] + score;
     if (total > best[end]) {
       best[end] = total;

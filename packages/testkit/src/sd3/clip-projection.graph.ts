@@ -24,10 +24,14 @@ export function buildSd3ClipEncoder(name: string, config: Sd3ClipConfig, seed: n
   const inputIds = g.addInput('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const hiddenStates: string[] = [];
   const last = g.scope('text_model', () => {
-    const tokens = g.scope('token_embedding', () => g.op('Gather', [ctx.parameter('weight', [VOCAB_SIZE, hidden], { std: 0.5 }), inputIds]));
+    const tokens = g.scope('token_embedding', () =>
+      g.op('Gather', [ctx.parameter('weight', [VOCAB_SIZE, hidden], { std: 0.5 }), inputIds]),
+    );
     const length = g.op('Gather', [g.op('Shape', [inputIds]), g.constant('int64', [], [1])], { axis: 0 });
     const positions = g.op('Range', [g.constant('int64', [], [0]), length, g.constant('int64', [], [1])]);
-    const positionTable = g.scope('position_embedding', () => ctx.parameter('weight', [MAX_POSITIONS, hidden], { std: 0.2 }));
+    const positionTable = g.scope('position_embedding', () =>
+      ctx.parameter('weight', [MAX_POSITIONS, hidden], { std: 0.2 }),
+    );
     let h = g.op('Add', [tokens, g.op('Gather', [positionTable, positions])]);
     hiddenStates.push(h);
     const mask = causalMask(g, length);
@@ -44,7 +48,9 @@ export function buildSd3ClipEncoder(name: string, config: Sd3ClipConfig, seed: n
   );
   g.addOutput('text_embeds', 'float32', ['batch_size', projection], textEmbeds);
   g.addOutput('last_hidden_state', 'float32', ['batch_size', 'sequence_length', hidden], last);
-  hiddenStates.forEach((state, i) => g.addOutput(`hidden_states.${i}`, 'float32', ['batch_size', 'sequence_length', hidden], state));
+  hiddenStates.forEach((state, i) =>
+    g.addOutput(`hidden_states.${i}`, 'float32', ['batch_size', 'sequence_length', hidden], state),
+  );
   return g;
 }
 

@@ -61,7 +61,11 @@ export async function makeTinySd3Model(dir: string, options: MakeSd3ModelOptions
     vocab_size: 49408,
   });
   await write('text_encoder', buildSd3ClipEncoder('text_encoder', config.clipL, seed), clipConfig(config.clipL));
-  await write('text_encoder_2', buildSd3ClipEncoder('text_encoder_2', config.clipG, seed + 1), clipConfig(config.clipG));
+  await write(
+    'text_encoder_2',
+    buildSd3ClipEncoder('text_encoder_2', config.clipG, seed + 1),
+    clipConfig(config.clipG),
+  );
   if (config.t5) {
     const t5 = config.t5;
     await write('text_encoder_3', buildT5Encoder(t5, seed), {
@@ -125,9 +129,17 @@ async function writePipelineFiles(dir: string, config: Sd3Config): Promise<void>
   };
   await writeFile(join(dir, 'model_index.json'), json(index));
   await mkdir(join(dir, 'scheduler'), { recursive: true });
-  const scheduler = { _class_name: 'FlowMatchEulerDiscreteScheduler', _diffusers_version: '0.29.0.dev0', num_train_timesteps: 1000, shift: 3.0 };
+  const scheduler = {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    _diffusers_version: '0.29.0.dev0',
+    num_train_timesteps: 1000,
+    shift: 3.0,
+  };
   await writeFile(join(dir, 'scheduler', 'scheduler_config.json'), json(scheduler));
-  for (const [folder, pad] of [['tokenizer', '<|endoftext|>'], ['tokenizer_2', '!']]) {
+  for (const [folder, pad] of [
+    ['tokenizer', '<|endoftext|>'],
+    ['tokenizer_2', '!'],
+  ]) {
     await mkdir(join(dir, folder), { recursive: true });
     for (const file of await readdir(CLIP_ASSETS)) await copyFile(join(CLIP_ASSETS, file), join(dir, folder, file));
     // SD3's second CLIP tokenizer pads with "!" (id 0), as SDXL's does.

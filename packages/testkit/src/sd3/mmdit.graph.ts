@@ -41,8 +41,19 @@ export function buildMmdit(config: Sd3TransformerConfig, seed: number): GraphBui
     [x, c] = g.scope(`transformer_blocks.${i}`, () => jointBlock(ctx, x, c!, temb, config, last));
   }
   const [scale, shift] = modulation(ctx, 'norm_out.linear', temb, width, 2);
-  const projected = linear3d(ctx, 'proj_out', modulate(ctx, plainLayerNorm(ctx, x, width), shift, scale), width, p * p * channels);
-  g.addOutput('out_hidden_states', 'float32', ['batch_size', channels, 'height', 'width'], unpatchify(ctx, projected, sample, config));
+  const projected = linear3d(
+    ctx,
+    'proj_out',
+    modulate(ctx, plainLayerNorm(ctx, x, width), shift, scale),
+    width,
+    p * p * channels,
+  );
+  g.addOutput(
+    'out_hidden_states',
+    'float32',
+    ['batch_size', channels, 'height', 'width'],
+    unpatchify(ctx, projected, sample, config),
+  );
   return g;
 }
 
@@ -65,7 +76,11 @@ function patchEmbed(ctx: NetContext, sample: string, config: Sd3TransformerConfi
   const g = ctx.graph;
   const width = config.heads * config.headDim;
   const max = config.posEmbedMaxSize;
-  const patches = conv2d(ctx, 'proj', sample, config.channels, width, { kernel: config.patchSize, stride: config.patchSize, pads: [0, 0, 0, 0] });
+  const patches = conv2d(ctx, 'proj', sample, config.channels, width, {
+    kernel: config.patchSize,
+    stride: config.patchSize,
+    pads: [0, 0, 0, 0],
+  });
   const tokens = g.op('Transpose', [g.op('Reshape', [patches, ctx.int64([0, 0, -1])])], { perm: [0, 2, 1] });
   const grid = ctx.parameter('pos_embed', [max, max, width], { std: 0.5 });
   const shape = g.op('Shape', [patches]);
@@ -99,13 +114,17 @@ function jointBlock(
   const [attnX, attnC] = g.scope('attn', () => jointAttention(ctx, normX, normC, config, contextPreOnly));
 
   let h = g.op('Add', [x, g.op('Mul', [gateMsa, attnX])]);
-  const ffX = g.scope('ff', () => feedForward(ctx, modulate(ctx, plainLayerNorm(ctx, h, width), shiftMlp, scaleMlp), width));
+  const ffX = g.scope('ff', () =>
+    feedForward(ctx, modulate(ctx, plainLayerNorm(ctx, h, width), shiftMlp, scaleMlp), width),
+  );
   h = g.op('Add', [h, g.op('Mul', [gateMlp, ffX])]);
   if (contextPreOnly) return [h, undefined];
 
   const [, , cGateMsa, cShiftMlp, cScaleMlp, cGateMlp] = contextMod;
   let hc = g.op('Add', [c, g.op('Mul', [cGateMsa, attnC!])]);
-  const ffC = g.scope('ff_context', () => feedForward(ctx, modulate(ctx, plainLayerNorm(ctx, hc, width), cShiftMlp, cScaleMlp), width));
+  const ffC = g.scope('ff_context', () =>
+    feedForward(ctx, modulate(ctx, plainLayerNorm(ctx, hc, width), cShiftMlp, cScaleMlp), width),
+  );
   hc = g.op('Add', [hc, g.op('Mul', [cGateMlp, ffC])]);
   return [h, hc];
 }

@@ -7,7 +7,10 @@ import type { NetContext } from '../nn/net.context.js';
 export function geluTanh(ctx: NetContext, x: string): string {
   const g = ctx.graph;
   const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
-  const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [cube, ctx.constant([0.044715])])]), ctx.constant([Math.sqrt(2 / Math.PI)])]);
+  const inner = g.op('Mul', [
+    g.op('Add', [x, g.op('Mul', [cube, ctx.constant([0.044715])])]),
+    ctx.constant([Math.sqrt(2 / Math.PI)]),
+  ]);
   return g.op('Mul', [g.op('Mul', [x, ctx.constant([0.5])]), g.op('Add', [g.op('Tanh', [inner]), ctx.constant([1])])]);
 }
 

@@ -50,12 +50,33 @@ export interface Sd3Config {
   clipG: Sd3ClipConfig;
   t5: Sd3T5Config | undefined;
   transformer: Sd3TransformerConfig;
-  vae: { blockChannels: number[]; layersPerBlock: number; latentChannels: number; eps: number; scalingFactor: number; shiftFactor: number };
+  vae: {
+    blockChannels: number[];
+    layersPerBlock: number;
+    latentChannels: number;
+    eps: number;
+    scalingFactor: number;
+    shiftFactor: number;
+  };
 }
 
 export function resolveSd3Config(options: MakeSd3ModelOptions = {}): Sd3Config {
-  const clipL: Sd3ClipConfig = { hidden: 16, layers: 2, heads: 2, intermediate: 32, projection: 16, activation: 'quick_gelu' };
-  const clipG: Sd3ClipConfig = { hidden: 24, layers: 3, heads: 2, intermediate: 48, projection: 24, activation: 'gelu' };
+  const clipL: Sd3ClipConfig = {
+    hidden: 16,
+    layers: 2,
+    heads: 2,
+    intermediate: 32,
+    projection: 16,
+    activation: 'quick_gelu',
+  };
+  const clipG: Sd3ClipConfig = {
+    hidden: 24,
+    layers: 3,
+    heads: 2,
+    intermediate: 48,
+    projection: 24,
+    activation: 'gelu',
+  };
   const dModel = 48;
   return {
     seed: options.seed ?? 0,
@@ -79,6 +100,13 @@ export function resolveSd3Config(options: MakeSd3ModelOptions = {}): Sd3Config {
       posEmbedMaxSize: 96,
       sampleSize: 128,
     },
-    vae: { blockChannels: [8, 8, 16, 16], layersPerBlock: 1, latentChannels: 16, eps: 1e-6, scalingFactor: 1.5305, shiftFactor: 0.0609 },
+    vae: {
+      blockChannels: [8, 8, 16, 16],
+      layersPerBlock: 1,
+      latentChannels: 16,
+      eps: 1e-6,
+      scalingFactor: 1.5305,
+      shiftFactor: 0.0609,
+    },
   };
 }

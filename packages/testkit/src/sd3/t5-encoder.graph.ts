@@ -17,13 +17,22 @@ export function buildT5Encoder(config: Sd3T5Config, seed: number): GraphBuilder 
   const g = new GraphBuilder('text_encoder_3');
   const ctx = new NetContext(g, 'float32', seed);
   const inputIds = g.addInput('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  let h = g.scope('shared', () => g.op('Gather', [ctx.parameter('weight', [config.vocabSize, config.dModel], { std: 0.5 }), inputIds]));
+  let h = g.scope('shared', () =>
+    g.op('Gather', [ctx.parameter('weight', [config.vocabSize, config.dModel], { std: 0.5 }), inputIds]),
+  );
   const out = g.scope('encoder', () => {
-    const bias = g.scope('block.0.layer.0.SelfAttention.relative_attention_bias', () => positionBias(ctx, inputIds, config));
+    const bias = g.scope('block.0.layer.0.SelfAttention.relative_attention_bias', () =>
+      positionBias(ctx, inputIds, config),
+    );
     for (let i = 0; i < config.layers; i++) {
       h = g.scope(`block.${i}`, () => {
         const attended = g.scope('layer.0', () =>
-          g.op('Add', [h, g.scope('SelfAttention', () => selfAttention(ctx, rmsNorm(ctx, 'layer_norm', h, config.dModel), bias, config))]),
+          g.op('Add', [
+            h,
+            g.scope('SelfAttention', () =>
+              selfAttention(ctx, rmsNorm(ctx, 'layer_norm', h, config.dModel), bias, config),
+            ),
+          ]),
         );
         return g.scope('layer.1', () => {
           const normed = rmsNorm(ctx, 'layer_norm', attended, config.dModel);
@@ -67,7 +76,10 @@ function positionBias(ctx: NetContext, inputIds: string, config: Sd3T5Config): s
   const distance = g.op('Abs', [relative]);
   const logScale = (perSide - maxExact) / Math.log(config.relativeMaxDistance / maxExact);
   const atLeastOne = g.op('Cast', [g.op('Max', [distance, int(1)])], { to: 1 });
-  const logBucket = g.op('Mul', [g.op('Log', [g.op('Div', [atLeastOne, ctx.constant([maxExact])])]), ctx.constant([logScale])]);
+  const logBucket = g.op('Mul', [
+    g.op('Log', [g.op('Div', [atLeastOne, ctx.constant([maxExact])])]),
+    ctx.constant([logScale]),
+  ]);
   const large = g.op('Min', [g.op('Add', [g.op('Cast', [logBucket], { to: 7 }), int(maxExact)]), int(perSide - 1)]);
   const bucket = g.op('Add', [forward, g.op('Where', [g.op('Less', [distance, int(maxExact)]), distance, large])]);
   const bias = g.op('Transpose', [g.op('Gather', [table, bucket])], { perm: [2, 0, 1] });
@@ -80,7 +92,9 @@ function selfAttention(ctx: NetContext, x: string, bias: string, config: Sd3T5Co
   const inner = config.heads * config.dKv;
   const split = ctx.int64([0, 0, config.heads, config.dKv]);
   const heads = (name: string, perm: number[]) =>
-    g.op('Transpose', [g.op('Reshape', [linear3d(ctx, name, x, config.dModel, inner, { bias: false }), split])], { perm });
+    g.op('Transpose', [g.op('Reshape', [linear3d(ctx, name, x, config.dModel, inner, { bias: false }), split])], {
+      perm,
+    });
   const scores = g.op('Add', [g.op('MatMul', [heads('q', [0, 2, 1, 3]), heads('k', [0, 2, 3, 1])]), bias]);
   const merged = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), heads('v', [0, 2, 1, 3])]);
   const tokens = g.op('Reshape', [g.op('Transpose', [merged], { perm: [0, 2, 1, 3] }), ctx.int64([0, 0, inner])]);
@@ -92,5 +106,8 @@ function gatedGelu(ctx: NetContext, x: string, config: Sd3T5Config): string {
   const g = ctx.graph;
   const gate = geluTanh(ctx, linear3d(ctx, 'wi_0', x, config.dModel, config.dFf, { bias: false }));
   const up = linear3d(ctx, 'wi_1', x, config.dModel, config.dFf, { bias: false });
-  return linear3d(ctx, 'wo', g.op('Mul', [gate, up]), config.dFf, config.dModel, { bias: false, gain: RESIDUAL_BRANCH_GAIN });
+  return linear3d(ctx, 'wo', g.op('Mul', [gate, up]), config.dFf, config.dModel, {
+    bias: false,
+    gain: RESIDUAL_BRANCH_GAIN,
+  });
 }

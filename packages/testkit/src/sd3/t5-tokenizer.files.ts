@@ -7,26 +7,61 @@
  */
 
 const WORDS = [
-  'a', 'an', 'the', 'of', 'in', 'on', 'at', 'with', 'and', 'photo', 'painting', 'portrait', 'cat', 'dog',
-  'lighthouse', 'dusk', 'night', 'city', 'street', 'red', 'blue', 'green', 'light', 'dark', 'old', 'man', 'woman',
-  'house', 'tree', 'sky', 'sea', 'mountain', 'car', 'style', 'high', 'quality', 'detailed', 'blurry', 'low',
+  'a',
+  'an',
+  'the',
+  'of',
+  'in',
+  'on',
+  'at',
+  'with',
+  'and',
+  'photo',
+  'painting',
+  'portrait',
+  'cat',
+  'dog',
+  'lighthouse',
+  'dusk',
+  'night',
+  'city',
+  'street',
+  'red',
+  'blue',
+  'green',
+  'light',
+  'dark',
+  'old',
+  'man',
+  'woman',
+  'house',
+  'tree',
+  'sky',
+  'sea',
+  'mountain',
+  'car',
+  'style',
+  'high',
+  'quality',
+  'detailed',
+  'blurry',
+  'low',
 ];
 const SUBWORDS = ['ing', 'er', 's', 'ed', 'ly', 'es', 'al', 'ity', 'qu', 'ph', 'th', 'ch'];
-const CHARACTERS = [
-  ...'abcdefghijklmnopqrstuvwxyz',
-  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-  ...'0123456789',
-  ...",.!?'-:;()",
-];
+const CHARACTERS = [...'abcdefghijklmnopqrstuvwxyz', ...'ABCDEFGHIJKLMNOPQRSTUVWXYZ', ...'0123456789', ...",.!?'-:;()"];
 const SPECIALS = ['<pad>', '</s>', '<unk>'];
 
 /** `[piece, score]` in id order: `<pad>` 0, `</s>` 1, `<unk>` 2, then "▁", words, subwords, characters. */
 export function t5Vocabulary(): Array<[string, number]> {
-  const scored = (pieces: string[], base: number) => pieces.map((piece, i): [string, number] => [piece, base - i * 0.01]);
+  const scored = (pieces: string[], base: number) =>
+    pieces.map((piece, i): [string, number] => [piece, base - i * 0.01]);
   return [
     ...SPECIALS.map((piece): [string, number] => [piece, 0]),
     ['▁', -3],
-    ...scored(WORDS.map((w) => `▁${w}`), -4),
+    ...scored(
+      WORDS.map((w) => `▁${w}`),
+      -4,
+    ),
     ...scored(SUBWORDS, -6),
     ...scored(CHARACTERS, -9),
   ];
@@ -34,7 +69,13 @@ export function t5Vocabulary(): Array<[string, number]> {
 
 export function t5TokenizerJson(vocab: Array<[string, number]>): string {
   const special = (content: string, id: number) => ({
-    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
   });
   const metaspace = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true };
   const tokenizer = {

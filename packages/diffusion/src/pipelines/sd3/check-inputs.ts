@@ -9,10 +9,18 @@ const MAX_SEQUENCE_LENGTH = 512;
 
 export function checkSd3Inputs(model: Sd3Model, p: Sd3Params): void {
   if (p.width % SIZE_MULTIPLE !== 0 || p.width <= 0) {
-    throw new RenderInputError('input_rejected', `width must be a positive multiple of ${SIZE_MULTIPLE} for SD3`, 'width');
+    throw new RenderInputError(
+      'input_rejected',
+      `width must be a positive multiple of ${SIZE_MULTIPLE} for SD3`,
+      'width',
+    );
   }
   if (p.height % SIZE_MULTIPLE !== 0 || p.height <= 0) {
-    throw new RenderInputError('input_rejected', `height must be a positive multiple of ${SIZE_MULTIPLE} for SD3`, 'height');
+    throw new RenderInputError(
+      'input_rejected',
+      `height must be a positive multiple of ${SIZE_MULTIPLE} for SD3`,
+      'height',
+    );
   }
   if (p.seeds.length === 0) throw new RenderInputError('input_rejected', 'at least one seed is needed', 'seed');
   if (!Number.isInteger(p.steps) || p.steps < 1) {
@@ -23,7 +31,11 @@ export function checkSd3Inputs(model: Sd3Model, p: Sd3Params): void {
   }
   const length = p.maxSequenceLength;
   if (length !== undefined && !(Number.isInteger(length) && length >= 1 && length <= MAX_SEQUENCE_LENGTH)) {
-    throw new RenderInputError('input_rejected', `max_sequence_length must be 1..${MAX_SEQUENCE_LENGTH}`, 'max_sequence_length');
+    throw new RenderInputError(
+      'input_rejected',
+      `max_sequence_length must be 1..${MAX_SEQUENCE_LENGTH}`,
+      'max_sequence_length',
+    );
   }
   const skip = p.clipSkip ?? 0;
   // hidden_states[-(k + 2)] must exist in both CLIPs (index ≥ 1: index 0 is the token embeddings).
@@ -34,11 +46,16 @@ export function checkSd3Inputs(model: Sd3Model, p: Sd3Params): void {
 }
 
 /** Image-to-image VAE-encodes its input: the model folder needs a `vae_encoder/`. */
-export function checkSd3ImageInputs(model: Sd3Model, image: { width: number; height: number }, p: Sd3Params & { strength: number }) {
+export function checkSd3ImageInputs(
+  model: Sd3Model,
+  image: { width: number; height: number },
+  p: Sd3Params & { strength: number },
+) {
   if (!model.vaeEncoder) {
     throw new RenderInputError(
       'input_rejected',
-      'this model has no vae_encoder, so it cannot start from an image; install a model folder with vae_encoder/model.onnx',
+      'this model has no vae_encoder, so it cannot start from an image; ' +
+        'install a model folder with vae_encoder/model.onnx',
       'init_image',
     );
   }

@@ -31,9 +31,18 @@ export function sd3Conditioning(prompts: Sd3EncodedPrompts, batch: number, guide
   const rows = parts.length * batch;
   return {
     encoderHiddenStates: {
-      data: repeatRows(batch, parts.map((p) => p.embeds)),
+      data: repeatRows(
+        batch,
+        parts.map((p) => p.embeds),
+      ),
       dims: [rows, positive.tokens, positive.dim],
     },
-    pooledProjections: { data: repeatRows(batch, parts.map((p) => p.pooled)), dims: [rows, positive.pooled.length] },
+    pooledProjections: {
+      data: repeatRows(
+        batch,
+        parts.map((p) => p.pooled),
+      ),
+      dims: [rows, positive.pooled.length],
+    },
   };
 }

@@ -37,7 +37,9 @@ function guide(output: Float32Array, scale: number): Float32Array {
   return out;
 }
 
-export async function denoiseSd3(inputs: Sd3DenoiseInputs): Promise<{ latents: Float32Array; transformerCalls: number }> {
+export async function denoiseSd3(
+  inputs: Sd3DenoiseInputs,
+): Promise<{ latents: Float32Array; transformerCalls: number }> {
   const { model, scheduler, timesteps, shape, conditioning, cfgScale } = inputs;
   const guided = cfgScale > 1;
   const [batch, channels, height, width] = shape;

@@ -69,7 +69,8 @@ export async function encodeSd3Prompt(
   pooled.set(g.pooled, l.pooled.length);
   if (pooled.length !== model.pooledProjectionDim) {
     throw new Error(
-      `${model.dir}: the CLIP projections give ${pooled.length} pooled values, the transformer takes ${model.pooledProjectionDim}`,
+      `${model.dir}: the CLIP projections give ${pooled.length} pooled values, ` +
+        `the transformer takes ${model.pooledProjectionDim}`,
     );
   }
   return { embeds, tokens, dim, pooled };

@@ -25,7 +25,11 @@ export function sd3StartIndex(steps: number, strength: number): number {
   return Math.trunc(Math.max(steps - initTimestep, 0));
 }
 
-export async function sd3ImageToImage(model: Sd3Model, p: Sd3ImageToImageParams, hooks: RenderHooks = {}): Promise<RenderResult> {
+export async function sd3ImageToImage(
+  model: Sd3Model,
+  p: Sd3ImageToImageParams,
+  hooks: RenderHooks = {},
+): Promise<RenderResult> {
   checkSd3Inputs(model, p);
   checkSd3ImageInputs(model, p.initImage, p);
   const prompts = await encodeSd3Prompts(model, p);

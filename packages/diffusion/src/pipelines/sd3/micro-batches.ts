@@ -31,7 +31,14 @@ export async function renderSd3MicroBatches(
   hooks: RenderHooks,
   denoiseBatch: (batch: Sd3MicroBatch) => Promise<Sd3DenoisedBatch>,
 ): Promise<RenderResult> {
-  const sessions = [model.clipL.session, model.clipG.session, model.t5?.session, model.transformer, model.vaeDecoder, model.vaeEncoder];
+  const sessions = [
+    model.clipL.session,
+    model.clipG.session,
+    model.t5?.session,
+    model.transformer,
+    model.vaeDecoder,
+    model.vaeEncoder,
+  ];
   const onnxMs = () => sessions.reduce((sum, s) => sum + (s?.runMs ?? 0), 0);
   const started = performance.now();
   const onnxBefore = onnxMs();
@@ -49,7 +56,8 @@ export async function renderSd3MicroBatches(
       size: seeds.length,
       generators: seeds.map((s) => createGenerator(s, p.rng)),
       shape: [seeds.length, model.latentChannels, latentHeight, latentWidth],
-      reportStep: (step, totalSteps) => hooks.onProgress?.({ step, totalSteps, imagesDone: first, numImages: p.seeds.length }),
+      reportStep: (step, totalSteps) =>
+        hooks.onProgress?.({ step, totalSteps, imagesDone: first, numImages: p.seeds.length }),
     };
     const denoised = await denoiseBatch(batch);
     transformerCalls += denoised.transformerCalls;

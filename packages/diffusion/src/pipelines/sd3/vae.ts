@@ -13,7 +13,12 @@ const f32 = Math.fround;
  * VAE-decodes one image's latents and postprocesses as diffusers: `(x / 2 + 0.5).clamp(0, 1)`,
  * `round(x · 255)`, NCHW → HWC.
  */
-export async function decodeSd3Latents(model: Sd3Model, latents: Float32Array, latentHeight: number, latentWidth: number): Promise<RgbImage> {
+export async function decodeSd3Latents(
+  model: Sd3Model,
+  latents: Float32Array,
+  latentHeight: number,
+  latentWidth: number,
+): Promise<RgbImage> {
   const scale = f32(model.vaeScalingFactor);
   const shift = f32(model.vaeShiftFactor);
   const z = latents.map((v) => f32(v / scale) + shift);
@@ -61,10 +66,9 @@ export async function encodePosterior(model: Sd3Model, image: RgbImage): Promise
   if (!encoder.outputs.has('latent_parameters')) {
     throw new Error(`${encoder.path}: expected optimum's latent_parameters output (mean and log-variance)`);
   }
-  const out = await encoder.run(
-    { sample: { data: vaeInput(image), dims: [1, 3, image.height, image.width] } },
-    ['latent_parameters'],
-  );
+  const out = await encoder.run({ sample: { data: vaeInput(image), dims: [1, 3, image.height, image.width] } }, [
+    'latent_parameters',
+  ]);
   const data = out.latent_parameters.data as Float32Array;
   const [, channels, h, w] = out.latent_parameters.dims;
   const half = (channels / 2) * h * w;
@@ -78,7 +82,11 @@ export async function encodePosterior(model: Sd3Model, image: RgbImage): Promise
  * `(mean + std · ε − shift) · scale` per image, ε the first draw of each image's generator
  * (diffusers' `latent_dist.sample(generator)` before the noise): [batch, 16, h, w].
  */
-export function sampleSd3ImageLatents(model: Sd3Model, posterior: Sd3Posterior, generators: readonly RandomSource[]): Float32Array {
+export function sampleSd3ImageLatents(
+  model: Sd3Model,
+  posterior: Sd3Posterior,
+  generators: readonly RandomSource[],
+): Float32Array {
   const [, channels, h, w] = posterior.dims;
   const normals = randnPerItem(generators, [generators.length, channels, h, w]);
   const scale = f32(model.vaeScalingFactor);
