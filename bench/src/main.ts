@@ -4,7 +4,7 @@
  * between the generated-results markers, leaving the hand-written parts of that file alone.
  *
  *   npm run bench                          every CPU suite (about 6 minutes on 2 cores; the first run also writes the models)
- *   npm run bench -- --only core,queue     some suites: core, kiln-time, queue, batching, api, loading, step
+ *   npm run bench -- --only core,queue     some suites: core, kiln-time, queue, batching, api, loading, step, memory
  *   npm run bench -- --quick               fewer repetitions, to check the harness (not written to the docs)
  *   npm run bench -- --sweep-size 512      the session options sweep at 512×512 (slower)
  *   npm run bench -- --only gpu --provider webgpu [--precision fp16] [--gpu-steps 30]
@@ -16,13 +16,14 @@ import { batchingBench } from './batching.bench.js';
 import type { BenchContext } from './context.js';
 import { coreOverheadBench } from './core-overhead.bench.js';
 import { kilnTimeBench } from './kiln-time.bench.js';
+import { memoryBench } from './memory.bench.js';
 import { fullSizeBench, gpuBench } from './full-size.bench.js';
 import { describeMachine } from './machine.js';
 import { BENCHMARKS_DOC } from './paths.js';
 import { queueOverheadBench } from './queue-overhead.bench.js';
 import { DOC_MARKERS, consoleTable, markdownTable, missedGoals, writeDocSection, type BenchSection } from './report.js';
 
-const SUITES = ['core', 'kiln-time', 'queue', 'batching', 'api', 'loading', 'step'] as const;
+const SUITES = ['core', 'kiln-time', 'queue', 'batching', 'api', 'loading', 'step', 'memory'] as const;
 /** Suites that run only when named with --only (they need hardware this machine may lack). */
 const ON_REQUEST = ['gpu'] as const;
 type Suite = (typeof SUITES)[number] | (typeof ON_REQUEST)[number];
@@ -70,6 +71,7 @@ if (selected.has('api')) plan.push(['api', () => apiThroughputBench(ctx)]);
 if (selected.has('loading') || selected.has('step')) {
   plan.push(['full-size', () => fullSizeBench(ctx, { loading: selected.has('loading'), step: selected.has('step') })]);
 }
+if (selected.has('memory')) plan.push(['memory', () => memoryBench(ctx)]);
 if (selected.has('gpu')) plan.push(['gpu', () => gpuBench(ctx)]);
 /** Suites that threw: the others still report, and an incomplete table is not written to the docs. */
 const failures: string[] = [];

@@ -49,3 +49,4 @@ export {
 export { KILN_TINY_ACTIVATIONS, SD15_ACTIVATIONS, activationsFor } from './memory/sd15-profiles.js';
 export { DEFAULT_VAE_TILE_SIZE } from './pipelines/sd15/vae-tiles.js';
 export { DEFAULT_MAX_PROMPT_CHUNKS } from './pipelines/sd15/encode-prompt.js';
+export { memoryProfile } from './pipelines/sd15/memory-plan.js';
