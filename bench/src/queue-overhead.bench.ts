@@ -68,7 +68,7 @@ export async function queueOverheadBench(ctx: BenchContext): Promise<BenchSectio
     const added = queuedMs.map((q, i) => q - inProcessMs[i]);
 
     // Throughput: the in-process jobs back to back, then the same jobs submitted at once.
-    let started = performance.now();
+    const started = performance.now();
     for (let i = 0; i < burst; i++) await renderInProcess(renderer, modelDir, SMALL_JOB, [5000 + i], outDir);
     const inProcessTotal = performance.now() - started;
     const queuedTotal = await burstThrough(server.url, watcher, burst);

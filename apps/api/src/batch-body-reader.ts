@@ -85,7 +85,7 @@ export async function* readJsonLines(source: AsyncIterable<Buffer | string>, max
   }
   line++;
   const last = pending.take('').trim();
-  if (last) yield { index: index++, line, text: last };
+  if (last) yield { index, line, text: last };
 }
 
 type Phase =

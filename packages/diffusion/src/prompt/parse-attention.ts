@@ -72,6 +72,11 @@ export function parsePromptAttention(prompt: string): WeightedText[] {
   const multiplyFrom = (start: number, multiplier: number): void => {
     for (let i = start; i < result.length; i++) result[i].weight *= multiplier;
   };
+  /** Closes the innermost bracket of `stack` (the caller has checked one is open). */
+  const closeInnermost = (stack: number[], multiplier: number): void => {
+    const start = stack.pop();
+    if (start !== undefined) multiplyFrom(start, multiplier);
+  };
 
   for (const match of prompt.matchAll(ATTENTION_TOKEN)) {
     const token = match[0];
@@ -84,11 +89,11 @@ export function parsePromptAttention(prompt: string): WeightedText[] {
     } else if (token === '[') {
       squareBrackets.push(result.length);
     } else if (weight !== undefined && roundBrackets.length > 0) {
-      multiplyFrom(roundBrackets.pop()!, weight);
+      closeInnermost(roundBrackets, weight);
     } else if (token === ')' && roundBrackets.length > 0) {
-      multiplyFrom(roundBrackets.pop()!, ATTENTION_MULTIPLIER);
+      closeInnermost(roundBrackets, ATTENTION_MULTIPLIER);
     } else if (token === ']' && squareBrackets.length > 0) {
-      multiplyFrom(squareBrackets.pop()!, 1 / ATTENTION_MULTIPLIER);
+      closeInnermost(squareBrackets, 1 / ATTENTION_MULTIPLIER);
     } else {
       token.split(BREAK_SEPARATOR).forEach((part, i) => {
         if (i > 0) result.push({ text: 'BREAK', weight: BREAK_WEIGHT });
@@ -119,12 +124,14 @@ export function parsePromptAttention(prompt: string): WeightedText[] {
  * dot, at least one digit. Returns undefined where Python would raise.
  */
 function parsePythonFloat(text: string): number | undefined {
-  const ascii = text.replace(/\p{Nd}/gu, (digit) => String(decimalDigitValue(digit.codePointAt(0)!)));
+  const ascii = text.replace(/\p{Nd}/gu, (digit) => String(decimalDigitValue(digit)));
   return /^[+-]?(?:\d+\.?\d*|\.\d+)$/.test(ascii) ? Number(ascii) : undefined;
 }
 
 /** Unicode encodes every decimal digit set as a contiguous run 0…9, so count from the run start. */
-function decimalDigitValue(cp: number): number {
+function decimalDigitValue(digit: string): number {
+  const cp = digit.codePointAt(0);
+  if (cp === undefined) throw new RangeError('no digit'); // the regex matched one character: never empty
   let start = cp;
   while (/\p{Nd}/u.test(String.fromCodePoint(start - 1))) start--;
   return (cp - start) % 10;

@@ -18,6 +18,7 @@ const f32 = Math.fround;
 const bitsView = new DataView(new ArrayBuffer(4));
 
 // ---- log256_ps constants (Cephes logf) -------------------------------------------------------
+// eslint-disable-next-line no-loss-of-precision -- Cephes' constant as written; f32 rounds it anyway
 const SQRT_HALF = f32(0.707106781186547524);
 const LOG_P0 = f32(7.0376836292e-2);
 const LOG_P1 = f32(-1.151461031e-1);
@@ -76,6 +77,7 @@ export function logAvx2(x: number): number {
 // ---- sincos256_ps constants (Cephes sinf/cosf) -----------------------------------------------
 const MINUS_DP1 = f32(-0.78515625);
 const MINUS_DP2 = f32(-2.4187564849853515625e-4);
+// eslint-disable-next-line no-loss-of-precision -- Cephes' constant as written; f32 rounds it anyway
 const MINUS_DP3 = f32(-3.77489497744594108e-8);
 const SIN_P0 = f32(-1.9515295891e-4);
 const SIN_P1 = f32(8.3321608736e-3);

@@ -4,6 +4,9 @@
  * integrals of Lagrange basis polynomials that a single 15-point rule already integrates exactly.
  */
 
+// QUADPACK's constants digit for digit (to 33 decimals, more than a double holds) so they
+// can be checked against the source; each parses to the nearest double.
+/* eslint-disable no-loss-of-precision */
 /** Kronrod nodes on [0, 1] (symmetric about 0), QUADPACK's `xgk` for qk15. */
 const KRONROD_NODES = [
   0.991455371120812639206854697526329, 0.949107912342758524526189684047851, 0.864864423359769072789712788640926,
@@ -21,6 +24,7 @@ const GAUSS_WEIGHTS = [
   0.129484966168869693270611432679082, 0.27970539148927666790146777142378, 0.381830050505118944950369775488975,
   0.417959183673469387755102040816327,
 ];
+/* eslint-enable no-loss-of-precision */
 
 interface RuleResult {
   integral: number;

@@ -21,12 +21,19 @@ export function basicTokenize(text: string): string[] {
 const OTHER_CATEGORY = /^\p{C}$/u;
 const SPACE_SEPARATOR = /^\p{Zs}$/u;
 
+/** The code point of a character that `for…of` yielded (never empty, so never undefined). */
+function codePoint(ch: string): number {
+  const cp = ch.codePointAt(0);
+  if (cp === undefined) throw new RangeError('empty character');
+  return cp;
+}
+
 /** `BasicTokenizer._clean_text` with transformers' `_is_control` / `_is_whitespace`. */
 function cleanText(text: string): string {
   let out = '';
   // for...of walks code points (a lone surrogate comes out alone and is category Cs).
   for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
+    const cp = codePoint(ch);
     if (cp === 0 || cp === 0xfffd || isControl(ch)) continue;
     out += isWhitespace(ch) ? ' ' : ch;
   }
@@ -46,7 +53,7 @@ function isWhitespace(ch: string): boolean {
 function spaceCjkIdeographs(text: string): string {
   let out = '';
   for (const ch of text) {
-    out += isCjkIdeograph(ch.codePointAt(0)!) ? ` ${ch} ` : ch;
+    out += isCjkIdeograph(codePoint(ch)) ? ` ${ch} ` : ch;
   }
   return out;
 }
