@@ -3,18 +3,13 @@
  * the Metaspace pre-tokenizer. Only what T5 tokenizer files use is read; anything else is refused
  * by name rather than skipped.
  */
+import { PrecompiledCharsMap } from './t5-precompiled-charsmap.js';
 
 type Json = Record<string, unknown>;
 
 export type TextStep = (text: string) => string;
 
-/**
- * One normalizer of tokenizer.json as a string → string function.
- *
- * `Precompiled` is SentencePiece's `nmt_nfkc` character map, stored as a compiled trie. Kiln
- * applies what that map does to ordinary text: NFKC, control characters dropped, and the other
- * Unicode spaces turned into " ". For ASCII prompts this is the identity, as the map is.
- */
+/** One normalizer of tokenizer.json as a string → string function. */
 export function normalizerStep(spec: unknown): TextStep {
   if (spec === null || spec === undefined) return (t) => t;
   const n = spec as Json;
@@ -33,8 +28,14 @@ export function normalizerStep(spec: unknown): TextStep {
       }
       throw new Error('tokenizer.json: Replace normalizer without a String or Regex pattern');
     }
-    case 'Precompiled':
-      return nmtNfkc;
+    case 'Precompiled': {
+      // An empty map (some conversions write one) changes nothing.
+      const map =
+        typeof n.precompiled_charsmap === 'string' && n.precompiled_charsmap !== '' ? n.precompiled_charsmap : null;
+      if (!map) return (t) => t;
+      const charsMap = PrecompiledCharsMap.fromBase64(map);
+      return (t) => charsMap.normalize(t);
+    }
     case 'NFKC':
       return (t) => t.normalize('NFKC');
     case 'NFC':
@@ -44,15 +45,6 @@ export function normalizerStep(spec: unknown): TextStep {
     default:
       throw new Error(`tokenizer.json: normalizer ${JSON.stringify(n.type)} is not supported by Kiln's T5 tokenizer`);
   }
-}
-
-// Control characters other than tab, newline and carriage return (which become spaces below).
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
-const SPACES = /[\t\n\r\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/g;
-
-function nmtNfkc(text: string): string {
-  return text.normalize('NFKC').replace(CONTROL, '').replace(SPACES, ' ');
 }
 
 export interface Metaspace {
