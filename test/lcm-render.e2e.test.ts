@@ -16,7 +16,8 @@ import { decodeToRgb, loadSd15Model, textToImage, type Sd15Model } from '@kiln/d
 const run = promisify(execFile);
 const KILN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
 const MODEL = path.resolve(import.meta.dirname, 'fixtures/diffusers-tiny-sd15');
-const request = { prompt: 'a lighthouse at dusk', negativePrompt: 'blurry', steps: 4, cfgScale: 1.5, width: 64, height: 64 };
+const request = { prompt: 'a lighthouse at dusk', negativePrompt: 'blurry', steps: 4, cfgScale: 1.5 };
+const size = { width: 64, height: 64 };
 
 let out: string;
 let model: Sd15Model;
@@ -29,6 +30,12 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
+/** The same request through the diffusion runtime, in-process. */
+function renderDirect(sampler: string, seeds: number[], microBatchSize = 1) {
+  return textToImage(model, { ...request, ...size, sampler, seeds, clipSkip: 1, microBatchSize });
+}
+
+/** The same request through the built CLI. */
 function render(dir: string, sampler: string, steps = request.steps) {
   return run(process.execPath, [
     KILN, 'render',
@@ -39,8 +46,8 @@ function render(dir: string, sampler: string, steps = request.steps) {
     '--steps', String(steps),
     '--cfg-scale', String(request.cfgScale),
     '--sampler', sampler,
-    '--width', String(request.width),
-    '--height', String(request.height),
+    '--width', String(size.width),
+    '--height', String(size.height),
     '--image-encoding', 'png',
     '--out', dir,
   ]);
@@ -55,21 +62,20 @@ describe('sampler LCM', () => {
     expect(result.seeds).toEqual([7]);
     const cli = await decodeToRgb(await readFile(path.join(dir, '0.png')));
 
-    const direct = await textToImage(model, { ...request, sampler: 'LCM', seeds: [7], clipSkip: 1, microBatchSize: 1 });
+    const direct = await renderDirect('LCM', [7]);
     expect(direct.timings.unetCalls).toBe(4);
     expect(direct.latents[0].every(Number.isFinite)).toBe(true);
     expect([cli.width, cli.height]).toEqual([64, 64]);
     expect(Buffer.from(cli.pixels).equals(Buffer.from(direct.images[0].pixels))).toBe(true);
 
     // Another sampler on the same seed and model gives another image: the name reached the scheduler.
-    const ddim = await textToImage(model, { ...request, sampler: 'DDIM', seeds: [7], clipSkip: 1, microBatchSize: 1 });
+    const ddim = await renderDirect('DDIM', [7]);
     expect(Buffer.from(ddim.images[0].pixels).equals(Buffer.from(direct.images[0].pixels))).toBe(false);
   });
 
   it('draws its step noise from each image\'s own generator: a seed renders the same alone or in a batch', async () => {
-    const params = { ...request, sampler: 'LCM', clipSkip: 1, microBatchSize: 2 };
-    const pair = await textToImage(model, { ...params, seeds: [7, 8] });
-    const alone = await textToImage(model, { ...params, seeds: [8] });
+    const pair = await renderDirect('LCM', [7, 8], 2);
+    const alone = await renderDirect('LCM', [8]);
     expect(Buffer.from(pair.images[1].pixels).equals(Buffer.from(alone.images[0].pixels))).toBe(true);
     expect(Buffer.from(pair.images[0].pixels).equals(Buffer.from(pair.images[1].pixels))).toBe(false);
   });

@@ -190,9 +190,8 @@ function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(schema: S, f
     );
   }
   return out.overwrite((v) => {
-    const next = { ...v };
     // A field sent as null parsed to undefined: drop the key, so null is exactly "not given".
-    for (const key of Object.keys(next) as (keyof typeof next)[]) if (next[key] === undefined) delete next[key];
+    const next = Object.fromEntries(Object.entries(v).filter(([, value]) => value !== undefined)) as typeof v;
     if (next.init_image !== undefined && next.strength === undefined) next.strength = REQUEST_DEFAULTS.strength;
     if (next.webhook_url !== undefined) {
       next.webhook_events = [...new Set(next.webhook_events ?? DEFAULT_WEBHOOK_EVENTS)];

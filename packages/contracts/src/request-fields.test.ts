@@ -27,12 +27,26 @@ function reject(family: ModelFamily, body: Record<string, unknown>): ValidationE
 
 /** The fields OctoAI's `ImageGenerationRequest` marks nullable that Kiln's engines know. */
 const SPEC_NULLABLE = [
-  'negative_prompt', 'negative_prompt_2', 'prompt_2', 'width', 'height', 'seed', 'checkpoint', 'vae', 'loras',
-  'textual_inversions', 'clip_skip', 'init_image', 'mask_image', 'style_preset',
+  'negative_prompt',
+  'negative_prompt_2',
+  'prompt_2',
+  'width',
+  'height',
+  'seed',
+  'checkpoint',
+  'vae',
+  'loras',
+  'textual_inversions',
+  'clip_skip',
+  'init_image',
+  'mask_image',
+  'style_preset',
 ];
 
 describe.each(BOTH)('%s: null means "not given"', (family) => {
-  const shape = (family === 'sd15' ? createSd15RequestSchema : createSd3RequestSchema)({ allowAnyResolution: false }).shape;
+  const shape = (family === 'sd15' ? createSd15RequestSchema : createSd3RequestSchema)({
+    allowAnyResolution: false,
+  }).shape;
   const fields = Object.keys(shape).filter((field) => field !== 'prompt');
 
   it.each(fields)('%s: null parses exactly as the field left out (defaults applied)', (field) => {
@@ -66,16 +80,30 @@ describe.each(BOTH)('%s: null means "not given"', (family) => {
   });
 });
 
-describe.each(BOTH)('%s: the spec\'s declared fields are accepted', (family) => {
-  it('at the spec\'s defaults, all at once', () => {
-    const defaults = { log_prompt: false, use_refiner: true, high_noise_frac: 0.8, style_preset: null, prompt_2: null, negative_prompt_2: null };
-    expect(accept(family, { ...base, ...defaults })).toMatchObject({ log_prompt: false, use_refiner: true, high_noise_frac: 0.8 });
+describe.each(BOTH)("%s: the spec's declared fields are accepted", (family) => {
+  it("at the spec's defaults, all at once", () => {
+    const defaults = {
+      log_prompt: false,
+      use_refiner: true,
+      high_noise_frac: 0.8,
+      style_preset: null,
+      prompt_2: null,
+      negative_prompt_2: null,
+    };
+    expect(accept(family, { ...base, ...defaults })).toMatchObject({
+      log_prompt: false,
+      use_refiner: true,
+      high_noise_frac: 0.8,
+    });
   });
 
   it('log_prompt: a boolean kept on the request, false by default', () => {
     expect(accept(family, base).log_prompt).toBe(false);
     expect(accept(family, { ...base, log_prompt: true }).log_prompt).toBe(true);
-    expect(reject(family, { ...base, log_prompt: 'yes' }).detail[0]).toMatchObject({ loc: ['body', 'log_prompt'], type: 'bool_type' });
+    expect(reject(family, { ...base, log_prompt: 'yes' }).detail[0]).toMatchObject({
+      loc: ['body', 'log_prompt'],
+      type: 'bool_type',
+    });
   });
 
   it('style_preset: a known name is kept for the intake to apply', () => {
@@ -93,14 +121,17 @@ describe.each(BOTH)('%s: the spec\'s declared fields are accepted', (family) => 
     expect(accept(family, { ...base, prompt: 'x'.repeat(room), style_preset: 'anime' }).style_preset).toBe('anime');
     const [detail] = reject(family, { ...base, prompt: 'x'.repeat(room + 1), style_preset: 'anime' }).detail;
     expect(detail).toMatchObject({ loc: ['body', 'prompt'], type: 'value_error' });
-    expect(detail!.msg).toBe('with style_preset \'anime\' prompt becomes 10001 characters; at most 10000: shorten it');
+    expect(detail!.msg).toBe("with style_preset 'anime' prompt becomes 10001 characters; at most 10000: shorten it");
   });
 
   it('use_refiner: true (the spec default) and false are accepted; no refiner runs either way', () => {
     expect(accept(family, { ...base, use_refiner: true }).use_refiner).toBe(true);
     expect(accept(family, { ...base, use_refiner: false }).use_refiner).toBe(false);
     expect(accept(family, base)).not.toHaveProperty('use_refiner');
-    expect(reject(family, { ...base, use_refiner: 1 }).detail[0]).toMatchObject({ loc: ['body', 'use_refiner'], type: 'bool_type' });
+    expect(reject(family, { ...base, use_refiner: 1 }).detail[0]).toMatchObject({
+      loc: ['body', 'use_refiner'],
+      type: 'bool_type',
+    });
   });
 
   it.each([0.8, 1])('high_noise_frac %d is accepted (every step runs on the base model)', (value) => {
@@ -109,7 +140,11 @@ describe.each(BOTH)('%s: the spec\'s declared fields are accepted', (family) => 
 
   it.each([0, 0.5, 0.9])('high_noise_frac %d is refused naming the field: no refiner to hand steps to', (value) => {
     expect(reject(family, { ...base, high_noise_frac: value }).detail).toEqual([
-      { loc: ['body', 'high_noise_frac'], msg: expect.stringMatching(/^high_noise_frac is the share of steps .* no refiner/), type: 'value_error' },
+      {
+        loc: ['body', 'high_noise_frac'],
+        msg: expect.stringMatching(/^high_noise_frac is the share of steps .* no refiner/),
+        type: 'value_error',
+      },
     ]);
   });
 
@@ -122,12 +157,18 @@ describe('prompt_2 and negative_prompt_2', () => {
   it('SD3 keeps them for its second text encoder', () => {
     const data = accept('sd3', { ...base, prompt_2: 'oil painting', negative_prompt_2: 'blurry' });
     expect(data).toMatchObject({ prompt_2: 'oil painting', negative_prompt_2: 'blurry' });
-    expect(reject('sd3', { ...base, prompt_2: 'x'.repeat(10_001) }).detail[0]).toMatchObject({ type: 'string_too_long' });
+    expect(reject('sd3', { ...base, prompt_2: 'x'.repeat(10_001) }).detail[0]).toMatchObject({
+      type: 'string_too_long',
+    });
   });
 
   it.each(['prompt_2', 'negative_prompt_2'])('SD1.5 refuses %s naming it (one text encoder)', (field) => {
     expect(reject('sd15', { ...base, [field]: 'oil painting' }).detail).toEqual([
-      { loc: ['body', field], msg: expect.stringMatching(new RegExp(`^${field} feeds the second text encoder of SD3`)), type: 'extra_forbidden' },
+      {
+        loc: ['body', field],
+        msg: expect.stringMatching(new RegExp(`^${field} feeds the second text encoder of SD3`)),
+        type: 'extra_forbidden',
+      },
     ]);
     expect(accept('sd15', { ...base, [field]: null })).not.toHaveProperty(field);
   });

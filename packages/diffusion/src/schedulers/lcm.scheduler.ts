@@ -89,10 +89,13 @@ export class LCMScheduler extends AlphaSpaceScheduler {
     super();
     this.config = resolveConfig(LCM_DEFAULTS, config, extra);
     rejectEnabledOptions(this.name, this.config, { thresholding: false, rescale_betas_zero_snr: false });
-    this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'sample', 'v_prediction']);
-    const { original_inference_steps: originalSteps, num_train_timesteps: trainSteps } = this.config;
+    const { prediction_type: predictionType, original_inference_steps: originalSteps } = this.config;
+    this.predictionType = checkPredictionType(this.name, predictionType, ['epsilon', 'sample', 'v_prediction']);
+    const trainSteps = this.config.num_train_timesteps;
     if (!Number.isInteger(originalSteps) || originalSteps < 1 || originalSteps > trainSteps) {
-      throw new Error(`${this.name}: original_inference_steps must be an integer in [1, ${trainSteps}], got ${originalSteps}`);
+      throw new Error(
+        `${this.name}: original_inference_steps must be an integer in [1, ${trainSteps}], got ${originalSteps}`,
+      );
     }
     this.alphasCumprod = trainingAlphasCumprod(this.config);
     this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0];
