@@ -196,9 +196,11 @@ export interface ApiProcess {
 export async function startApiProcess(env: Record<string, string> = {}): Promise<ApiProcess> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'kiln-api-'));
   const prefix = `kiln-test-${randomBytes(4).toString('hex')}`;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
   const fullEnv: Record<string, string | undefined> = {
     ...process.env,
-    PORT: '0',
+    PORT: String(port),
     KILN_DATA_DIR: dataDir,
     KILN_MODELS_DIR: await tinyModelsDir(),
     KILN_QUEUE_PREFIX: prefix,
@@ -207,32 +209,28 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
   };
   const child = spawn(process.execPath, [KILN_BIN, 'api'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
-  let url: string | undefined;
   for (const stream of [child.stdout!, child.stderr!]) {
     let rest = '';
     stream.setEncoding('utf8');
     stream.on('data', (text: string) => {
       const lines = (rest + text).split('\n');
       rest = lines.pop()!;
-      for (const line of lines) {
-        logs.push(line);
-        if (!url && line.includes('"API listening"')) url = JSON.parse(line).url;
-      }
+      logs.push(...lines);
     });
   }
   const alive = () => child.exitCode === null && child.signalCode === null;
   try {
     await pollUntil(async () => {
       if (!alive()) throw new Error(`kiln api exited (${child.exitCode ?? child.signalCode}):\n${logs.join('\n')}`);
-      return url;
+      return (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) || undefined;
     }, 30_000, 50);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
   return {
-    url: url!,
-    port: Number(new URL(url!).port),
+    url,
+    port,
     child,
     prefix,
     logs,

@@ -32,7 +32,8 @@ const hasBody = (req: Request) =>
 export function closeAfterResponse(req: Request, res: Response): void {
   if (res.headersSent) return;
   res.set('Connection', 'close');
-  const socket = req.socket as Socket & { destroySoon?: () => void };
+  const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
+  if (!socket) return; // the client has gone already
   socket.destroySoon = () => {
     socket.end();
     socket.resume();
@@ -78,7 +79,7 @@ export function bodyLimits(config: Readonly<Limits>, isBatchUpload: (req: Reques
         const error = new KilnError('timeout', `the request body did not arrive within ${timeoutMs} ms`, { status: 408 });
         res.status(408).json(error.toBody());
       } else {
-        req.socket.destroy();
+        req.socket?.destroy();
       }
       release();
     }, timeoutMs);

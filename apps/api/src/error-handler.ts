@@ -36,7 +36,7 @@ const isDecompressionError = (err: HttpError) =>
 export function errorHandler(logger: Logger, redis?: Pick<Redis, 'status'>) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) {
-      if (!req.complete) req.socket.destroy();
+      if (!req.complete) req.socket?.destroy();
       return;
     }
     if (!req.complete) closeAfterResponse(req, res);
