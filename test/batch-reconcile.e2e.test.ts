@@ -1,11 +1,13 @@
 /**
- * A worker that dies between BullMQ storing a job's end and its own bookkeeping leaves the batch
- * item uncounted. Any live worker's end reconciler counts it later, exactly once.
+ * A worker that dies between BullMQ storing a job's end and its own bookkeeping leaves the job's
+ * usage and its batch item uncounted. Any live worker's end reconciler records that end later,
+ * through the same job lifecycle as a live end, exactly once.
  * The "dead" worker is simulated by a bare BullMQ worker that completes the items with no Kiln
  * bookkeeping at all.
  */
 import { createLogger } from '@kiln/config';
-import { RENDER_QUEUE, createRedis, type RenderJobData, type RenderJobResult } from '@kiln/queue';
+import type { RenderJobData, RenderJobResult } from '@kiln/contracts';
+import { RENDER_QUEUE, createRedis } from '@kiln/queue';
 import { startRenderWorker } from '@kiln/worker';
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +24,7 @@ const jsonl = [0, 1, 2]
   .join('\n');
 
 describe('end reconciliation', () => {
-  it('counts batch items whose worker never did its bookkeeping, once', async () => {
+  it('counts the usage and batch items of jobs whose worker never did its bookkeeping, once', async () => {
     const res = await fetch(`${h.url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: jsonl });
     expect(res.status).toBe(201);
     const batchId = (await res.json()).id as string;
@@ -37,6 +39,7 @@ describe('end reconciliation', () => {
     await bare.close();
     connection.disconnect();
     expect((await getJson(`${h.url}/v1/batches/${batchId}`)).json.status).toBe('in_progress');
+    expect((await getJson(`${h.url}/v1/usage`)).json.totals.jobs).toBe(0);
 
     const worker = await startRenderWorker({ config: h.config, logger: createLogger('test', 'silent') });
     try {
@@ -48,6 +51,7 @@ describe('end reconciliation', () => {
       await new Promise((r) => setTimeout(r, 1000)); // several more passes
       const again = (await getJson(`${h.url}/v1/batches/${batchId}`)).json;
       expect(again.counts).toEqual(batch.counts);
+      expect((await getJson(`${h.url}/v1/usage`)).json.totals).toMatchObject({ jobs: 3, jobs_completed: 3 });
     } finally {
       await worker.close();
     }

@@ -3,7 +3,8 @@
  * item and never before the upload is over, and a canceled batch ends `canceled`.
  */
 import { randomBytes } from 'node:crypto';
-import { BatchStore, createRedis, type ItemOutcome } from '@kiln/queue';
+import { createRedis } from '@kiln/queue';
+import { BatchStore, type ItemOutcome } from '@kiln/state';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const redis = createRedis(undefined);

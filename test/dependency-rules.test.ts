@@ -42,13 +42,18 @@ describe('dependency rules', () => {
   });
 
   it('the diffusion core knows nothing of HTTP, Redis, queues, storage or configuration', () => {
-    expect(violations(src('packages/diffusion'), /^(express|bullmq|ioredis|pino|@kiln\/(queue|storage|config|contracts|webhooks))/)).toEqual([]);
+    expect(violations(src('packages/diffusion'), /^(express|bullmq|ioredis|pino|@kiln\/(queue|state|jobs|storage|config|contracts|webhooks))/)).toEqual([]);
     const envReads = src('packages/diffusion').filter((f) => readFileSync(f, 'utf8').includes('process.env'));
     expect(envReads).toEqual([]);
   });
 
   it('the API never loads ONNX, an image codec or the diffusion core', () => {
     expect(violations(src('apps/api'), /^(onnxruntime-node|sharp|@kiln\/(diffusion|testkit))/)).toEqual([]);
+  });
+
+  it('the queue and the shared state know nothing of webhooks or the job lifecycle built on them', () => {
+    expect(violations([...src('packages/queue'), ...src('packages/state')], /^@kiln\/(webhooks|jobs)$/)).toEqual([]);
+    expect(violations(src('packages/webhooks'), /^@kiln\/jobs$/)).toEqual([]);
   });
 
   it('the worker never loads Express', () => {

@@ -3,7 +3,8 @@
  * which BullMQ hands out prioritized jobs is the order the clock intends.
  */
 import { randomBytes } from 'node:crypto';
-import { FAIR_FLOOR, FairShare, PRIORITY_LIMIT, createRedis, fairCost, fairPriority } from '@kiln/queue';
+import { createRedis } from '@kiln/queue';
+import { FAIR_FLOOR, FairShare, PRIORITY_LIMIT, fairCost, fairPriority } from '@kiln/state';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -46,10 +47,10 @@ describe('FairShare', () => {
   });
 
   it('weighs items by their work', async () => {
-    expect(fairCost({ num_images: 1, steps: 30, width: 512, height: 512 })).toBe(1);
-    expect(fairCost({ num_images: 4, steps: 30, width: 512, height: 512 })).toBe(4);
-    expect(fairCost({ num_images: 1, steps: 60, width: 1024, height: 1024 })).toBe(8);
-    expect(fairCost({ num_images: 1, steps: 1, width: 64, height: 64 })).toBe(1);
+    expect(fairCost({ images: 1, steps: 30, width: 512, height: 512 })).toBe(1);
+    expect(fairCost({ images: 4, steps: 30, width: 512, height: 512 })).toBe(4);
+    expect(fairCost({ images: 1, steps: 60, width: 1024, height: 1024 })).toBe(8);
+    expect(fairCost({ images: 1, steps: 1, width: 64, height: 64 })).toBe(1);
     const fair = new FairShare(redis, { prefix });
     expect((await fair.assign('heavy', [8, 8])).map((t) => t.tag)).toEqual([0, 8]);
     expect((await fair.assign('light', [1, 1, 1])).map((t) => t.tag)).toEqual([0, 1, 2]);

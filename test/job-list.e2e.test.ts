@@ -1,5 +1,6 @@
 /** GET /v1/jobs over real HTTP and Redis: paging, status and batch filters, retention. */
-import { indexJobs, type RenderJobData } from '@kiln/queue';
+import { indexJobs } from '@kiln/state';
+import { sd15Job } from './job-fixtures.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
 import { ASYNC, client, smallRequest, type Client } from './tenancy-helpers.js';
@@ -73,7 +74,7 @@ describe('GET /v1/jobs', () => {
     const items: string[] = [];
     for (let i = 0; i < 5; i++) {
       const jobId = `batch-b1-item-${i}`;
-      const data = { family: 'sd15', tenant: 'local', keyId: 'local', request: smallRequest(), seeds: [i], inputs: {}, submittedAt: createdAt, batch_id: 'b1' } as RenderJobData;
+      const data = sd15Job(smallRequest(), { seeds: [i], submittedAt: createdAt, batchId: 'b1' });
       await queue.add('sd15', data, { jobId, priority: 10 });
       items.push(jobId);
     }

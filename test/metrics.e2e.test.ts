@@ -1,9 +1,9 @@
 /** GET /metrics over real HTTP, Redis and a worker: Prometheus text with the fleet's numbers. */
 import { createLogger } from '@kiln/config';
-import type { RenderJobData } from '@kiln/queue';
 import { startRenderWorker } from '@kiln/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
+import { sd15Job } from './job-fixtures.js';
 import { ASYNC, client, keysFileWith, newKey, smallRequest } from './tenancy-helpers.js';
 
 let h: Harness;
@@ -42,7 +42,7 @@ describe('GET /metrics', () => {
     }
     // Work left with no worker: two prioritized (async) jobs, one delayed job, one canceled.
     for (const seed of [3, 4]) expect((await api.post('/generate/sd', smallRequest({ seed }), ASYNC)).status).toBe(201);
-    const data = { family: 'sd15', tenant: 'acme', request: smallRequest(), seeds: [5], inputs: {}, submittedAt: Date.now() } as RenderJobData;
+    const data = sd15Job(smallRequest(), { tenant: 'acme', keyId: key.id, seeds: [5] });
     await h.api.deps.queue.add('sd15', data, { jobId: 'later', delay: 600_000 });
     const canceled = await api.post('/generate/sd', smallRequest({ seed: 6 }), ASYNC);
     expect((await api.post(`/v1/jobs/${canceled.json.response_id}/cancel`)).status).toBe(200);

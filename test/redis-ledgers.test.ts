@@ -3,24 +3,22 @@
  * Redis with a prefix of their own: the atomicity each of them promises.
  */
 import { randomBytes } from 'node:crypto';
+import { cancelKeys, cancelRenderJob, createRedis, createRenderQueue, createRenderQueueEvents } from '@kiln/queue';
 import {
-  cancelRenderJob,
-  createRedis,
-  createRenderQueue,
-  createRenderQueueEvents,
   IdempotencyConflictError,
-  kilnKeys,
+  recordAttemptTime,
   recordJobUsage,
   readUsage,
   releaseOpenJobs,
   reserveOpenJobs,
   runIdempotent,
+  stateKeys,
   takeRateLimit,
   utcDay,
   type JobUsage,
-  type RenderJobData,
-} from '@kiln/queue';
+} from '@kiln/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sd15Job } from './job-fixtures.js';
 
 const prefix = `kiln-test-${randomBytes(4).toString('hex')}`;
 const redis = createRedis(undefined);
@@ -42,35 +40,36 @@ const usage = (jobId: string, extra: Partial<JobUsage> = {}): JobUsage => ({
   stepsPerImage: 10,
   width: 512,
   height: 512,
-  workerMs: 1000,
   ...extra,
 });
 
 describe('usage ledger', () => {
   it('counts a job once however many times, and however concurrently, its end is reported', async () => {
-    const results = await Promise.all(Array.from({ length: 10 }, () => recordJobUsage(redis, prefix, usage('job-a'), true)));
+    await recordAttemptTime(redis, prefix, 'job-a', 1000);
+    const results = await Promise.all(Array.from({ length: 10 }, () => recordJobUsage(redis, prefix, usage('job-a'))));
     expect(results.filter(Boolean)).toHaveLength(1);
-    expect(await recordJobUsage(redis, prefix, usage('job-a', { outcome: 'failed', images: 0 }), true)).toBe(false);
+    expect(await recordJobUsage(redis, prefix, usage('job-a', { outcome: 'failed', images: 0 }))).toBe(false);
     const [row] = await readUsage(redis, prefix, 'acme', { from: utcDay(Date.now()), to: utcDay(Date.now()) });
     expect(row).toMatchObject({ key_id: 'k1', jobs: 1, jobs_completed: 1, jobs_failed: 0, images: 2, steps: 20, worker_seconds: 1 });
     expect(row!.megapixel_steps).toBeCloseTo(0.262144 * 20, 6);
   });
 
-  it('adds the worker time of attempts that did not end the job to the job\'s record', async () => {
-    await recordJobUsage(redis, prefix, usage('job-b', { keyId: 'k2', workerMs: 300, outcome: 'failed' }), false);
-    await recordJobUsage(redis, prefix, usage('job-b', { keyId: 'k2', workerMs: 200, outcome: 'failed' }), false);
-    await recordJobUsage(redis, prefix, usage('job-b', { keyId: 'k2', workerMs: 500 }), true);
+  it('adds the worker time of every attempt to the job\'s record when it ends', async () => {
+    await recordAttemptTime(redis, prefix, 'job-b', 300);
+    await recordAttemptTime(redis, prefix, 'job-b', 200);
+    await recordAttemptTime(redis, prefix, 'job-b', 500);
+    await recordJobUsage(redis, prefix, usage('job-b', { keyId: 'k2' }));
     const rows = await readUsage(redis, prefix, 'acme', { from: utcDay(Date.now()), to: utcDay(Date.now()), keyIds: ['k2'] });
     expect(rows).toEqual([expect.objectContaining({ key_id: 'k2', jobs: 1, worker_seconds: 1 })]);
-    expect(await redis.exists(kilnKeys(prefix).usageAttempts('job-b'))).toBe(0);
+    expect(await redis.exists(stateKeys(prefix).usageAttempts('job-b'))).toBe(0);
   });
 
   it('files usage under the day the job ended, and gives the job\'s queue slot back', async () => {
-    await redis.zadd(kilnKeys(prefix).openJobs('k3'), Date.now(), 'job-c');
-    await recordJobUsage(redis, prefix, usage('job-c', { keyId: 'k3', endedAt: Date.parse('2024-03-01T23:59:59Z') }), true);
+    await redis.zadd(stateKeys(prefix).openJobs('k3'), Date.now(), 'job-c');
+    await recordJobUsage(redis, prefix, usage('job-c', { keyId: 'k3', endedAt: Date.parse('2024-03-01T23:59:59Z') }));
     expect(await readUsage(redis, prefix, 'acme', { from: '2024-03-01', to: '2024-03-01', keyIds: ['k3'] })).toHaveLength(1);
     expect(await readUsage(redis, prefix, 'acme', { from: '2024-03-02', to: '2024-03-02', keyIds: ['k3'] })).toHaveLength(0);
-    expect(await redis.zcard(kilnKeys(prefix).openJobs('k3'))).toBe(0);
+    expect(await redis.zcard(stateKeys(prefix).openJobs('k3'))).toBe(0);
   });
 });
 
@@ -147,14 +146,13 @@ describe('open jobs (max_queued_jobs)', () => {
     );
     expect(results.filter((r) => r.ok)).toHaveLength(5);
     expect(await reserveOpenJobs(redis, queue, 'q2', 3, ['a', 'b', 'c', 'd'])).toEqual({ ok: false, open: 0 });
-    expect(await redis.zcard(kilnKeys(prefix).openJobs('q2'))).toBe(0);
+    expect(await redis.zcard(stateKeys(prefix).openJobs('q2'))).toBe(0);
     await releaseOpenJobs(redis, prefix, 'q1', ['j0', 'j1']);
-    expect(await redis.zcard(kilnKeys(prefix).openJobs('q1'))).toBe(3);
+    expect(await redis.zcard(stateKeys(prefix).openJobs('q1'))).toBe(3);
   });
 
   it('reclaims slots of jobs that ended without giving theirs back', async () => {
-    const data = { family: 'sd15', tenant: 'acme', request: {}, seeds: [1], inputs: {}, submittedAt: Date.now() } as RenderJobData;
-    await queue.add('sd15', data, { jobId: 'stale-1' });
+    await queue.add('sd15', sd15Job(), { jobId: 'stale-1' });
     await reserveOpenJobs(redis, queue, 'q3', 1, ['stale-1']);
     expect((await reserveOpenJobs(redis, queue, 'q3', 1, ['next'])).ok).toBe(false);
     await cancelRenderJob(redis, queue, 'stale-1'); // ends it without touching q3's slots
@@ -170,7 +168,7 @@ describe('cancelRenderJob', () => {
     await events.close();
     eventsConnection.disconnect();
   });
-  const data = { family: 'sd15', tenant: 'acme', request: {}, seeds: [1], inputs: {}, submittedAt: Date.now() } as RenderJobData;
+  const data = sd15Job({}, { tenant: 'acme' });
 
   it.each([
     ['waiting', {}],
@@ -190,14 +188,14 @@ describe('cancelRenderJob', () => {
     expect(JSON.parse(reread!.failedReason)).toMatchObject({ code: 'canceled' });
     expect(reread!.finishedOn).toBeGreaterThan(0);
     expect(await cancelRenderJob(redis, queue, job.id!)).toBe('finished');
-    expect(await redis.exists(kilnKeys(prefix).cancel(job.id!))).toBe(1);
+    expect(await redis.exists(cancelKeys(prefix).marker(job.id!))).toBe(1);
   });
 
   it('asks the workers to stop an active job, and reports a missing one', async () => {
     const subscriber = createRedis(undefined);
     const received: string[] = [];
     subscriber.on('message', (_channel, message) => received.push(message));
-    await subscriber.subscribe(kilnKeys(prefix).cancelChannel);
+    await subscriber.subscribe(cancelKeys(prefix).channel);
     try {
       await queue.add('sd15', data, { jobId: 'c-active' });
       // Take it the way a worker does, without a processor.

@@ -18,7 +18,9 @@ describe('workers survive bad input and lose no job', () => {
     const worker = await startRenderWorker({ config: h.config, logger: createLogger('test', 'silent') });
     try {
       const { queue } = h.api.deps;
-      const bad = await queue.add('sd15', { family: 'sd15', tenant: 'local', request: { steps: 'many' } } as never, { jobId: 'malformed-1' });
+      // A payload that breaks the job schema, as a job written by hand (or another Kiln version) would.
+      const malformed = JSON.parse('{"family":"sd15","tenant":"local","request":{"steps":"many"}}');
+      const bad = await queue.add('sd15', malformed, { jobId: 'malformed-1' });
       await pollUntil(async () => ((await bad.getState()) === 'failed' ? true : undefined));
       const failed = await queue.getJob('malformed-1');
       expect(failed!.attemptsMade).toBe(1); // unrecoverable: not retried

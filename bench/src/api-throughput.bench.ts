@@ -6,8 +6,8 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { loadConfig } from '@kiln/config';
-import { parseGenerateRequest } from '@kiln/contracts';
-import { PRIORITY, createRedis, createRenderQueue, type RenderJobData } from '@kiln/queue';
+import { parseGenerateRequest, toJobRequest, type RenderJobData } from '@kiln/contracts';
+import { PRIORITY, createRedis, createRenderQueue } from '@kiln/queue';
 import { TINY_MODEL, ensureBenchModel } from './bench-models.js';
 import { reproduce, type BenchContext } from './context.js';
 import { deleteRedisPrefix, startKilnServer } from './kiln-server.js';
@@ -36,7 +36,7 @@ async function queueAddLoop(redisUrl: string | undefined, seconds: number, loops
   const queue = createRenderQueue(connection, { prefix, attempts: config.jobAttempts, retentionMs: config.resultTtlMs });
   const parsed = parseGenerateRequest('sd15', BODY, { allowAnyResolution: true });
   if (!parsed.success) throw new Error('benchmark body does not validate');
-  const { family: _family, ...request } = parsed.data;
+  const jobRequest = toJobRequest(parsed.data);
   const latencies: number[] = [];
   try {
     await queue.waitUntilReady();
@@ -45,12 +45,13 @@ async function queueAddLoop(redisUrl: string | undefined, seconds: number, loops
       Array.from({ length: loops }, async () => {
         while (performance.now() < deadline) {
           const data: RenderJobData = {
-            family: 'sd15',
+            ...jobRequest,
             tenant: 'local',
-            request,
+            keyId: 'local',
             seeds: [randomInt(0, 2 ** 32)],
             inputs: {},
             submittedAt: Date.now(),
+            baseUrl: '',
           };
           const started = performance.now();
           await queue.add('sd15', data, { jobId: randomUUID(), priority: PRIORITY.async });

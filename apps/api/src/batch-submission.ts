@@ -7,14 +7,15 @@
  * 2. Enqueue: staged items are taken in chunks. An item whose custom_id and body match a job of
  *    an earlier submission reuses that job (done: counted at once; still running: this batch
  *    waits on it); the others become render jobs with `batch_id`, fair-share priorities
- *    (fairness: packages/queue/src/fair-share.ts) and go through the key's admission
+ *    (fairness: packages/state/src/fair-share.ts) and go through the key's admission
  *    (max_queued_jobs, job index). Memory stays at one chunk whatever the batch size.
  */
 import { randomUUID } from 'node:crypto';
-import { KilnError, batchWebhookOptionsSchema, toValidationErrorBody, type ErrorCode } from '@kiln/contracts';
-import { cancelRenderJob, decodeFailure, type BatchItemEntry, type RenderJobData } from '@kiln/queue';
-import { itemOutcome, jobSnapshot, type JobSnapshot } from '@kiln/webhooks';
-import type { Job } from 'bullmq';
+import { CANCELED, KilnError, batchWebhookOptionsSchema, encodeFailure, isCanceledReason, toValidationErrorBody, type ErrorCode } from '@kiln/contracts';
+import { cancelJob, itemOutcome } from '@kiln/jobs';
+import type { RenderJob } from '@kiln/queue';
+import type { BatchItemEntry } from '@kiln/state';
+import { jobSnapshot, type JobSnapshot } from '@kiln/webhooks';
 import type { Caller } from './auth.js';
 import { BatchBodyError, BatchItemTooLargeError, readJsonEnvelope, readJsonLines, type RawBatchItem } from './batch-body-reader.js';
 import { BatchItemValidator, type Staged, type StagedError, type StagedItem } from './batch-item.js';
@@ -43,8 +44,6 @@ export interface SubmittedBatch {
   errors: Array<{ index: number; line: number; custom_id: string | null; error: StagedError['error'] }>;
 }
 
-type RenderJob = Job<RenderJobData>;
-
 
 /** Batch webhook options: query (JSONL) or envelope members (JSON), validated like a request's. */
 async function batchWebhook(deps: ApiDeps, caller: Caller, raw: Record<string, unknown>) {
@@ -60,13 +59,13 @@ async function batchWebhook(deps: ApiDeps, caller: Caller, raw: Record<string, u
 }
 
 export async function submitBatch(deps: ApiDeps, caller: Caller, upload: BatchUpload): Promise<SubmittedBatch> {
-  const { batches } = deps.notifications;
+  const { batches } = deps.jobs;
   const batchId = randomUUID();
   const webhook = await batchWebhook(deps, caller, upload.query);
   await batches.create({ id: batchId, tenant: caller.tenant, keyId: caller.keyId, ...webhook, baseUrl: upload.baseUrl });
 
   // ── phase 1: read, validate, stage ───────────────────────────────────────────────────────
-  const validator = new BatchItemValidator(deps, caller);
+  const validator = new BatchItemValidator(deps, batchId, upload.baseUrl, caller);
   const errors: SubmittedBatch['errors'] = [];
   const envelope: Record<string, unknown> = {};
   let staged: Staged[] = [];
@@ -120,7 +119,7 @@ export async function submitBatch(deps: ApiDeps, caller: Caller, upload: BatchUp
   let queueFull: KilnError | undefined;
   for (let offset = 0; offset < total; offset += CHUNK) {
     const chunk = await batches.readStaging<Staged>(batchId, offset, CHUNK);
-    const outcome = await enqueueChunk(deps, caller, batchId, upload.baseUrl, chunk, queueFull);
+    const outcome = await enqueueChunk(deps, caller, batchId, chunk, queueFull);
     queueFull = outcome.queueFull;
     refusedLate += outcome.refused.length;
     for (const e of outcome.refused) if (errors.length < MAX_ERRORS_IN_ANSWER) errors.push(e);
@@ -133,7 +132,7 @@ export async function submitBatch(deps: ApiDeps, caller: Caller, upload: BatchUp
   }
   if (refusedLate > 0) await batches.setCounts(batchId, { valid: valid - refusedLate, invalid: total - valid + refusedLate });
   const finished = await batches.markEnqueued(batchId);
-  await deps.notifications.notifier.afterItemEnd(batchId, finished);
+  await deps.jobs.lifecycle.afterItemEnd(batchId, finished);
   if ((await batches.status(batchId)) === 'canceling') await cancelBatchItems(deps, batchId);
   deps.logger.info({ batchId, tenant: caller.tenant, total, valid: valid - refusedLate }, 'batch accepted');
   return { batchId, errors };
@@ -158,11 +157,10 @@ async function enqueueChunk(
   deps: ApiDeps,
   caller: Caller,
   batchId: string,
-  baseUrl: string,
   chunk: Staged[],
   queueFullBefore: KilnError | undefined,
 ): Promise<ChunkOutcome> {
-  const { batches, fair, notifier } = deps.notifications;
+  const { batches, fair, lifecycle } = deps.jobs;
   const items = chunk.filter((s): s is StagedItem => s.kind === 'item');
   const earlier = await batches.lookupIndex(caller.tenant, items.map((s) => s.hash));
   const reuse = new Map<string, { job: RenderJob; state: string }>();
@@ -185,23 +183,10 @@ async function enqueueChunk(
     const add = (group: StagedItem[]) =>
       admitJobs(deps, caller, group.map((s) => ({ jobId: s.job_id, createdAt: submittedAt, batchId })), () =>
         deps.queue.addBulk(
-          group.map((s) => ({
-            name: s.family,
-            data: {
-              family: s.family,
-              tenant: caller.tenant,
-              keyId: caller.keyId,
-              request: s.request,
-              seeds: s.seeds,
-              inputs: s.inputs,
-              submittedAt,
-              baseUrl,
-              batch_id: batchId,
-              custom_id: s.custom_id,
-              fairTag: tagOf.get(s.job_id)!.tag,
-            } satisfies RenderJobData,
-            opts: { jobId: s.job_id, priority: tagOf.get(s.job_id)!.priority },
-          })),
+          group.map((s) => {
+            const { tag, priority } = tagOf.get(s.job_id)!;
+            return { name: s.job.family, data: { ...s.job, submittedAt, fairTag: tag }, opts: { jobId: s.job_id, priority } };
+          }),
         ),
       );
     // The key's max_queued_jobs may take only part of the chunk: admit what fits (halving down to
@@ -251,18 +236,18 @@ async function enqueueChunk(
       const now = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
       const nowState = now ? await now.getState() : 'unknown';
       if (!now || (nowState !== 'completed' && nowState !== 'failed')) continue;
-      const status = nowState === 'completed' ? 'completed' : decodeFailure(now.failedReason).code === 'canceled' ? 'canceled' : 'failed';
+      const status = nowState === 'completed' ? 'completed' : isCanceledReason(now.failedReason) ? 'canceled' : 'failed';
       const counted = await batches.recordEnd(batchId, jobId, status, itemOutcome(jobSnapshot(now), status));
-      await notifier.afterItemEnd(batchId, counted);
+      await lifecycle.afterItemEnd(batchId, counted);
       continue;
     }
     const counted = await batches.recordEnd(batchId, jobId, 'completed', itemOutcome(jobSnapshot(job), 'completed'));
-    await notifier.afterItemEnd(batchId, counted);
+    await lifecycle.afterItemEnd(batchId, counted);
   }
   await batches.incrementReused(batchId, reuse.size);
   // Inputs stored for items that reuse an earlier job are not needed.
   await Promise.all(
-    items.filter((s) => !freshIds.has(s.job_id) && Object.keys(s.inputs).length > 0).map((s) => deps.store.delete(`inputs/${s.job_id}`)),
+    items.filter((s) => !freshIds.has(s.job_id) && Object.keys(s.job.inputs).length > 0).map((s) => deps.store.delete(`inputs/${s.job_id}`)),
   );
   return { queueFull, refused };
 }
@@ -273,7 +258,7 @@ async function enqueueChunk(
  * only counted canceled here: the job itself belongs to that other batch.
  */
 export async function cancelBatchItems(deps: ApiDeps, batchId: string): Promise<void> {
-  const { batches, notifier } = deps.notifications;
+  const { batches, lifecycle } = deps.jobs;
   for (let offset = 0; ; offset += CHUNK) {
     const entries = await batches.items(batchId, offset, CHUNK);
     if (entries.length === 0) break;
@@ -286,13 +271,12 @@ export async function cancelBatchItems(deps: ApiDeps, batchId: string): Promise<
           if (entry.reused) {
             const job = (await deps.queue.getJob(entry.job_id)) as RenderJob | undefined;
             if (!job) return;
-            const canceled: JobSnapshot = { ...jobSnapshot(job), failedReason: JSON.stringify({ code: 'canceled', message: 'the batch was canceled' }) };
-            await notifier.afterItemEnd(batchId, await batches.recordEnd(batchId, entry.job_id, 'canceled', itemOutcome(canceled, 'canceled')));
+            const canceled: JobSnapshot = { ...jobSnapshot(job), failedReason: encodeFailure({ ...CANCELED, message: 'the batch was canceled' }) };
+            await lifecycle.afterItemEnd(batchId, await batches.recordEnd(batchId, entry.job_id, 'canceled', itemOutcome(canceled, 'canceled')));
             return;
           }
-          const outcome = await cancelRenderJob(deps.redis, deps.queue, entry.job_id);
-          // running: its worker ends it and reports; finished: already counted
-          if (outcome === 'canceled') await deps.notifications.canceledWhileWaiting(entry.job_id);
+          // waiting: its end is recorded now; running: its worker ends it and reports; finished: already counted
+          await cancelJob(deps.redis, deps.jobs, entry.job_id);
         }),
       );
     }

@@ -1,5 +1,5 @@
 /** How batches look to clients: the batch document and the lines of its results. */
-import type { BatchItemEntry, BatchRecord, ItemOutcome } from '@kiln/queue';
+import type { BatchItemEntry, BatchRecord, ItemOutcome } from '@kiln/state';
 import { batchCounts } from '@kiln/webhooks';
 
 export function batchDocument(batch: BatchRecord, running: number, baseUrl: string) {

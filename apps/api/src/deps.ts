@@ -1,26 +1,30 @@
 import type { KilnConfig, Logger } from '@kiln/config';
 import type { ModelFamily } from '@kiln/contracts';
+import type { JobServices } from '@kiln/jobs';
 import type { RenderQueue } from '@kiln/queue';
 import type { FileStore } from '@kiln/storage';
+import type { WebhookSecrets } from '@kiln/webhooks';
 import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyRing } from './auth.js';
-import type { Notifications } from './notifications.js';
 
 /** Everything the API's routes use; `createApp(deps)` never opens connections itself. */
 export interface ApiDeps {
   config: Readonly<KilnConfig>;
   logger: Logger;
   redis: Redis;
+  /** The render queue (`jobs.queue`): where routes look jobs up. */
   queue: RenderQueue;
   queueEvents: QueueEvents;
   store: FileStore;
   keys: KeyRing | undefined;
   models: ModelCatalog;
-  /** Batches, fair-share clock, webhook secrets and notifier (notifications.ts). */
-  notifications: Notifications;
+  /** Batches, fair-share clock, webhook queue and the job lifecycle, shared with the workers. */
+  jobs: JobServices;
+  /** Webhook signing secrets: a `webhook_url` that could never be signed is refused at submit. */
+  secrets: WebhookSecrets;
 }
 
 /**

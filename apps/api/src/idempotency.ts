@@ -1,6 +1,6 @@
 /**
  * `Idempotency-Key` for the API's POST routes: the header, the request's fingerprint and the
- * Redis protocol of @kiln/queue's `runIdempotent`, as one call for a route:
+ * Redis protocol of @kiln/state's `runIdempotent`, as one call for a route:
  *
  *   const { id, replayed } = await createOnce(deps, req, res, async () => createTheJob());
  *
@@ -9,8 +9,8 @@
  * Without the header `create` simply runs. The `X-OctoAI-Async` header is not part of the
  * fingerprint: a sync retry of an async request waits for the same job.
  */
-import { KilnError, validationErrorBody, type ErrorBody } from '@kiln/contracts';
-import { IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyConflictError, requestFingerprint, runIdempotent } from '@kiln/queue';
+import { KilnError } from '@kiln/contracts';
+import { IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyConflictError, requestFingerprint, runIdempotent } from '@kiln/state';
 import type { Request, Response } from 'express';
 import { callerOf } from './auth.js';
 import type { ApiDeps } from './deps.js';
@@ -18,25 +18,15 @@ import type { ApiDeps } from './deps.js';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 
 /** A bad header: the FastAPI 422 shape with `loc: ["header", …]`. */
-class HeaderValidationError extends KilnError {
-  constructor(
-    private readonly header: string,
-    message: string,
-  ) {
-    super('invalid_request', message);
-  }
-
-  override toBody(): ErrorBody {
-    return validationErrorBody([{ loc: ['header', this.header.toLowerCase()], msg: this.message, type: 'value_error' }]) as never;
-  }
-}
+const headerError = (header: string, message: string) =>
+  new KilnError('invalid_request', message, { validation: [{ loc: ['header', header.toLowerCase()], msg: message, type: 'value_error' }] });
 
 /** The request's Idempotency-Key, or undefined; 422 when it is empty or too long. */
 export function idempotencyKeyOf(req: Request): string | undefined {
   const key = req.get(IDEMPOTENCY_HEADER);
   if (key === undefined) return undefined;
   if (key.trim().length === 0 || key.length > IDEMPOTENCY_KEY_MAX_LENGTH) {
-    throw new HeaderValidationError(IDEMPOTENCY_HEADER, `${IDEMPOTENCY_HEADER} must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} characters`);
+    throw headerError(IDEMPOTENCY_HEADER, `${IDEMPOTENCY_HEADER} must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} characters`);
   }
   return key;
 }

@@ -6,7 +6,7 @@
  *   await admitJobs(deps, caller, [{ jobId, createdAt, batchId? }], async () => { store inputs; queue.add(…) });
  */
 import { KilnError } from '@kiln/contracts';
-import { indexJobs, releaseOpenJobs, reserveOpenJobs } from '@kiln/queue';
+import { indexJobs, releaseOpenJobs, reserveOpenJobs } from '@kiln/state';
 import type { Caller } from './auth.js';
 import type { ApiDeps } from './deps.js';
 

@@ -5,7 +5,7 @@
  * and is null only when the listing is complete.
  */
 import type { JobStatus } from '@kiln/contracts';
-import { decodeCursor, encodeCursor, indexedJobIds, kilnKeys, unindexJobs, type JobCursor } from '@kiln/queue';
+import { decodeCursor, encodeCursor, indexedJobIds, stateKeys, unindexJobs, type JobCursor } from '@kiln/state';
 import type { Caller } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { jobDocument, statusOf, type RenderJob } from './job-views.js';
@@ -23,7 +23,7 @@ export interface JobListQuery {
 
 
 export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuery, baseUrl: string) {
-  const keys = kilnKeys(deps.config.queuePrefix);
+  const keys = stateKeys(deps.config.queuePrefix);
   const indexKey = query.batchId ? keys.batchJobs(caller.tenant, query.batchId) : keys.tenantJobs(caller.tenant);
   const after: JobCursor | undefined = query.cursor ? decodeCursor(query.cursor) : undefined;
   const wanted = query.statuses?.length ? new Set(query.statuses) : undefined;
@@ -46,7 +46,7 @@ export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuer
         continue;
       }
       if (job.data.tenant !== caller.tenant) continue;
-      if (query.batchId && job.data.batch_id !== query.batchId) continue;
+      if (query.batchId && job.data.batchId !== query.batchId) continue;
       if (wanted && !wanted.has(statuses[i] as JobStatus)) continue;
       page.push({ job, entry });
       if (page.length === query.limit) return true;

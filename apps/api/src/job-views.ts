@@ -2,13 +2,13 @@
  * How BullMQ's job records look to clients: OctoAI's request status, Kiln's job document and
  * the OctoAI response body. One mapping from BullMQ states to Kiln statuses.
  */
-import { decodeFailure, isCancelRequested, queuePosition, type RenderJobData, type RenderJobProgress, type RenderJobResult, type RenderQueue } from '@kiln/queue';
+import { decodeFailure, isCanceledReason, type RenderJobProgress, type RenderJobResult } from '@kiln/contracts';
+import { isCancelRequested, queuePosition, type RenderJob, type RenderQueue } from '@kiln/queue';
 import type { FileStore } from '@kiln/storage';
-import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 export type KilnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
-export type RenderJob = Job<RenderJobData, RenderJobResult>;
+export type { RenderJob };
 
 export async function statusOf(job: RenderJob): Promise<KilnStatus> {
   const state = await job.getState();
@@ -18,7 +18,7 @@ export async function statusOf(job: RenderJob): Promise<KilnStatus> {
     case 'completed':
       return 'completed';
     case 'failed':
-      return decodeFailure(job.failedReason).code === 'canceled' ? 'canceled' : 'failed';
+      return isCanceledReason(job.failedReason) ? 'canceled' : 'failed';
     default:
       // waiting, prioritized, delayed (a retry's backoff), waiting-children
       return 'queued';
@@ -36,15 +36,9 @@ export const OCTOAI_STATUS: Record<KilnStatus, 'pending' | 'running' | 'complete
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
 
-/** A string member of the job's data (set by batches), or null. */
-const stringField = (data: object, name: string): string | null => {
-  const value = (data as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : null;
-};
-
 export function progressOf(job: RenderJob): RenderJobProgress {
   const p = job.progress as Partial<RenderJobProgress> | number;
-  const total = typeof job.data.request.steps === 'number' ? job.data.request.steps : 0;
+  const total = job.data.request.steps;
   if (typeof p === 'object' && p) {
     return { step: p.step ?? 0, totalSteps: p.totalSteps ?? total, imagesDone: p.imagesDone ?? 0, numImages: p.numImages ?? job.data.seeds.length };
   }
@@ -60,8 +54,8 @@ export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQue
     id: job.id as string,
     status,
     family: job.data.family,
-    custom_id: stringField(job.data, 'custom_id'),
-    batch_id: stringField(job.data, 'batch_id'),
+    custom_id: job.data.customId ?? null,
+    batch_id: job.data.batchId ?? null,
     progress: {
       step: status === 'completed' ? progress.totalSteps : progress.step,
       total_steps: progress.totalSteps,

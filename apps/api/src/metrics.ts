@@ -5,7 +5,7 @@
  * @kiln/queue metrics-ledger), so any API process answers for the whole fleet. The API process's
  * own runtime metrics come with a `kiln_api_` prefix.
  */
-import { readFleetMetrics, type HistogramSnapshot } from '@kiln/queue';
+import { readFleetMetrics, type HistogramSnapshot } from '@kiln/state';
 import client, { Registry, type Metric } from 'prom-client';
 import type { ApiDeps } from './deps.js';
 

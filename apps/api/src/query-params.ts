@@ -1,16 +1,9 @@
 /** Query-string parsing with the FastAPI 422 shape (`loc: ["query", name]`). */
-import { KilnError, validationErrorBody, type ErrorBody } from '@kiln/contracts';
+import { KilnError } from '@kiln/contracts';
 
 export class QueryValidationError extends KilnError {
-  constructor(
-    private readonly param: string,
-    message: string,
-  ) {
-    super('invalid_request', `${param}: ${message}`);
-  }
-
-  override toBody(): ErrorBody {
-    return validationErrorBody([{ loc: ['query', this.param], msg: this.message, type: 'value_error' }]) as never;
+  constructor(param: string, message: string) {
+    super('invalid_request', `${param}: ${message}`, { validation: [{ loc: ['query', param], msg: `${param}: ${message}`, type: 'value_error' }] });
   }
 }
 

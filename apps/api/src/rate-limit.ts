@@ -5,7 +5,7 @@
  * are not limited. Answers carry `RateLimit-Limit` and `RateLimit-Remaining`.
  */
 import { KilnError } from '@kiln/contracts';
-import { takeRateLimit } from '@kiln/queue';
+import { takeRateLimit } from '@kiln/state';
 import type { NextFunction, Request, Response } from 'express';
 import { callerOf } from './auth.js';
 import type { ApiDeps } from './deps.js';

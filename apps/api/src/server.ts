@@ -1,13 +1,14 @@
 import type { KilnConfig, Logger } from '@kiln/config';
-import { createRedis, createRenderQueue, createRenderQueueEvents } from '@kiln/queue';
+import { createJobServices } from '@kiln/jobs';
+import { createRedis, createRenderQueueEvents } from '@kiln/queue';
 import { FileStore } from '@kiln/storage';
+import { WebhookSecrets } from '@kiln/webhooks';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { KeyRing } from './auth.js';
 import { ModelCatalog, type ApiDeps } from './deps.js';
 import { failFastRedisOptions, untilReady } from './redis-gate.js';
-import { createNotifications } from './notifications.js';
 
 export interface ApiServer {
   server: Server;
@@ -20,11 +21,7 @@ export interface ApiServer {
 export async function startApi({ config, logger }: { config: Readonly<KilnConfig>; logger: Logger }): Promise<ApiServer> {
   const redis = createRedis(config.redisUrl, failFastRedisOptions(config));
   await untilReady(redis);
-  const queue = createRenderQueue(redis, {
-    prefix: config.queuePrefix,
-    attempts: config.jobAttempts,
-    retentionMs: config.resultTtlMs,
-  });
+  const jobs = createJobServices(redis, config, logger);
   const eventsConnection = createRedis(config.redisUrl);
   const queueEvents = createRenderQueueEvents(eventsConnection, config.queuePrefix);
   await queueEvents.waitUntilReady();
@@ -32,14 +29,15 @@ export async function startApi({ config, logger }: { config: Readonly<KilnConfig
     config,
     logger,
     redis,
-    queue,
+    queue: jobs.queue,
     queueEvents,
     store: new FileStore(config.dataDir),
     keys: config.keysFile
       ? new KeyRing(config.keysFile, (err) => logger.error({ err: err.message }, 'keys file not reloaded; the last good keys stay in use'))
       : undefined,
     models: new ModelCatalog(config),
-    notifications: createNotifications(redis, queue, config, logger),
+    jobs,
+    secrets: new WebhookSecrets({ keysFile: config.keysFile, localSecret: config.webhookSecret }),
   };
   const app = createApp(deps);
   // Deadlines on receiving a request: its headers, then its body (body-limits.ts enforces the
@@ -66,8 +64,7 @@ export async function startApi({ config, logger }: { config: Readonly<KilnConfig
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await queueEvents.close();
-      await queue.close();
-      await deps.notifications.close();
+      await jobs.close();
       eventsConnection.disconnect();
       redis.disconnect();
     },

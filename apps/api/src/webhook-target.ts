@@ -10,7 +10,7 @@ import type { Caller } from './auth.js';
 import type { ApiDeps } from './deps.js';
 
 export async function assertWebhookTarget(
-  deps: Pick<ApiDeps, 'config' | 'notifications'>,
+  deps: Pick<ApiDeps, 'config' | 'secrets'>,
   caller: Caller,
   url: string | undefined,
   fieldName = 'webhook_url',
@@ -22,8 +22,8 @@ export async function assertWebhookTarget(
     if (err instanceof WebhookUrlRefused) throw new KilnError('invalid_request', err.reason, { field: fieldName });
     throw err;
   }
-  if (!deps.notifications.secrets.secretFor(caller.keyId)) {
-    throw new KilnError('invalid_request', `${deps.notifications.secrets.missingReason(caller.keyId)}; webhooks cannot be signed`, {
+  if (!deps.secrets.secretFor(caller.keyId)) {
+    throw new KilnError('invalid_request', `${deps.secrets.missingReason(caller.keyId)}; webhooks cannot be signed`, {
       field: fieldName,
     });
   }

@@ -1,2 +1,3 @@
 export { startRenderWorker, type RenderWorker, type RenderWorkerOptions } from './render-worker.js';
 export { createRenderProcessor } from './render.processor.js';
+export { toRenderParams, type InputImages, type RenderSettings } from './render-params.js';

@@ -1,36 +1,31 @@
 /**
- * A render worker's job transitions, turned into webhooks, batch bookkeeping and fair-share
- * clock ticks (see @kiln/webhooks JobNotifier), plus the webhook delivery worker that runs in the
- * same process. Everything hangs off BullMQ's worker events, so the processor stays about
- * rendering:
+ * A render worker's job transitions, handed to the job lifecycle (@kiln/jobs), plus the webhook
+ * delivery worker and the end reconciler that run in the same process. Everything hangs off
+ * BullMQ's worker events, which fire after BullMQ has stored the transition, so the processor
+ * stays about rendering and image URLs in `completed` webhooks already work:
  *
  * - `active`    → `started`; a batch item moves the fair-share virtual time (docs/fairness.md)
- * - `progress`  → `progress` (at most 2 per second per job); an item of a canceled batch is stopped
- * - `completed` → `completed` (BullMQ has stored the result by then, so image URLs work)
- * - `failed`    → `failed` / `canceled`, only when the failure is final: a failed attempt that
- *                 will be retried is not an end
+ * - `completed` → `ended` (completed)
+ * - `failed`    → `ended` (failed / canceled) when the failure is final; `retrying` when BullMQ
+ *                 will try again (a failed attempt that will be retried is not an end)
+ *
+ * Progress is not an event here: the processor reports it through its attempt context
+ * (render-attempt.ts).
  */
+import { isCanceledReason, type RenderJobData, type RenderJobResult } from '@kiln/contracts';
 import type { KilnConfig, Logger } from '@kiln/config';
-import {
-  BatchStore,
-  FairShare,
-  createRedis,
-  decodeFailure,
-  fairPriority,
-  type RenderJobData,
-  type RenderJobResult,
-} from '@kiln/queue';
-import { JobNotifier, createWebhookQueue, jobSnapshot, startWebhookWorker } from '@kiln/webhooks';
+import type { JobServices } from '@kiln/jobs';
+import { fairPriority } from '@kiln/state';
+import { jobSnapshot, startWebhookWorker } from '@kiln/webhooks';
 import { Job, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { startEndReconciler } from './end-reconciler.js';
 
 export interface JobEvents {
-  notifier: JobNotifier;
   close(): Promise<void>;
 }
 
 type RenderJob = Job<RenderJobData, RenderJobResult>;
-
 
 /** A failure after which BullMQ will not try again. */
 export function isFinalFailure(job: RenderJob, err: Error): boolean {
@@ -39,32 +34,28 @@ export function isFinalFailure(job: RenderJob, err: Error): boolean {
 
 export function startJobEvents(
   worker: Worker<RenderJobData, RenderJobResult>,
-  { config, logger }: { config: Readonly<KilnConfig>; logger: Logger },
+  { config, logger, commands, jobs }: { config: Readonly<KilnConfig>; logger: Logger; commands: Redis; jobs: JobServices },
 ): JobEvents {
-  const prefix = config.queuePrefix;
-  const commands = createRedis(config.redisUrl);
-  const webhooks = createWebhookQueue(commands, { prefix, attempts: config.webhookAttempts, backoffMs: config.webhookBackoffMs });
-  const batches = new BatchStore(commands, prefix, config.resultTtlMs);
-  const fair = new FairShare(commands, { prefix });
-  const notifier = new JobNotifier({ redis: commands, prefix, webhooks, batches, fair, logger, logTtlMs: config.resultTtlMs });
+  const { lifecycle, fair } = jobs;
   const delivery = startWebhookWorker({ config, logger, commands });
   const stopReconciler = startEndReconciler({
-    connection: commands,
-    prefix,
-    notifier,
+    queue: jobs.queue,
+    lifecycle,
     logger,
     everyMs: config.endReconcileMs,
     settleMs: Math.min(10_000, config.endReconcileMs),
   });
 
-  // Events must never take the worker down: a Redis hiccup here loses a notification, not a job.
-  // Pending ones are awaited on close, so the last job's end is recorded before Redis goes.
+  // Events must never take the worker down: a Redis hiccup here loses a notification, not a job
+  // (the reconciler replays ends). Pending ones are awaited on close, so the last job's end is
+  // recorded before Redis goes.
   const pending = new Set<Promise<unknown>>();
-  const safely = (what: string, jobId: string | undefined, work: Promise<unknown>) => {
-    const tracked = work.catch((err: Error) => logger.error({ jobId, err: err.message }, `${what} failed`));
+  const safely = (what: string, jobId: string | undefined, work: () => Promise<unknown>) => {
+    const tracked = Promise.resolve()
+      .then(work)
+      .catch((err: Error) => logger.error({ jobId, err: err.message }, `${what} failed`));
     pending.add(tracked);
     void tracked.finally(() => pending.delete(tracked));
-    return tracked;
   };
 
   let rebasing = false;
@@ -83,38 +74,30 @@ export function startJobEvents(
   };
 
   worker.on('active', (job) => {
-    void safely('started event', job.id, notifier.started(jobSnapshot(job)).then(() => (job.data.fairTag !== undefined ? rebaseIfDue() : undefined)));
-  });
-  worker.on('progress', (job) => {
-    void safely(
-      'progress event',
-      job.id,
-      notifier.progress(jobSnapshot(job)).then(({ batchCanceled }) => {
-        if (batchCanceled && worker.cancelJob(job.id as string, 'batch canceled')) logger.info({ jobId: job.id }, 'stopping an item of a canceled batch');
-      }),
-    );
+    safely('started event', job.id, async () => {
+      const snapshot = jobSnapshot(job);
+      await lifecycle.started(snapshot);
+      if (snapshot.data.fairTag !== undefined) await rebaseIfDue();
+    });
   });
   worker.on('completed', (job, result) => {
-    void safely('completed event', job.id, notifier.ended(jobSnapshot(job), { status: 'completed', result }));
+    safely('completed event', job.id, () => lifecycle.ended(jobSnapshot(job), { status: 'completed', result }));
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
     if (!isFinalFailure(job, err)) {
-      void safely('retry bookkeeping', job.id, notifier.retrying(jobSnapshot(job)));
+      safely('retry bookkeeping', job.id, () => lifecycle.retrying(jobSnapshot(job)));
       return;
     }
-    const status = decodeFailure(job.failedReason).code === 'canceled' ? 'canceled' : 'failed';
-    void safely(`${status} event`, job.id, notifier.ended(jobSnapshot(job), { status }));
+    const status = isCanceledReason(job.failedReason) ? 'canceled' : 'failed';
+    safely(`${status} event`, job.id, () => lifecycle.ended(jobSnapshot(job), { status }));
   });
 
   return {
-    notifier,
     async close() {
       await stopReconciler();
       await Promise.all(pending);
       await delivery.close();
-      await webhooks.close();
-      await commands.quit().catch(() => commands.disconnect());
     },
   };
 }

@@ -1,11 +1,13 @@
 import type { KilnConfig, Logger } from '@kiln/config';
+import type { RenderJobData, RenderJobResult } from '@kiln/contracts';
 import { DiffusionThread } from '@kiln/diffusion';
-import { RENDER_QUEUE, createRedis, type RenderJobData, type RenderJobResult } from '@kiln/queue';
+import { createJobServices } from '@kiln/jobs';
+import { RENDER_QUEUE, createRedis } from '@kiln/queue';
 import { FileStore } from '@kiln/storage';
 import { Worker } from 'bullmq';
 import path from 'node:path';
 import { startJobEvents } from './job-events.js';
-import { createJobLifecycle } from './job-lifecycle.js';
+import { createRenderAttempts } from './render-attempt.js';
 import { createRenderProcessor } from './render.processor.js';
 import { startRetentionSweeper } from './retention.js';
 
@@ -22,8 +24,14 @@ export interface RenderWorkerOptions {
   warm?: boolean;
 }
 
+/**
+ * Starts a render worker: loads the default model, then builds everything that records a job's
+ * life (attempt accounting, cancel listener, job events, webhook delivery) and only then starts
+ * consuming, so the first job picked up is bookkept like every other.
+ */
 export async function startRenderWorker({ config, logger, warm = true }: RenderWorkerOptions): Promise<RenderWorker> {
   const connection = createRedis(config.redisUrl);
+  const commands = createRedis(config.redisUrl);
   const store = new FileStore(config.dataDir);
   const thread = new DiffusionThread({
     executionProvider: config.executionProvider,
@@ -34,36 +42,43 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
       logger.warn({ err: err.message }, 'default model could not be preloaded');
     });
   }
-  const lifecycle = createJobLifecycle({ config, logger });
+  const jobs = createJobServices(commands, config, logger);
+  const attempts = createRenderAttempts({ config, logger, lifecycle: jobs.lifecycle });
   const worker = new Worker<RenderJobData, RenderJobResult>(
     RENDER_QUEUE,
-    lifecycle.wrap(createRenderProcessor({ config, store, thread, logger })),
+    attempts.wrap(createRenderProcessor({ config, store, thread, logger })),
     {
       connection,
       prefix: config.queuePrefix,
+      autorun: false,
       // One render at a time per inference thread: a render already uses every core (or the GPU).
       concurrency: config.workerConcurrency,
       // A crashed worker's job goes back to the queue after this long without a lock renewal.
       lockDuration: config.jobLockMs,
       stalledInterval: Math.max(500, Math.round(config.jobLockMs / 2)),
-      maxStalledCount: 2,
+      // A worker dying is an attempt like any other failure: the job is retried within the same
+      // budget, and a job that keeps killing workers ends failed instead of taking the fleet down.
+      maxStalledCount: Math.max(1, config.jobAttempts - 1),
     },
   );
   const stopSweeper = startRetentionSweeper(store, config.resultTtlMs, logger);
   worker.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'job failed'));
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
-  await lifecycle.attach(worker);
-  // Webhooks, batch counters, fair-share clock, and the webhook delivery worker (job-events.ts).
-  const events = startJobEvents(worker, { config, logger });
+  await attempts.attach(worker);
+  const events = startJobEvents(worker, { config, logger, commands, jobs });
+  const running = worker.run().catch((err: Error) => logger.error({ err: err.message }, 'worker stopped'));
 
   return {
     worker,
     async close() {
       stopSweeper();
       await worker.close();
-      await lifecycle.close();
+      await running;
+      await attempts.close();
       await events.close();
+      await jobs.close();
       await thread.close();
+      await commands.quit().catch(() => commands.disconnect());
       connection.disconnect();
     },
   };

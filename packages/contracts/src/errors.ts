@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bodyValidationError } from './validation-error.js';
+import { bodyValidationError, validationErrorBody, type ValidationErrorBody, type ValidationErrorDetail } from './validation-error.js';
 
 /**
  * Every machine-readable error code Kiln answers with. The HTTP status of each is in
@@ -142,6 +142,11 @@ export interface KilnErrorOptions {
   jobId?: string;
   /** The underlying error, kept for logs only. */
   cause?: unknown;
+  /**
+   * For `invalid_request`: the FastAPI `detail` list (every problem, each at its `loc`), when
+   * there is more to say than one message at one field.
+   */
+  validation?: readonly ValidationErrorDetail[];
 }
 
 /**
@@ -156,6 +161,7 @@ export class KilnError extends Error {
   readonly field?: string;
   readonly retryAfterSeconds?: number;
   readonly jobId?: string;
+  readonly validation?: readonly ValidationErrorDetail[];
 
   constructor(code: ErrorCode, message: string, options: KilnErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -165,15 +171,16 @@ export class KilnError extends Error {
     if (options.field !== undefined) this.field = options.field;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
     if (options.jobId !== undefined) this.jobId = options.jobId;
+    if (options.validation !== undefined) this.validation = options.validation;
   }
 
   /**
    * The response body: `{ error: { code, message, field?, job_id?, details? } }`; for
    * `invalid_request` the 422 FastAPI shape (`detail` at `["body", field]`) as well.
    */
-  toBody(): ErrorBody {
+  toBody(): ErrorBody | ValidationErrorBody {
     if (this.code === 'invalid_request') {
-      return bodyValidationError(this.field, this.message);
+      return this.validation ? validationErrorBody(this.validation) : bodyValidationError(this.field, this.message);
     }
     return errorBody(this.code, this.message, {
       ...(this.field !== undefined && { field: this.field }),

@@ -15,14 +15,22 @@
  *   stops between two denoising steps and the job fails, unrecoverably, as `canceled`.
  */
 import type { Redis } from 'ioredis';
-import { encodeFailure, type RenderJobData } from './render-job.js';
-import { recordJobUsage } from './usage-ledger.js';
-import { kilnKeys } from './kiln-keys.js';
+import { CANCELED, encodeFailure } from '@kiln/contracts';
 import { LuaScript } from './lua-script.js';
 import type { RenderQueue } from './render-queue.js';
 
+/** The cancel marker and the cancel channel, under the queue's prefix. */
+export function cancelKeys(prefix: string) {
+  return {
+    /** Marker that a job was asked to stop; checked by a worker before it starts a job. */
+    marker: (jobId: string) => `${prefix}:kiln:cancel:${jobId}`,
+    /** Pub/sub channel on which the API tells workers to stop a running job. */
+    channel: `${prefix}:kiln:cancel-requests`,
+  };
+}
+
 /** The failure every canceled job carries in its failedReason. */
-export const CANCELED_FAILURE = encodeFailure({ code: 'canceled', message: 'the job was canceled' });
+export const CANCELED_FAILURE = encodeFailure(CANCELED);
 
 /** How long a cancel marker lives: longer than any render. */
 const CANCEL_MARKER_TTL_S = 7 * 24 * 3600;
@@ -57,12 +65,11 @@ export type CancelOutcome =
  * first, so a worker that takes the job between the two steps still sees it.
  */
 export async function cancelRenderJob(redis: Redis, queue: RenderQueue, jobId: string): Promise<CancelOutcome> {
-  const prefix = queue.opts.prefix ?? 'bull';
-  const keys = { prefix, ...kilnKeys(prefix) };
+  const keys = cancelKeys(queue.opts.prefix ?? 'bull');
   const job = await queue.getJob(jobId);
   if (!job) return 'missing';
   if (job.finishedOn) return 'finished';
-  await redis.set(keys.cancel(jobId), '1', 'EX', CANCEL_MARKER_TTL_S);
+  await redis.set(keys.marker(jobId), '1', 'EX', CANCEL_MARKER_TTL_S);
   const result = (await CANCEL_WAITING.run(
     redis,
     [
@@ -77,37 +84,15 @@ export async function cancelRenderJob(redis: Redis, queue: RenderQueue, jobId: s
     [jobId, Date.now(), CANCELED_FAILURE],
   )) as number;
   if (result === -1) return 'missing';
-  if (result === 1) {
-    // It never reached a worker, so no worker will record its end: count it here (once, like a
-    // worker would), which also gives its max_queued_jobs slot back.
-    const data = job.data as Partial<RenderJobData>;
-    const request = (data.request ?? {}) as { width?: unknown; height?: unknown; steps?: unknown };
-    const num = (v: unknown) => (typeof v === 'number' ? v : 0);
-    await recordJobUsage(
-      redis,
-      keys.prefix,
-      {
-        tenant: data.tenant ?? 'unknown',
-        keyId: data.keyId ?? data.tenant ?? 'unknown',
-        jobId,
-        outcome: 'canceled',
-        images: 0,
-        stepsPerImage: num(request.steps),
-        width: num(request.width),
-        height: num(request.height),
-        workerMs: 0,
-      },
-      true,
-    );
-    return 'canceled';
-  }
+  // It never reached a worker: the caller records its end (usage, webhooks, batch counts).
+  if (result === 1) return 'canceled';
   const state = await queue.getJobState(jobId);
   if (state === 'completed' || state === 'failed') return 'finished';
-  await redis.publish(keys.cancelChannel, jobId);
+  await redis.publish(keys.channel, jobId);
   return 'requested';
 }
 
 /** Whether someone asked to cancel this job (the worker checks before it starts it). */
 export async function isCancelRequested(redis: Redis, prefix: string, jobId: string): Promise<boolean> {
-  return (await redis.exists(kilnKeys(prefix).cancel(jobId))) === 1;
+  return (await redis.exists(cancelKeys(prefix).marker(jobId))) === 1;
 }

@@ -1,6 +1,7 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RENDER_QUEUE, type RenderJobData, type RenderJobResult } from './render-job.js';
+import type { RenderJobData, RenderJobResult } from '@kiln/contracts';
+import { RENDER_QUEUE } from './render-job.js';
 
 export type RenderQueue = Queue<RenderJobData, RenderJobResult>;
 

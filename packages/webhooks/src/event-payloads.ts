@@ -3,8 +3,9 @@
  * (when the event happened), `data`. The body is built once when the event happens and sent
  * unchanged on every retry, so its signature input differs between attempts only by timestamp.
  */
-import type { WebhookEvent } from '@kiln/contracts';
-import { decodeFailure, type BatchRecord, type RenderJobData, type RenderJobProgress, type RenderJobResult } from '@kiln/queue';
+import { decodeFailure, type RenderJobData, type RenderJobProgress, type RenderJobResult, type WebhookEvent } from '@kiln/contracts';
+import { readJobData } from '@kiln/queue';
+import type { BatchRecord } from '@kiln/state';
 
 export type JobEventType = `job.${WebhookEvent}`;
 export type BatchEventType = `batch.${WebhookEvent}`;
@@ -18,22 +19,26 @@ export interface JobSnapshot {
   progress?: unknown;
 }
 
-/** The fields of a BullMQ job that events are made of (a BullMQ `Job` fits). */
+/**
+ * The fields of a queue job that events are made of (a BullMQ `Job` fits), its payload parsed
+ * with the job schema (throws MalformedJobError when it does not fit).
+ */
 export function jobSnapshot(job: {
   id?: string;
-  data: RenderJobData;
+  data: unknown;
   returnvalue?: RenderJobResult | null;
   failedReason?: string;
   progress?: unknown;
 }): JobSnapshot {
-  return { id: job.id as string, data: job.data, returnvalue: job.returnvalue, failedReason: job.failedReason, progress: job.progress };
+  const data = readJobData(job);
+  return { id: job.id as string, data, returnvalue: job.returnvalue, failedReason: job.failedReason, progress: job.progress };
 }
 
 const linkBase = (data: RenderJobData) => (data.baseUrl ?? '').replace(/\/$/, '');
 
 function progressView(job: JobSnapshot, status: string) {
   const p = (typeof job.progress === 'object' && job.progress ? job.progress : {}) as Partial<RenderJobProgress>;
-  const total = p.totalSteps ?? (typeof job.data.request.steps === 'number' ? job.data.request.steps : 0);
+  const total = p.totalSteps ?? job.data.request.steps;
   const done = status === 'completed';
   return {
     step: done ? total : (p.step ?? 0),
@@ -47,14 +52,13 @@ function progressView(job: JobSnapshot, status: string) {
 export function jobEventData(job: JobSnapshot, event: WebhookEvent) {
   const base = linkBase(job.data);
   const status = event === 'started' || event === 'progress' ? 'running' : event;
-  const customId = job.data.custom_id ?? (typeof job.data.request.custom_id === 'string' ? job.data.request.custom_id : null);
   const failure = event === 'failed' || event === 'canceled' ? decodeFailure(job.failedReason) : null;
   const result = event === 'completed' ? job.returnvalue : undefined;
   return {
     id: job.id,
     status,
-    custom_id: customId,
-    batch_id: job.data.batch_id ?? null,
+    custom_id: job.data.customId ?? null,
+    batch_id: job.data.batchId ?? null,
     progress: progressView(job, status),
     seeds: job.data.seeds,
     ...(result && {

@@ -4,7 +4,6 @@ export * from './backoff.js';
 export * from './delivery-queue.js';
 export * from './event-payloads.js';
 export * from './http-delivery.js';
-export * from './job-notifier.js';
 export * from './signing.js';
 export * from './webhook-delivery.processor.js';
 export * from './webhook-secrets.js';

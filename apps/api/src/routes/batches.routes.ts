@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createInflate } from 'node:zlib';
 import { BATCH_JSONL_TYPES, KilnError } from '@kiln/contracts';
-import type { BatchRecord } from '@kiln/queue';
+import type { BatchRecord } from '@kiln/state';
 import { groupDeliveries, readAttempts } from '@kiln/webhooks';
 import { Router, type Request, type Response } from 'express';
 import { callerOf } from '../auth.js';
@@ -74,7 +74,7 @@ function queryWebhook(req: Request): BatchUpload['query'] {
 
 export function batchesRoutes(deps: ApiDeps): Router {
   const router = Router();
-  const { batches } = deps.notifications;
+  const { batches } = deps.jobs;
 
   async function ownBatch(id: string, res: Response): Promise<BatchRecord> {
     const batch = await batches.get(id);
@@ -186,7 +186,7 @@ export function batchesRoutes(deps: ApiDeps): Router {
     if (state === 'completed' || state === 'canceled') {
       throw new KilnError('conflict', `batch ${batch.id} has already ended (${state}); there is nothing to cancel`);
     }
-    if (state.startsWith('finished:')) await deps.notifications.notifier.afterItemEnd(batch.id, state);
+    if (state.startsWith('finished:')) await deps.jobs.lifecycle.afterItemEnd(batch.id, state);
     // An upload still being enqueued cancels its items itself when it is done (it sees `canceling`).
     if ((await batches.get(batch.id))?.enqueued) await cancelBatchItems(deps, batch.id);
     res.json(await document((await batches.get(batch.id)) ?? batch, req));

@@ -6,7 +6,7 @@
  * one did instead of 409.
  */
 import { FINAL_JOB_STATUSES, KilnError } from '@kiln/contracts';
-import { cancelRenderJob } from '@kiln/queue';
+import { cancelJob } from '@kiln/jobs';
 import { Router } from 'express';
 import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
@@ -27,14 +27,12 @@ export function jobCancelRoutes(deps: ApiDeps): Router {
     };
     await owned();
     await createOnce(deps, req, res, async () => {
-      const outcome = await cancelRenderJob(deps.redis, deps.queue, id);
+      // A job canceled while waiting has its end (usage, webhook, batch count) recorded here.
+      const outcome = await cancelJob(deps.redis, deps.jobs, id);
       if (outcome === 'missing') throw new KilnError('not_found', `no job ${id}`);
       if (outcome === 'finished') {
         throw new KilnError('conflict', `job ${id} has already ended (${await statusOf(await owned())}); there is nothing to cancel`, { jobId: id });
       }
-      // Never reached a worker: its `canceled` webhook and its batch's count happen here
-      // (cancelRenderJob has already counted its usage).
-      if (outcome === 'canceled') await deps.notifications.canceledWhileWaiting(id);
       return id;
     }, {});
     const job = await owned();

@@ -1,6 +1,6 @@
 /** `GET /v1/jobs`: the caller's jobs, newest first, paged, filtered by status and batch. */
 import { JOB_STATUSES, type JobStatus } from '@kiln/contracts';
-import { decodeCursor } from '@kiln/queue';
+import { decodeCursor } from '@kiln/state';
 import { Router } from 'express';
 import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';

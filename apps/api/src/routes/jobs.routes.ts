@@ -2,13 +2,12 @@
  * Job lookups: OctoAI's `/v1/requests/{id}` and `/v1/responses/{id}`, and Kiln's `/v1/jobs/{id}`
  * and its images. A job of another tenant answers 404, exactly like a job that does not exist.
  */
-import { KilnError } from '@kiln/contracts';
+import { KilnError, decodeFailure } from '@kiln/contracts';
 import { Router, type Response } from 'express';
 import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
 import { OCTOAI_STATUS, generationResponse, jobDocument, statusOf, type RenderJob } from '../job-views.js';
-import { decodeFailure } from '@kiln/queue';
 
 export function jobsRoutes(deps: ApiDeps): Router {
   const router = Router();

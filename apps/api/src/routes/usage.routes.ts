@@ -4,7 +4,7 @@
  * `key_id` to narrow to one key: a key of another tenant answers 404.
  */
 import { KilnError } from '@kiln/contracts';
-import { readUsage, tenantHasUsageKey, utcDay, type UsageRow } from '@kiln/queue';
+import { readUsage, tenantHasUsageKey, utcDay, type UsageRow } from '@kiln/state';
 import { Router } from 'express';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';

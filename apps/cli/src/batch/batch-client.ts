@@ -1,4 +1,17 @@
 /** The HTTP calls `kiln batch` makes to a running Kiln. */
+/** What `POST /v1/batches` answers (the fields the CLI reads). */
+interface SubmittedBatch {
+  id: string;
+  counts: Record<string, number>;
+  errors?: Array<{ line: number; custom_id: string | null; error: { message: string } }>;
+}
+
+/** What `GET /v1/batches/{id}` answers (the fields the CLI reads). */
+interface BatchState {
+  status: string;
+  counts: Record<string, number>;
+}
+
 export class KilnHttpError extends Error {}
 
 export interface ResultLine {
@@ -42,12 +55,12 @@ export class KilnClient {
     return res;
   }
 
-  async submit(jsonl: string): Promise<{ id: string; counts: Record<string, number>; errors?: Array<{ line: number; custom_id: string | null; error: { message: string } }> }> {
-    return (await this.call('POST', '/v1/batches', jsonl, { 'content-type': 'application/x-ndjson' })).json() as never;
+  async submit(jsonl: string): Promise<SubmittedBatch> {
+    return (await (await this.call('POST', '/v1/batches', jsonl, { 'content-type': 'application/x-ndjson' })).json()) as SubmittedBatch;
   }
 
-  async batch(id: string): Promise<{ status: string; counts: Record<string, number> }> {
-    return (await this.call('GET', `/v1/batches/${id}`)).json() as never;
+  async batch(id: string): Promise<BatchState> {
+    return (await (await this.call('GET', `/v1/batches/${id}`)).json()) as BatchState;
   }
 
   /** Items that have ended, in the order they ended, from position `offset`. */

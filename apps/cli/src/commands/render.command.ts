@@ -1,13 +1,15 @@
 /**
  * `kiln render`: one generation in-process, no Redis. Every request field is a --kebab-case
- * flag; the flags are assembled into the same request object the API takes and validated by the
- * same schema, so the CLI and the API can never disagree on a rule.
+ * flag; the flags are assembled into the same request object the API takes, validated by the
+ * same schema, normalised into the same job and mapped to the pipeline by the worker's own
+ * `toRenderParams`, so the CLI and a worker render a request the same way.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
-import { createSd15RequestSchema, resolveSeeds, toValidationErrorBody, type Sd15Request } from '@kiln/contracts';
-import { FILE_EXTENSIONS, Renderer, RenderInputError, encodeImage, type Sd15RenderParams } from '@kiln/diffusion';
+import { parseGenerateRequest, resolveSeeds, toJobRequest, type GenerateRequest, type Sd15Job } from '@kiln/contracts';
+import { FILE_EXTENSIONS, Renderer, RenderInputError, encodeImage } from '@kiln/diffusion';
+import { toRenderParams, type InputImages } from '@kiln/worker';
 
 export interface RenderFlags {
   model: string;
@@ -53,22 +55,6 @@ async function buildRequest(flags: RenderFlags): Promise<Record<string, unknown>
   return request;
 }
 
-/** The image inputs (read from the flags' files, base64 after validation) and their settings. */
-function imageEditingParams(request: Sd15Request): Partial<Sd15RenderParams> {
-  if (request.init_image === undefined && request.mask_image === undefined) return {};
-  const bytes = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, 'base64'));
-  return {
-    initImage: bytes(request.init_image),
-    maskImage: bytes(request.mask_image),
-    strength: request.strength,
-    outpainting: request.outpainting,
-    maskBlur: request.mask_blur,
-    fullRes: request.inpaint_full_res,
-    fullResPadding: request.inpaint_full_res_padding,
-    pasteOriginal: request.inpaint_paste_original,
-  };
-}
-
 /** An input the render refused (e.g. an image that cannot be decoded): name the flag, exit 2. */
 function reportInputError(err: unknown): undefined {
   if (!(err instanceof RenderInputError)) throw err;
@@ -77,50 +63,53 @@ function reportInputError(err: unknown): undefined {
   return undefined;
 }
 
+/** The job `kiln render` runs: what the API's intake would queue for the same request. */
+function localJob(request: GenerateRequest): Sd15Job {
+  const job = toJobRequest(request);
+  if (job.family !== 'sd15') throw new Error('kiln render renders SD1.5 models');
+  return {
+    ...job,
+    seeds: resolveSeeds(request.seed, request.num_images, () => randomInt(0, 2 ** 32)),
+    inputs: {},
+    tenant: 'local',
+    keyId: 'local',
+    submittedAt: Date.now(),
+    baseUrl: '',
+  };
+}
+
 export async function renderCommand(flags: RenderFlags): Promise<void> {
   // The CLI renders at any multiple of 8: the allowed-pairs rule is an API operator's policy.
-  const parsed = createSd15RequestSchema({ allowAnyResolution: true }).safeParse(await buildRequest(flags));
+  const parsed = parseGenerateRequest('sd15', await buildRequest(flags), { allowAnyResolution: true });
   if (!parsed.success) {
-    const body = toValidationErrorBody(parsed.error);
-    for (const d of body.detail) console.error(`--${String(d.loc.at(-1)).replace(/_/g, '-')}: ${d.msg}`);
+    for (const d of parsed.body.detail) console.error(`--${String(d.loc.at(-1)).replace(/_/g, '-')}: ${d.msg}`);
     process.exitCode = 2;
     return;
   }
   const request = parsed.data;
-  const seeds = resolveSeeds(request.seed, request.num_images, () => randomInt(0, 2 ** 32));
+  const job = localJob(request);
+  const images: InputImages = {};
+  if (request.init_image !== undefined) images.init_image = Buffer.from(request.init_image, 'base64');
+  if (request.mask_image !== undefined) images.mask_image = Buffer.from(request.mask_image, 'base64');
+  const { seeds } = job;
   const renderer = new Renderer({ executionProvider: 'cpu' });
   try {
-    const result = await renderer.render({
-      family: 'sd15',
-      modelDir: path.resolve(flags.model),
-      params: {
-        prompt: request.prompt,
-        negativePrompt: request.negative_prompt ?? '',
-        sampler: request.sampler,
-        steps: request.steps,
-        cfgScale: request.cfg_scale,
-        width: request.width,
-        height: request.height,
-        seeds,
-        clipSkip: request.clip_skip,
-        microBatchSize: Number(flags.microBatch ?? 4),
-        rng: flags.rng ?? 'cpu',
-        ...imageEditingParams(request),
-      },
-    }).catch(reportInputError);
+    const params = toRenderParams(job, images, { microBatchSize: Number(flags.microBatch ?? 4), rng: flags.rng ?? 'cpu' });
+    // `--checkpoint` names another model folder, as a request's checkpoint does on a worker.
+    const modelDir = path.resolve(job.request.checkpoint ?? flags.model);
+    const result = await renderer.render({ family: 'sd15', modelDir, params }).catch(reportInputError);
     if (!result) return;
     await mkdir(flags.out, { recursive: true });
-    const extension = FILE_EXTENSIONS[request.image_encoding];
+    const extension = FILE_EXTENSIONS[job.request.image_encoding];
     const files: string[] = [];
     for (const [index, image] of result.images.entries()) {
       const file = `${index}.${extension}`;
-      await writeFile(path.join(flags.out, file), await encodeImage(image.pixels, image.width, image.height, request.image_encoding));
+      await writeFile(path.join(flags.out, file), await encodeImage(image.pixels, image.width, image.height, job.request.image_encoding));
       files.push(file);
     }
-    const { init_image: _i, mask_image: _m, ...parameters } = request;
     await writeFile(
       path.join(flags.out, 'result.json'),
-      JSON.stringify({ model: path.resolve(flags.model), seeds, files, timings: result.timings, parameters }, null, 2),
+      JSON.stringify({ model: modelDir, seeds, files, timings: result.timings, parameters: job.request }, null, 2),
     );
     console.log(`wrote ${files.join(', ')} and result.json to ${flags.out} (${Math.round(result.timings.totalMs)} ms)`);
   } finally {

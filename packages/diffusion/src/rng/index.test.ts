@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createGenerator, PhiloxGenerator, randnPerItem, TorchCpuGenerator } from './index.js';
+import { createGenerator, PhiloxGenerator, randnPerItem, TorchCpuGenerator, type RngSource } from './index.js';
 
 describe('createGenerator', () => {
   it('defaults to the torch CPU generator and can make the NV one', () => {
@@ -10,7 +10,8 @@ describe('createGenerator', () => {
   });
 
   it('rejects an unknown source', () => {
-    expect(() => createGenerator(1, 'gpu' as never)).toThrow(RangeError);
+    const unknownSource: string = 'gpu';
+    expect(() => createGenerator(1, unknownSource as RngSource)).toThrow(RangeError);
   });
 });
 

@@ -10,8 +10,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { kilnKeys } from './kiln-keys.js';
-import { LuaScript } from './lua-script.js';
+import { stateKeys } from './state-keys.js';
+import { LuaScript } from '@kiln/queue';
 
 /** How long a finished key answers with the same resource. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -102,7 +102,7 @@ export async function runIdempotent(
 ): Promise<{ id: string; replayed: boolean }> {
   const { redis, fingerprint } = options;
   const keyDigest = createHash('sha256').update(options.key).digest('hex');
-  const recordKey = kilnKeys(options.prefix).idempotency(options.tenant, keyDigest);
+  const recordKey = stateKeys(options.prefix).idempotency(options.tenant, keyDigest);
   const deadline = Date.now() + (options.waitMs ?? IDEMPOTENCY_LEASE_MS + 5_000);
   const owner = randomUUID();
   for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {

@@ -14,8 +14,8 @@
  *   priority of every waiting batch item by the same amount (order kept).
  */
 import type { Redis } from 'ioredis';
-import { LuaScript } from './lua-script.js';
-import { PRIORITY } from './render-job.js';
+import { LuaScript } from '@kiln/queue';
+import { PRIORITY } from '@kiln/queue';
 
 /** Lowest priority a fair-queued batch item gets; async (5) and interactive (none) always run first. */
 export const FAIR_FLOOR = PRIORITY.batch + 1;
@@ -25,10 +25,8 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
 export const DEFAULT_REBASE_AFTER = 2 ** 20;
 
 /** Work of one request in fair-share units: one unit = one 512×512 image at 30 steps (min 1). */
-export function fairCost(request: { num_images?: unknown; steps?: unknown; width?: unknown; height?: unknown }): number {
-  const n = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
-  const work = n(request.num_images, 1) * n(request.steps, 30) * n(request.width, 512) * n(request.height, 512);
-  return Math.max(1, Math.round(work / (512 * 512 * 30)));
+export function fairCost(work: { images: number; steps: number; width: number; height: number }): number {
+  return Math.max(1, Math.round((work.images * work.steps * work.width * work.height) / (512 * 512 * 30)));
 }
 
 // KEYS: vtime, tenant clock, base. ARGV: clock ttl (s), floor, limit, cost1, cost2, …

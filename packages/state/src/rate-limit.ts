@@ -6,8 +6,8 @@
  * API processes on machines with skewed clocks agree.
  */
 import type { Redis } from 'ioredis';
-import { kilnKeys } from './kiln-keys.js';
-import { LuaScript } from './lua-script.js';
+import { stateKeys } from './state-keys.js';
+import { LuaScript } from '@kiln/queue';
 
 /**
  * KEYS[1]: TAT key. ARGV: limit, period (ms).
@@ -46,7 +46,7 @@ export async function takeRateLimit(
   limit: number,
   periodMs = 60_000,
 ): Promise<RateLimitDecision> {
-  const [allowed, retryAfterMs, remaining] = (await GCRA.run(redis, [kilnKeys(prefix).rateLimit(keyId)], [limit, periodMs])) as [
+  const [allowed, retryAfterMs, remaining] = (await GCRA.run(redis, [stateKeys(prefix).rateLimit(keyId)], [limit, periodMs])) as [
     number,
     number,
     number,

@@ -19,7 +19,7 @@
  * - `p:kiln:batches:{tenant}`      sorted set: the tenant's batch ids by creation time
  */
 import type { Redis } from 'ioredis';
-import { LuaScript } from './lua-script.js';
+import { LuaScript } from '@kiln/queue';
 
 export type BatchStatus = 'validating' | 'in_progress' | 'completed' | 'canceling' | 'canceled';
 export type ItemEndStatus = 'completed' | 'failed' | 'canceled';

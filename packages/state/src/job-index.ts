@@ -5,7 +5,7 @@
  * by age when jobs are added, and skipped (and dropped) when a listing meets them.
  */
 import type { Redis } from 'ioredis';
-import { kilnKeys } from './kiln-keys.js';
+import { stateKeys } from './state-keys.js';
 
 export interface IndexedJob {
   tenant: string;
@@ -18,7 +18,7 @@ export interface IndexedJob {
 /** Adds jobs to their tenant's index (and batch index), and trims entries older than `retentionMs`. */
 export async function indexJobs(redis: Redis, prefix: string, jobs: readonly IndexedJob[], retentionMs: number): Promise<void> {
   if (jobs.length === 0) return;
-  const keys = kilnKeys(prefix);
+  const keys = stateKeys(prefix);
   const multi = redis.multi();
   const touched = new Set<string>();
   for (const job of jobs) {

@@ -3,7 +3,7 @@
  * the worker agree, and everything lives under the queue prefix (several Kilns can share a Redis,
  * and the tests remove `<prefix>:*` when they end).
  */
-export function kilnKeys(prefix: string) {
+export function stateKeys(prefix: string) {
   const base = `${prefix}:kiln`;
   return {
     /** Marker that a job was asked to stop; checked by a worker before it starts a job. */
@@ -33,4 +33,4 @@ export function kilnKeys(prefix: string) {
   };
 }
 
-export type KilnKeys = ReturnType<typeof kilnKeys>;
+export type StateKeys = ReturnType<typeof stateKeys>;

@@ -1,14 +1,14 @@
 /**
- * Usage per API key and UTC day (CONTRACT §5): jobs, images, denoising steps, megapixel-steps and
- * worker-seconds. A job is counted when it ends (completed, failed for good, or canceled), exactly
- * once: one Lua script sets a per-job marker with SET NX and adds to the day's counters only
- * when the marker was not there, so a job that is retried, or whose end is reported twice (a
- * worker that died after recording, a cancel racing with completion), is counted once. Worker
- * time of attempts that did not end the job is carried in a per-job counter and added then.
+ * Usage per API key and UTC day (docs/api.md, "Usage"): jobs, images, denoising steps,
+ * megapixel-steps and worker-seconds. A job is counted when it ends (completed, failed for good,
+ * or canceled), exactly once: one Lua script sets a per-job marker with SET NX and adds to the
+ * day's counters only when the marker was not there, so an end reported twice (a worker that died
+ * after recording, the end reconciler replaying it, a cancel racing with completion) is counted
+ * once. Worker time is added per attempt to a per-job counter and moved to the day then.
  */
 import type { Redis } from 'ioredis';
-import { kilnKeys } from './kiln-keys.js';
-import { LuaScript } from './lua-script.js';
+import { stateKeys } from './state-keys.js';
+import { LuaScript } from '@kiln/queue';
 
 /** How long usage is kept. */
 const USAGE_TTL_S = 400 * 24 * 3600;
@@ -28,36 +28,34 @@ export interface JobUsage {
   stepsPerImage: number;
   width: number;
   height: number;
-  /** Worker time of this attempt, in milliseconds. */
-  workerMs: number;
   /** When the job ended (ms); picks the day. Default now. */
   endedAt?: number;
 }
 
+/** KEYS: attempts counter. ARGV: worker ms, ttl. */
+const ADD_ATTEMPT = new LuaScript(`
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+`);
+
 /**
  * KEYS: marker, attempts counter, day hash, tenant's key set, the key's open-jobs set.
- * ARGV: final, worker ms, marker ttl, usage ttl, key id, outcome, images, steps, megapixel-steps, job id.
+ * ARGV: marker ttl, usage ttl, key id, outcome, images, steps, megapixel-steps, job id.
  */
 const RECORD = new LuaScript(`
-local workerMs = tonumber(ARGV[2])
-if ARGV[1] ~= '1' then
-  redis.call('INCRBY', KEYS[2], workerMs)
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-  return 0
-end
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then return 0 end
-local earlier = tonumber(redis.call('GET', KEYS[2]) or '0')
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local workerMs = tonumber(redis.call('GET', KEYS[2]) or '0')
 redis.call('DEL', KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'jobs', 1)
-redis.call('HINCRBY', KEYS[3], 'jobs_' .. ARGV[6], 1)
-redis.call('HINCRBY', KEYS[3], 'images', ARGV[7])
-redis.call('HINCRBY', KEYS[3], 'steps', ARGV[8])
-redis.call('HINCRBYFLOAT', KEYS[3], 'megapixel_steps', ARGV[9])
-redis.call('HINCRBY', KEYS[3], 'worker_ms', earlier + workerMs)
-redis.call('EXPIRE', KEYS[3], ARGV[4])
-redis.call('SADD', KEYS[4], ARGV[5])
-redis.call('EXPIRE', KEYS[4], ARGV[4])
-redis.call('ZREM', KEYS[5], ARGV[10])
+redis.call('HINCRBY', KEYS[3], 'jobs_' .. ARGV[4], 1)
+redis.call('HINCRBY', KEYS[3], 'images', ARGV[5])
+redis.call('HINCRBY', KEYS[3], 'steps', ARGV[6])
+redis.call('HINCRBYFLOAT', KEYS[3], 'megapixel_steps', ARGV[7])
+redis.call('HINCRBY', KEYS[3], 'worker_ms', workerMs)
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[3])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+redis.call('ZREM', KEYS[5], ARGV[8])
 return 1
 `);
 
@@ -65,12 +63,21 @@ return 1
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
- * Records the end of one attempt. `final: false` (the job will be retried) only carries the
- * attempt's worker time forward; `final: true` counts the job, once. Returns whether this call
- * counted it. Also gives the job's `max_queued_jobs` slot back.
+ * Adds one attempt's worker time to the job's account; it is counted in the day's usage when
+ * the job ends ({@link recordJobUsage}). A worker records every attempt this way, so retried and
+ * final attempts are paid for alike.
  */
-export async function recordJobUsage(redis: Redis, prefix: string, usage: JobUsage, final: boolean): Promise<boolean> {
-  const keys = kilnKeys(prefix);
+export async function recordAttemptTime(redis: Redis, prefix: string, jobId: string, workerMs: number): Promise<void> {
+  await ADD_ATTEMPT.run(redis, [stateKeys(prefix).usageAttempts(jobId)], [Math.max(0, Math.round(workerMs)), MARKER_TTL_S]);
+}
+
+/**
+ * Counts a job that ended (completed, failed for good, or canceled), exactly once: later calls for
+ * the same job change nothing and return false. Adds the worker time of all its attempts and gives
+ * the job's `max_queued_jobs` slot back.
+ */
+export async function recordJobUsage(redis: Redis, prefix: string, usage: JobUsage): Promise<boolean> {
+  const keys = stateKeys(prefix);
   const steps = usage.images * usage.stepsPerImage;
   const megapixelSteps = ((usage.width * usage.height) / 1e6) * steps;
   const day = utcDay(usage.endedAt ?? Date.now());
@@ -83,18 +90,7 @@ export async function recordJobUsage(redis: Redis, prefix: string, usage: JobUsa
       keys.usageKeys(usage.tenant),
       keys.openJobs(usage.keyId),
     ],
-    [
-      final ? '1' : '0',
-      Math.max(0, Math.round(usage.workerMs)),
-      MARKER_TTL_S,
-      USAGE_TTL_S,
-      usage.keyId,
-      usage.outcome,
-      usage.images,
-      steps,
-      megapixelSteps.toFixed(6),
-      usage.jobId,
-    ],
+    [MARKER_TTL_S, USAGE_TTL_S, usage.keyId, usage.outcome, usage.images, steps, megapixelSteps.toFixed(6), usage.jobId],
   );
   return counted === 1;
 }
@@ -119,7 +115,7 @@ export async function readUsage(
   tenant: string,
   range: { from: string; to: string; keyIds?: readonly string[] },
 ): Promise<UsageRow[]> {
-  const keys = kilnKeys(prefix);
+  const keys = stateKeys(prefix);
   const keyIds = (range.keyIds ?? (await redis.smembers(keys.usageKeys(tenant)))).slice().sort();
   const days: string[] = [];
   for (let t = Date.parse(`${range.from}T00:00:00Z`); t <= Date.parse(`${range.to}T00:00:00Z`); t += 86_400_000) days.push(utcDay(t));
@@ -151,5 +147,5 @@ export async function readUsage(
 
 /** Whether a key id has usage recorded under this tenant. */
 export async function tenantHasUsageKey(redis: Redis, prefix: string, tenant: string, keyId: string): Promise<boolean> {
-  return (await redis.sismember(kilnKeys(prefix).usageKeys(tenant), keyId)) === 1;
+  return (await redis.sismember(stateKeys(prefix).usageKeys(tenant), keyId)) === 1;
 }

@@ -5,7 +5,7 @@
  * Bucket counts are stored per bucket (not cumulative) and summed at read time.
  */
 import type { Redis } from 'ioredis';
-import { kilnKeys } from './kiln-keys.js';
+import { stateKeys } from './state-keys.js';
 
 /** Upper bounds (seconds) of the job duration histogram. */
 export const JOB_DURATION_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800] as const;
@@ -14,7 +14,7 @@ export const STEP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 /** Recent job durations kept for the backlog estimate. */
 const RECENT_JOBS = 100;
 
-const metricsKey = (prefix: string, name: string) => kilnKeys(prefix).metrics(name);
+const metricsKey = (prefix: string, name: string) => stateKeys(prefix).metrics(name);
 
 export interface AttemptMetrics {
   family: string;

@@ -6,9 +6,9 @@
  * retries, a lost Redis write) are reclaimed by checking their state when the key is at its limit.
  */
 import type { Redis } from 'ioredis';
-import { kilnKeys } from './kiln-keys.js';
-import { LuaScript } from './lua-script.js';
-import type { RenderQueue } from './render-queue.js';
+import { stateKeys } from './state-keys.js';
+import { LuaScript } from '@kiln/queue';
+import type { RenderQueue } from '@kiln/queue';
 
 /** KEYS: open set. ARGV: limit, member ids…, now. Adds all or none; returns the count before, or -count when over. */
 const RESERVE = new LuaScript(`
@@ -38,7 +38,7 @@ export async function reserveOpenJobs(
   limit: number,
   jobIds: readonly string[],
 ): Promise<ReserveResult> {
-  const key = kilnKeys(queue.opts.prefix ?? 'bull').openJobs(keyId);
+  const key = stateKeys(queue.opts.prefix ?? 'bull').openJobs(keyId);
   const first = await reserveOnce(redis, key, limit, jobIds);
   if (first.ok) return first;
   const rows = await redis.zrange(key, 0, -1, 'WITHSCORES');
@@ -59,5 +59,5 @@ export async function reserveOpenJobs(
 
 /** Gives a job's slot back (job ended, or was never enqueued). */
 export async function releaseOpenJobs(redis: Redis, prefix: string, keyId: string, jobIds: readonly string[]): Promise<void> {
-  if (jobIds.length) await redis.zrem(kilnKeys(prefix).openJobs(keyId), ...jobIds);
+  if (jobIds.length) await redis.zrem(stateKeys(prefix).openJobs(keyId), ...jobIds);
 }

@@ -1,31 +1,35 @@
 /**
- * What a job's transitions set off, besides BullMQ's own bookkeeping: its webhooks (the request's
- * `webhook_url`), its batch's counters and outcome record (`BatchStore.recordEnd`), and its batch's
- * webhooks (`batch.completed` with the results URL when the last item ends). Called by the render
- * worker at each transition (apps/worker/src/job-events.ts) and by the API for jobs that end
- * without a worker (canceled while waiting).
+ * The one owner of what a job's transitions set off, besides the queue's own bookkeeping:
+ *
+ * - `started`:  the fair-share clock (batch items), the `started` webhook, the batch's running set
+ * - `progress`: `progress` webhooks (at most 2 per second per job)
+ * - `retrying`: an attempt failed and will be retried: the item is not running meanwhile
+ * - `ended`:    the job's usage (counted exactly once), its final webhook, its batches' counters
+ *               and their final webhooks
+ *
+ * Called by the render worker at each transition (apps/worker/src/job-events.ts), by its end
+ * reconciler (which replays recent ends a dead worker may have missed: every step of `ended` is
+ * idempotent) and by the API for jobs that end without a worker (canceled while waiting).
  */
 import type { Logger } from '@kiln/config';
-import type { WebhookEvent } from '@kiln/contracts';
+import { decodeFailure, type RenderJobResult, type WebhookEvent } from '@kiln/contracts';
+import { recordJobUsage, type BatchRecord, type BatchStore, type FairShare, type ItemEndStatus, type ItemOutcome } from '@kiln/state';
 import {
-  decodeFailure,
-  type BatchRecord,
-  type BatchStore,
-  type FairShare,
-  type ItemEndStatus,
-  type ItemOutcome,
-  type RenderJobData,
-  type RenderJobResult,
-} from '@kiln/queue';
+  appendAttempt,
+  batchEventBody,
+  jobEventBody,
+  type JobSnapshot,
+  type Subject,
+  type WebhookDelivery,
+  type WebhookQueue,
+} from '@kiln/webhooks';
 import type { Redis } from 'ioredis';
-import { appendAttempt, type Subject } from './attempt-log.js';
-import type { WebhookDelivery, WebhookQueue } from './delivery-queue.js';
-import { batchEventBody, jobEventBody, type JobSnapshot } from './event-payloads.js';
+import { usageOf } from './job-usage.js';
 
 /** `progress` events are sent at most this often per job (2 per second). */
 export const PROGRESS_INTERVAL_MS = 500;
 
-export interface JobNotifierDeps {
+export interface JobLifecycleDeps {
   redis: Redis;
   prefix: string;
   webhooks: WebhookQueue;
@@ -41,17 +45,16 @@ export interface JobEnd {
   result?: RenderJobResult | null;
 }
 
-function subscribed(request: Record<string, unknown>, event: WebhookEvent): string | undefined {
-  const url = request.webhook_url;
-  if (typeof url !== 'string') return undefined;
-  const events = Array.isArray(request.webhook_events) ? request.webhook_events : ['completed'];
-  return events.includes(event) ? url : undefined;
+/** The webhook URL a job sends `event` to, if it subscribed to it. */
+function subscribed(job: JobSnapshot, event: WebhookEvent): string | undefined {
+  const webhook = job.data.webhook;
+  return webhook?.events.includes(event) ? webhook.url : undefined;
 }
 
-export class JobNotifier {
+export class JobLifecycle {
   private readonly lastProgress = new Map<string, number>();
 
-  constructor(private readonly deps: JobNotifierDeps) {}
+  constructor(private readonly deps: JobLifecycleDeps) {}
 
   /** Queues one message (its id dedupes it) and notes it in the subject's attempt log. */
   async send(delivery: WebhookDelivery): Promise<void> {
@@ -77,7 +80,7 @@ export class JobNotifier {
   }
 
   private async jobEvent(job: JobSnapshot, event: WebhookEvent, idSuffix: string = event): Promise<void> {
-    const url = subscribed(job.data.request, event);
+    const url = subscribed(job, event);
     if (!url) return;
     const subject: Subject = { kind: 'job', id: job.id };
     await this.send({
@@ -105,7 +108,7 @@ export class JobNotifier {
 
   /** The batches an item counts in: its own, and later submissions waiting on it. */
   private async batchesOf(job: JobSnapshot): Promise<string[]> {
-    const ids = job.data.batch_id ? [job.data.batch_id] : [];
+    const ids = job.data.batchId ? [job.data.batchId] : [];
     return [...new Set([...ids, ...(await this.deps.batches.watchers(job.id))])];
   }
 
@@ -132,8 +135,8 @@ export class JobNotifier {
     this.lastProgress.set(job.id, now);
     const p = (job.progress ?? {}) as { step?: number; imagesDone?: number };
     await this.jobEvent(job, 'progress', `progress_${p.imagesDone ?? 0}_${p.step ?? 0}`);
-    if (!job.data.batch_id) return { batchCanceled: false };
-    const status = await this.deps.batches.status(job.data.batch_id);
+    if (!job.data.batchId) return { batchCanceled: false };
+    const status = await this.deps.batches.status(job.data.batchId);
     return { batchCanceled: status === 'canceling' || status === 'canceled' };
   }
 
@@ -143,10 +146,15 @@ export class JobNotifier {
     for (const batchId of await this.batchesOf(job)) await this.deps.batches.markInactive(batchId, job.id);
   }
 
-  /** The job ended for good (a failure that will be retried is not an end). */
+  /**
+   * The job ended for good (a failure that will be retried is not an end). Safe to call again for
+   * the same job: usage is counted once (a per-job marker), a batch counts an item once, and a
+   * webhook message's id is its queue id, so it is queued once.
+   */
   async ended(job: JobSnapshot, end: JobEnd): Promise<void> {
     this.lastProgress.delete(job.id);
     const snapshot: JobSnapshot = { ...job, returnvalue: end.result ?? job.returnvalue };
+    await this.recordUsage(snapshot, end.status);
     await this.jobEvent(snapshot, end.status);
     const batchIds = await this.batchesOf(job);
     if (batchIds.length === 0) return;
@@ -154,6 +162,19 @@ export class JobNotifier {
     for (const batchId of batchIds) {
       const counted = await this.deps.batches.recordEnd(batchId, job.id, end.status, outcome);
       await this.afterItemEnd(batchId, counted);
+    }
+  }
+
+  /** Counts the job's usage (retried a few times: a lost record is lost usage). */
+  private async recordUsage(job: JobSnapshot, status: ItemEndStatus): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await recordJobUsage(this.deps.redis, this.deps.prefix, usageOf(job, status));
+        return;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
     }
   }
 
@@ -183,7 +204,7 @@ export function itemOutcome(job: JobSnapshot, status: ItemEndStatus): ItemOutcom
   const failure = status === 'completed' ? null : decodeFailure(job.failedReason);
   return {
     status,
-    seeds: (job.data as RenderJobData).seeds,
+    seeds: job.data.seeds,
     images: (result?.images ?? []).map((img) => ({
       index: img.index,
       seed: img.seed,

@@ -1,0 +1,137 @@
+/**
+ * What happens around every attempt at a render job in a worker, besides rendering it:
+ *
+ * - Cancellation: the API publishes a canceled job's id on a Redis channel; the worker running it
+ *   aborts the job's AbortSignal (BullMQ's `worker.cancelJob`), so the inference thread stops
+ *   between two denoising steps and the job fails, unrecoverably, as `canceled`. A job whose
+ *   cancel marker is already set when a worker picks it up (a cancel racing with the pick-up, or
+ *   a canceled job handed back by a dead worker) fails as `canceled` without rendering.
+ * - Progress: the processor calls `reportProgress` once per denoising step; it is stored on the
+ *   job, timed for the step-duration metrics, and handed to the job lifecycle (progress webhooks;
+ *   an item of a batch being canceled is stopped).
+ * - Accounting: each attempt's worker time goes to the job's usage account (counted when the job
+ *   ends, by the job lifecycle), its duration, steps and images to the fleet metrics.
+ */
+import { decodeFailure, type RenderJobProgress, type RenderJobResult } from '@kiln/contracts';
+import type { KilnConfig, Logger } from '@kiln/config';
+import type { RenderProgress } from '@kiln/diffusion';
+import type { JobLifecycle } from '@kiln/jobs';
+import { CANCELED_FAILURE, cancelKeys, createRedis, isCancelRequested, type RenderJob } from '@kiln/queue';
+import { recordAttemptMetrics, recordAttemptTime, type JobOutcome } from '@kiln/state';
+import { jobSnapshot } from '@kiln/webhooks';
+import { UnrecoverableError, type Worker } from 'bullmq';
+
+/** What the processor gets besides the job. */
+export interface AttemptContext {
+  /** Aborted when the job is canceled. */
+  signal?: AbortSignal;
+  /** Called by the pipeline after each denoising step. */
+  reportProgress(progress: RenderProgress): void;
+}
+
+export type RenderProcessor = (job: RenderJob, attempt: AttemptContext) => Promise<RenderJobResult>;
+type BullProcessor = (job: RenderJob, token?: string, signal?: AbortSignal) => Promise<RenderJobResult>;
+
+export interface RenderAttempts {
+  /** The processor as BullMQ calls it, with everything above around it. */
+  wrap(processor: RenderProcessor): BullProcessor;
+  /** Starts listening for cancel requests for `worker`'s jobs. */
+  attach(worker: Worker): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The progress hook of one attempt. Times the denoising steps: the time between two consecutive
+ * steps of a micro-batch is one step; the first step of each micro-batch is left out (it includes
+ * prompt encoding).
+ */
+function progressReporter(job: RenderJob, onReport: (progress: RenderJobProgress) => void) {
+  const stepDurationsMs: number[] = [];
+  let last: { step: number; at: number } | undefined;
+  return {
+    stepDurationsMs,
+    report(progress: RenderProgress) {
+      const now = performance.now();
+      if (last && progress.step === last.step + 1) stepDurationsMs.push(now - last.at);
+      last = { step: progress.step, at: now };
+      const stored: RenderJobProgress = { ...progress };
+      job.updateProgress(stored as unknown as object).then(
+        () => onReport(stored),
+        () => undefined,
+      );
+    },
+  };
+}
+
+export function createRenderAttempts({
+  config,
+  logger,
+  lifecycle,
+}: {
+  config: Readonly<KilnConfig>;
+  logger: Logger;
+  lifecycle: JobLifecycle;
+}): RenderAttempts {
+  const prefix = config.queuePrefix;
+  const redis = createRedis(config.redisUrl);
+  const subscriber = createRedis(config.redisUrl);
+  let worker: Worker | undefined;
+
+  /** Progress webhooks; an item of a batch being canceled is stopped at its next step. */
+  const onProgress = (job: RenderJob) => () => {
+    lifecycle
+      .progress(jobSnapshot(job))
+      .then(({ batchCanceled }) => {
+        if (batchCanceled && worker?.cancelJob(job.id as string, 'batch canceled')) {
+          logger.info({ jobId: job.id }, 'stopping an item of a canceled batch');
+        }
+      })
+      .catch((err: Error) => logger.warn({ jobId: job.id, err: err.message }, 'progress event failed'));
+  };
+
+  async function account(job: RenderJob, outcome: JobOutcome, started: number, stepDurationsMs: number[], images: number) {
+    const durationMs = performance.now() - started;
+    try {
+      await recordAttemptTime(redis, prefix, job.id as string, durationMs);
+      await recordAttemptMetrics(redis, prefix, { family: job.data.family, outcome, durationMs, stepDurationsMs, images });
+    } catch (err) {
+      logger.warn({ jobId: job.id, err: (err as Error).message }, 'attempt accounting not recorded');
+    }
+  }
+
+  return {
+    wrap(processor) {
+      // Three declared parameters: BullMQ passes the AbortSignal only to processors that take it.
+      return async function processAttempt(job: RenderJob, _token?: string, signal?: AbortSignal) {
+        const started = performance.now();
+        const progress = progressReporter(job, onProgress(job));
+        let result: RenderJobResult;
+        try {
+          if (await isCancelRequested(redis, prefix, job.id as string)) throw new UnrecoverableError(CANCELED_FAILURE);
+          result = await processor(job, { signal, reportProgress: progress.report });
+        } catch (err) {
+          const canceled = err instanceof Error && decodeFailure(err.message).code === 'canceled';
+          await account(job, canceled ? 'canceled' : 'failed', started, progress.stepDurationsMs, 0);
+          throw err;
+        }
+        await account(job, 'completed', started, progress.stepDurationsMs, result.images.length);
+        return result;
+      };
+    },
+
+    async attach(target) {
+      worker = target;
+      const { channel } = cancelKeys(prefix);
+      subscriber.on('message', (received: string, jobId: string) => {
+        if (received !== channel) return;
+        if (target.cancelJob(jobId, 'canceled')) logger.info({ jobId }, 'canceling running job');
+      });
+      await subscriber.subscribe(channel);
+    },
+
+    async close() {
+      await subscriber.quit().catch(() => subscriber.disconnect());
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * A job's request as the diffusion core takes it: the one mapping from the job's fields to the
+ * pipeline's parameters, shared by the worker and `kiln render` (so both render the same job the
+ * same way). Input images arrive as bytes: the worker reads them from storage, the CLI from files.
+ */
+import type { JobImageField, Sd15Job } from '@kiln/contracts';
+import type { ImageLimits, RngSource, Sd15RenderParams } from '@kiln/diffusion';
+
+export type InputImages = Partial<Record<JobImageField, Uint8Array>>;
+
+export interface RenderSettings {
+  /** Images per UNet call (the worker's `KILN_MICRO_BATCH`). */
+  microBatchSize: number;
+  /** Decoding limits for input images. */
+  imageLimits?: Partial<ImageLimits>;
+  /** `kiln render --rng nv`: A1111's GPU noise; the API always renders with torch's CPU generator. */
+  rng?: RngSource;
+}
+
+export function toRenderParams(job: Sd15Job, images: InputImages, settings: RenderSettings): Sd15RenderParams {
+  const { request } = job;
+  const params: Sd15RenderParams = {
+    prompt: request.prompt,
+    negativePrompt: request.negative_prompt,
+    sampler: request.sampler,
+    steps: request.steps,
+    cfgScale: request.cfg_scale,
+    width: request.width,
+    height: request.height,
+    seeds: job.seeds,
+    clipSkip: request.clip_skip,
+    microBatchSize: settings.microBatchSize,
+    ...(settings.rng && { rng: settings.rng }),
+  };
+  if (!images.init_image && !images.mask_image) return params;
+  return {
+    ...params,
+    initImage: images.init_image,
+    maskImage: images.mask_image,
+    strength: request.strength,
+    outpainting: request.outpainting,
+    maskBlur: request.mask_blur,
+    fullRes: request.inpaint_full_res,
+    fullResPadding: request.inpaint_full_res_padding,
+    pasteOriginal: request.inpaint_paste_original,
+    ...(settings.imageLimits && { imageLimits: settings.imageLimits }),
+  };
+}
