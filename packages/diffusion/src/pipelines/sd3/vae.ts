@@ -6,6 +6,7 @@
 import type { RgbImage } from '../../image/raster.js';
 import type { Sd3Model } from '../../models/sd3-model.js';
 import { randnPerItem, type RandomSource } from '../../rng/index.js';
+import { rgbToVaeInput } from '../sd15/vae-encode.js';
 
 const f32 = Math.fround;
 
@@ -38,17 +39,6 @@ export async function decodeSd3Latents(
   return { pixels, width, height };
 }
 
-/** diffusers' `VaeImageProcessor.preprocess`: `x / 255`, then `2x − 1`, float32, HWC uint8 → NCHW [1, 3, H, W]. */
-function vaeInput(image: RgbImage): Float32Array {
-  const table = Float32Array.from({ length: 256 }, (_, v) => f32(f32(2 * f32(v / 255)) - 1));
-  const plane = image.width * image.height;
-  const out = new Float32Array(3 * plane);
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) out[c * plane + p] = table[image.pixels[p * 3 + c]];
-  }
-  return out;
-}
-
 /** The VAE encoder's posterior for one image: mean and std, [1, 16, h, w] each. */
 export interface Sd3Posterior {
   mean: Float32Array;
@@ -66,7 +56,7 @@ export async function encodePosterior(model: Sd3Model, image: RgbImage): Promise
   if (!encoder.outputs.has('latent_parameters')) {
     throw new Error(`${encoder.path}: expected optimum's latent_parameters output (mean and log-variance)`);
   }
-  const out = await encoder.run({ sample: { data: vaeInput(image), dims: [1, 3, image.height, image.width] } }, [
+  const out = await encoder.run({ sample: { data: rgbToVaeInput(image), dims: [1, 3, image.height, image.width] } }, [
     'latent_parameters',
   ]);
   const data = out.latent_parameters.data as Float32Array;
