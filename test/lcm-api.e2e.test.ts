@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.stop());
 
-const lcm = { prompt: 'a lighthouse at dusk', sampler: 'LCM', steps: 4, cfg_scale: 1.5, seed: 7, image_encoding: 'png' };
+const lcm = { prompt: 'a lighthouse', sampler: 'LCM', steps: 4, cfg_scale: 1.5, seed: 7, image_encoding: 'png' };
 
 describe('POST /generate/sd with sampler LCM', () => {
   it('renders: 200 with a decodable 512×512 PNG', async () => {
