@@ -21,7 +21,8 @@ export function normalizerStep(spec: unknown): TextStep {
     case 'Replace': {
       const pattern = n.pattern as { String?: string; Regex?: string };
       const content = String(n.content ?? '');
-      if (typeof pattern?.String === 'string') return (t) => t.split(pattern.String!).join(content);
+      const literal = pattern?.String;
+      if (typeof literal === 'string') return (t) => t.split(literal).join(content);
       if (typeof pattern?.Regex === 'string') {
         const regex = new RegExp(pattern.Regex, 'gu');
         return (t) => t.replace(regex, () => content);

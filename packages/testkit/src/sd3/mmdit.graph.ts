@@ -35,10 +35,12 @@ export function buildMmdit(config: Sd3TransformerConfig, seed: number): GraphBui
     const t = g.scope('timestep_embedder', () => mlp(ctx, sinusoidal(ctx, timestep), TIME_FEATURES, width));
     return g.op('Add', [t, g.scope('text_embedder', () => mlp(ctx, pooled, pooledProjectionDim, width))]);
   });
-  let c: string | undefined = linear3d(ctx, 'context_embedder', context, jointAttentionDim, width);
+  let c = linear3d(ctx, 'context_embedder', context, jointAttentionDim, width);
   for (let i = 0; i < config.layers; i++) {
     const last = i === config.layers - 1;
-    [x, c] = g.scope(`transformer_blocks.${i}`, () => jointBlock(ctx, x, c!, temb, config, last));
+    const out = g.scope(`transformer_blocks.${i}`, () => jointBlock(ctx, x, c, temb, config, last));
+    x = out.image;
+    if (out.text) c = out.text;
   }
   const [scale, shift] = modulation(ctx, 'norm_out.linear', temb, width, 2);
   const projected = linear3d(
@@ -94,7 +96,7 @@ function patchEmbed(ctx: NetContext, sample: string, config: Sd3TransformerConfi
   return g.op('Add', [tokens, g.op('Reshape', [cropped, ctx.int64([1, -1, width])])]);
 }
 
-/** diffusers' JointTransformerBlock; returns the new image tokens and text tokens (undefined after the last block). */
+/** diffusers' JointTransformerBlock: the new image tokens, and text tokens except after the last block. */
 function jointBlock(
   ctx: NetContext,
   x: string,
@@ -102,7 +104,7 @@ function jointBlock(
   temb: string,
   config: Sd3TransformerConfig,
   contextPreOnly: boolean,
-): [string, string | undefined] {
+): { image: string; text?: string } {
   const g = ctx.graph;
   const width = config.heads * config.headDim;
   const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = modulation(ctx, 'norm1.linear', temb, width, 6);
@@ -118,15 +120,15 @@ function jointBlock(
     feedForward(ctx, modulate(ctx, plainLayerNorm(ctx, h, width), shiftMlp, scaleMlp), width),
   );
   h = g.op('Add', [h, g.op('Mul', [gateMlp, ffX])]);
-  if (contextPreOnly) return [h, undefined];
+  if (contextPreOnly || attnC === undefined) return { image: h };
 
   const [, , cGateMsa, cShiftMlp, cScaleMlp, cGateMlp] = contextMod;
-  let hc = g.op('Add', [c, g.op('Mul', [cGateMsa, attnC!])]);
+  let hc = g.op('Add', [c, g.op('Mul', [cGateMsa, attnC])]);
   const ffC = g.scope('ff_context', () =>
     feedForward(ctx, modulate(ctx, plainLayerNorm(ctx, hc, width), cShiftMlp, cScaleMlp), width),
   );
   hc = g.op('Add', [hc, g.op('Mul', [cGateMlp, ffC])]);
-  return [h, hc];
+  return { image: h, text: hc };
 }
 
 /** Image and text tokens attend together: q/k/v of each stream, concatenated [image, text] on the token axis. */
