@@ -10,7 +10,7 @@ export type StylePresetName = keyof typeof SDXL_STYLE_TEMPLATES;
 /** Every `style_preset` name, in OctoAI's order. */
 export const STYLE_PRESET_NAMES = Object.keys(SDXL_STYLE_TEMPLATES) as [StylePresetName, ...StylePresetName[]];
 
-/** One preset as `GET /v1/style-presets` would list it. */
+/** One preset: its name and its two templates (what a listing of the presets shows). */
 export interface StylePreset {
   name: StylePresetName;
   /** The positive template; `{prompt}` stands for the request's prompt. */
