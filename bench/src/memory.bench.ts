@@ -30,14 +30,24 @@ const CASES: { label: string; width: number; height: number; numImages: number; 
   { label: '1024×1024 ×1', width: 1024, height: 1024, numImages: 1, prompt: 'x' },
   { label: '1536×1024 ×1', width: 1536, height: 1024, numImages: 1, prompt: 'x' },
   { label: '1536×1024 ×4', width: 1536, height: 1024, numImages: 4, prompt: 'x' },
-  { label: '512×512, 10 000-char BREAK prompt', width: 512, height: 512, numImages: 1, prompt: 'BREAK '.repeat(1667).slice(0, 10_000) },
+  {
+    label: '512×512, 10 000-char BREAK prompt',
+    width: 512,
+    height: 512,
+    numImages: 1,
+    prompt: 'BREAK '.repeat(1667).slice(0, 10_000),
+  },
 ];
 
 async function probe(request: MemoryProbeRequest): Promise<MemoryProbeResult> {
-  const { stdout } = await run(process.execPath, [path.join(BENCH_DIST, 'probes/memory.probe.js'), JSON.stringify(request)], {
-    maxBuffer: 1 << 20,
-    env: { ...process.env, ...MALLOC_ENV },
-  });
+  const { stdout } = await run(
+    process.execPath,
+    [path.join(BENCH_DIST, 'probes/memory.probe.js'), JSON.stringify(request)],
+    {
+      maxBuffer: 1 << 20,
+      env: { ...process.env, ...MALLOC_ENV },
+    },
+  );
   return JSON.parse(stdout.trim().split('\n').at(-1) as string);
 }
 
@@ -67,7 +77,9 @@ export async function memoryBench(ctx: BenchContext): Promise<BenchSection> {
       value: gib(r.peakRss),
       goal: `≤ ${gib(MEMORY_BENCH_BUDGET)}`,
       met: r.peakRss <= MEMORY_BENCH_BUDGET,
-      basis: r.refused ? 'refused before the UNet (prompt chunk limit)' : `estimate ${gib(r.estimateBytes)}, micro-batch ${r.microBatch}`,
+      basis: r.refused
+        ? 'refused before the UNet (prompt chunk limit)'
+        : `estimate ${gib(r.estimateBytes)}, micro-batch ${r.microBatch}`,
       command: reproduce('memory'),
       shortfall: r.peakRss > MEMORY_BENCH_BUDGET ? gib(r.peakRss - MEMORY_BENCH_BUDGET) : undefined,
       why: r.peakRss > MEMORY_BENCH_BUDGET ? `the estimate said ${gib(r.estimateBytes)}` : undefined,

@@ -60,7 +60,9 @@ async function probe(r: MemoryProbeRequest): Promise<MemoryProbeResult> {
     seeds,
     clipSkip: 1,
     microBatchSize: r.microBatch,
-    ...(r.legacy ? { vaeTileSize: 65536, maxPromptChunks: Number.MAX_SAFE_INTEGER } : { memoryBudgetBytes: r.budgetBytes }),
+    ...(r.legacy
+      ? { vaeTileSize: 65536, maxPromptChunks: Number.MAX_SAFE_INTEGER }
+      : { memoryBudgetBytes: r.budgetBytes }),
   };
   const started = performance.now();
   let microBatch = 0;

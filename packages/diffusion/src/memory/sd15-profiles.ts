@@ -11,7 +11,8 @@
  */
 
 const TENSORS_ALIVE = 4;
-const f32Tensor = (channels: number, pixelsPerLatentPixel: number) => TENSORS_ALIVE * 4 * channels * pixelsPerLatentPixel;
+const f32Tensor = (channels: number, pixelsPerLatentPixel: number) =>
+  TENSORS_ALIVE * 4 * channels * pixelsPerLatentPixel;
 
 /** runwayml/stable-diffusion-v1-5: UNet [320, 640, 1280, 1280] with 8 heads, VAE [128, 256, 512, 512]. */
 export const SD15_ACTIVATIONS = {

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KILN_TINY_ACTIVATIONS, SD15_ACTIVATIONS } from './sd15-profiles.js';
-import { RUNTIME_BYTES, chooseMicroBatch, estimateWorkerPeak, stageBytes, type RequestMemoryShape } from './worker-memory.js';
+import {
+  RUNTIME_BYTES,
+  chooseMicroBatch,
+  estimateWorkerPeak,
+  stageBytes,
+  type RequestMemoryShape,
+} from './worker-memory.js';
 
 const tiny = { ...KILN_TINY_ACTIVATIONS, weightsBytes: 12e6 };
 const sd15 = { ...SD15_ACTIVATIONS, weightsBytes: 4.3e9 };
@@ -41,7 +47,11 @@ describe('worker memory estimate', () => {
     expect(e.weightsBytes).toBe(12e6);
     expect(e.hostBytes).toBe(3 * 512 * 512 + 4 * 4 * 64 * 64);
     expect(e.totalBytes).toBe(
-      e.runtimeBytes + e.weightsBytes + e.hostBytes + e.unetBytes + Math.max(e.textBytes, e.vaeDecodeBytes, e.vaeEncodeBytes),
+      e.runtimeBytes +
+        e.weightsBytes +
+        e.hostBytes +
+        e.unetBytes +
+        Math.max(e.textBytes, e.vaeDecodeBytes, e.vaeEncodeBytes),
     );
     expect(e.vaeEncodeBytes).toBe(0);
     expect(estimateWorkerPeak(tiny, request({ encodesImage: true })).vaeEncodeBytes).toBeGreaterThan(e.vaeDecodeBytes);

@@ -24,8 +24,13 @@ const F32 = 4;
 const ATTENTION_COPIES = 2;
 /** CLIP's context length: one prompt chunk is 77 tokens. */
 export const TOKENS_PER_CHUNK = 77;
-/** Node, onnxruntime and the tokenizer before any model is loaded (measured RSS, docs/memory.md). */
-export const RUNTIME_BYTES = 170 * 2 ** 20;
+/** Node, onnxruntime and the tokenizer, without the weights: 155-165 MiB measured, with headroom. */
+export const RUNTIME_BYTES = 180 * 2 ** 20;
+/**
+ * The UNet's arena holds 13-14% more than its attention phase (measured at 1024×1024 and
+ * 1536×1024, docs/memory.md): the arena rounds its chunks up and other tensors live beside the scores.
+ */
+const UNET_ARENA_OVERHEAD = 1.15;
 
 /** One attention layer family: at `downsample`× below the latent grid, with `heads` heads. */
 export interface AttentionSite {
@@ -126,8 +131,9 @@ export function estimateWorkerPeak(profile: ModelMemoryProfile, r: RequestMemory
   const contextTokens = r.promptChunks * TOKENS_PER_CHUNK;
   const inChannels = r.unetInChannels ?? 4;
   // UNet inputs and output (sample, context, noise prediction) and the scheduler's copies of the latents.
-  const unetIo = F32 * items * ((inChannels + 4) * h * w + contextTokens * profile.contextDim) + F32 * 4 * micro * h * w * 4;
-  const unetBytes = stageBytes(profile.unet, items, h, w, contextTokens) + unetIo;
+  const unetIo =
+    F32 * items * ((inChannels + 4) * h * w + contextTokens * profile.contextDim) + F32 * 4 * micro * h * w * 4;
+  const unetBytes = Math.ceil(UNET_ARENA_OVERHEAD * stageBytes(profile.unet, items, h, w, contextTokens)) + unetIo;
   // Both prompts' embeddings are encoded one after the other: one prompt's chunks at a time.
   const textBytes = r.promptChunks * profile.textBytesPerChunk;
   const vaeDecodeBytes = vaeBytes(profile.vaeDecoder, h, w, r.vaeTileLatent);

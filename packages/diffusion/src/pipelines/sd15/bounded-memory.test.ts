@@ -104,18 +104,25 @@ describe('memory budget', () => {
     expect(free.microBatchSize).toBe(3);
     // A budget between the one-image and the three-image peaks.
     const budget = Math.floor((one.estimate.totalBytes + free.estimate.totalBytes) / 2);
-    const planned = await planMemory(model, params({ memoryBudgetBytes: budget }), { promptChunks: 1, encodesImage: false });
+    const planned = await planMemory(model, params({ memoryBudgetBytes: budget }), {
+      promptChunks: 1,
+      encodesImage: false,
+    });
     expect(planned.microBatchSize).toBeLessThan(3);
     expect(planned.estimate.totalBytes).toBeLessThanOrEqual(budget);
 
     const batched = await textToImage(model, params());
     const bounded = await textToImage(model, params({ memoryBudgetBytes: budget }));
     expect(bounded.timings.unetCalls).toBeGreaterThan(batched.timings.unetCalls);
-    bounded.images.forEach((image, i) => expect(Buffer.from(image.pixels).equals(Buffer.from(batched.images[i].pixels))).toBe(true));
+    bounded.images.forEach((image, i) =>
+      expect(Buffer.from(image.pixels).equals(Buffer.from(batched.images[i].pixels))).toBe(true),
+    );
   });
 
   it('refuses a render that cannot fit with one image per UNet call, naming width', async () => {
-    const err = await textToImage(model, params({ width: 1024, height: 1024, memoryBudgetBytes: 2 ** 30 })).catch((e) => e);
+    const err = await textToImage(model, params({ width: 1024, height: 1024, memoryBudgetBytes: 2 ** 30 })).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(RenderInputError);
     expect(err).toMatchObject({ code: 'input_rejected', field: 'width' });
     expect(err.message).toMatch(/needs about \d+\.\d GiB .* over its 1\.0 GiB memory budget/);

@@ -19,7 +19,9 @@ export async function decodeLatents(
   for (let i = 0; i < latents.length; i++) scaled[i] = latents[i] / factor;
   const input: Planar = { data: scaled, channels: 4, height: latentHeight, width: latentWidth };
   const tiled = tileLatent !== null && (latentHeight > tileLatent || latentWidth > tileLatent);
-  const sample = tiled ? await runTiled(input, decodeGeometry(tileLatent), (t) => runDecoder(model, t)) : await runDecoder(model, input);
+  const sample = tiled
+    ? await runTiled(input, decodeGeometry(tileLatent), (t) => runDecoder(model, t))
+    : await runDecoder(model, input);
   return { pixels: sampleToPixels(sample), width: sample.width, height: sample.height };
 }
 

@@ -43,7 +43,8 @@ export async function imageToImage(model: Sd15Model, p: ImageToImageParams, hook
   const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip, p.maxPromptChunks);
   const plan = await planMemory(model, p, { promptChunks: chunkCount(prompts), encodesImage: true });
   const guided = p.cfgScale > 1;
-  const distribution = await encodeLatentDistribution(model, rgbToVaeInput(p.initImage), p.width, p.height, plan.tileLatent);
+  const initInput = rgbToVaeInput(p.initImage);
+  const distribution = await encodeLatentDistribution(model, initInput, p.width, p.height, plan.tileLatent);
 
   return renderMicroBatches(model, p, plan, hooks, clock, async (batch) => {
     const scheduler = createScheduler(p.sampler, model.schedulerConfig);

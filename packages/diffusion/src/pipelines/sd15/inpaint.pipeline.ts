@@ -110,11 +110,9 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
   const inpaintingUnet = model.unetInChannels === 9;
   const imageInput = rgbToVaeInput(plan.workImage);
   // diffusers encodes the image only when it needs its latents: the 4-channel blend, or strength < 1.
-  const imageDistribution =
-    !inpaintingUnet || p.strength < 1 ? await encodeLatentDistribution(model, imageInput, p.width, p.height, memory.tileLatent) : undefined;
-  const maskedDistribution = inpaintingUnet
-    ? await encodeLatentDistribution(model, maskedImageInput(imageInput, plan.workMask), p.width, p.height, memory.tileLatent)
-    : undefined;
+  const encode = (input: Float32Array) => encodeLatentDistribution(model, input, p.width, p.height, memory.tileLatent);
+  const imageDistribution = !inpaintingUnet || p.strength < 1 ? await encode(imageInput) : undefined;
+  const maskedDistribution = inpaintingUnet ? await encode(maskedImageInput(imageInput, plan.workMask)) : undefined;
   const latentMask = maskAtLatentSize(plan.workMask);
 
   return renderMicroBatches(

@@ -8,7 +8,12 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RenderInputError } from '../../errors.js';
 import { activationsFor } from '../../memory/sd15-profiles.js';
-import { chooseMicroBatch, estimateWorkerPeak, type MemoryEstimate, type ModelMemoryProfile } from '../../memory/worker-memory.js';
+import {
+  chooseMicroBatch,
+  estimateWorkerPeak,
+  type MemoryEstimate,
+  type ModelMemoryProfile,
+} from '../../memory/worker-memory.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import type { RenderParams } from './render-params.js';
 import { DEFAULT_VAE_TILE_SIZE, tileLatentSize } from './vae-tiles.js';
@@ -72,7 +77,8 @@ export async function planMemory(
     unetInChannels: model.unetInChannels,
   };
   const budget = p.memoryBudgetBytes;
-  if (budget === undefined) return { microBatchSize: p.microBatchSize, tileLatent, estimate: estimateWorkerPeak(profile, shape) };
+  if (budget === undefined)
+    return { microBatchSize: p.microBatchSize, tileLatent, estimate: estimateWorkerPeak(profile, shape) };
   const microBatchSize = chooseMicroBatch(profile, shape, budget);
   if (microBatchSize === 0) {
     const needed = estimateWorkerPeak(profile, { ...shape, microBatch: 1 }).totalBytes;
@@ -83,5 +89,9 @@ export async function planMemory(
       'width',
     );
   }
-  return { microBatchSize, tileLatent, estimate: estimateWorkerPeak(profile, { ...shape, microBatch: microBatchSize }) };
+  return {
+    microBatchSize,
+    tileLatent,
+    estimate: estimateWorkerPeak(profile, { ...shape, microBatch: microBatchSize }),
+  };
 }

@@ -48,8 +48,8 @@ export function startRenderClock(model: Sd15Model) {
 }
 
 /**
- * For each micro-batch of the memory plan's size: `denoiseBatch` (prepare latents + denoise loop), then decode each image
- * and hand it to `finishImage` (inpainting's paste-back), reporting progress as it goes.
+ * For each micro-batch of the memory plan's size: `denoiseBatch` (prepare latents + denoise loop),
+ * then decode each image and hand it to `finishImage` (inpainting's paste-back), reporting progress.
  */
 export async function renderMicroBatches(
   model: Sd15Model,

@@ -14,7 +14,8 @@ const f32 = Math.fround;
 function pattern(channels: number, height: number, width: number): Planar {
   const data = new Float32Array(channels * height * width);
   for (let c = 0, i = 0; c < channels; c++) {
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++, i++) data[i] = ((c * 31 + y * 7 + x * 3) % 17) / 8 - 1;
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++, i++) data[i] = ((c * 31 + y * 7 + x * 3) % 17) / 8 - 1;
   }
   return { data, channels, height, width };
 }
@@ -50,24 +51,27 @@ async function fakeEncoder(image: Planar): Promise<Planar> {
   return { data, channels: 8, height, width };
 }
 
-const sha256 = (x: Planar) => createHash('sha256').update(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength)).digest('hex');
+const sha256 = (x: Planar) =>
+  createHash('sha256')
+    .update(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength))
+    .digest('hex');
 
 describe('tiled VAE runs (diffusers tiled_decode / tiled_encode)', () => {
-  it('uses diffusers\' geometry: overlap 0.25, stride and crop in step', () => {
+  it("uses diffusers' geometry: overlap 0.25, stride and crop in step", () => {
     expect(decodeGeometry(64)).toEqual({ tileIn: 64, strideIn: 48, blendOut: 128, limitOut: 384, scale: 8 });
     expect(encodeGeometry(64)).toEqual({ tileIn: 512, strideIn: 384, blendOut: 16, limitOut: 48, scale: 1 / 8 });
     expect(tileLatentSize(1024)).toBe(128);
     expect(() => tileLatentSize(1000)).toThrow(/multiple of 32/);
   });
 
-  it('decodes a 7×10 latent in 4-latent tiles to diffusers\' bytes (3 rows × 4 columns, ragged edges)', async () => {
+  it("decodes a 7×10 latent in 4-latent tiles to diffusers' bytes (3 rows × 4 columns, ragged edges)", async () => {
     const out = await runTiled(pattern(4, 7, 10), decodeGeometry(4), fakeDecoder);
     expect([out.channels, out.height, out.width]).toEqual([3, 56, 80]);
     expect(out.data[(1 * 56 + 28) * 80 + 26]).toBe(1.0703125);
     expect(sha256(out)).toBe('884d462fa98f773384673d3f5a4065a66356e6b6b705f41f52d1f4f545e9735e');
   });
 
-  it('encodes a 56×80 image in 32-pixel tiles to diffusers\' bytes', async () => {
+  it("encodes a 56×80 image in 32-pixel tiles to diffusers' bytes", async () => {
     const out = await runTiled(pattern(3, 56, 80), encodeGeometry(4), fakeEncoder);
     expect([out.channels, out.height, out.width]).toEqual([8, 7, 10]);
     expect(out.data[(1 * 7 + 3) * 10 + 3]).toBe(2.125);

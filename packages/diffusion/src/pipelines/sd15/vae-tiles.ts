@@ -97,21 +97,37 @@ export interface TileGeometry {
 export function decodeGeometry(tileLatent: number): TileGeometry {
   const sampleTile = tileLatent * VAE_SCALE;
   const blendOut = Math.floor(sampleTile * OVERLAP);
-  return { tileIn: tileLatent, strideIn: Math.floor(tileLatent * (1 - OVERLAP)), blendOut, limitOut: sampleTile - blendOut, scale: VAE_SCALE };
+  return {
+    tileIn: tileLatent,
+    strideIn: Math.floor(tileLatent * (1 - OVERLAP)),
+    blendOut,
+    limitOut: sampleTile - blendOut,
+    scale: VAE_SCALE,
+  };
 }
 
 /** diffusers' `tiled_encode` geometry for a tile of `tileLatent` latent pixels. */
 export function encodeGeometry(tileLatent: number): TileGeometry {
   const sampleTile = tileLatent * VAE_SCALE;
   const blendOut = Math.floor(tileLatent * OVERLAP);
-  return { tileIn: sampleTile, strideIn: Math.floor(sampleTile * (1 - OVERLAP)), blendOut, limitOut: tileLatent - blendOut, scale: 1 / VAE_SCALE };
+  return {
+    tileIn: sampleTile,
+    strideIn: Math.floor(sampleTile * (1 - OVERLAP)),
+    blendOut,
+    limitOut: tileLatent - blendOut,
+    scale: 1 / VAE_SCALE,
+  };
 }
 
 /**
  * Runs `run` on each tile of `input` and blends the outputs into one tensor. Holds the previous
  * row of blended tiles and the current one, not the whole grid.
  */
-export async function runTiled(input: Planar, g: TileGeometry, run: (tile: Planar) => Promise<Planar>): Promise<Planar> {
+export async function runTiled(
+  input: Planar,
+  g: TileGeometry,
+  run: (tile: Planar) => Promise<Planar>,
+): Promise<Planar> {
   const outHeight = input.height * g.scale;
   const outWidth = input.width * g.scale;
   let out: Float32Array | undefined;
