@@ -142,20 +142,32 @@ function addDelta(values: Float32Array, target: ModuleWeight, delta: PlannedDelt
   const down = layer.down.values;
   const rank = layer.down.shape[0];
   const factor = multiplier * layer.scale;
-  const row = new Float64Array(columns);
-  for (let o = 0; o < out; o++) {
-    row.fill(0);
-    for (let k = 0; k < rank; k++) {
-      const u = up[o * rank + k];
-      if (u === 0) continue;
-      const offset = k * columns;
-      for (let j = 0; j < columns; j++) row[j] += u * down[offset + j];
-    }
-    if (target.layout === 'out-in') {
+  // Loops are ordered so the weight is written sequentially in its own layout (a full-size UNet's
+  // weights are hundreds of MB: strided writes made the merge several times slower); each element's
+  // sum over the rank runs in the same order either way, so all layouts round alike.
+  if (target.layout === 'out-in') {
+    const row = new Float64Array(columns);
+    for (let o = 0; o < out; o++) {
+      row.fill(0);
+      for (let k = 0; k < rank; k++) {
+        const u = up[o * rank + k];
+        const offset = k * columns;
+        for (let j = 0; j < columns; j++) row[j] += u * down[offset + j];
+      }
       const base = o * columns;
       for (let j = 0; j < columns; j++) values[base + j] += factor * row[j];
-    } else {
-      for (let j = 0; j < columns; j++) values[j * out + o] += factor * row[j];
+    }
+    return;
+  }
+  const column = new Float64Array(rank);
+  for (let j = 0; j < columns; j++) {
+    for (let k = 0; k < rank; k++) column[k] = down[k * columns + j];
+    const base = j * out;
+    for (let o = 0; o < out; o++) {
+      let sum = 0;
+      const offset = o * rank;
+      for (let k = 0; k < rank; k++) sum += up[offset + k] * column[k];
+      values[base + o] += factor * sum;
     }
   }
 }
