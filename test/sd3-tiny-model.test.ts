@@ -106,6 +106,16 @@ describe('makeTinySd3Model', () => {
     expect(result.images[0].pixels.length).toBe(64 * 64 * 3);
   });
 
+  it('same seed, same bytes; another seed, other weights', async () => {
+    const again = path.join(root, 'again');
+    const other = path.join(root, 'other');
+    await makeTinySd3Model(again, { seed: 3 });
+    await makeTinySd3Model(other, { seed: 4 });
+    const bytes = (dir: string) => readFile(path.join(dir, 'transformer', 'model.onnx'));
+    expect((await bytes(again)).equals(await bytes(modelDir))).toBe(true);
+    expect((await bytes(other)).equals(await bytes(modelDir))).toBe(false);
+  });
+
   it('writes a folder without T5 that Kiln renders on zeros', async () => {
     const dir = path.join(root, 'no-t5');
     await makeTinySd3Model(dir, { seed: 3, t5: false });
