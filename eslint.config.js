@@ -10,7 +10,10 @@ import tseslint from 'typescript-eslint';
 /** Sources the dependency rules hold for: not tests (a test may load what it checks against). */
 const notTests = ['**/*.test.ts', '**/*test-helpers.ts'];
 
-const APPS = { regex: '^@kiln/(api|worker|cli)$', message: 'packages never import apps: dependencies point apps → packages.' };
+const APPS = {
+  regex: '^@kiln/(api|worker|cli)$',
+  message: 'packages never import apps: dependencies point apps → packages.',
+};
 const SERVICE = {
   regex: '^(express|bullmq|ioredis|pino|@kiln/(queue|storage|config|contracts|webhooks|state|jobs))',
   message: 'the diffusion core knows nothing of HTTP, Redis, queues, storage or configuration.',
@@ -23,12 +26,24 @@ const API_FORBIDDEN = {
 };
 const EXPRESS = { regex: '^express', message: 'the worker never loads Express.' };
 
-/** One folder's import rule. ESLint replaces (not merges) a rule set again for the same file, so each
- * entry lists everything forbidden there, and a later, narrower folder repeats what still holds. */
+/**
+ * One folder's import rules, for static `import` and dynamic `import()` alike. ESLint replaces (not
+ * merges) a rule set again for the same file, so each entry lists everything forbidden there, and a
+ * later, narrower folder repeats what still holds.
+ */
 const forbid = (files, ...patterns) => ({
   files,
   ignores: notTests,
-  rules: { 'no-restricted-imports': ['error', { patterns }] },
+  rules: {
+    'no-restricted-imports': ['error', { patterns }],
+    'no-restricted-syntax': [
+      'error',
+      ...patterns.map(({ regex, message }) => ({
+        selector: `ImportExpression[source.value=/${regex.replaceAll('/', '\\/')}/]`,
+        message,
+      })),
+    ],
+  },
 });
 
 export default tseslint.config(

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BatchBodyError, BatchItemTooLargeError, readJsonEnvelope, readJsonLines, type RawBatchItem } from './batch-body-reader.js';
+import {
+  BatchBodyError,
+  BatchItemTooLargeError,
+  readJsonEnvelope,
+  readJsonLines,
+  type RawBatchItem,
+} from './batch-body-reader.js';
 
 async function* chunks(text: string, size: number) {
   const bytes = Buffer.from(text);
@@ -28,7 +34,10 @@ describe('readJsonLines', () => {
   it('stops at an item over the size limit, whether it spans chunks or fits in one', async () => {
     const body = `{"a":1}\n{"a":"${'x'.repeat(100)}"}\n`;
     for (const size of [10, 1000]) {
-      await expect(collect(readJsonLines(chunks(body, size), 50))).rejects.toMatchObject({ name: 'BatchItemTooLargeError', line: 2 });
+      await expect(collect(readJsonLines(chunks(body, size), 50))).rejects.toMatchObject({
+        name: 'BatchItemTooLargeError',
+        line: 2,
+      });
     }
   });
 });
@@ -73,12 +82,22 @@ describe('readJsonEnvelope', () => {
     for (const size of [1, 3, 16, 100_000]) {
       const envelope: Record<string, unknown> = {};
       const items = await collect(readJsonEnvelope(chunks(body, size), envelope, 10_000));
-      expect(items.map((i) => [i.index, i.line])).toEqual([[0, 4], [1, 5], [2, 7], [3, 8]]);
+      expect(items.map((i) => [i.index, i.line])).toEqual([
+        [0, 4],
+        [1, 5],
+        [2, 7],
+        [3, 8],
+      ]);
       expect(JSON.parse(items[0].text)).toEqual({ custom_id: 'a', body: { prompt: 'x, [y] {z}', s: 'q"]}' } });
       expect(JSON.parse(items[1].text)).toEqual({ custom_id: 'b', body: { n: [1, 2, { m: null }] } });
       expect(items[2].text).toBe('{oops}');
       expect(items[3].text).toBe('42');
-      expect(envelope).toEqual({ webhook_url: 'https://example.com/h', webhook_events: ['completed', 'failed'], n: -1500, t: true });
+      expect(envelope).toEqual({
+        webhook_url: 'https://example.com/h',
+        webhook_events: ['completed', 'failed'],
+        n: -1500,
+        t: true,
+      });
     }
   });
 
@@ -104,7 +123,9 @@ describe('readJsonEnvelope', () => {
   it('stops at an element over the size limit, whether it spans chunks or fits in one', async () => {
     const text = `{"requests": [{"p": "${'x'.repeat(500)}"}]}`;
     for (const size of [64, 10_000]) {
-      await expect(collect(readJsonEnvelope(chunks(text, size), {}, 100))).rejects.toBeInstanceOf(BatchItemTooLargeError);
+      await expect(collect(readJsonEnvelope(chunks(text, size), {}, 100))).rejects.toBeInstanceOf(
+        BatchItemTooLargeError,
+      );
     }
   });
 });

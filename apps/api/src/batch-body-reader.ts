@@ -66,7 +66,10 @@ class Pieces {
 }
 
 /** JSONL: one item per non-blank line. */
-export async function* readJsonLines(source: AsyncIterable<Buffer | string>, maxItemChars: number): AsyncGenerator<RawBatchItem> {
+export async function* readJsonLines(
+  source: AsyncIterable<Buffer | string>,
+  maxItemChars: number,
+): AsyncGenerator<RawBatchItem> {
   const pending = new Pieces();
   let line = 0;
   let index = 0;

@@ -70,7 +70,9 @@ function ipv6Bytes(address: string): Uint8Array {
   const headGroups = head ? head.split(':') : [];
   const tailGroups = tail ? tail.split(':') : [];
   const groups =
-    tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+    tail === undefined
+      ? headGroups
+      : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   groups.forEach((group, i) => {
     const value = parseInt(group || '0', 16);
     bytes[i * 2] = value >> 8;
@@ -162,7 +164,10 @@ export async function checkWebhookUrl(raw: string, options: UrlCheckOptions): Pr
     try {
       addresses = await (options.resolve ?? systemResolve)(host);
     } catch (err) {
-      throw new WebhookUrlRefused(`webhook_url host ${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? 'DNS error'})`, true);
+      throw new WebhookUrlRefused(
+        `webhook_url host ${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? 'DNS error'})`,
+        true,
+      );
     }
     if (addresses.length === 0) throw new WebhookUrlRefused(`webhook_url host ${host} does not resolve`, true);
   }

@@ -25,7 +25,9 @@ function receiver(server: http.Server | https.Server) {
 }
 
 const listen = (server: net.Server) =>
-  new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
 
 const options = (allowPrivate: boolean) => ({ timeoutMs: 5000, allowPrivate, headers: { 'webhook-id': 'msg_1' } });
 
@@ -61,7 +63,10 @@ describe('postWebhook against a loopback receiver', () => {
 describe('refuseNonPublicPeer', () => {
   it('closes a socket connected to loopback before the bytes already queued on it are sent', async () => {
     const server = net.createServer();
-    const seen = { bytes: 0, closed: new Promise<void>((resolve) => server.on('connection', (s) => s.on('close', () => resolve()))) };
+    const seen = {
+      bytes: 0,
+      closed: new Promise<void>((resolve) => server.on('connection', (s) => s.on('close', () => resolve()))),
+    };
     server.on('connection', (s) => s.on('data', (chunk: Buffer) => (seen.bytes += chunk.length)));
     const port = await listen(server);
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -79,10 +84,25 @@ describe('refuseNonPublicPeer', () => {
 describe('postWebhook over TLS', () => {
   // A self-signed certificate for localhost, made for this run.
   const dir = mkdtempSync(path.join(tmpdir(), 'kiln-tls-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   const servernames: string[] = [];
   const server = https.createServer({
     key: readFileSync(path.join(dir, 'key.pem')),

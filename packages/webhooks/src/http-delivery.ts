@@ -37,9 +37,12 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
       if (err) return callback(err);
       const blocked = allowPrivate ? undefined : addresses.find((a) => isPrivateAddress(a.address));
       if (blocked) {
-        return callback(new WebhookUrlRefused(`${hostname} resolves to ${blocked.address}, a private or loopback address`));
+        return callback(
+          new WebhookUrlRefused(`${hostname} resolves to ${blocked.address}, a private or loopback address`),
+        );
       }
-      if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} does not resolve`), { code: 'ENOTFOUND' }));
+      if (addresses.length === 0)
+        return callback(Object.assign(new Error(`${hostname} does not resolve`), { code: 'ENOTFOUND' }));
       if (options?.all) return callback(null, addresses);
       callback(null, addresses[0].address, addresses[0].family);
     });
@@ -55,7 +58,9 @@ export function refuseNonPublicPeer(socket: net.Socket): void {
   socket.once('connect', () => {
     const peer = socket.remoteAddress;
     if (peer === undefined || isPrivateAddress(peer)) {
-      socket.destroy(new WebhookUrlRefused(`connected to ${peer ?? 'an unknown address'}, which is not a public address`));
+      socket.destroy(
+        new WebhookUrlRefused(`connected to ${peer ?? 'an unknown address'}, which is not a public address`),
+      );
     }
   });
 }
@@ -91,7 +96,14 @@ export function postWebhook(rawUrl: string, body: string, options: PostOptions):
     }
     const host = urlHost(url);
     if (!options.allowPrivate && isIP(host) && isPrivateAddress(host)) {
-      resolve(done({ ok: false, statusCode: null, error: `refused: ${host} is a private or loopback address`, refused: true }));
+      resolve(
+        done({
+          ok: false,
+          statusCode: null,
+          error: `refused: ${host} is a private or loopback address`,
+          refused: true,
+        }),
+      );
       return;
     }
     const client = url.protocol === 'https:' ? https : http;
@@ -123,7 +135,9 @@ export function postWebhook(rawUrl: string, body: string, options: PostOptions):
           received += chunk.length;
           if (received > MAX_RESPONSE_BYTES) response.destroy();
         });
-        response.on('close', () => finish(done({ ok: statusCode >= 200 && statusCode < 300, statusCode, error: null, refused: false })));
+        response.on('close', () =>
+          finish(done({ ok: statusCode >= 200 && statusCode < 300, statusCode, error: null, refused: false })),
+        );
         response.on('error', () => undefined);
       },
     );
