@@ -171,6 +171,14 @@ describe('SD3 through the inference thread', () => {
     }
   });
 
+  it('renders without guidance at cfg_scale 1 (no negative prompt encoded, one transformer row per image)', async () => {
+    const params = { ...base, seeds: [42, 7], cfgScale: 1 };
+    const unguided = await thread.render({ family: 'sd3', modelDir: MODEL_DIR, params });
+    const guided = await thread.render({ family: 'sd3', modelDir: MODEL_DIR, params: { ...params, cfgScale: 5 } });
+    expect(unguided.timings.unetCalls).toBe(3);
+    expect(maxAbsDiff(unguided.latents[1], guided.latents[1])).toBeGreaterThan(1e-3);
+  });
+
   it('stops between steps when aborted', async () => {
     const controller = new AbortController();
     const steps: number[] = [];
