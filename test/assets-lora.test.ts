@@ -25,7 +25,7 @@ import {
   type TextToImageParams,
 } from '@kiln/diffusion';
 import { encodeSafetensors, makeTinyLora, type TinyLora } from '@kiln/testkit';
-import { readModel, readInitializer, writeModel, type TensorProto } from '@kiln/onnx';
+import { float32ToFloat16, readModel, readInitializer, writeModel, type TensorProto } from '@kiln/onnx';
 import { ensureTestModel } from './harness.js';
 
 const DIFFUSERS_TINY = path.resolve(import.meta.dirname, 'fixtures', 'diffusers-tiny-sd15');
@@ -204,6 +204,39 @@ describe('LoRA merge', () => {
     expect(result.unmatched).toEqual([]);
     expect(result.mergedLayers).toBe(real.layers.length);
     expect([...result.patches.unet!.keys()]).toContain('onnx::MatMul_3668'); // down_blocks.1 … attn1.to_q
+  });
+  it('merges into a float16 model, rounding the merged weight once to float16', async () => {
+    const dir16 = await ensureTestModel('tiny-sd15-fp16', { fp16: true });
+    const lora16 = await makeTinyLora(dir16);
+    const unet16 = await openComponent(path.join(dir16, 'unet', 'model.onnx'));
+    const text16 = await openComponent(path.join(dir16, 'text_encoder', 'model.onnx'));
+    const result = await mergeLoras({ unet: unet16, text_encoder: text16 }, [
+      { lora: parse(lora16.peftF16, 'p'), weight: 1 },
+    ]);
+    expect(result.unmatched).toEqual([]);
+    const full = await readModel(path.join(dir16, 'unet', 'model.onnx'));
+    let worstUlps = 0;
+    for (const layer of lora16.layers.filter((l) => l.component === 'unet')) {
+      const target = unet16.modules.get(layer.module)!;
+      const name = target.initializer.name!;
+      const merged = new Uint16Array(result.patches.unet!.get(name)!.rawData!.slice().buffer);
+      const scale = lora16.alpha / lora16.rank;
+      const expected = expectedWeight(readInitializer(full, name), target.initializer.dims!, [
+        { l: layer, m: 1, scale },
+      ]);
+      const expectedBits = float32ToFloat16(Float32Array.from(expected));
+      for (let i = 0; i < merged.length; i++) worstUlps = Math.max(worstUlps, Math.abs(merged[i] - expectedBits[i]));
+    }
+    expect(worstUlps).toBeLessThanOrEqual(1); // float32 accumulation, then one float16 rounding
+    const session = await loadPatchedModel(path.join(dir16, 'unet', 'model.onnx'), unet16.model, result.patches.unet!);
+    expect(session.inputType('sample')).toBe('float16');
+    const out = await session.run({
+      sample: { data: new Float32Array(4 * 8 * 8).fill(0.5), dims: [1, 4, 8, 8] },
+      timestep: { data: Float32Array.of(10), dims: [1] },
+      encoder_hidden_states: { data: new Float32Array(77 * 32).fill(0.1), dims: [1, 77, 32] },
+    });
+    expect(Object.values(out)[0].data.every(Number.isFinite)).toBe(true);
+    await session.dispose();
   });
 });
 

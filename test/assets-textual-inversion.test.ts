@@ -16,7 +16,7 @@ import {
   parseEmbedding,
   type Sd15Model,
 } from '@kiln/diffusion';
-import { encodeTorchFile, makeTinyEmbedding, makeTinySd15Model } from '@kiln/testkit';
+import { encodeTorchFile, makeTinyEmbedding, makeTinyLora, makeTinySd15Model } from '@kiln/testkit';
 import { readInitializer, readModel } from '@kiln/onnx';
 import { ensureTestModel } from './harness.js';
 
@@ -102,6 +102,25 @@ describe('textual inversion', () => {
       }
     } finally {
       await model.dispose();
+    }
+  });
+
+  it('combines with a LoRA on the same text encoder: the LoRA applies to every prompt, the rows only to triggers', async () => {
+    const loraFile = path.join(work, 'te-lora.safetensors');
+    await writeFile(loraFile, (await makeTinyLora(modelDir, { include: /self_attn\.(q|v)_proj$/ })).kohyaF32);
+    const file = await writeEmbedding('dog.pt', rowsOf(base.tokenizer, ['dog']), 1);
+    const loras = [{ file: loraFile, weight: 1 }];
+    const both = await loadSd15ModelWithAssets(modelDir, { loras, textualInversions: [{ file, trigger: '<d>' }] });
+    const loraOnly = await loadSd15ModelWithAssets(modelDir, { loras });
+    try {
+      const same = async (a: Sd15Model, pa: string, b: Sd15Model, pb: string) =>
+        Buffer.from((await encode(a, pa)).buffer).equals(Buffer.from((await encode(b, pb)).buffer));
+      expect(await same(both.model, 'a <d> in snow', loraOnly.model, 'a dog in snow')).toBe(true);
+      expect(await same(both.model, 'a cat in snow', loraOnly.model, 'a cat in snow')).toBe(true);
+      expect(await same(both.model, 'a cat in snow', base, 'a cat in snow')).toBe(false);
+    } finally {
+      await both.model.dispose();
+      await loraOnly.model.dispose();
     }
   });
 

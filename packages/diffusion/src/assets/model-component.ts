@@ -26,17 +26,14 @@ export async function initializerValues(component: ModelComponent, tensor: Tenso
 }
 
 /** A replacement initializer holding `values` in the original's name, shape and element type. */
-export function replacementTensor(
-  original: TensorProto,
-  values: Float32Array,
-  dims = original.dims ?? [],
-): TensorProto {
-  const { name, dataType } = original;
-  if (dataType === DataType.FLOAT)
+export function replacementTensor(original: TensorProto, values: Float32Array): TensorProto {
+  const { name, dims, dataType } = original;
+  if (dataType === DataType.FLOAT) {
     return { name, dims, dataType, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+  }
   if (dataType === DataType.FLOAT16) {
-    const bits = float32ToFloat16(values);
-    return { name, dims, dataType, rawData: new Uint8Array(bits.buffer) };
+    // Merged in float32, rounded once to the model's float16 (diffusers fuses an fp16 pipeline in fp16).
+    return { name, dims, dataType, rawData: new Uint8Array(float32ToFloat16(values).buffer) };
   }
   throw new AssetError(
     'invalid_model',

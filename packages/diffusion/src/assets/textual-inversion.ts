@@ -61,11 +61,10 @@ export async function applyTextualInversions(
   textEncoder: ModelComponent,
   applications: readonly TextualInversionApplication[],
 ): Promise<TextualInversionResult> {
-  const folder = join(tokenizerDir);
   const [vocabText, mergesText, config] = await Promise.all([
-    readFile(join(folder, 'vocab.json'), 'utf8'),
-    readFile(join(folder, 'merges.txt'), 'utf8'),
-    readClipTokenizerConfig(folder),
+    readFile(join(tokenizerDir, 'vocab.json'), 'utf8'),
+    readFile(join(tokenizerDir, 'merges.txt'), 'utf8'),
+    readClipTokenizerConfig(tokenizerDir),
   ]);
   const vocab = JSON.parse(vocabText) as Record<string, number>;
   const table = tokenEmbedding(textEncoder);
