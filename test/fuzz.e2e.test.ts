@@ -66,7 +66,8 @@ async function requestFields(): Promise<string[]> {
 }
 
 describe('fuzz: generated requests over every POST route and every route with an id', () => {
-  it(`answers ${REQUESTS} hostile requests with 2xx/4xx only, none hung, the process alive`, async () => {
+  // The long form (KILN_FUZZ_REQUESTS) gets time in proportion.
+  it(`answers ${REQUESTS} hostile requests with 2xx/4xx only, none hung, the process alive`, { timeout: Math.max(60_000, REQUESTS * 40) }, async () => {
     const fields = await requestFields();
     const valid = { prompt: 'a cat', steps: 1, width: 512, height: 512 };
     const known: string[] = [];

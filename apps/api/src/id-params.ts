@@ -14,8 +14,11 @@ const ID_PATH = /^\/v1\/(jobs|requests|responses|batches)\/([^/]+)(?:\/(.*))?$/;
 const IMAGE_INDEX = /^images\/([^/]+)$/;
 const NOUN = { jobs: 'job', requests: 'job', responses: 'job', batches: 'batch' } as const;
 
-/** An id as shown in an error message: bounded, so a hostile path is not echoed in full. */
-const shown = (text: string) => JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+/**
+ * An id as shown in an error message: as the routes show a well-formed one (so a malformed id and
+ * another tenant's id read alike), but bounded, so a hostile path is not echoed in full.
+ */
+const shown = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}…` : text);
 
 export function checkIdParams() {
   return (req: Request, _res: Response, next: NextFunction) => {
