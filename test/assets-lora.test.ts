@@ -257,11 +257,25 @@ describe('patched sessions', () => {
       timestep: { data: Float32Array.of(500), dims: [1] },
       encoder_hidden_states: { data: Float32Array.from({ length: 77 * 32 }, (_, i) => Math.cos(i)), dims: [1, 77, 32] },
     };
-    const [a, b, c] = await Promise.all([patched.run(feeds), reference.run(feeds), base.run(feeds)]);
+    // Past the inline limit, every initializer goes through ORT's in-memory external-data table.
+    const inMemory = await loadPatchedModel(
+      unetPath,
+      components.unet.model,
+      merged.patches.unet!,
+      {},
+      { inlineLimitBytes: 0 },
+    );
+    const [a, b, c, d] = await Promise.all([
+      patched.run(feeds),
+      reference.run(feeds),
+      base.run(feeds),
+      inMemory.run(feeds),
+    ]);
     const name = Object.keys(a)[0];
     expect(Buffer.from(a[name].data.buffer).equals(Buffer.from(b[name].data.buffer))).toBe(true);
+    expect(Buffer.from(d[name].data.buffer).equals(Buffer.from(b[name].data.buffer))).toBe(true);
     expect(Buffer.from(a[name].data.buffer).equals(Buffer.from(c[name].data.buffer))).toBe(false);
-    await Promise.all([patched.dispose(), reference.dispose(), base.dispose()]);
+    await Promise.all([patched.dispose(), reference.dispose(), base.dispose(), inMemory.dispose()]);
   });
 
   it('render the base image exactly at weight 0 and a different one at weight 1', async () => {

@@ -3,20 +3,31 @@
  * embedding), without writing a patched model to disk.
  *
  * What onnxruntime-node 1.30 allows: `InferenceSession.create(bytes, options)` from an in-memory
- * model, plus `sessionOptions.externalData` ({path, data} buffers), but once that table is given
+ * model, and `sessionOptions.externalData` ({path, data} buffers); but once that table is given
  * every external file must be in it (ORT: "External file: weights.pb not found from the table
- * user provided"), which would mean reading a 3.4 GB UNet into JS memory. So the patched
- * tensors go inline into the graph bytes, and the untouched external initializers keep pointing
- * at their files, found through the session config `session.model_external_initializers_file_folder_path`
+ * user provided"), which means reading a 3.4 GB UNet into JS memory. So by default the patched
+ * tensors go inline into the graph bytes and the untouched external initializers keep pointing at
+ * their files, found through the session config `session.model_external_initializers_file_folder_path`
  * (a model loaded from bytes otherwise resolves them against the working directory). Only the
- * graph and the patched tensors are in memory: well under protobuf's 2 GiB for SD1.5 LoRAs
- * (all attention and feed-forward weights of the UNet are ~1 GB in float32).
+ * graph and the patched tensors are then in memory: an SD1.5 LoRA over every attention and
+ * feed-forward weight of the UNet patches ~1 GB in float32. Only when the inline bytes would pass
+ * protobuf's 2 GiB (a LoCon touching most of the UNet) does everything go through the in-memory
+ * table, the model's own external files included.
  */
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { DataLocation, encodeModel, PROTOBUF_SIZE_LIMIT } from '@kiln/onnx';
+import { DataLocation, encodeModel, externalDataLocation, PROTOBUF_SIZE_LIMIT, resolveExternalPath } from '@kiln/onnx';
 import type { ModelProto, TensorProto } from '@kiln/onnx';
 import { ModelLoadError, OnnxModel, type SessionSettings, type ValueInfo } from './onnx-session.js';
+
+/** Room left for the graph itself when deciding whether patched tensors fit inline. */
+const GRAPH_MARGIN_BYTES = 64 * 2 ** 20;
+
+export interface PatchedModelOptions {
+  /** Patched tensors go inline while the graph's inline bytes stay under this (default: protobuf's limit less a margin). */
+  inlineLimitBytes?: number;
+}
 
 /**
  * Loads `model` (read from `path` with `loadExternalData: false`) with `patches` replacing the
@@ -27,37 +38,94 @@ export async function loadPatchedModel(
   model: ModelProto,
   patches: ReadonlyMap<string, TensorProto>,
   settings: SessionSettings = {},
+  options: PatchedModelOptions = {},
 ): Promise<OnnxModel> {
   if (patches.size === 0) return OnnxModel.load(path, settings);
   const graph = model.graph ?? {};
   const initializers = graph.initializer ?? [];
   for (const name of patches.keys()) {
-    if (!initializers.some((tensor) => tensor.name === name))
+    if (!initializers.some((tensor) => tensor.name === name)) {
       throw new ModelLoadError(`patch for unknown initializer ${name}`, path);
+    }
   }
   const patched = initializers.map((tensor) => patches.get(tensor.name ?? '') ?? tensor);
-  const bytes = encodeModel({ ...model, graph: { ...graph, initializer: patched } });
-  if (bytes.byteLength > PROTOBUF_SIZE_LIMIT) {
-    throw new ModelLoadError(
-      `patched ${path} needs ${bytes.byteLength} bytes inline, over protobuf's 2 GiB limit`,
-      path,
-    );
+  const inlineBytes = patched.reduce((sum, tensor) => sum + (tensor.rawData?.byteLength ?? 0), 0);
+  const limit = options.inlineLimitBytes ?? PROTOBUF_SIZE_LIMIT - GRAPH_MARGIN_BYTES;
+  const { tensors, sessionExtra } =
+    inlineBytes <= limit
+      ? { tensors: patched, sessionExtra: externalFolder(path, patched) }
+      : await allInMemory(path, patched);
+  const bytes = encodeModel({ ...model, graph: { ...graph, initializer: tensors } });
+
+  let lastError: unknown;
+  for (const executionProviders of providersFor(settings.executionProvider ?? 'cpu')) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders,
+        graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
+        enableCpuMemArena: settings.enableCpuMemArena ?? true,
+        ...(settings.intraOpThreads ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+        ...sessionExtra,
+      });
+      return wrapSession(path, session, executionProviders[0]);
+    } catch (err) {
+      lastError = err;
+    }
   }
-  const hasExternal = patched.some((tensor) => tensor.dataLocation === DataLocation.EXTERNAL);
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: providersFor(settings.executionProvider ?? 'cpu'),
-    graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
-    enableCpuMemArena: settings.enableCpuMemArena ?? true,
-    ...(settings.intraOpThreads ? { intraOpNumThreads: settings.intraOpThreads } : {}),
-    ...(hasExternal ? { extra: { session: { model_external_initializers_file_folder_path: dirname(path) } } } : {}),
-  };
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, options);
-  } catch (err) {
-    throw new ModelLoadError(`cannot load patched ONNX model ${path}: ${(err as Error).message}`, path);
+  const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  throw new ModelLoadError(`cannot load patched ONNX model ${path}: ${reason}`, path);
+}
+
+type SessionExtra = Pick<ort.InferenceSession.SessionOptions, 'extra' | 'externalData'>;
+
+/** Untouched external initializers are read from the model's folder, as when loading from its path. */
+function externalFolder(path: string, tensors: readonly TensorProto[]): SessionExtra {
+  if (!tensors.some((tensor) => tensor.dataLocation === DataLocation.EXTERNAL)) return {};
+  return { extra: { session: { model_external_initializers_file_folder_path: dirname(path) } } };
+}
+
+/**
+ * Every initializer outside the graph bytes, through ORT's in-memory table: each patched tensor as
+ * a file of its own, and the model's external files read whole (each must fit one Node buffer).
+ */
+async function allInMemory(path: string, tensors: readonly TensorProto[]) {
+  const externalData: Array<{ path: string; data: Uint8Array }> = [];
+  const moved = tensors.map((tensor, index): TensorProto => {
+    if (tensor.dataLocation === DataLocation.EXTERNAL || !tensor.rawData) return tensor;
+    const location = `kiln-patched-${index}.bin`;
+    externalData.push({ path: location, data: tensor.rawData });
+    const { rawData, ...meta } = tensor;
+    return {
+      ...meta,
+      dataLocation: DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: '0' },
+        { key: 'length', value: String(rawData.byteLength) },
+      ],
+    };
+  });
+  const files = new Set(
+    tensors
+      .filter((tensor) => tensor.dataLocation === DataLocation.EXTERNAL)
+      .map((t) => externalDataLocation(t).location),
+  );
+  for (const location of files) {
+    externalData.push({ path: location, data: await readFile(resolveExternalPath(path, location)) });
   }
-  return wrapSession(path, session, options.executionProviders?.[0] as string);
+  return { tensors: moved, sessionExtra: { externalData } satisfies SessionExtra };
+}
+
+/** The provider lists `OnnxModel.load` tries, in order (each falls back to CPU). */
+function providersFor(ep: NonNullable<SessionSettings['executionProvider']>): string[][] {
+  switch (ep) {
+    case 'cpu':
+      return [['cpu']];
+    case 'auto':
+      return [['cuda', 'cpu'], ['webgpu', 'cpu'], ['cpu']];
+    default:
+      return [[ep, 'cpu']];
+  }
 }
 
 /**
@@ -89,9 +157,4 @@ function metadataOf(meta: readonly ort.InferenceSession.ValueMetadata[]): Map<st
       m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: 'non-tensor', shape: [] },
     ]),
   );
-}
-
-/** The execution providers for a patched session: the first choice with CPU fallback, as `OnnxModel.load` tries. */
-function providersFor(ep: NonNullable<SessionSettings['executionProvider']>): string[] {
-  return ep === 'cpu' || ep === 'auto' ? (ep === 'auto' ? ['cuda', 'cpu'] : ['cpu']) : [ep, 'cpu'];
 }
