@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { decodeModel } from './model.codec.js';
 import { externalDataLocation, isExternal, resolveExternalPath } from './external-data.js';
 import type { ModelProto, TensorProto } from './onnx.types.js';
+import { readExactly } from './tensor-data.reader.js';
 
 /** Options for {@link readModel}. */
 export interface ReadModelOptions {
@@ -41,17 +42,6 @@ export async function readModel(path: string, options: ReadModelOptions = {}): P
     await Promise.all([...handles.values()].map((handle) => handle.close()));
   }
   return model;
-}
-
-async function readExactly(handle: FileHandle, offset: number, length: number, name: string): Promise<Uint8Array> {
-  const bytes = new Uint8Array(length);
-  let read = 0;
-  while (read < length) {
-    const { bytesRead } = await handle.read(bytes, read, length - read, offset + read);
-    if (bytesRead === 0) throw new Error(`external data for ${name} ends before offset ${offset} + length ${length}`);
-    read += bytesRead;
-  }
-  return bytes;
 }
 
 function inlineTensor(tensor: TensorProto, bytes: Uint8Array): void {

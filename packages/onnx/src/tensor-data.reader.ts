@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { externalDataLocation, isExternal, resolveExternalPath } from './external-data.js';
 import type { TensorProto } from './onnx.types.js';
 
@@ -16,16 +17,25 @@ export async function readTensorBytes(modelPath: string, tensor: TensorProto): P
   const handle = await open(resolveExternalPath(modelPath, location), 'r');
   try {
     const byteLength = length ?? (await handle.stat()).size - offset;
-    const bytes = new Uint8Array(byteLength);
-    let read = 0;
-    while (read < byteLength) {
-      const { bytesRead } = await handle.read(bytes, read, byteLength - read, offset + read);
-      if (bytesRead === 0)
-        throw new Error(`external data for ${tensor.name ?? '?'} ends before offset ${offset} + length ${byteLength}`);
-      read += bytesRead;
-    }
-    return bytes;
+    return await readExactly(handle, offset, byteLength, tensor.name ?? '?');
   } finally {
     await handle.close();
   }
+}
+
+/** Reads `length` bytes at `offset`, failing if the file ends first. */
+export async function readExactly(
+  handle: FileHandle,
+  offset: number,
+  length: number,
+  name: string,
+): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  let read = 0;
+  while (read < length) {
+    const { bytesRead } = await handle.read(bytes, read, length - read, offset + read);
+    if (bytesRead === 0) throw new Error(`external data for ${name} ends before offset ${offset} + length ${length}`);
+    read += bytesRead;
+  }
+  return bytes;
 }
