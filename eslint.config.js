@@ -3,6 +3,7 @@
 // layout (eslint-config-prettier turns the layout rules off), and the architecture's one-way
 // dependencies as import rules, the same as test/dependency-rules.test.ts checks.
 import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
@@ -46,20 +47,18 @@ const forbid = (files, ...patterns) => ({
   },
 });
 
-export default tseslint.config(
-  {
-    ignores: [
-      '**/dist/**',
-      '**/node_modules/**',
-      'models/**',
-      'data/**',
-      '.tmp/**',
-      'test/.tmp/**',
-      '.bench-models/**',
-      '**/fixtures/**',
-      '**/assets/**',
-    ],
-  },
+export default defineConfig(
+  globalIgnores([
+    '**/dist/**',
+    '**/node_modules/**',
+    'models/**',
+    'data/**',
+    '.tmp/**',
+    'test/.tmp/**',
+    '.bench-models/**',
+    '**/fixtures/**',
+    '**/assets/**',
+  ]),
   js.configs.recommended,
   tseslint.configs.strict,
   {
