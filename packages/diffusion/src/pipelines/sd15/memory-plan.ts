@@ -53,18 +53,13 @@ export function memoryProfile(model: Sd15Model): Promise<ModelMemoryProfile> {
   return profile;
 }
 
-/** The render's VAE tile side in latent pixels. */
-export function vaeTileLatent(p: RenderParams): number {
-  return tileLatentSize(p.vaeTileSize ?? DEFAULT_VAE_TILE_SIZE);
-}
-
 export async function planMemory(
   model: Sd15Model,
   p: RenderParams,
   work: { promptChunks: number; encodesImage: boolean },
 ): Promise<MemoryPlan> {
   const profile = await memoryProfile(model);
-  const tileLatent = vaeTileLatent(p);
+  const tileLatent = tileLatentSize(p.vaeTileSize ?? DEFAULT_VAE_TILE_SIZE);
   const shape = {
     width: p.width,
     height: p.height,
