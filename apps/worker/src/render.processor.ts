@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { encodeFailure, type ErrorCode, type RenderJobResult, type Sd15Job, type StoredImage } from '@kiln/contracts';
+import { encodeFailure, recordableRequest, type ErrorCode, type RenderJobResult, type Sd15Job, type StoredImage } from '@kiln/contracts';
 import type { KilnConfig, Logger } from '@kiln/config';
 import {
   CONTENT_TYPES,
@@ -96,7 +96,7 @@ export function createRenderProcessor({ config, store, thread, logger }: Process
     const predictionTimeMs = performance.now() - started;
     const images = await storeImages(jobId, result, data.request.image_encoding, store);
     const output: RenderJobResult = { images, predictionTimeMs, model: path.basename(modelDir) };
-    await store.putJson(resultManifestKey(jobId), { ...output, seeds: data.seeds, request: data.request });
+    await store.putJson(resultManifestKey(jobId), { ...output, seeds: data.seeds, request: recordableRequest(data.request) });
     logger.info({ jobId, images: images.length, ms: Math.round(predictionTimeMs) }, 'render finished');
     return output;
   };

@@ -27,6 +27,8 @@ const commonJobRequest = {
   image_encoding: z.enum(IMAGE_ENCODINGS),
   /** With an init image only: how much of it to repaint. */
   strength: z.number().gt(L.strengthExclusiveMin).lte(L.strengthMax).optional(),
+  /** Whether the prompts may appear in logs and stored records (a result's manifest); default not. */
+  log_prompt: z.boolean(),
 };
 
 /** An SD1.5 job's request. Aliased samplers arrive canonical (`LMS` → `KLMS`). */
@@ -49,6 +51,9 @@ export const sd15JobRequestSchema = z.strictObject({
 export const sd3JobRequestSchema = z.strictObject({
   ...commonJobRequest,
   sampler: z.enum(SD3_SAMPLERS),
+  /** The second text encoder's prompts (diffusers' `prompt_2`); absent, the first ones are used. */
+  prompt_2: z.string().max(L.promptMaxChars).optional(),
+  negative_prompt_2: z.string().max(L.promptMaxChars).optional(),
 });
 
 /** The storage keys of a job's input images (the API stored the bytes before queueing). */
