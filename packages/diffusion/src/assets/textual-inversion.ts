@@ -70,7 +70,8 @@ export async function applyTextualInversions(
   const table = tokenEmbedding(textEncoder);
   const [rows, dim] = table.dims ?? [];
   // len(tokenizer) in transformers: the vocabulary plus added tokens outside it.
-  let nextId = Math.max(...Object.values(vocab), ...config.extraTokens.map((token) => token.id ?? -1)) + 1;
+  const ids = [...Object.values(vocab), ...config.extraTokens.map((token) => token.id ?? -1)];
+  let nextId = ids.reduce((max, id) => Math.max(max, id), -1) + 1;
   if (rows !== nextId) {
     throw new AssetError(
       'invalid_model',
