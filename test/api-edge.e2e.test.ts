@@ -49,7 +49,20 @@ const head = (lines: string[]) => lines.join('\r\n');
 
 describe('ids (item 5): malformed or unknown ids are 404, never 500, on every route with an id', () => {
   // Names of BullMQ's own keys under the queue: a job id equal to one once read that key.
-  const queueKeys = ['events', 'completed', 'id', 'stalled-check', 'wait', 'meta', 'active', 'failed', 'prioritized', 'marker', 'pc', 'de'];
+  const queueKeys = [
+    'events',
+    'completed',
+    'id',
+    'stalled-check',
+    'wait',
+    'meta',
+    'active',
+    'failed',
+    'prioritized',
+    'marker',
+    'pc',
+    'de',
+  ];
   const templates = [
     ['GET', '/v1/jobs/:id'],
     ['GET', '/v1/jobs/:id/webhooks'],
@@ -64,7 +77,18 @@ describe('ids (item 5): malformed or unknown ids are 404, never 500, on every ro
   ] as const;
 
   it('answers 404 for queue key names, percent-escape garbage and unknown UUIDs', async () => {
-    const ids = [...queueKeys, '%ff', '%E0%A4%A', '%', '%00', '..', '%2e%2e', 'a'.repeat(3000), randomUUID(), randomUUID().toUpperCase()];
+    const ids = [
+      ...queueKeys,
+      '%ff',
+      '%E0%A4%A',
+      '%',
+      '%00',
+      '..',
+      '%2e%2e',
+      'a'.repeat(3000),
+      randomUUID(),
+      randomUUID().toUpperCase(),
+    ];
     const seen: string[] = [];
     for (const [method, template] of templates) {
       for (const id of ids) {
@@ -79,7 +103,13 @@ describe('ids (item 5): malformed or unknown ids are 404, never 500, on every ro
   });
 
   it('answers 4xx for malformed percent-escapes anywhere in a path', async () => {
-    for (const pathname of ['/generate/%ff', '/v1/%ff', `/v1/jobs/${randomUUID()}/images/%ff`, `/v1/batches/${randomUUID()}/%ff`, '/v1/usage/%c0%af']) {
+    for (const pathname of [
+      '/generate/%ff',
+      '/v1/%ff',
+      `/v1/jobs/${randomUUID()}/images/%ff`,
+      `/v1/batches/${randomUUID()}/%ff`,
+      '/v1/usage/%c0%af',
+    ]) {
       const res = await call('GET', pathname);
       expect(res.status, pathname).toBe(404);
     }
@@ -99,7 +129,10 @@ describe('bodies (item 6)', () => {
     ];
     for (const pathname of ['/generate/sd', '/v1/batches', `/v1/jobs/${randomUUID()}/cancel`]) {
       for (const [encoding, bytes] of broken) {
-        const res = await call('POST', pathname, { headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body: bytes });
+        const res = await call('POST', pathname, {
+          headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+          body: bytes,
+        });
         expect(res.status, `${pathname} ${encoding}`).toBeGreaterThanOrEqual(400);
         expect(res.status, `${pathname} ${encoding}`).toBeLessThan(500);
       }
@@ -110,7 +143,13 @@ describe('bodies (item 6)', () => {
     for (const pathname of ['/generate/sd', '/v1/batches']) {
       const reply = await rawRequest(
         api.url,
-        head([`POST ${pathname} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${key.token}`, 'Content-Type: application/json', 'Content-Length: 1073741824']),
+        head([
+          `POST ${pathname} HTTP/1.1`,
+          'Host: x',
+          `Authorization: Bearer ${key.token}`,
+          'Content-Type: application/json',
+          'Content-Length: 1073741824',
+        ]),
         { body: '{"prompt":', waitMs: 5000 },
       );
       expect(reply.status, pathname).toBe(413);
@@ -122,7 +161,13 @@ describe('bodies (item 6)', () => {
   it('authenticates before reading the body: an unknown caller declaring 30 MB gets 401 before sending any of it', async () => {
     const reply = await rawRequest(
       api.url,
-      head(['POST /generate/sd HTTP/1.1', 'Host: x', 'Authorization: Bearer not-a-key', 'Content-Type: application/json', `Content-Length: ${30 * 1024 * 1024}`]),
+      head([
+        'POST /generate/sd HTTP/1.1',
+        'Host: x',
+        'Authorization: Bearer not-a-key',
+        'Content-Type: application/json',
+        `Content-Length: ${30 * 1024 * 1024}`,
+      ]),
       { waitMs: 5000, untilResponse: true },
     );
     expect(reply.status).toBe(401);
@@ -133,7 +178,13 @@ describe('bodies (item 6)', () => {
   it('cuts a body trickled at one byte at a time: 408 at the body deadline, then closed', async () => {
     const reply = await rawRequest(
       api.url,
-      head(['POST /generate/sd HTTP/1.1', 'Host: x', `Authorization: Bearer ${key.token}`, 'Content-Type: application/json', 'Content-Length: 1000']),
+      head([
+        'POST /generate/sd HTTP/1.1',
+        'Host: x',
+        `Authorization: Bearer ${key.token}`,
+        'Content-Type: application/json',
+        'Content-Length: 1000',
+      ]),
       { body: '{', trickle: { intervalMs: 200 }, waitMs: 15_000 },
     );
     expect(reply.status).toBe(408);
@@ -143,7 +194,10 @@ describe('bodies (item 6)', () => {
   });
 
   it('closes a connection whose headers never end, at the header deadline', async () => {
-    const reply = await rawRequest(api.url, 'GET /v1/jobs HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n', { headAsIs: true, waitMs: 15_000 });
+    const reply = await rawRequest(api.url, 'GET /v1/jobs HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n', {
+      headAsIs: true,
+      waitMs: 15_000,
+    });
     expect(reply.closedMs).toBeLessThan(HEADERS_TIMEOUT_MS + 2500);
   });
 
@@ -175,7 +229,10 @@ describe('bodies (item 6)', () => {
     expect(held.length).toBeLessThanOrEqual(ALL_CLIENTS);
     expect(replies.filter((r, i) => r.status === 408 && i < 200).length).toBeLessThanOrEqual(2 * PER_CLIENT);
     expect(perClientRefusals.length).toBeGreaterThanOrEqual(200 - 2 * PER_CLIENT);
-    expect(refusals.length - perClientRefusals.length, 'some refused because all clients together hold the most').toBeGreaterThan(0);
+    expect(
+      refusals.length - perClientRefusals.length,
+      'some refused because all clients together hold the most',
+    ).toBeGreaterThan(0);
     for (const r of refusals) expect(r.answeredMs!).toBeLessThan(1500);
     for (const r of replies) expect(r.closedMs, 'every connection is closed by the server').toBeDefined();
     expect(performance.now() - started).toBeLessThan(BODY_TIMEOUT_MS + 6000);
@@ -194,7 +251,12 @@ describe('secrets (item 9)', () => {
   });
 
   it('logs no header value or query value that can carry a secret', async () => {
-    const secrets = { apiKey: `kiln_${randomUUID()}`, cookie: `session-${randomUUID()}`, query: `q-${randomUUID()}`, proxy: `p-${randomUUID()}` };
+    const secrets = {
+      apiKey: `kiln_${randomUUID()}`,
+      cookie: `session-${randomUUID()}`,
+      query: `q-${randomUUID()}`,
+      proxy: `p-${randomUUID()}`,
+    };
     const requestId = `log-probe-${randomUUID()}`;
     const res = await call('GET', `/v1/jobs?limit=5&api_key=${secrets.query}`, {
       headers: {
@@ -218,7 +280,9 @@ describe('smaller points (item 10)', () => {
     const attacker = address();
     const statuses: number[] = [];
     for (let i = 0; i < 300; i++) {
-      const res = await call('GET', '/v1/jobs', { headers: { authorization: `Bearer guess-${i}`, 'x-forwarded-for': attacker } });
+      const res = await call('GET', '/v1/jobs', {
+        headers: { authorization: `Bearer guess-${i}`, 'x-forwarded-for': attacker },
+      });
       statuses.push(res.status);
       if (res.status === 429) expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
       await res.arrayBuffer();
@@ -231,7 +295,11 @@ describe('smaller points (item 10)', () => {
   });
 
   it('sends nosniff and Cache-Control on API answers, errors included', async () => {
-    for (const res of [await call('GET', '/v1/jobs'), await call('GET', `/v1/jobs/${randomUUID()}`), await call('GET', '/nothing')]) {
+    for (const res of [
+      await call('GET', '/v1/jobs'),
+      await call('GET', `/v1/jobs/${randomUUID()}`),
+      await call('GET', '/nothing'),
+    ]) {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('cache-control')).toBe('no-store');
     }

@@ -40,13 +40,49 @@ export function toJson(value: Value): string {
   if (value instanceof Raw) return value.text;
   if (Array.isArray(value)) return `[${value.map(toJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${toJson(v)}`).join(',')}}`;
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}:${toJson(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
-const RAW_NUMBERS = ['1e400', '-1e400', 'NaN', 'Infinity', '-Infinity', '-0', '0x10', '01', '1.', '.5', '1e', '123456789012345678901234567890123'];
-const NUMBERS = [0, -1, 1, 2, 7, 0.5, 1e-300, 5e-324, 2 ** 31, 2 ** 32, 2 ** 53 + 2, 2 ** 64, -(2 ** 63), 1e21, 1e308, -1e308, 64, 512, 8192, 65536];
+const RAW_NUMBERS = [
+  '1e400',
+  '-1e400',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '-0',
+  '0x10',
+  '01',
+  '1.',
+  '.5',
+  '1e',
+  '123456789012345678901234567890123',
+];
+const NUMBERS = [
+  0,
+  -1,
+  1,
+  2,
+  7,
+  0.5,
+  1e-300,
+  5e-324,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53 + 2,
+  2 ** 64,
+  -(2 ** 63),
+  1e21,
+  1e308,
+  -1e308,
+  64,
+  512,
+  8192,
+  65536,
+];
 const STRINGS = [
   '',
   ' ',
@@ -75,7 +111,17 @@ const STRINGS = [
   'file:///etc/passwd',
   'javascript:alert(1)',
 ];
-const KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '', '\u0000', 'a'.repeat(500), '𝕏'];
+const KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '',
+  '\u0000',
+  'a'.repeat(500),
+  '𝕏',
+];
 
 export function hostileValue(rng: Rng, depth = 0): Value {
   switch (rng.int(depth > 2 ? 4 : 8)) {
@@ -90,7 +136,9 @@ export function hostileValue(rng: Rng, depth = 0): Value {
     case 4:
       return Array.from({ length: rng.int(4) }, () => hostileValue(rng, depth + 1));
     case 5:
-      return Object.fromEntries(Array.from({ length: rng.int(4) }, () => [rng.pick(KEYS), hostileValue(rng, depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: rng.int(4) }, () => [rng.pick(KEYS), hostileValue(rng, depth + 1)]),
+      );
     case 6:
       return new Raw(`${'['.repeat(5000)}${']'.repeat(5000)}`);
     default:
@@ -146,38 +194,99 @@ const gzipBomb = () => (bomb ??= gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)))
 export function fuzzBody(rng: Rng, valid: Record<string, Value>, fields: readonly string[]): FuzzBody {
   const validText = toJson(valid);
   const r = rng.next();
-  if (r < 0.45) return { kind: 'mutated', bytes: Buffer.from(toJson(mutatedObject(rng, valid, fields))), headers: JSON_TYPE };
+  if (r < 0.45)
+    return { kind: 'mutated', bytes: Buffer.from(toJson(mutatedObject(rng, valid, fields))), headers: JSON_TYPE };
   if (r < 0.55) return { kind: 'random value', bytes: Buffer.from(toJson(hostileValue(rng))), headers: JSON_TYPE };
   if (r < 0.7) return { kind: 'structural', bytes: Buffer.from(structuralJson(rng, validText)), headers: JSON_TYPE };
   if (r < 0.78) {
     // Bytes that are not UTF-8, or text in another charset than declared.
     return rng.pick([
-      () => ({ kind: 'invalid utf-8', bytes: Buffer.concat([Buffer.from('{"prompt":"'), Buffer.from([0xc0, 0xaf, 0xff, 0xfe, 0xed, 0xa0, 0x80]), Buffer.from('"}')]), headers: JSON_TYPE }),
-      () => ({ kind: 'utf-16', bytes: Buffer.from(validText, 'utf16le'), headers: { 'content-type': 'application/json; charset=utf-16' } }),
-      () => ({ kind: 'latin1', bytes: Buffer.from(validText, 'latin1'), headers: { 'content-type': 'application/json; charset=iso-8859-1' } }),
-      () => ({ kind: 'unknown charset', bytes: Buffer.from(validText), headers: { 'content-type': 'application/json; charset=klingon' } }),
+      () => ({
+        kind: 'invalid utf-8',
+        bytes: Buffer.concat([
+          Buffer.from('{"prompt":"'),
+          Buffer.from([0xc0, 0xaf, 0xff, 0xfe, 0xed, 0xa0, 0x80]),
+          Buffer.from('"}'),
+        ]),
+        headers: JSON_TYPE,
+      }),
+      () => ({
+        kind: 'utf-16',
+        bytes: Buffer.from(validText, 'utf16le'),
+        headers: { 'content-type': 'application/json; charset=utf-16' },
+      }),
+      () => ({
+        kind: 'latin1',
+        bytes: Buffer.from(validText, 'latin1'),
+        headers: { 'content-type': 'application/json; charset=iso-8859-1' },
+      }),
+      () => ({
+        kind: 'unknown charset',
+        bytes: Buffer.from(validText),
+        headers: { 'content-type': 'application/json; charset=klingon' },
+      }),
     ])();
   }
   if (r < 0.9) {
     // Content-Encoding that lies, truncates or is unknown.
     const good = Buffer.from(validText);
     return rng.pick([
-      () => ({ kind: 'gzip garbage', bytes: Buffer.from('definitely not gzip'), headers: { ...JSON_TYPE, 'content-encoding': 'gzip' } }),
-      () => ({ kind: 'gzip truncated', bytes: gzipSync(good).subarray(0, 15), headers: { ...JSON_TYPE, 'content-encoding': 'gzip' } }),
-      () => ({ kind: 'deflate garbage', bytes: Buffer.from('xx not deflate'), headers: { ...JSON_TYPE, 'content-encoding': 'deflate' } }),
-      () => ({ kind: 'deflate as gzip', bytes: deflateSync(good), headers: { ...JSON_TYPE, 'content-encoding': 'gzip' } }),
-      () => ({ kind: 'br garbage', bytes: Buffer.from([0xff, 0xff, 0xff, 0x00, 0x12]), headers: { ...JSON_TYPE, 'content-encoding': 'br' } }),
-      () => ({ kind: 'br truncated', bytes: brotliCompressSync(good).subarray(0, 5), headers: { ...JSON_TYPE, 'content-encoding': 'br' } }),
+      () => ({
+        kind: 'gzip garbage',
+        bytes: Buffer.from('definitely not gzip'),
+        headers: { ...JSON_TYPE, 'content-encoding': 'gzip' },
+      }),
+      () => ({
+        kind: 'gzip truncated',
+        bytes: gzipSync(good).subarray(0, 15),
+        headers: { ...JSON_TYPE, 'content-encoding': 'gzip' },
+      }),
+      () => ({
+        kind: 'deflate garbage',
+        bytes: Buffer.from('xx not deflate'),
+        headers: { ...JSON_TYPE, 'content-encoding': 'deflate' },
+      }),
+      () => ({
+        kind: 'deflate as gzip',
+        bytes: deflateSync(good),
+        headers: { ...JSON_TYPE, 'content-encoding': 'gzip' },
+      }),
+      () => ({
+        kind: 'br garbage',
+        bytes: Buffer.from([0xff, 0xff, 0xff, 0x00, 0x12]),
+        headers: { ...JSON_TYPE, 'content-encoding': 'br' },
+      }),
+      () => ({
+        kind: 'br truncated',
+        bytes: brotliCompressSync(good).subarray(0, 5),
+        headers: { ...JSON_TYPE, 'content-encoding': 'br' },
+      }),
       () => ({ kind: 'gzip bomb', bytes: gzipBomb(), headers: { ...JSON_TYPE, 'content-encoding': 'gzip' } }),
-      () => ({ kind: 'unknown encoding', bytes: good, headers: { ...JSON_TYPE, 'content-encoding': rng.pick(['zstd', 'compress', 'gzip, br', 'x-evil']) } }),
+      () => ({
+        kind: 'unknown encoding',
+        bytes: good,
+        headers: { ...JSON_TYPE, 'content-encoding': rng.pick(['zstd', 'compress', 'gzip, br', 'x-evil']) },
+      }),
     ])();
   }
   return rng.pick([
     () => ({ kind: 'no content-type', bytes: Buffer.from(validText), headers: {} as Record<string, string> }),
     () => ({ kind: 'text/plain', bytes: Buffer.from(validText), headers: { 'content-type': 'text/plain' } }),
-    () => ({ kind: 'form', bytes: Buffer.from('prompt=a&steps=2'), headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
-    () => ({ kind: 'multipart', bytes: Buffer.from('--x\r\n\r\nhi\r\n--x--'), headers: { 'content-type': 'multipart/form-data; boundary=x' } }),
-    () => ({ kind: 'huge prompt', bytes: Buffer.from(toJson({ ...valid, prompt: 'x'.repeat(1_000_000 + rng.int(1000)) })), headers: JSON_TYPE }),
+    () => ({
+      kind: 'form',
+      bytes: Buffer.from('prompt=a&steps=2'),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }),
+    () => ({
+      kind: 'multipart',
+      bytes: Buffer.from('--x\r\n\r\nhi\r\n--x--'),
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+    }),
+    () => ({
+      kind: 'huge prompt',
+      bytes: Buffer.from(toJson({ ...valid, prompt: 'x'.repeat(1_000_000 + rng.int(1000)) })),
+      headers: JSON_TYPE,
+    }),
   ])();
 }
 
@@ -225,7 +334,22 @@ export const ODD_IDS = [
 
 export function queryValue(rng: Rng): string {
   return encodeURIComponent(
-    rng.pick(['', '-1', '0', '1e400', 'NaN', '99999999999999999999', '2024-02-30', '9999-99-99', 'completed,failed,zzz', 'a'.repeat(3000), '\u0000', '𝕏', '[]', '{}']),
+    rng.pick([
+      '',
+      '-1',
+      '0',
+      '1e400',
+      'NaN',
+      '99999999999999999999',
+      '2024-02-30',
+      '9999-99-99',
+      'completed,failed,zzz',
+      'a'.repeat(3000),
+      '\u0000',
+      '𝕏',
+      '[]',
+      '{}',
+    ]),
   );
 }
 
@@ -248,7 +372,12 @@ function pngBomb(width: number, height: number, rows: number): Buffer {
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // RGB
   const idat = deflateSync(Buffer.alloc(rows * (1 + width * 3)), { level: 9 });
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', idat),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** Inserts a chunk after IHDR (an `acTL` makes any PNG an animated PNG). */
@@ -259,7 +388,7 @@ function withChunkAfterIhdr(png: Buffer, type: string, data: Buffer): Buffer {
 
 /** The offset of a JPEG's SOF0/SOF2 segment marker. */
 function sofOffset(jpeg: Buffer): number {
-  for (let i = 2; i < jpeg.length - 1; ) {
+  for (let i = 2; i < jpeg.length - 1;) {
     const marker = jpeg[i + 1]!;
     if (marker === 0xc0 || marker === 0xc2) return i;
     i += 2 + jpeg.readUInt16BE(i + 2);
@@ -280,7 +409,13 @@ function animateWebp(still: Buffer, width: number, height: number): Buffer {
   const frame = still.subarray(12); // the VP8 chunk, header included
   const vp8x = Buffer.concat([Buffer.from([0x02, 0, 0, 0]), u24(width - 1), u24(height - 1)]);
   const anmf = Buffer.concat([u24(0), u24(0), u24(width - 1), u24(height - 1), u24(100), Buffer.from([0]), frame]);
-  const body = Buffer.concat([Buffer.from('WEBP'), riffChunk('VP8X', vp8x), riffChunk('ANIM', Buffer.from([0, 0, 0, 0, 0, 0])), riffChunk('ANMF', anmf), riffChunk('ANMF', anmf)]);
+  const body = Buffer.concat([
+    Buffer.from('WEBP'),
+    riffChunk('VP8X', vp8x),
+    riffChunk('ANIM', Buffer.from([0, 0, 0, 0, 0, 0])),
+    riffChunk('ANMF', anmf),
+    riffChunk('ANMF', anmf),
+  ]);
   const riff = Buffer.alloc(8);
   riff.write('RIFF', 0, 'latin1');
   riff.writeUInt32LE(body.length, 4);
@@ -294,7 +429,15 @@ export interface HostileImage {
 
 /** Images that must be refused with 400 naming their field, and a few good ones that must not be. */
 export async function hostileImages(): Promise<{ good: HostileImage[]; bad: HostileImage[] }> {
-  const noise = sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } });
+  const noise = sharp({
+    create: {
+      width: 64,
+      height: 64,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: 40 },
+    },
+  });
   const png = await noise.clone().png().toBuffer();
   const jpeg = await noise.clone().jpeg().toBuffer();
   const webp = await noise.clone().webp().toBuffer();
@@ -313,8 +456,15 @@ export async function hostileImages(): Promise<{ good: HostileImage[]; bad: Host
   if (png16[24] !== 16) throw new Error('sharp did not write a 16-bit PNG');
   const cmyk = await noise.clone().toColourspace('cmyk').jpeg().toBuffer();
   if (cmyk[sofOffset(cmyk) + 9] !== 4) throw new Error('sharp did not write a 4-component JPEG');
-  const animatedWebp = animateWebp(await sharp({ create: { width: 32, height: 32, channels: 3, background: '#f00' } }).webp().toBuffer(), 32, 32);
-  if ((await sharp(animatedWebp, { animated: true }).metadata()).pages !== 2) throw new Error('the animated WebP does not have 2 frames');
+  const animatedWebp = animateWebp(
+    await sharp({ create: { width: 32, height: 32, channels: 3, background: '#f00' } })
+      .webp()
+      .toBuffer(),
+    32,
+    32,
+  );
+  if ((await sharp(animatedWebp, { animated: true }).metadata()).pages !== 2)
+    throw new Error('the animated WebP does not have 2 frames');
   const jpeg12 = Buffer.from(jpeg);
   jpeg12[sofOffset(jpeg12) + 4] = 12;
   const hugeJpeg = Buffer.from(jpeg);

@@ -10,7 +10,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fuzzBody, hostileImages, hostileValue, mutatedObject, ODD_IDS, queryValue, Rng, toJson, type FuzzBody } from './fuzz-inputs.js';
+import {
+  fuzzBody,
+  hostileImages,
+  hostileValue,
+  mutatedObject,
+  ODD_IDS,
+  queryValue,
+  Rng,
+  toJson,
+  type FuzzBody,
+} from './fuzz-inputs.js';
 import { startApiProcess, type ApiProcess } from './harness.js';
 
 const SEED = Number(process.env.KILN_FUZZ_SEED ?? 1);
@@ -39,7 +49,12 @@ interface Outcome {
   body: string;
 }
 
-async function send(method: string, pathname: string, body?: FuzzBody, headers: Record<string, string> = {}): Promise<Outcome> {
+async function send(
+  method: string,
+  pathname: string,
+  body?: FuzzBody,
+  headers: Record<string, string> = {},
+): Promise<Outcome> {
   const label = `${method} ${pathname.slice(0, 120)}${body ? ` [${body.kind}]` : ''}`;
   try {
     const res = await fetch(`${api.url}${pathname}`, {
@@ -58,7 +73,8 @@ async function send(method: string, pathname: string, body?: FuzzBody, headers: 
 /** The request fields of /generate/sd from the API's own OpenAPI document, so new fields are fuzzed too. */
 async function requestFields(): Promise<string[]> {
   const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as any;
-  const resolve = (schema: any): any => (schema?.$ref ? resolve(doc.components.schemas[schema.$ref.split('/').pop()]) : schema);
+  const resolve = (schema: any): any =>
+    schema?.$ref ? resolve(doc.components.schemas[schema.$ref.split('/').pop()]) : schema;
   const schema = resolve(doc.paths['/generate/sd'].post.requestBody.content['application/json'].schema);
   const fields = Object.keys(schema.properties ?? {});
   expect(fields).toContain('prompt');
@@ -67,86 +83,128 @@ async function requestFields(): Promise<string[]> {
 
 describe('fuzz: generated requests over every POST route and every route with an id', () => {
   // The long form (KILN_FUZZ_REQUESTS) gets time in proportion.
-  it(`answers ${REQUESTS} hostile requests with 2xx/4xx only, none hung, the process alive`, { timeout: Math.max(60_000, REQUESTS * 40) }, async () => {
-    const fields = await requestFields();
-    const valid = { prompt: 'a cat', steps: 1, width: 512, height: 512 };
-    const known: string[] = [];
-    const idOf = (rng: Rng) => (known.length > 0 && rng.chance(0.2) ? rng.pick(known) : rng.chance(0.15) ? randomUUID() : rng.pick(ODD_IDS));
-    const async = { 'x-octoai-async': '1' };
+  it(
+    `answers ${REQUESTS} hostile requests with 2xx/4xx only, none hung, the process alive`,
+    { timeout: Math.max(60_000, REQUESTS * 40) },
+    async () => {
+      const fields = await requestFields();
+      const valid = { prompt: 'a cat', steps: 1, width: 512, height: 512 };
+      const known: string[] = [];
+      const idOf = (rng: Rng) =>
+        known.length > 0 && rng.chance(0.2) ? rng.pick(known) : rng.chance(0.15) ? randomUUID() : rng.pick(ODD_IDS);
+      const async = { 'x-octoai-async': '1' };
 
-    const makeRequest = (i: number): Promise<Outcome> => {
-      const rng = new Rng(SEED * 1_000_003 + i);
-      const r = rng.next();
-      const idem = rng.chance(0.1) ? { 'idempotency-key': rng.pick(['k', 'x'.repeat(300), ' ', `key-${rng.int(5)}`]) } : {};
-      if (r < 0.35) return send('POST', '/generate/sd', fuzzBody(rng, valid, fields), { ...async, ...idem });
-      if (r < 0.45) return send('POST', '/generate/sd3', fuzzBody(rng, valid, fields), { ...async, ...idem });
-      if (r < 0.55) {
-        const items = Array.from({ length: 1 + rng.int(3) }, (_, k) =>
-          rng.chance(0.5) ? { custom_id: `c${i}-${k}`, url: '/generate/sd', body: mutatedObject(rng, valid, fields) } : hostileValue(rng),
-        );
-        const envelope = Buffer.from(toJson({ requests: items as never }));
-        return send('POST', '/v1/batches', { kind: 'batch envelope', bytes: envelope, headers: { 'content-type': 'application/json' } });
-      }
-      if (r < 0.6) {
-        const lines = Array.from({ length: 1 + rng.int(4) }, (_, k) =>
-          rng.chance(0.5) ? toJson({ custom_id: `l${i}-${k}`, url: '/generate/sd', body: valid }) : fuzzBody(rng, valid, fields).bytes.toString('latin1'),
-        );
-        return send('POST', '/v1/batches', { kind: 'batch jsonl', bytes: Buffer.from(lines.join(rng.pick(['\n', '\r\n', '\n\n']))), headers: { 'content-type': 'application/x-ndjson' } });
-      }
-      if (r < 0.64) return send('POST', '/v1/batches', fuzzBody(rng, valid, fields));
-      if (r < 0.7) return send('POST', `/v1/jobs/${idOf(rng)}/cancel`, rng.chance(0.3) ? fuzzBody(rng, valid, fields) : undefined, idem);
-      if (r < 0.73) return send('POST', `/v1/batches/${idOf(rng)}/cancel`, rng.chance(0.3) ? fuzzBody(rng, valid, fields) : undefined);
-      if (r < 0.9) {
-        const template = rng.pick([
-          '/v1/jobs/:id',
-          '/v1/jobs/:id/webhooks',
-          `/v1/jobs/:id/images/${rng.pick(['0', '1', '-1', '99999', '%ff', 'x', '1e400'])}`,
-          '/v1/requests/:id',
-          '/v1/responses/:id',
-          '/v1/batches/:id',
-          '/v1/batches/:id/results',
-          '/v1/batches/:id/webhooks',
-        ]);
-        return send('GET', template.replace(':id', idOf(rng)));
-      }
-      const list = rng.pick(['/v1/jobs', '/v1/usage', '/v1/batches', `/v1/batches/${idOf(rng)}/results`]);
-      const names = ['limit', 'cursor', 'status', 'batch_id', 'offset', 'order', 'from', 'to', 'key_id', '__proto__', 'limit[]'];
-      const query = Array.from({ length: 1 + rng.int(3) }, () => `${rng.pick(names)}=${queryValue(rng)}`).join('&');
-      return send('GET', `${list}?${query}`);
-    };
-
-    const outcomes: Outcome[] = [];
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < REQUESTS) {
-          const outcome = await makeRequest(next++);
-          outcomes.push(outcome);
-          // Jobs and batches the fuzz created become ids for the routes that take one.
-          if (typeof outcome.status === 'number' && outcome.status < 300) {
-            const id = /"(?:response_id|id)":"([0-9a-f-]{36})"/.exec(outcome.body)?.[1];
-            if (id) known.push(id);
-          }
+      const makeRequest = (i: number): Promise<Outcome> => {
+        const rng = new Rng(SEED * 1_000_003 + i);
+        const r = rng.next();
+        const idem = rng.chance(0.1)
+          ? { 'idempotency-key': rng.pick(['k', 'x'.repeat(300), ' ', `key-${rng.int(5)}`]) }
+          : {};
+        if (r < 0.35) return send('POST', '/generate/sd', fuzzBody(rng, valid, fields), { ...async, ...idem });
+        if (r < 0.45) return send('POST', '/generate/sd3', fuzzBody(rng, valid, fields), { ...async, ...idem });
+        if (r < 0.55) {
+          const items = Array.from({ length: 1 + rng.int(3) }, (_, k) =>
+            rng.chance(0.5)
+              ? { custom_id: `c${i}-${k}`, url: '/generate/sd', body: mutatedObject(rng, valid, fields) }
+              : hostileValue(rng),
+          );
+          const envelope = Buffer.from(toJson({ requests: items as never }));
+          return send('POST', '/v1/batches', {
+            kind: 'batch envelope',
+            bytes: envelope,
+            headers: { 'content-type': 'application/json' },
+          });
         }
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
+        if (r < 0.6) {
+          const lines = Array.from({ length: 1 + rng.int(4) }, (_, k) =>
+            rng.chance(0.5)
+              ? toJson({ custom_id: `l${i}-${k}`, url: '/generate/sd', body: valid })
+              : fuzzBody(rng, valid, fields).bytes.toString('latin1'),
+          );
+          return send('POST', '/v1/batches', {
+            kind: 'batch jsonl',
+            bytes: Buffer.from(lines.join(rng.pick(['\n', '\r\n', '\n\n']))),
+            headers: { 'content-type': 'application/x-ndjson' },
+          });
+        }
+        if (r < 0.64) return send('POST', '/v1/batches', fuzzBody(rng, valid, fields));
+        if (r < 0.7)
+          return send(
+            'POST',
+            `/v1/jobs/${idOf(rng)}/cancel`,
+            rng.chance(0.3) ? fuzzBody(rng, valid, fields) : undefined,
+            idem,
+          );
+        if (r < 0.73)
+          return send(
+            'POST',
+            `/v1/batches/${idOf(rng)}/cancel`,
+            rng.chance(0.3) ? fuzzBody(rng, valid, fields) : undefined,
+          );
+        if (r < 0.9) {
+          const template = rng.pick([
+            '/v1/jobs/:id',
+            '/v1/jobs/:id/webhooks',
+            `/v1/jobs/:id/images/${rng.pick(['0', '1', '-1', '99999', '%ff', 'x', '1e400'])}`,
+            '/v1/requests/:id',
+            '/v1/responses/:id',
+            '/v1/batches/:id',
+            '/v1/batches/:id/results',
+            '/v1/batches/:id/webhooks',
+          ]);
+          return send('GET', template.replace(':id', idOf(rng)));
+        }
+        const list = rng.pick(['/v1/jobs', '/v1/usage', '/v1/batches', `/v1/batches/${idOf(rng)}/results`]);
+        const names = [
+          'limit',
+          'cursor',
+          'status',
+          'batch_id',
+          'offset',
+          'order',
+          'from',
+          'to',
+          'key_id',
+          '__proto__',
+          'limit[]',
+        ];
+        const query = Array.from({ length: 1 + rng.int(3) }, () => `${rng.pick(names)}=${queryValue(rng)}`).join('&');
+        return send('GET', `${list}?${query}`);
+      };
 
-    const byStatus = new Map<string, number>();
-    for (const o of outcomes) byStatus.set(String(o.status), (byStatus.get(String(o.status)) ?? 0) + 1);
-    const failures = outcomes.filter((o) => typeof o.status !== 'number' || o.status >= 500);
-    const serverErrors = outcomes.filter((o) => typeof o.status === 'number' && o.status >= 500).length;
-    console.log(
-      `fuzz (seed ${SEED}): requests sent ${outcomes.length}, 5xx ${serverErrors}, hung ${byStatus.get('hung') ?? 0}, ` +
-        `in ${seconds.toFixed(1)} s; by status ${JSON.stringify(Object.fromEntries([...byStatus].sort()))}`,
-    );
-    expect(failures.slice(0, 10), 'requests answered 5xx, hung or cut').toEqual([]);
-    expect(outcomes).toHaveLength(REQUESTS);
-    expect(api.alive(), 'the API process is alive').toBe(true);
-    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
-    expect(byStatus.get('201') ?? 0, 'some generated bodies were valid and queued').toBeGreaterThan(0);
-  });
+      const outcomes: Outcome[] = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < REQUESTS) {
+            const outcome = await makeRequest(next++);
+            outcomes.push(outcome);
+            // Jobs and batches the fuzz created become ids for the routes that take one.
+            if (typeof outcome.status === 'number' && outcome.status < 300) {
+              const id = /"(?:response_id|id)":"([0-9a-f-]{36})"/.exec(outcome.body)?.[1];
+              if (id) known.push(id);
+            }
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+
+      const byStatus = new Map<string, number>();
+      for (const o of outcomes) byStatus.set(String(o.status), (byStatus.get(String(o.status)) ?? 0) + 1);
+      const failures = outcomes.filter((o) => typeof o.status !== 'number' || o.status >= 500);
+      const serverErrors = outcomes.filter((o) => typeof o.status === 'number' && o.status >= 500).length;
+      console.log(
+        `fuzz (seed ${SEED}): requests sent ${outcomes.length}, 5xx ${serverErrors}, hung ${byStatus.get('hung') ?? 0}, ` +
+          `in ${seconds.toFixed(1)} s; by status ${JSON.stringify(Object.fromEntries([...byStatus].sort()))}`,
+      );
+      expect(failures.slice(0, 10), 'requests answered 5xx, hung or cut').toEqual([]);
+      expect(outcomes).toHaveLength(REQUESTS);
+      expect(api.alive(), 'the API process is alive').toBe(true);
+      expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+      expect(byStatus.get('201') ?? 0, 'some generated bodies were valid and queued').toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('fuzz: hostile images', () => {
@@ -154,7 +212,16 @@ describe('fuzz: hostile images', () => {
     const { good, bad } = await hostileImages();
     const { bytes: fine } = good[0]!;
     const submit = (fields: Record<string, string>) =>
-      send('POST', '/generate/sd', { kind: 'image', bytes: Buffer.from(JSON.stringify({ prompt: 'x', steps: 1, width: 64, height: 64, ...fields })), headers: { 'content-type': 'application/json' } }, { 'x-octoai-async': '1' });
+      send(
+        'POST',
+        '/generate/sd',
+        {
+          kind: 'image',
+          bytes: Buffer.from(JSON.stringify({ prompt: 'x', steps: 1, width: 64, height: 64, ...fields })),
+          headers: { 'content-type': 'application/json' },
+        },
+        { 'x-octoai-async': '1' },
+      );
     for (const image of good) {
       const accepted = await submit({ init_image: image.bytes.toString('base64') });
       expect(accepted.status, `${image.name}: ${accepted.body}`).toBe(201);
@@ -172,7 +239,9 @@ describe('fuzz: hostile images', () => {
         }
       }
     }
-    console.log(`hostile images: ${bad.length} kinds, ${refused} requests refused with 400 naming the field; ${good.length} good images accepted`);
+    console.log(
+      `hostile images: ${bad.length} kinds, ${refused} requests refused with 400 naming the field; ${good.length} good images accepted`,
+    );
     expect(api.alive()).toBe(true);
   });
 });

@@ -38,7 +38,9 @@ export async function tinyModelsDir(): Promise<string> {
   await ensureTestModel('tiny-sd15');
   const diffusers = path.join(MODEL_CACHE, 'diffusers-tiny');
   if (!existsSync(diffusers)) {
-    await symlink(path.resolve(import.meta.dirname, 'fixtures', 'diffusers-tiny-sd15'), diffusers).catch(() => undefined);
+    await symlink(path.resolve(import.meta.dirname, 'fixtures', 'diffusers-tiny-sd15'), diffusers).catch(
+      () => undefined,
+    );
   }
   return MODEL_CACHE;
 }
@@ -52,7 +54,10 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}, options: { worker?: boolean } = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  options: { worker?: boolean } = {},
+): Promise<Harness> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'kiln-it-'));
   const prefix = `kiln-test-${randomBytes(4).toString('hex')}`;
   const config = loadConfig({
@@ -157,7 +162,20 @@ export async function startRedisServer(): Promise<RedisServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--dir',
+    dir,
+  ];
   const server: RedisServer = {
     url,
     port,
@@ -220,10 +238,19 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
   }
   const alive = () => child.exitCode === null && child.signalCode === null;
   try {
-    await pollUntil(async () => {
-      if (!alive()) throw new Error(`kiln api exited (${child.exitCode ?? child.signalCode}):\n${logs.join('\n')}`);
-      return (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) || undefined;
-    }, 30_000, 50);
+    await pollUntil(
+      async () => {
+        if (!alive()) throw new Error(`kiln api exited (${child.exitCode ?? child.signalCode}):\n${logs.join('\n')}`);
+        return (
+          (await fetch(`${url}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          )) || undefined
+        );
+      },
+      30_000,
+      50,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
@@ -238,7 +265,11 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
     async stop() {
       child.kill('SIGTERM');
       if (!(await exited(child, 5000))) child.kill('SIGKILL');
-      const redis = createRedis(fullEnv.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+      const redis = createRedis(fullEnv.REDIS_URL, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => null,
+      });
       redis.on('error', () => undefined);
       try {
         await redis.connect();
@@ -328,5 +359,10 @@ function parseRaw(text: string): Omit<RawReply, 'answeredMs' | 'closedMs'> & { c
   }
   const body = text.slice(end + 4);
   const length = Number(headers['content-length'] ?? NaN);
-  return { status: Number(statusLine!.split(' ')[1]), headers, body, complete: Number.isFinite(length) && body.length >= length };
+  return {
+    status: Number(statusLine!.split(' ')[1]),
+    headers,
+    body,
+    complete: Number.isFinite(length) && body.length >= length,
+  };
 }

@@ -14,7 +14,9 @@ import { decodeToRgb } from '@kiln/diffusion';
 import { ensureTestModel, getJson, pollUntil, postJson, startHarness, type Harness } from './harness.js';
 
 const REFERENCE = path.resolve(import.meta.dirname, 'fixtures', 'sd15-pipeline');
-const CASE09 = (JSON.parse(readFileSync(path.join(REFERENCE, 'cases.json'), 'utf8')).cases as any[]).find((c) => c.id === 'case09_img2img_DDIM');
+const CASE09 = (JSON.parse(readFileSync(path.join(REFERENCE, 'cases.json'), 'utf8')).cases as any[]).find(
+  (c) => c.id === 'case09_img2img_DDIM',
+);
 const INIT_PNG = readFileSync(path.join(REFERENCE, 'img2img_init_64x64.png'));
 const INIT_B64 = INIT_PNG.toString('base64');
 
@@ -33,7 +35,16 @@ function scrambledPixels(png: Buffer): Buffer {
   return out;
 }
 
-const small = { prompt: 'a photo of a cat', width: 64, height: 64, steps: 10, cfg_scale: 7.5, seed: 42, image_encoding: 'png', init_image: INIT_B64 };
+const small = {
+  prompt: 'a photo of a cat',
+  width: 64,
+  height: 64,
+  steps: 10,
+  cfg_scale: 7.5,
+  seed: 42,
+  image_encoding: 'png',
+  init_image: INIT_B64,
+};
 
 let h: Harness;
 beforeAll(async () => {
@@ -54,7 +65,7 @@ function maxDiff(a: Uint8Array, b: Uint8Array): number {
 }
 
 describe('POST /generate/sd with init_image', () => {
-  it('reproduces diffusers\' img2img reference case through the API and worker within 1/255', async () => {
+  it("reproduces diffusers' img2img reference case through the API and worker within 1/255", async () => {
     const res = await postJson(`${h.url}/generate/sd`, {
       ...small,
       prompt: CASE09.prompt,
@@ -77,28 +88,42 @@ describe('POST /generate/sd with init_image', () => {
     [0.3, 3],
     [undefined, 8], // strength defaults to 0.8 with an init_image
     [1, 10],
-  ])('strength %s runs %i of 10 steps (the job\'s progress says so)', async (strength, steps) => {
-    const res = await postJson(`${h.url}/generate/sd`, { ...small, sampler: 'DDIM', ...(strength !== undefined && { strength }) });
+  ])("strength %s runs %i of 10 steps (the job's progress says so)", async (strength, steps) => {
+    const res = await postJson(`${h.url}/generate/sd`, {
+      ...small,
+      sampler: 'DDIM',
+      ...(strength !== undefined && { strength }),
+    });
     expect(res.status, res.text).toBe(200);
     const job = await getJson(`${h.url}/v1/jobs/${res.json.id}`);
     expect(job.json.progress).toMatchObject({ step: steps, total_steps: steps });
   });
 
-  it.each(['K_EULER_ANCESTRAL', 'HEUN', 'DPM_2_KARRAS', 'DPM_PLUS_PLUS_2M_SDE_KARRAS', 'DPM_PLUS_PLUS_SDE_KARRAS', 'UNI_PC', 'PNDM', 'LMS'])(
-    '%s renders, and the same request gives the same bytes',
-    async (sampler) => {
-      const body = { ...small, sampler, strength: 0.55 };
-      const a = await postJson(`${h.url}/generate/sd`, body);
-      const b = await postJson(`${h.url}/generate/sd`, body);
-      expect(a.status, a.text).toBe(200);
-      expect(a.json.images[0].image_b64).toBe(b.json.images[0].image_b64);
-    },
-  );
+  it.each([
+    'K_EULER_ANCESTRAL',
+    'HEUN',
+    'DPM_2_KARRAS',
+    'DPM_PLUS_PLUS_2M_SDE_KARRAS',
+    'DPM_PLUS_PLUS_SDE_KARRAS',
+    'UNI_PC',
+    'PNDM',
+    'LMS',
+  ])('%s renders, and the same request gives the same bytes', async (sampler) => {
+    const body = { ...small, sampler, strength: 0.55 };
+    const a = await postJson(`${h.url}/generate/sd`, body);
+    const b = await postJson(`${h.url}/generate/sd`, body);
+    expect(a.status, a.text).toBe(200);
+    expect(a.json.images[0].image_b64).toBe(b.json.images[0].image_b64);
+  });
 
   it('resizes a JPEG or WebP of another size and aspect ratio to the output, and works asynchronously', async () => {
     const source = sharp(INIT_PNG).resize(100, 60, { fit: 'fill' });
     for (const encoded of [await source.clone().jpeg().toBuffer(), await source.clone().webp().toBuffer()]) {
-      const accepted = await postJson(`${h.url}/generate/sd`, { ...small, strength: 0.5, init_image: encoded.toString('base64') }, { 'X-OctoAI-Async': '1' });
+      const accepted = await postJson(
+        `${h.url}/generate/sd`,
+        { ...small, strength: 0.5, init_image: encoded.toString('base64') },
+        { 'X-OctoAI-Async': '1' },
+      );
       expect(accepted.status).toBe(201);
       const done = await pollUntil(async () => {
         const s = await getJson(accepted.json.poll_url);
@@ -128,7 +153,11 @@ describe('bad image-to-image input', () => {
     const bomb = Buffer.from(INIT_PNG);
     bomb.writeUInt32BE(20000, 16);
     bomb.writeUInt32BE(20000, 20);
-    for (const init_image of ['%%% not base64 %%%', Buffer.from('plain text, not an image').toString('base64'), bomb.toString('base64')]) {
+    for (const init_image of [
+      '%%% not base64 %%%',
+      Buffer.from('plain text, not an image').toString('base64'),
+      bomb.toString('base64'),
+    ]) {
       const res = await postJson(`${h.url}/generate/sd`, { ...small, init_image });
       expect(res.status).toBe(400);
       expect(res.json.error).toMatchObject({ code: 'invalid_image', field: 'init_image' });
@@ -136,7 +165,10 @@ describe('bad image-to-image input', () => {
   });
 
   it('answers 400 invalid_image from the worker for an image whose header is fine but whose data is not, and keeps serving', async () => {
-    const res = await postJson(`${h.url}/generate/sd`, { ...small, init_image: scrambledPixels(INIT_PNG).toString('base64') });
+    const res = await postJson(`${h.url}/generate/sd`, {
+      ...small,
+      init_image: scrambledPixels(INIT_PNG).toString('base64'),
+    });
     expect(res.status, res.text).toBe(400);
     expect(res.json.error).toMatchObject({ code: 'invalid_image', field: 'init_image' });
     expect(res.json.error.job_id).toBeTruthy();

@@ -83,7 +83,9 @@ describe('Redis outage', () => {
         await timed('/v1/batches', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ requests: [{ custom_id: `b${i}`, url: '/generate/sd', body: { prompt: 'batch', steps: 1 } }] }),
+          body: JSON.stringify({
+            requests: [{ custom_id: `b${i}`, url: '/generate/sd', body: { prompt: 'batch', steps: 1 } }],
+          }),
         }),
       ]);
       during.push([`cancel ${i}`, await timed(`/v1/jobs/${jobId}/cancel`, { method: 'POST' })]);
@@ -112,7 +114,9 @@ describe('Redis outage', () => {
     const createdDuring = ids.filter((id) => id !== jobId && id !== after.json.response_id).length;
     const answered503 = during.filter(([, r]) => r.status === 503).length;
     const slowest = Math.round(Math.max(...during.map(([, r]) => r.ms)));
-    console.log(`redis outage: ${during.length} requests without Redis, ${answered503} answered 503 (slowest ${slowest} ms), ${createdDuring} jobs created`);
+    console.log(
+      `redis outage: ${during.length} requests without Redis, ${answered503} answered 503 (slowest ${slowest} ms), ${createdDuring} jobs created`,
+    );
     expect(ids.sort()).toEqual([jobId, after.json.response_id].sort());
     expect(api.alive()).toBe(true);
   });

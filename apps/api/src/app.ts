@@ -40,7 +40,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(bodyLimits(deps.config, isBatchUpload));
   app.use(rateLimit(deps));
   // A batch upload is read as it streams (batches.routes.ts), under its own, larger limit.
-  const jsonBody = (req: express.Request) => !isBatchUpload(req) && Boolean(req.is(['application/json', 'application/*+json']));
+  const jsonBody = (req: express.Request) =>
+    !isBatchUpload(req) && Boolean(req.is(['application/json', 'application/*+json']));
   app.use(express.json({ limit: deps.config.maxBodyBytes, type: (req) => jsonBody(req as express.Request) }));
   app.use((req, _res, next) => {
     if (req.method === 'POST' && req.path.startsWith('/generate/') && !req.is('application/json')) {

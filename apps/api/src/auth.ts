@@ -26,7 +26,8 @@ const keySchema = z.object({
 const keysFileSchema = z.object({ keys: z.array(keySchema) }).superRefine((file, ctx) => {
   const seen = new Set<string>();
   file.keys.forEach((key, i) => {
-    if (seen.has(key.id)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'id'], message: `duplicate key id ${key.id}` });
+    if (seen.has(key.id))
+      ctx.addIssue({ code: 'custom', path: ['keys', i, 'id'], message: `duplicate key id ${key.id}` });
     seen.add(key.id);
   });
 });

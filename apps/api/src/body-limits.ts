@@ -51,7 +51,9 @@ export function bodyLimits(config: Readonly<Limits>, isBatchUpload: (req: Reques
     const limit = batch ? config.batchMaxBodyBytes : config.maxBodyBytes;
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
-      return next(new KilnError('payload_too_large', `the body declares ${declared} bytes, over the limit of ${limit}`));
+      return next(
+        new KilnError('payload_too_large', `the body declares ${declared} bytes, over the limit of ${limit}`),
+      );
     }
     const client = req.ip ?? req.socket.remoteAddress ?? '';
     const mine = perClient.get(client) ?? 0;
@@ -64,9 +66,13 @@ export function bodyLimits(config: Readonly<Limits>, isBatchUpload: (req: Reques
     }
     if (inFlight >= config.maxUploads) {
       return next(
-        new KilnError('service_unavailable', `${inFlight} request bodies are arriving at once, the most this server takes`, {
-          retryAfterSeconds: 1,
-        }),
+        new KilnError(
+          'service_unavailable',
+          `${inFlight} request bodies are arriving at once, the most this server takes`,
+          {
+            retryAfterSeconds: 1,
+          },
+        ),
       );
     }
     inFlight++;
@@ -76,7 +82,9 @@ export function bodyLimits(config: Readonly<Limits>, isBatchUpload: (req: Reques
       if (req.complete) return release();
       if (!res.headersSent) {
         closeAfterResponse(req, res);
-        const error = new KilnError('timeout', `the request body did not arrive within ${timeoutMs} ms`, { status: 408 });
+        const error = new KilnError('timeout', `the request body did not arrive within ${timeoutMs} ms`, {
+          status: 408,
+        });
         res.status(408).json(error.toBody());
       } else {
         req.socket?.destroy();

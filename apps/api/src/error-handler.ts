@@ -24,7 +24,8 @@ const CODE_OF_STATUS: Readonly<Record<number, ErrorCode>> = {
 };
 
 const isDecompressionError = (err: HttpError) =>
-  typeof err.code === 'string' && (err.code.startsWith('Z_') || err.code.startsWith('ERR__') || err.code.includes('BROTLI'));
+  typeof err.code === 'string' &&
+  (err.code.startsWith('Z_') || err.code.startsWith('ERR__') || err.code.includes('BROTLI'));
 
 /**
  * The one place errors become responses: KilnError → its status and code; Redis gone → 503 with
@@ -47,7 +48,9 @@ export function errorHandler(logger: Logger, redis?: Pick<Redis, 'status'>) {
       return;
     }
     const error = (err ?? {}) as HttpError;
-    const clientError = typeof error.status === 'number' && error.status >= 400 && error.status < 500;
+    const clientStatus =
+      typeof error.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : undefined;
+    const clientError = clientStatus !== undefined;
     if (isRedisUnavailableError(err) || (!clientError && redis && redis.status !== 'ready')) {
       const unavailable = redisUnavailable();
       res.set('Retry-After', String(unavailable.retryAfterSeconds));
@@ -68,16 +71,19 @@ export function errorHandler(logger: Logger, redis?: Pick<Redis, 'status'>) {
     }
     if (isDecompressionError(error)) {
       const encoding = String(req.headers['content-encoding'] ?? '');
-      send(422, bodyValidationError([], `the ${encoding} body cannot be decompressed: ${error.message}`, 'value_error'));
+      send(
+        422,
+        bodyValidationError([], `the ${encoding} body cannot be decompressed: ${error.message}`, 'value_error'),
+      );
       return;
     }
     if (err instanceof URIError || (clientError && error.message?.startsWith('Failed to decode param'))) {
       send(404, errorBody('not_found', 'the path is not valid percent-encoding'));
       return;
     }
-    if (clientError) {
-      const code = CODE_OF_STATUS[error.status!] ?? 'invalid_request';
-      send(error.status!, errorBody(code, error.message || 'bad request'));
+    if (clientStatus !== undefined) {
+      const code = CODE_OF_STATUS[clientStatus] ?? 'invalid_request';
+      send(clientStatus, errorBody(code, error.message || 'bad request'));
       return;
     }
     const requestId = String(req.id ?? '');

@@ -26,9 +26,9 @@ export function checkIdParams() {
     if (!match) return next();
     const [, kind, id, rest] = match as unknown as [string, keyof typeof NOUN, string, string | undefined];
     if (!UUID.test(id)) return next(new KilnError('not_found', `no ${NOUN[kind]} ${shown(id)}`));
-    const image = rest === undefined ? null : IMAGE_INDEX.exec(rest);
-    if (image && !/^\d{1,4}$/.test(image[1]!)) {
-      return next(new KilnError('not_found', `job ${id} has no image ${shown(image[1]!)}`));
+    const index = rest === undefined ? undefined : IMAGE_INDEX.exec(rest)?.[1];
+    if (index !== undefined && !/^\d{1,4}$/.test(index)) {
+      return next(new KilnError('not_found', `job ${id} has no image ${shown(index)}`));
     }
     next();
   };

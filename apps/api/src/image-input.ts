@@ -37,7 +37,11 @@ export function checkBase64Image(field: string, value: string, maxPixels: number
     throw new KilnError('invalid_image', `${field} is not a PNG, JPEG or WebP image`, { field });
   }
   if (info.width > MAX_IMAGE_SIDE || info.height > MAX_IMAGE_SIDE) {
-    throw new KilnError('invalid_image', `${field} is ${info.width}×${info.height}, over the limit of ${MAX_IMAGE_SIDE} pixels per side`, { field });
+    throw new KilnError(
+      'invalid_image',
+      `${field} is ${info.width}×${info.height}, over the limit of ${MAX_IMAGE_SIDE} pixels per side`,
+      { field },
+    );
   }
   if (info.width * info.height > maxPixels) {
     throw new KilnError(

@@ -22,7 +22,8 @@ function checkPng(bytes: Buffer): StructureProblem {
     const end = offset + 12 + length;
     if (length > 0x7fffffff || end > bytes.length) return 'is truncated (a PNG chunk runs past the end)';
     const body = bytes.subarray(offset + 4, offset + 8 + length);
-    if (crc32(body) >>> 0 !== bytes.readUInt32BE(offset + 8 + length)) return `is corrupt (the CRC of its ${JSON.stringify(type)} chunk is wrong)`;
+    if (crc32(body) >>> 0 !== bytes.readUInt32BE(offset + 8 + length))
+      return `is corrupt (the CRC of its ${JSON.stringify(type)} chunk is wrong)`;
     const data = body.subarray(4);
     if (offset === 8 && type !== 'IHDR') return 'is corrupt (a PNG must start with IHDR)';
     if (type === 'IHDR') {
@@ -46,7 +47,7 @@ function checkJpeg(bytes: Buffer): StructureProblem {
   let sawFrame = false;
   while (offset + 4 <= bytes.length) {
     if (bytes[offset] !== 0xff) return 'is corrupt (a JPEG segment does not start with a marker)';
-    const marker = bytes[offset + 1]!;
+    const marker = bytes.readUInt8(offset + 1);
     if (marker === 0xff) {
       offset++; // fill byte
       continue;
@@ -65,12 +66,15 @@ function checkJpeg(bytes: Buffer): StructureProblem {
       const components = data[5];
       if (precision !== 8) return `is a ${precision}-bit JPEG; send 8 bits per channel`;
       if (components === 4) return 'is a CMYK JPEG; send an RGB or grayscale image';
-      if (components !== 1 && components !== 3) return `is a JPEG with ${components} color components; send RGB or grayscale`;
+      if (components !== 1 && components !== 3)
+        return `is a JPEG with ${components} color components; send RGB or grayscale`;
     }
     if (marker === 0xda) {
       if (!sawFrame) return 'is corrupt (JPEG image data before its frame header)';
       // Entropy-coded data escapes 0xFF as FF 00, so the next FF D9 is the end of the image.
-      return bytes.indexOf(Buffer.from([0xff, 0xd9]), offset + 2 + length) < 0 ? 'is truncated (the JPEG has no end marker)' : undefined;
+      return bytes.indexOf(Buffer.from([0xff, 0xd9]), offset + 2 + length) < 0
+        ? 'is truncated (the JPEG has no end marker)'
+        : undefined;
     }
     offset += 2 + length;
   }
@@ -90,7 +94,8 @@ function checkWebp(bytes: Buffer): StructureProblem {
     const size = bytes.readUInt32LE(offset + 4);
     const end = offset + 8 + size + (size & 1);
     if (offset + 8 + size > riffEnd) return `is truncated (its WebP ${JSON.stringify(type)} chunk runs past the end)`;
-    if (type === 'VP8X' && size >= 1 && (bytes[offset + 8]! & 0x02) !== 0) return 'is an animated WebP; send a single still image';
+    if (type === 'VP8X' && size >= 1 && (bytes.readUInt8(offset + 8) & 0x02) !== 0)
+      return 'is an animated WebP; send a single still image';
     if (type === 'ANIM' || type === 'ANMF') return 'is an animated WebP; send a single still image';
     if (type === 'VP8 ' || type === 'VP8L') sawImage = true;
     offset = end;

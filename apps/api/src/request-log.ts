@@ -21,7 +21,18 @@ const LOGGED_HEADERS = [
   'x-forwarded-for',
 ];
 /** Query parameters of Kiln's routes that carry no secret. */
-const LOGGED_QUERY = new Set(['limit', 'cursor', 'status', 'batch_id', 'offset', 'order', 'from', 'to', 'key_id', 'webhook_events']);
+const LOGGED_QUERY = new Set([
+  'limit',
+  'cursor',
+  'status',
+  'batch_id',
+  'offset',
+  'order',
+  'from',
+  'to',
+  'key_id',
+  'webhook_events',
+]);
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -41,7 +52,7 @@ export function loggableUrl(url: string): string {
     .slice(at + 1)
     .split('&')
     .map((pair) => {
-      const name = pair.split('=', 1)[0]!;
+      const [name = ''] = pair.split('=', 1);
       return LOGGED_QUERY.has(decoded(name)) || !pair.includes('=') ? pair : `${name}=[redacted]`;
     });
   return `${url.slice(0, at)}?${pairs.join('&')}`;
@@ -61,9 +72,15 @@ export function requestLog(logger: Logger) {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    autoLogging: { ignore: (req) => UNLOGGED_PATHS.has((req.url ?? '').split('?', 1)[0]!) },
+    autoLogging: { ignore: (req) => UNLOGGED_PATHS.has((req.url ?? '').split('?', 1)[0] ?? '') },
     serializers: {
-      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string; headers: IncomingMessage['headers'] }) => ({
+      req: (req: {
+        id: unknown;
+        method: string;
+        url: string;
+        remoteAddress?: string;
+        headers: IncomingMessage['headers'];
+      }) => ({
         id: req.id,
         method: req.method,
         url: loggableUrl(req.url),

@@ -24,11 +24,17 @@ const envSchema = z.object({
   KILN_KEYS_FILE: z.string().optional(),
   KILN_ALLOW_ANY_RESOLUTION: flag,
   KILN_WEBHOOK_ALLOW_PRIVATE: flag,
-  KILN_QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('kiln'),
+  KILN_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]+$/)
+    .default('kiln'),
   KILN_WORKER_CONCURRENCY: int(1, 1),
   KILN_MICRO_BATCH: int(4, 1),
   KILN_INTRA_OP_THREADS: int(0, 0),
-  KILN_RESULT_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  KILN_RESULT_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(24 * 7),
   KILN_SYNC_TIMEOUT_MS: int(300_000, 1),
   KILN_MAX_BODY_BYTES: int(32 * 1024 * 1024, 1024),
   KILN_MAX_IMAGE_PIXELS: int(4096 * 4096, 64 * 64),

@@ -6,7 +6,15 @@ export type { Logger };
  * Header values that carry credentials. The API logs only an allowlist of request headers
  * (apps/api/src/request-log.ts); this list is the second line, for any log that includes headers.
  */
-const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'x-auth-token', 'cookie', 'set-cookie'];
+const SECRET_HEADERS = [
+  'authorization',
+  'proxy-authorization',
+  'x-api-key',
+  'api-key',
+  'x-auth-token',
+  'cookie',
+  'set-cookie',
+];
 
 /**
  * One structured logger per process. Credential headers and webhook secrets are redacted

@@ -25,7 +25,10 @@ export function healthRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/openapi.json', (_req, res) => {
-    openApi ??= buildOpenApiDocument({ serverUrl: deps.config.publicUrl, allowAnyResolution: deps.config.allowAnyResolution });
+    openApi ??= buildOpenApiDocument({
+      serverUrl: deps.config.publicUrl,
+      allowAnyResolution: deps.config.allowAnyResolution,
+    });
     res.json(openApi);
   });
 
