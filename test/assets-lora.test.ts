@@ -25,7 +25,7 @@ import {
   type TextToImageParams,
 } from '@kiln/diffusion';
 import { encodeSafetensors, makeTinyLora, type TinyLora } from '@kiln/testkit';
-import { float32ToFloat16, readModel, readInitializer, writeModel, type TensorProto } from '@kiln/onnx';
+import { GraphBuilder, float32ToFloat16, readModel, readInitializer, writeModel, type TensorProto } from '@kiln/onnx';
 import { ensureTestModel } from './harness.js';
 
 const DIFFUSERS_TINY = path.resolve(import.meta.dirname, 'fixtures', 'diffusers-tiny-sd15');
@@ -237,6 +237,72 @@ describe('LoRA merge', () => {
     });
     expect(Object.values(out)[0].data.every(Number.isFinite)).toBe(true);
     await session.dispose();
+  });
+});
+
+describe('LoRA merge, pinned to numpy', () => {
+  // A two-node graph named like an export: a Linear as MatMul over its transposed [in, out] weight, and a 3×3 Conv.
+  // Expected values: numpy, W_torch + m·(alpha/rank)·(up @ down) in float64, transposed back and rounded to float32.
+  const Q_MERGED = [
+    -0.4124999940395355, -0.24687500298023224, -0.46406251192092896, -0.375, 0.03124999813735485, 0.02187499962747097,
+    -0.07499999552965164, 0.11250000447034836, 0.4750000238418579, 0.75, 0.34687501192092896, 0.47968751192092896,
+  ];
+  const CONV_MERGED_HEAD = [-0.44999998807907104, -0.43333330750465393, -0.4166666567325592];
+  const CONV_MERGED_TAIL = [0.8833333253860474, 0.9555555582046509, 1.0277777910232544];
+
+  it('merges a kohya linear LoRA into a transposed MatMul weight and a PEFT LoCon into a 3×3 Conv', async () => {
+    const g = new GraphBuilder();
+    const x = g.addInput('x', 'float32', [1, 2, 4]);
+    const image = g.addInput('image', 'float32', [1, 2, 3, 3]);
+    const weightQ = Float32Array.from({ length: 12 }, (_, i) => i / 10 - 0.5);
+    const weightC = Float32Array.from({ length: 36 }, (_, i) => i / 36 - 0.5);
+    const q = g.scope('blk', () =>
+      g.scope('to_q', () => g.op('MatMul', [x, g.addInitializer('onnx::MatMul_1', 'float32', [4, 3], weightQ)])),
+    );
+    const c = g.scope('conv', () =>
+      g.op('Conv', [image, g.addInitializer('conv.weight', 'float32', [2, 2, 3, 3], weightC)], {
+        kernel_shape: [3, 3],
+      }),
+    );
+    g.addOutput('q', 'float32', [1, 2, 3], q);
+    g.addOutput('c', 'float32', [1, 2, 1, 1], c);
+    const file = path.join(work, 'pinned', 'model.onnx');
+    await g.write(file);
+
+    const kohya = encodeSafetensors({
+      'lora_unet_blk_to_q.lora_up.weight': {
+        dtype: 'F32',
+        shape: [3, 2],
+        values: Float32Array.of(0.5, -1, 0.25, 0.75, -0.5, 0.125),
+      },
+      'lora_unet_blk_to_q.lora_down.weight': {
+        dtype: 'F32',
+        shape: [2, 4],
+        values: Float32Array.of(1, 0, -1, 0.5, 0.25, 0.5, 0, -0.75),
+      },
+      'lora_unet_blk_to_q.alpha': { dtype: 'F32', shape: [], values: Float32Array.of(1) },
+    });
+    const peft = encodeSafetensors(
+      {
+        'unet.conv.lora_A.weight': {
+          dtype: 'F32',
+          shape: [1, 2, 3, 3],
+          values: Float32Array.from({ length: 18 }, (_, i) => i / 18 - 0.25),
+        },
+        'unet.conv.lora_B.weight': { dtype: 'F32', shape: [2, 1, 1, 1], values: Float32Array.of(0.5, -2) },
+      },
+      { lora_adapter_metadata: JSON.stringify({ 'unet.r': 1, 'unet.lora_alpha': 1 }) },
+    );
+    const unet = await openComponent(file);
+    const result = await mergeLoras({ unet }, [
+      { lora: parse(kohya, 'kohya'), weight: 0.7 },
+      { lora: parse(peft, 'peft'), weight: -0.4 },
+    ]);
+    expect(result.unmatched).toEqual([]);
+    expect([...patchValues(result.patches.unet!.get('onnx::MatMul_1')!)]).toEqual(Q_MERGED);
+    const conv = [...patchValues(result.patches.unet!.get('conv.weight')!)];
+    expect(conv.slice(0, 3)).toEqual(CONV_MERGED_HEAD);
+    expect(conv.slice(-3)).toEqual(CONV_MERGED_TAIL);
   });
 });
 

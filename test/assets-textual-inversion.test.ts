@@ -105,7 +105,7 @@ describe('textual inversion', () => {
     }
   });
 
-  it('combines with a LoRA on the same text encoder: the LoRA applies to every prompt, the rows only to triggers', async () => {
+  it('combines with a text-encoder LoRA: the LoRA applies to every prompt, the new rows only to triggers', async () => {
     const loraFile = path.join(work, 'te-lora.safetensors');
     await writeFile(loraFile, (await makeTinyLora(modelDir, { include: /self_attn\.(q|v)_proj$/ })).kohyaF32);
     const file = await writeEmbedding('dog.pt', rowsOf(base.tokenizer, ['dog']), 1);
@@ -124,7 +124,7 @@ describe('textual inversion', () => {
     }
   });
 
-  it('uses the token a diffusers file names; refuses triggers in the vocabulary and vectors of the wrong width', async () => {
+  it('takes the token a diffusers file names; refuses triggers in the vocabulary, vectors of the wrong width', async () => {
     const embedding = makeTinyEmbedding(DIM, 1, { token: '<concept>' });
     const file = path.join(work, 'learned_embeds.safetensors');
     await writeFile(file, embedding.diffusersSafetensors);
