@@ -130,6 +130,17 @@ describe('.pt files', () => {
     expectAssetError(() => readTorchFile(bytes, 'evil.pt'), 'unsafe_pickle', /evil\.pt: refuses global posix\.system/);
   });
 
+  it('names a legacy (non-zip) torch.save file instead of misreading it', () => {
+    const legacy = Uint8Array.from([
+      0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+    ]);
+    expectAssetError(
+      () => parseEmbedding(legacy, 'old.pt'),
+      'invalid_embedding',
+      /old\.pt: legacy \(pre-1\.6\) torch\.save/,
+    );
+  });
+
   it('refuses a corrupted archive', () => {
     const bytes = makeTinyEmbedding(8).a1111Pt.slice();
     bytes[60] ^= 0xff; // inside data.pkl's bytes

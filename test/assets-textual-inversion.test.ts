@@ -124,7 +124,7 @@ describe('textual inversion', () => {
     }
   });
 
-  it('takes the token a diffusers file names; refuses triggers in the vocabulary, vectors of the wrong width', async () => {
+  it('takes the token a diffusers file names; refuses known tokens and vectors of the wrong width', async () => {
     const embedding = makeTinyEmbedding(DIM, 1, { token: '<concept>' });
     const file = path.join(work, 'learned_embeds.safetensors');
     await writeFile(file, embedding.diffusersSafetensors);

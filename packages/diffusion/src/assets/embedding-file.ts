@@ -23,6 +23,10 @@ const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 /** Reads an embedding file of any supported format, told apart by content, not by file name. */
 export function parseEmbedding(bytes: Uint8Array, name: string): EmbeddingFile {
   const isZip = ZIP_MAGIC.every((byte, i) => bytes[i] === byte);
+  // torch.save before 1.6 wrote a bare pickle stream (starting with PROTO), not a zip.
+  if (bytes[0] === 0x80) {
+    throw new AssetError('invalid_embedding', 'legacy (pre-1.6) torch.save format; re-save it with torch >= 1.6', name);
+  }
   const { tensor, token } = isZip ? fromTorch(bytes, name) : fromSafetensors(bytes, name);
   const [vectors, dim] = tensor.shape.length === 1 ? [1, tensor.shape[0]] : tensor.shape;
   if (tensor.shape.length > 2 || vectors === 0 || dim === 0) {
