@@ -153,6 +153,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port and data folder (its append-only file restores the data). */
   start(): Promise<void>;
+  /** SIGSTOPs it: connections stay open and nothing answers (a hung Redis). */
+  freeze(): void;
+  /** SIGCONTs it after {@link freeze}. */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -183,7 +187,14 @@ export async function startRedisServer(): Promise<RedisServer> {
       child = spawn('redis-server', args, { stdio: 'ignore' });
       await pollUntil(async () => ((await pingRedis(url, 200)) ? true : undefined), 10_000, 50);
     },
+    freeze() {
+      child?.kill('SIGSTOP');
+    },
+    thaw() {
+      child?.kill('SIGCONT');
+    },
     async kill() {
+      child?.kill('SIGCONT'); // a frozen process does not die of SIGKILL before it runs again
       child?.kill('SIGKILL');
       if (child) await exited(child, 5000);
     },

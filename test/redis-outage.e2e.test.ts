@@ -10,12 +10,13 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, startApiProcess, startRedisServer, type ApiProcess, type RedisServer } from './harness.js';
 
+const COMMAND_TIMEOUT_MS = 1000;
 let redis: RedisServer;
 let api: ApiProcess;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  api = await startApiProcess({ REDIS_URL: redis.url });
+  api = await startApiProcess({ REDIS_URL: redis.url, KILN_REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) });
 });
 afterAll(async () => {
   await api?.stop();
@@ -119,5 +120,34 @@ describe('Redis outage', () => {
     );
     expect(ids.sort()).toEqual([jobId, after.json.response_id].sort());
     expect(api.alive()).toBe(true);
+  });
+
+  it('answers 503 at once while Redis hangs with its connections open, after one request that waited', async () => {
+    const before = await submit('before the freeze');
+    expect(before.status).toBe(201);
+    const jobId = before.json.response_id as string;
+    const known = await jobIds();
+
+    redis.freeze();
+    try {
+      // The first request waits for the command timeout; it is a read, so nothing is left behind.
+      const first = await timed(`/v1/jobs/${jobId}`);
+      expect(first.status).toBe(503);
+      expect(first.ms).toBeLessThan(COMMAND_TIMEOUT_MS + 1000);
+      const during: Timed[] = [];
+      for (let i = 0; i < 20; i++) {
+        during.push(await submit(`frozen ${i}`), await timed(`/v1/requests/${jobId}`), await timed('/readyz'));
+      }
+      for (const reply of during) {
+        expect(reply.status).toBe(503);
+        expect(reply.ms).toBeLessThan(500);
+      }
+    } finally {
+      redis.thaw();
+    }
+    await pollUntil(async () => ((await timed('/readyz')).json?.redis === true ? true : undefined), 15_000, 100);
+    expect((await timed(`/v1/jobs/${jobId}`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await jobIds()).sort()).toEqual(known.sort());
   });
 });

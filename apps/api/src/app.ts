@@ -6,7 +6,7 @@ import { bodyLimits } from './body-limits.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler } from './error-handler.js';
 import { checkIdParams } from './id-params.js';
-import { redisGate } from './redis-gate.js';
+import { RedisGate } from './redis-gate.js';
 import { requestLog } from './request-log.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
@@ -31,12 +31,13 @@ export function createApp(deps: ApiDeps): Express {
     next();
   });
   app.use(requestLog(deps.logger));
-  app.use(healthRoutes(deps));
+  const gate = new RedisGate(deps.redis);
+  app.use(healthRoutes(deps, gate));
   app.use(metricsRoutes(deps));
   // Who is calling is known before any body is read: an unknown caller's 30 MB is never parsed.
   app.use(authenticate(deps.keys, new AuthFailureThrottle(deps.config.authFailuresPerMinute)));
   app.use(checkIdParams());
-  app.use(redisGate(deps.redis));
+  app.use(gate.middleware());
   app.use(bodyLimits(deps.config, isBatchUpload));
   app.use(rateLimit(deps));
   // A batch upload is read as it streams (batches.routes.ts), under its own, larger limit.
@@ -57,6 +58,6 @@ export function createApp(deps: ApiDeps): Express {
   app.use(batchesRoutes(deps));
   app.use(webhooksRoutes(deps));
   app.use((req, _res, next) => next(new KilnError('not_found', `no route ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.logger, deps.redis));
+  app.use(errorHandler(deps.logger, gate));
   return app;
 }

@@ -1,9 +1,8 @@
 import { bodyValidationError, errorBody, isKilnError, type ErrorCode } from '@kiln/contracts';
 import type { Logger } from '@kiln/config';
 import type { NextFunction, Request, Response } from 'express';
-import type { Redis } from 'ioredis';
 import { closeAfterResponse } from './body-limits.js';
-import { isRedisUnavailableError, redisUnavailable } from './redis-gate.js';
+import { isRedisUnavailableError, redisUnavailable, type RedisGate } from './redis-gate.js';
 
 /** The errors of body-parser, the router and Node's streams (http-errors style). */
 interface HttpError extends Error {
@@ -34,7 +33,7 @@ const isDecompressionError = (err: HttpError) =>
  * request id, logged once. An answer sent before the request's body was read closes the
  * connection rather than wait for the rest of the body.
  */
-export function errorHandler(logger: Logger, redis?: Pick<Redis, 'status'>) {
+export function errorHandler(logger: Logger, gate?: RedisGate) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) {
       if (!req.complete) req.socket?.destroy();
@@ -51,7 +50,8 @@ export function errorHandler(logger: Logger, redis?: Pick<Redis, 'status'>) {
     const clientStatus =
       typeof error.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : undefined;
     const clientError = clientStatus !== undefined;
-    if (isRedisUnavailableError(err) || (!clientError && redis && redis.status !== 'ready')) {
+    if (isRedisUnavailableError(err)) gate?.failed(err);
+    if (isRedisUnavailableError(err) || (!clientError && gate && !gate.open)) {
       const unavailable = redisUnavailable();
       res.set('Retry-After', String(unavailable.retryAfterSeconds));
       send(unavailable.status, unavailable.toBody());

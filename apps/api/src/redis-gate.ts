@@ -4,7 +4,7 @@
  * connection drops is rejected rather than re-sent on reconnect, and one that gets no answer
  * within `KILN_REDIS_COMMAND_TIMEOUT_MS` is abandoned. So a client that was told 503 never finds a
  * job created for it later by a queued command. ioredis reconnects by itself; the gate opens again
- * as soon as the connection is ready.
+ * as soon as the connection is ready (or, after a timeout, as soon as Redis answers again).
  */
 import { KilnError } from '@kiln/contracts';
 import type { KilnConfig } from '@kiln/config';
@@ -32,11 +32,42 @@ export const redisUnavailable = () =>
     retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS,
   });
 
-/** Every route behind this answers 503 at once while the connection is not ready. */
-export function redisGate(redis: Redis) {
-  return (_req: Request, _res: Response, next: NextFunction) => {
-    next(redis.status === 'ready' ? undefined : redisUnavailable());
-  };
+/**
+ * Whether requests may go to Redis now. Closed while the connection is not ready, and also after a
+ * command timed out on a connection that stayed open (a Redis that hangs): then one request waited
+ * for the timeout, the following ones are refused at once until Redis answers a PING again.
+ */
+export class RedisGate {
+  private unresponsive = false;
+
+  constructor(
+    private readonly redis: Pick<Redis, 'status' | 'ping'>,
+    private readonly probeMs = 500,
+  ) {}
+
+  get open(): boolean {
+    return this.redis.status === 'ready' && !this.unresponsive;
+  }
+
+  /** Every route behind this answers 503 at once while the gate is closed. */
+  middleware() {
+    return (_req: Request, _res: Response, next: NextFunction) => {
+      next(this.open ? undefined : redisUnavailable());
+    };
+  }
+
+  /** Notes a failed Redis command: a timeout closes the gate until a PING is answered. */
+  failed(err: unknown): void {
+    if (this.unresponsive || !(err instanceof Error) || !err.message.includes('Command timed out')) return;
+    this.unresponsive = true;
+    const probe = () => {
+      this.redis.ping().then(
+        () => (this.unresponsive = false),
+        () => setTimeout(probe, this.probeMs).unref(),
+      );
+    };
+    probe();
+  }
 }
 
 const CONNECTION_ERRORS = [

@@ -1,9 +1,10 @@
 import { buildOpenApiDocument } from '@kiln/contracts';
 import { Router } from 'express';
 import type { ApiDeps } from '../deps.js';
+import type { RedisGate } from '../redis-gate.js';
 
 /** A worker counts as seen when it holds a BullMQ connection to the render queue. */
-export function healthRoutes(deps: ApiDeps): Router {
+export function healthRoutes(deps: ApiDeps, gate: RedisGate): Router {
   const router = Router();
   let openApi: unknown;
 
@@ -14,10 +15,13 @@ export function healthRoutes(deps: ApiDeps): Router {
   // Answers at once while Redis is away: the API's connection neither queues nor waits for it.
   router.get('/readyz', async (_req, res) => {
     const redis =
-      deps.redis.status === 'ready' &&
+      gate.open &&
       (await deps.redis.ping().then(
         (r) => r === 'PONG',
-        () => false,
+        (err: unknown) => {
+          gate.failed(err);
+          return false;
+        },
       ));
     const workers = redis ? await deps.queue.getWorkersCount().catch(() => 0) : 0;
     const ready = redis && workers > 0;
