@@ -39,8 +39,8 @@ describe('safetensors', () => {
     const parsed = parseSafetensors(file, 'ok.safetensors');
     expect(parsed.metadata).toEqual({ note: 'hi' });
     expect(parsed.tensors.get('a')).toEqual({ dtype: 'F32', shape: [2, 3], values });
-    // 1e-3 is not a float16: it reads back as the nearest one.
-    expect([...parsed.tensors.get('b')!.values]).toEqual([0.5, -1.25, 3, 0.0010004043579101562, 65504, -0]);
+    // 1e-3 is not a float16: it reads back as the nearest one, 1.0004 × 2^-10 (0x1419).
+    expect([...parsed.tensors.get('b')!.values]).toEqual([0.5, -1.25, 3, (1 + 25 / 1024) * 2 ** -10, 65504, -0]);
   });
 
   it('reads BF16 as the top half of a float32', () => {
