@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The setup step behind `npm start` and `npm test`: build the TypeScript projects and write the
-// default tiny model to ./models/tiny-sd15 when no model is there. With --redis, also make sure
+// default tiny models to ./models/tiny-sd15 and ./models/tiny-sd3 when no model is there. With --redis, also make sure
 // a Redis answers on 127.0.0.1:6379 (starting a daemonized redis-server for the test suite).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,10 +19,12 @@ run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b']
 
 const modelsDir = path.resolve(root, process.env.KILN_MODELS_DIR ?? 'models');
 const defaultModel = path.join(modelsDir, process.env.KILN_SD15_MODEL ?? 'tiny-sd15');
-if (!existsSync(path.join(defaultModel, 'model_index.json'))) {
-  console.log(`[setup] writing the tiny random-weight SD1.5 model to ${defaultModel}`);
+const defaultSd3Model = path.join(modelsDir, process.env.KILN_SD3_MODEL ?? 'tiny-sd3');
+for (const [dir, family, label] of [[defaultModel, 'sd15', 'SD1.5'], [defaultSd3Model, 'sd3', 'SD3']]) {
+  if (existsSync(path.join(dir, 'model_index.json'))) continue;
+  console.log(`[setup] writing the tiny random-weight ${label} model to ${dir}`);
   console.log('[setup] NOTE: its images are noise until you install real weights (README, "Installing real weights").');
-  run(process.execPath, [path.join(root, 'apps/cli/dist/main.js'), 'models', 'make-tiny', defaultModel]);
+  run(process.execPath, [path.join(root, 'apps/cli/dist/main.js'), 'models', 'make-tiny', dir, '--family', family]);
 }
 
 function redisAnswers() {

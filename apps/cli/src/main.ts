@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { SD15_SAMPLERS } from '@kiln/contracts';
+import { SD15_SAMPLERS, SD3_SAMPLERS } from '@kiln/contracts';
 import { batchCommand } from './commands/batch.command.js';
 import { makeTinyCommand } from './commands/models.command.js';
 import { renderCommand } from './commands/render.command.js';
@@ -14,11 +14,14 @@ program.command('worker').description('a render worker only (what GPU machines r
 program
   .command('render')
   .description('one generation in-process, no Redis: writes 0.png, 1.png, … and result.json')
-  .requiredOption('--model <dir>', 'model folder in the diffusers ONNX layout')
+  .requiredOption('--model <dir>', 'model folder in the diffusers ONNX layout (SD1.5 or SD3)')
   .requiredOption('--out <dir>', 'output folder')
   .requiredOption('--prompt <text>')
   .option('--negative-prompt <text>')
-  .addOption(new Option('--sampler <name>').choices([...SD15_SAMPLERS]))
+  .option('--prompt-2 <text>', 'SD3: the second text encoder\'s prompt')
+  .option('--negative-prompt-2 <text>', 'SD3: the second text encoder\'s negative prompt')
+  .option('--style-preset <name>', 'a named prompt template (GET /v1/style-presets lists them)')
+  .addOption(new Option('--sampler <name>').choices([...SD15_SAMPLERS, ...SD3_SAMPLERS]))
   .option('--cfg-scale <n>')
   .option('--steps <n>')
   .option('--num-images <n>')

@@ -3,8 +3,8 @@
  * pipeline's parameters, shared by the worker and `kiln render` (so both render the same job the
  * same way). Input images arrive as bytes: the worker reads them from storage, the CLI from files.
  */
-import type { JobImageField, Sd15Job } from '@kiln/contracts';
-import type { ImageLimits, RngSource, Sd15RenderParams } from '@kiln/diffusion';
+import type { JobImageField, RenderJobData, Sd15Job, Sd3Job } from '@kiln/contracts';
+import type { ImageLimits, RenderRequest, RngSource, Sd15RenderParams, Sd3RenderParams } from '@kiln/diffusion';
 
 export type InputImages = Partial<Record<JobImageField, Uint8Array>>;
 
@@ -15,6 +15,13 @@ export interface RenderSettings {
   imageLimits?: Partial<ImageLimits>;
   /** `kiln render --rng nv`: A1111's GPU noise; the API always renders with torch's CPU generator. */
   rng?: RngSource;
+}
+
+/** What the inference thread renders for a job, with the model folder the job renders with. */
+export function toRenderRequest(job: RenderJobData, modelDir: string, images: InputImages, settings: RenderSettings): RenderRequest {
+  return job.family === 'sd3'
+    ? { family: 'sd3', modelDir, params: toSd3RenderParams(job, images, settings) }
+    : { family: 'sd15', modelDir, params: toRenderParams(job, images, settings) };
 }
 
 export function toRenderParams(job: Sd15Job, images: InputImages, settings: RenderSettings): Sd15RenderParams {
@@ -44,5 +51,28 @@ export function toRenderParams(job: Sd15Job, images: InputImages, settings: Rend
     fullResPadding: request.inpaint_full_res_padding,
     pasteOriginal: request.inpaint_paste_original,
     ...(settings.imageLimits && { imageLimits: settings.imageLimits }),
+  };
+}
+
+export function toSd3RenderParams(job: Sd3Job, images: InputImages, settings: RenderSettings): Sd3RenderParams {
+  const { request } = job;
+  return {
+    prompt: request.prompt,
+    negativePrompt: request.negative_prompt,
+    ...(request.prompt_2 !== undefined && { prompt2: request.prompt_2 }),
+    ...(request.negative_prompt_2 !== undefined && { negativePrompt2: request.negative_prompt_2 }),
+    sampler: request.sampler,
+    steps: request.steps,
+    cfgScale: request.cfg_scale,
+    width: request.width,
+    height: request.height,
+    seeds: job.seeds,
+    microBatchSize: settings.microBatchSize,
+    ...(settings.rng && { rng: settings.rng }),
+    ...(images.init_image && {
+      initImage: images.init_image,
+      strength: request.strength,
+      ...(settings.imageLimits && { imageLimits: settings.imageLimits }),
+    }),
   };
 }

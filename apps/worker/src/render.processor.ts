@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { encodeFailure, recordableRequest, type ErrorCode, type RenderJobResult, type Sd15Job, type StoredImage } from '@kiln/contracts';
+import { encodeFailure, recordableRequest, type ErrorCode, type RenderJobData, type RenderJobResult, type StoredImage } from '@kiln/contracts';
 import type { KilnConfig, Logger } from '@kiln/config';
 import {
   CONTENT_TYPES,
@@ -22,7 +22,7 @@ import { resultKey, resultManifestKey, type FileStore } from '@kiln/storage';
 import { UnrecoverableError } from 'bullmq';
 import { readInputImages } from './input-images.js';
 import type { AttemptContext } from './render-attempt.js';
-import { toRenderParams } from './render-params.js';
+import { toRenderRequest } from './render-params.js';
 
 export interface ProcessorDeps {
   config: Readonly<KilnConfig>;
@@ -36,20 +36,21 @@ export function unrecoverable(code: ErrorCode, message: string, field?: string):
   return new UnrecoverableError(encodeFailure({ code, message, ...(field && { field }) }));
 }
 
-function readJob(job: RenderJob): Sd15Job {
-  let data;
+function readJob(job: RenderJob): RenderJobData {
   try {
-    data = readJobData(job);
+    return readJobData(job);
   } catch (err) {
     if (err instanceof MalformedJobError) throw unrecoverable('invalid_request', err.message);
     throw err;
   }
-  if (data.family !== 'sd15') throw unrecoverable('model_unavailable', 'no SD3 model is configured on this worker');
-  return data;
 }
 
 /** The model folder a job renders with; an unknown checkpoint is the job's fault, not Kiln's. */
-function modelDirFor(config: Readonly<KilnConfig>, job: Sd15Job): string {
+function modelDirFor(config: Readonly<KilnConfig>, job: RenderJobData): string {
+  if (job.family === 'sd3') {
+    if (!config.sd3Model) throw unrecoverable('model_unavailable', 'no SD3 model is configured on this worker (KILN_SD3_MODEL)');
+    return path.join(config.modelsDir, config.sd3Model);
+  }
   const { checkpoint } = job.request;
   if (checkpoint === undefined) return path.join(config.modelsDir, config.sd15Model);
   const dir = path.join(config.modelsDir, checkpoint);
@@ -84,10 +85,10 @@ export function createRenderProcessor({ config, store, thread, logger }: Process
         microBatchSize: config.microBatchSize,
         imageLimits: { maxPixels: config.maxImagePixels, maxBytes: config.maxBodyBytes },
       };
-      result = await thread.render(
-        { family: 'sd15', modelDir, params: toRenderParams(data, images, settings) },
-        { signal: attempt.signal, onProgress: attempt.reportProgress },
-      );
+      result = await thread.render(toRenderRequest(data, modelDir, images, settings), {
+        signal: attempt.signal,
+        onProgress: attempt.reportProgress,
+      });
     } catch (err) {
       if (err instanceof RenderInputError) throw unrecoverable(err.code, err.message, err.field);
       if (err instanceof RenderAbortedError) throw unrecoverable('canceled', 'the job was canceled');

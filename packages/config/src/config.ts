@@ -19,7 +19,7 @@ const envSchema = z.object({
   KILN_DATA_DIR: z.string().default('./data'),
   KILN_MODELS_DIR: z.string().default('./models'),
   KILN_SD15_MODEL: z.string().default('tiny-sd15'),
-  KILN_SD3_MODEL: z.string().optional(),
+  KILN_SD3_MODEL: z.string().default('tiny-sd3'),
   KILN_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu', 'auto']).default('cpu'),
   KILN_KEYS_FILE: z.string().optional(),
   KILN_ALLOW_ANY_RESOLUTION: flag,

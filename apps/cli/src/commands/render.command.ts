@@ -2,14 +2,22 @@
  * `kiln render`: one generation in-process, no Redis. Every request field is a --kebab-case
  * flag; the flags are assembled into the same request object the API takes, validated by the
  * same schema, normalised into the same job and mapped to the pipeline by the worker's own
- * `toRenderParams`, so the CLI and a worker render a request the same way.
+ * `toRenderRequest`, so the CLI and a worker render a request the same way. The model folder's
+ * `model_index.json` says whether it is SD1.5 or SD3; the request is validated for that family.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
-import { parseGenerateRequest, resolveSeeds, toJobRequest, type GenerateRequest, type Sd15Job } from '@kiln/contracts';
+import {
+  parseGenerateRequest,
+  resolveSeeds,
+  toJobRequest,
+  type GenerateRequest,
+  type ModelFamily,
+  type RenderJobData,
+} from '@kiln/contracts';
 import { FILE_EXTENSIONS, Renderer, RenderInputError, encodeImage } from '@kiln/diffusion';
-import { toRenderParams, type InputImages } from '@kiln/worker';
+import { toRenderRequest, type InputImages } from '@kiln/worker';
 
 export interface RenderFlags {
   model: string;
@@ -44,6 +52,8 @@ async function buildRequest(flags: RenderFlags): Promise<Record<string, unknown>
   const request: Record<string, unknown> = {};
   for (const [flag, value] of Object.entries(flags)) {
     if (CLI_ONLY.has(flag) || value === undefined) continue;
+    // commander gives `--no-…` options their default (true) when absent: that is "not sent".
+    if (flag === 'inpaintPasteOriginal' && value === true) continue;
     const field = snake(flag);
     if (field === 'seed') request.seed = parseSeed(String(value));
     else if (NUMBER_FIELDS.has(field)) request[field] = Number(value);
@@ -63,12 +73,21 @@ function reportInputError(err: unknown): undefined {
   return undefined;
 }
 
+/** The family of a model folder, from the pipeline class diffusers (or optimum) wrote in model_index.json. */
+async function familyOf(modelDir: string): Promise<ModelFamily> {
+  let index: { _class_name?: unknown };
+  try {
+    index = JSON.parse(await readFile(path.join(modelDir, 'model_index.json'), 'utf8')) as { _class_name?: unknown };
+  } catch (err) {
+    throw new Error(`${modelDir} is not a model folder (no readable model_index.json): ${(err as Error).message}`, { cause: err });
+  }
+  return typeof index._class_name === 'string' && index._class_name.startsWith('StableDiffusion3') ? 'sd3' : 'sd15';
+}
+
 /** The job `kiln render` runs: what the API's intake would queue for the same request. */
-function localJob(request: GenerateRequest): Sd15Job {
-  const job = toJobRequest(request);
-  if (job.family !== 'sd15') throw new Error('kiln render renders SD1.5 models');
+function localJob(request: GenerateRequest): RenderJobData {
   return {
-    ...job,
+    ...toJobRequest(request),
     seeds: resolveSeeds(request.seed, request.num_images, () => randomInt(0, 2 ** 32)),
     inputs: {},
     tenant: 'local',
@@ -79,8 +98,11 @@ function localJob(request: GenerateRequest): Sd15Job {
 }
 
 export async function renderCommand(flags: RenderFlags): Promise<void> {
+  // `--checkpoint` names another model folder, as a request's checkpoint does on a worker.
+  const modelDir = path.resolve(typeof flags.checkpoint === 'string' ? flags.checkpoint : flags.model);
+  const family = await familyOf(modelDir);
   // The CLI renders at any multiple of 8: the allowed-pairs rule is an API operator's policy.
-  const parsed = parseGenerateRequest('sd15', await buildRequest(flags), { allowAnyResolution: true });
+  const parsed = parseGenerateRequest(family, await buildRequest(flags), { allowAnyResolution: true });
   if (!parsed.success) {
     for (const d of parsed.body.detail) console.error(`--${String(d.loc.at(-1)).replace(/_/g, '-')}: ${d.msg}`);
     process.exitCode = 2;
@@ -94,10 +116,8 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
   const { seeds } = job;
   const renderer = new Renderer({ executionProvider: 'cpu' });
   try {
-    const params = toRenderParams(job, images, { microBatchSize: Number(flags.microBatch ?? 4), rng: flags.rng ?? 'cpu' });
-    // `--checkpoint` names another model folder, as a request's checkpoint does on a worker.
-    const modelDir = path.resolve(job.request.checkpoint ?? flags.model);
-    const result = await renderer.render({ family: 'sd15', modelDir, params }).catch(reportInputError);
+    const settings = { microBatchSize: Number(flags.microBatch ?? 4), rng: flags.rng ?? 'cpu' };
+    const result = await renderer.render(toRenderRequest(job, modelDir, images, settings)).catch(reportInputError);
     if (!result) return;
     await mkdir(flags.out, { recursive: true });
     const extension = FILE_EXTENSIONS[job.request.image_encoding];

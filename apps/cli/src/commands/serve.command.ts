@@ -7,15 +7,21 @@ import { ensureRedis } from '../redis-supervisor.js';
 import { RANDOM_WEIGHTS_MARKER } from './models.command.js';
 
 function warnIfRandomWeights(config: Readonly<KilnConfig>, logger: Logger): void {
-  const dir = path.join(config.modelsDir, config.sd15Model);
-  if (existsSync(path.join(dir, RANDOM_WEIGHTS_MARKER))) {
+  const defaults = [
+    { family: 'SD1.5', variable: 'KILN_SD15_MODEL', name: config.sd15Model },
+    { family: 'SD3', variable: 'KILN_SD3_MODEL', name: config.sd3Model },
+  ];
+  for (const { family, variable, name } of defaults) {
+    if (!name) continue;
+    const dir = path.join(config.modelsDir, name);
+    if (!existsSync(path.join(dir, RANDOM_WEIGHTS_MARKER))) continue;
     const banner = '!'.repeat(78);
     // Plain text on stderr as well as the structured log: people read this, not log collectors.
     console.error(
-      `${banner}\n  The default model ${dir} has RANDOM weights: every image it makes is noise.\n` +
-        `  Install a real SD1.5 ONNX model (README, "Installing real weights") and set KILN_SD15_MODEL.\n${banner}`,
+      `${banner}\n  The default ${family} model ${dir} has RANDOM weights: every image it makes is noise.\n` +
+        `  Install a real ${family} ONNX model (README, "Installing real weights") and set ${variable}.\n${banner}`,
     );
-    logger.warn({ model: dir }, 'the default model has random weights: its images are noise');
+    logger.warn({ model: dir }, `the default ${family} model has random weights: its images are noise`);
   }
 }
 
