@@ -65,15 +65,8 @@ export function bodyLimits(config: Readonly<Limits>, isBatchUpload: (req: Reques
       );
     }
     if (inFlight >= config.maxUploads) {
-      return next(
-        new KilnError(
-          'service_unavailable',
-          `${inFlight} request bodies are arriving at once, the most this server takes`,
-          {
-            retryAfterSeconds: 1,
-          },
-        ),
-      );
+      const message = `${inFlight} request bodies are arriving at once, the most this server takes`;
+      return next(new KilnError('service_unavailable', message, { retryAfterSeconds: 1 }));
     }
     inFlight++;
     perClient.set(client, mine + 1);

@@ -49,9 +49,9 @@ export function errorHandler(logger: Logger, gate?: RedisGate) {
     const error = (err ?? {}) as HttpError;
     const clientStatus =
       typeof error.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : undefined;
-    const clientError = clientStatus !== undefined;
-    if (isRedisUnavailableError(err)) gate?.failed(err);
-    if (isRedisUnavailableError(err) || (!clientError && gate && !gate.open)) {
+    const redisDown = isRedisUnavailableError(err);
+    if (redisDown) gate?.failed(err);
+    if (redisDown || (clientStatus === undefined && gate && !gate.open)) {
       const unavailable = redisUnavailable();
       res.set('Retry-After', String(unavailable.retryAfterSeconds));
       send(unavailable.status, unavailable.toBody());
@@ -77,7 +77,7 @@ export function errorHandler(logger: Logger, gate?: RedisGate) {
       );
       return;
     }
-    if (err instanceof URIError || (clientError && error.message?.startsWith('Failed to decode param'))) {
+    if (err instanceof URIError || (clientStatus && error.message?.startsWith('Failed to decode param'))) {
       send(404, errorBody('not_found', 'the path is not valid percent-encoding'));
       return;
     }
