@@ -1,5 +1,5 @@
 /**
- * Bearer-token authentication against the keys file (CONTRACT §5). Tokens are stored as SHA-256
+ * Bearer-token authentication against the keys file (docs/api.md). Tokens are stored as SHA-256
  * hex digests; the file is re-read when it changes, so keys can be added while Kiln runs.
  * Without a keys file Kiln is in local mode: every caller is the `local` tenant (and the server
  * binds to loopback only).

@@ -1,5 +1,5 @@
 /**
- * `GET /metrics`: Prometheus metrics of the whole Kiln (CONTRACT §5), via prom-client. Queue
+ * `GET /metrics`: Prometheus metrics of the whole Kiln (docs/api.md), via prom-client. Queue
  * states and the worker count are read from Redis at scrape time; job and step durations, images
  * and worker busy time are what every worker added to Redis when its attempts ended (see
  * @kiln/queue metrics-ledger), so any API process answers for the whole fleet. The API process's

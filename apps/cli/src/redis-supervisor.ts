@@ -1,6 +1,6 @@
 /**
  * `kiln start` needs a Redis: REDIS_URL if set, else one on 127.0.0.1:6379, else a local
- * `redis-server` started as a child process with its data under `<data>/redis` (CONTRACT §6).
+ * `redis-server` started as a child process with its data under `<data>/redis` (README.md, "Commands").
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';

@@ -48,7 +48,7 @@ const bad = (name: string, patch: Record<string, unknown>, loc: LocSegment[], ty
   error: { loc: ['body', ...loc], type },
 });
 
-// One accepted and one rejected value (both sides of each bound) for every rule of CONTRACT §1.
+// One accepted and one rejected value (both sides of each bound) for every rule of docs/generate.md.
 const FIELD_CASES: Case[] = [
   ok('prompt of 1 char', { prompt: 'x' }),
   ok('prompt of 10000 chars', { prompt: 'x'.repeat(10_000) }),
@@ -158,7 +158,7 @@ const FIELD_CASES: Case[] = [
   bad('unknown field', { guidance: 7 }, ['guidance'], 'extra_forbidden'),
 ];
 
-describe.each(BOTH)('%s request fields (CONTRACT §1)', (family) => {
+describe.each(BOTH)('%s request fields (docs/generate.md)', (family) => {
   const cases = FIELD_CASES.filter((c) => c.families.includes(family));
   it.each(cases.filter((c) => !c.error).map((c) => [c.name, c] as const))('accepts %s', (_, c) => {
     const data = accept(family, { ...base, ...c.patch });
@@ -214,7 +214,7 @@ describe.each(BOTH)('%s request fields (CONTRACT §1)', (family) => {
 });
 
 describe('defaults applied on parse', () => {
-  it('SD1.5: every default of CONTRACT §1', () => {
+  it('SD1.5: every default of docs/generate.md', () => {
     expect(accept('sd15', base)).toEqual({
       family: 'sd15',
       prompt: base.prompt,

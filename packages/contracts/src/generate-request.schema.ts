@@ -81,7 +81,7 @@ interface CrossFieldValues {
 }
 
 /**
- * Adds the rules that involve more than one field (CONTRACT §1 and §2) and the defaults that
+ * Adds the rules that involve more than one field (docs/generate.md, docs/api.md) and the defaults that
  * depend on another field. Each rule reports at the field the user should change.
  */
 function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(schema: S, family: ModelFamily, opts: SchemaOptions): S {

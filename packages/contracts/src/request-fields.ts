@@ -3,7 +3,7 @@ import { MAX_SEED } from './seeds.js';
 import { STYLE_PRESET_NAMES } from './style-presets.js';
 import { WEBHOOK_EVENTS } from './webhook-events.js';
 
-/** Field defaults of `ImageGenerationRequest` (CONTRACT §1); width/height are per family. */
+/** Field defaults of `ImageGenerationRequest` (docs/generate.md); width/height are per family. */
 export const REQUEST_DEFAULTS = {
   cfg_scale: 12,
   steps: 30,
@@ -21,7 +21,7 @@ export const REQUEST_DEFAULTS = {
   high_noise_frac: 0.8,
 } as const;
 
-/** Field limits of `ImageGenerationRequest` (CONTRACT §1), inclusive unless named `…Exclusive…`. */
+/** Field limits of `ImageGenerationRequest` (docs/generate.md), inclusive unless named `…Exclusive…`. */
 export const REQUEST_LIMITS = {
   promptMaxChars: 10_000,
   cfgScaleExclusiveMin: 0,

@@ -3,7 +3,7 @@ import type { ModelFamily } from './model-family.js';
 /** A `[width, height]` pair in pixels. */
 export type Resolution = readonly [width: number, height: number];
 
-/** The (width, height) pairs `POST /generate/sd` accepts (CONTRACT §1, OctoAI's SD1.5 list). */
+/** The (width, height) pairs `POST /generate/sd` accepts (docs/generate.md, OctoAI's SD1.5 list). */
 export const SD15_RESOLUTIONS: readonly Resolution[] = [
   [384, 704], [448, 576], [512, 512], [512, 704], [512, 768], [512, 832], [576, 448], [576, 768],
   [576, 1024], [640, 512], [640, 640], [640, 768], [704, 384], [704, 1216], [768, 512], [768, 576],
@@ -11,7 +11,7 @@ export const SD15_RESOLUTIONS: readonly Resolution[] = [
   [1216, 704], [1536, 1024],
 ];
 
-/** The (width, height) pairs `POST /generate/sd3` accepts (CONTRACT §1, about one megapixel each). */
+/** The (width, height) pairs `POST /generate/sd3` accepts (docs/generate.md, about one megapixel each). */
 export const SD3_RESOLUTIONS: readonly Resolution[] = [
   [640, 1536], [768, 1344], [832, 1216], [896, 1152], [1024, 1024], [1152, 896], [1216, 832],
   [1344, 768], [1536, 640],

@@ -10,7 +10,7 @@ describe('imageGenerationResponseSchema', () => {
     id: 'job_1',
   };
 
-  it('accepts the CONTRACT §1 example and a removed image that keeps its seed', () => {
+  it('accepts the docs/generate.md example and a removed image that keeps its seed', () => {
     expect(imageGenerationResponseSchema.parse(example)).toEqual(example);
     const removed = { ...example, images: [{ image_b64: null, removed_for_safety: true, seed: 7, safety_score: 0.93 }] };
     expect(imageGenerationResponseSchema.safeParse(removed).success).toBe(true);

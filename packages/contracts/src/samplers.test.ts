@@ -15,7 +15,7 @@ describe('samplers', () => {
 });
 
 describe('resolutions', () => {
-  it('lists the 25 SD1.5 and 9 SD3 pairs of CONTRACT §1, without duplicates', () => {
+  it('lists the 25 SD1.5 and 9 SD3 pairs of docs/generate.md, without duplicates', () => {
     expect(SD15_RESOLUTIONS).toHaveLength(25);
     expect(SD3_RESOLUTIONS).toHaveLength(9);
     expect(new Set(SD15_RESOLUTIONS.map((r) => r.join('x'))).size).toBe(25);

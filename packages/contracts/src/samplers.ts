@@ -1,5 +1,5 @@
 /**
- * Sampler names, exactly as OctoAI's `ImageGenerationRequest.sampler` spells them (CONTRACT §1, the
+ * Sampler names, exactly as OctoAI's `ImageGenerationRequest.sampler` spells them (docs/generate.md, the
  * spec's 21 `Scheduler` values). Two are aliases: `LMS` = `KLMS` and `K_HEUN` = `HEUN`. `LCM` is for
  * LCM-distilled weights (docs/samplers.md).
  */

@@ -13,7 +13,7 @@ export function randomSeed(): number {
 }
 
 /**
- * The seed of every image of a request, in image order (CONTRACT §1):
+ * The seed of every image of a request, in image order (docs/generate.md):
  * - an int `s` gives `s, s+1, …` modulo 2^32 (so `2^32 − 1` wraps to `0`);
  * - a list gives its entries, each `null` drawn with `random()`;
  * - `null` or absent draws every seed with `random()`.

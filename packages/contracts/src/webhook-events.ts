@@ -1,5 +1,5 @@
 /**
- * Job events a webhook can subscribe to (CONTRACT §2). `progress` fires as denoising advances;
+ * Job events a webhook can subscribe to (docs/api.md). `progress` fires as denoising advances;
  * the others fire once per job.
  */
 export const WEBHOOK_EVENTS = ['started', 'progress', 'completed', 'failed', 'canceled'] as const;

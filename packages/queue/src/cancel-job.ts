@@ -1,5 +1,5 @@
 /**
- * Canceling a render job (CONTRACT §2: "a waiting job at once, a running one at its next
+ * Canceling a render job (docs/api.md: "a waiting job at once, a running one at its next
  * denoising step; both end `canceled`").
  *
  * - Waiting (wait list, prioritized or delayed for a retry's backoff): one Lua script takes the

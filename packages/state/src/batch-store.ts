@@ -1,5 +1,5 @@
 /**
- * Batches in Redis (CONTRACT §3). A batch is a record (hash) plus its items in input order; each
+ * Batches in Redis (docs/batches.md). A batch is a record (hash) plus its items in input order; each
  * valid item is an ordinary render job carrying `batch_id`. Workers report items that end with
  * {@link BatchStore.recordEnd}, one Lua script that counts each job once (a set of ended job ids),
  * keeps the item's outcome for the results, and closes the batch when the last item ends, so the

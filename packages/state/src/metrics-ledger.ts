@@ -1,5 +1,5 @@
 /**
- * Cross-process counters and histograms for `GET /metrics` (CONTRACT §5). Workers have no HTTP
+ * Cross-process counters and histograms for `GET /metrics` (docs/api.md). Workers have no HTTP
  * server and there may be many of them, so they add what they measure to Redis when an attempt
  * ends, and whichever API process is scraped reads the totals: one view of the whole fleet.
  * Bucket counts are stored per bucket (not cumulative) and summed at read time.

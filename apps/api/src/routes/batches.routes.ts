@@ -1,5 +1,5 @@
 /**
- * Batches (CONTRACT §3): `POST /v1/batches` (JSON or JSONL, streamed), `GET /v1/batches`,
+ * Batches (docs/batches.md): `POST /v1/batches` (JSON or JSONL, streamed), `GET /v1/batches`,
  * `GET /v1/batches/{id}`, `GET /v1/batches/{id}/results` (JSONL), `POST /v1/batches/{id}/cancel`,
  * `GET /v1/batches/{id}/webhooks`. A batch of another tenant answers 404 like a missing one.
  */

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/usage`: the caller's tenant's usage per API key and UTC day (CONTRACT §5), recorded by
+ * `GET /v1/usage`: the caller's tenant's usage per API key and UTC day (docs/api.md), recorded by
  * the workers when jobs end. `from`/`to` (`YYYY-MM-DD`, inclusive; default the last 30 days),
  * `key_id` to narrow to one key: a key of another tenant answers 404.
  */

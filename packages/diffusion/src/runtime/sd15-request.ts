@@ -18,7 +18,7 @@ import { textToImage } from '../pipelines/sd15/text-to-image.pipeline.js';
 /** Encoded image bytes (PNG, JPEG or WebP), or pixels already decoded at the output size. */
 export type ImageInput = Uint8Array | RgbImage;
 
-/** CONTRACT §1's default strength with an init_image. */
+/** The default strength (docs/generate.md) with an init_image. */
 export const DEFAULT_STRENGTH = 0.8;
 
 export interface Sd15RenderParams extends TextToImageParams {

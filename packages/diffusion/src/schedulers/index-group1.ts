@@ -46,7 +46,7 @@ const group1Factories = {
 export type Group1SamplerName = keyof typeof group1Factories;
 
 /**
- * The group-1 samplers by Kiln sampler name. LMS is KLMS and K_HEUN is HEUN (CONTRACT.md);
+ * The group-1 samplers by Kiln sampler name. LMS is KLMS and K_HEUN is HEUN (docs/generate.md);
  * the `_KARRAS` variants are the same classes with `use_karras_sigmas: true`.
  */
 export const GROUP1_SCHEDULERS: Readonly<Record<Group1SamplerName, SchedulerFactory>> = group1Factories;
