@@ -57,7 +57,7 @@ export default defineConfig(
     'test/.tmp/**',
     '.bench-models/**',
     '**/fixtures/**',
-    '**/assets/**',
+    'packages/testkit/assets/**',
   ]),
   js.configs.recommended,
   tseslint.configs.strict,
