@@ -70,9 +70,40 @@ async function send(
   }
 }
 
-/** The request fields of /generate/sd from the API's own OpenAPI document, so new fields are fuzzed too. */
+/** The routes this file fuzzes; the OpenAPI document must list no other POST route or route with an id. */
+const POST_ROUTES = ['/generate/sd', '/generate/sd3', '/v1/batches', '/v1/jobs/{id}/cancel', '/v1/batches/{id}/cancel'];
+const GET_ID_ROUTES = [
+  '/v1/jobs/{id}',
+  '/v1/jobs/{id}/webhooks',
+  '/v1/jobs/{id}/images/{index}',
+  '/v1/requests/{id}',
+  '/v1/responses/{id}',
+  '/v1/batches/{id}',
+  '/v1/batches/{id}/results',
+  '/v1/batches/{id}/webhooks',
+];
+
+/**
+ * The request fields of /generate/sd from the API's own OpenAPI document, so new fields are fuzzed
+ * too; and a check that every POST route and every route with an id is in the lists above.
+ */
 async function requestFields(): Promise<string[]> {
   const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as any;
+  const paths = Object.entries(doc.paths as Record<string, Record<string, unknown>>);
+  expect(
+    paths
+      .filter(([, ops]) => ops.post)
+      .map(([p]) => p)
+      .sort(),
+    'a new POST route: fuzz it here',
+  ).toEqual([...POST_ROUTES].sort());
+  expect(
+    paths
+      .filter(([p, ops]) => ops.get && p.includes('{'))
+      .map(([p]) => p)
+      .sort(),
+    'a new route with an id',
+  ).toEqual([...GET_ID_ROUTES].sort());
   const resolve = (schema: any): any =>
     schema?.$ref ? resolve(doc.components.schemas[schema.$ref.split('/').pop()]) : schema;
   const schema = resolve(doc.paths['/generate/sd'].post.requestBody.content['application/json'].schema);
@@ -142,17 +173,8 @@ describe('fuzz: generated requests over every POST route and every route with an
             rng.chance(0.3) ? fuzzBody(rng, valid, fields) : undefined,
           );
         if (r < 0.9) {
-          const template = rng.pick([
-            '/v1/jobs/:id',
-            '/v1/jobs/:id/webhooks',
-            `/v1/jobs/:id/images/${rng.pick(['0', '1', '-1', '99999', '%ff', 'x', '1e400'])}`,
-            '/v1/requests/:id',
-            '/v1/responses/:id',
-            '/v1/batches/:id',
-            '/v1/batches/:id/results',
-            '/v1/batches/:id/webhooks',
-          ]);
-          return send('GET', template.replace(':id', idOf(rng)));
+          const index = rng.pick(['0', '1', '-1', '99999', '%ff', 'x', '1e400']);
+          return send('GET', rng.pick(GET_ID_ROUTES).replace('{id}', idOf(rng)).replace('{index}', index));
         }
         const list = rng.pick(['/v1/jobs', '/v1/usage', '/v1/batches', `/v1/batches/${idOf(rng)}/results`]);
         const names = [
