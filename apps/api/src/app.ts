@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
 import { jobCancelRoutes } from './routes/job-cancel.routes.js';
 import { jobListRoutes } from './routes/job-list.routes.js';
+import { stylePresetsRoutes } from './routes/style-presets.routes.js';
 import { usageRoutes } from './routes/usage.routes.js';
 import { metricsRoutes } from './routes/metrics.routes.js';
 import { rateLimit } from './rate-limit.js';
@@ -55,6 +56,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(jobListRoutes(deps));
   app.use(jobCancelRoutes(deps));
   app.use(usageRoutes(deps));
+  app.use(stylePresetsRoutes());
   app.use(batchesRoutes(deps));
   app.use(webhooksRoutes(deps));
   app.use((req, _res, next) => next(new KilnError('not_found', `no route ${req.method} ${req.path}`)));

@@ -58,7 +58,10 @@ describe('errorBody', () => {
   });
 
   it('does not let extra override code or message', () => {
-    expect(errorBody('forbidden', 'no', { code: 'x', message: 'y' }).error).toMatchObject({ code: 'forbidden', message: 'no' });
+    expect(errorBody('forbidden', 'no', { code: 'x', message: 'y' }).error).toMatchObject({
+      code: 'forbidden',
+      message: 'no',
+    });
   });
 
   it('the schema rejects an unknown code', () => {
@@ -85,7 +88,13 @@ describe('KilnError', () => {
     });
     expect(err.status).toBe(400);
     expect(err.toBody()).toEqual({
-      error: { code: 'invalid_image', message: 'init_image is not an image', field: 'init_image', job_id: 'j9', details: { bytes: 12 } },
+      error: {
+        code: 'invalid_image',
+        message: 'init_image is not an image',
+        field: 'init_image',
+        job_id: 'j9',
+        details: { bytes: 12 },
+      },
     });
     expect(errorBodySchema.safeParse(err.toBody()).success).toBe(true);
   });
@@ -94,6 +103,28 @@ describe('KilnError', () => {
     const body = new KilnError('invalid_request', 'init_image is over 20 MB', { field: 'init_image' }).toBody();
     expect(validationErrorBodySchema.safeParse(body).success).toBe(true);
     expect(body).toMatchObject({ detail: [{ loc: ['body', 'init_image'], msg: 'init_image is over 20 MB' }] });
+  });
+
+  it('gives every other 422 the detail list too: a job refused for its input, at its field', () => {
+    const err = new KilnError('input_rejected', 'no checkpoint named "x" is installed', {
+      field: 'checkpoint',
+      jobId: 'j1',
+    });
+    expect(err.status).toBe(422);
+    const body = err.toBody();
+    expect(body).toEqual({
+      error: {
+        code: 'input_rejected',
+        message: 'no checkpoint named "x" is installed',
+        field: 'checkpoint',
+        job_id: 'j1',
+      },
+      detail: [{ loc: ['body', 'checkpoint'], msg: 'no checkpoint named "x" is installed', type: 'value_error' }],
+    });
+    expect(errorBodySchema.safeParse(body).success).toBe(true);
+    // Without a field the whole body is at fault; other statuses carry no detail.
+    expect(new KilnError('input_rejected', 'bad').toBody()).toMatchObject({ detail: [{ loc: ['body'] }] });
+    expect(new KilnError('internal_error', 'x').toBody()).not.toHaveProperty('detail');
   });
 
   it('keeps the cause and accepts a status override', () => {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { bodyValidationError, validationErrorBody, type ValidationErrorBody, type ValidationErrorDetail } from './validation-error.js';
+import {
+  bodyValidationError,
+  validationErrorBody,
+  validationErrorBodySchema,
+  type ValidationErrorBody,
+  type ValidationErrorDetail,
+} from './validation-error.js';
 
 /**
  * Every machine-readable error code Kiln answers with. The HTTP status of each is in
@@ -56,19 +62,17 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
 
 /** What each code means, for docs and the OpenAPI document. */
 export const ERROR_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
-  invalid_request:
-    'The body failed validation (422, FastAPI `detail` list included), or is not JSON.',
+  invalid_request: 'The body failed validation (422, FastAPI `detail` list included), or is not JSON.',
   invalid_image:
     '`init_image` or `mask_image` is not valid base64 of a PNG, JPEG or WebP image, or is too large (400).',
   unauthorized: 'No bearer token, or an unknown one (401).',
-  forbidden: 'The key may not do this, e.g. read another tenant\'s job or asset (403).',
+  forbidden: "The key may not do this, e.g. read another tenant's job or asset (403).",
   not_found: 'No such job, response, image, batch or asset for this caller (404).',
-  conflict:
-    'An `Idempotency-Key` reused with a different body, or a state change that cannot happen now (409).',
+  conflict: 'An `Idempotency-Key` reused with a different body, or a state change that cannot happen now (409).',
   not_ready: 'The job has not finished yet: poll `GET /v1/requests/{id}` or `GET /v1/jobs/{id}` (409).',
   payload_too_large: 'The request body is over the configured limit (413).',
   unsupported_media_type: 'The body is not `application/json` (or JSONL where a batch allows it) (415).',
-  rate_limited: 'The key\'s request rate is over its limit; retry after `Retry-After` seconds (429).',
+  rate_limited: "The key's request rate is over its limit; retry after `Retry-After` seconds (429).",
   queue_full: 'The queue is at its limit for this key or overall; retry after `Retry-After` seconds (503).',
   shutting_down: 'This Kiln instance is stopping and takes no new work; retry after `Retry-After` seconds (503).',
   service_unavailable:
@@ -113,18 +117,22 @@ export const errorBodySchema = z
         details: z.unknown().optional().describe('Structured context, when there is any.'),
       })
       .loose(),
+    detail: validationErrorBodySchema.shape.detail
+      .optional()
+      .describe(
+        'On every 422: FastAPI\'s list, `loc` at the field at fault (`["body", field]`), as OctoAI\'s SDK reads it.',
+      ),
   })
   .meta({ description: 'An error that is not a body validation failure.' });
 
-/** `{ error: { code, message, …extra } }`. */
-export type ErrorBody = { error: { code: ErrorCode; message: string } & Record<string, unknown> };
+/** `{ error: { code, message, …extra } }`, with FastAPI's `detail` list on a 422. */
+export type ErrorBody = {
+  error: { code: ErrorCode; message: string } & Record<string, unknown>;
+  detail?: ValidationErrorDetail[];
+};
 
 /** Builds `{ error: { code, message, ...extra } }`; `extra` cannot override `code` or `message`. */
-export function errorBody(
-  code: ErrorCode,
-  message: string,
-  extra?: Readonly<Record<string, unknown>>,
-): ErrorBody {
+export function errorBody(code: ErrorCode, message: string, extra?: Readonly<Record<string, unknown>>): ErrorBody {
   return { error: { ...extra, code, message } };
 }
 
@@ -175,18 +183,22 @@ export class KilnError extends Error {
   }
 
   /**
-   * The response body: `{ error: { code, message, field?, job_id?, details? } }`; for
-   * `invalid_request` the 422 FastAPI shape (`detail` at `["body", field]`) as well.
+   * The response body: `{ error: { code, message, field?, job_id?, details? } }`. Every 422 carries
+   * FastAPI's `detail` list too (OctoAI's SDK exposes it on `UnprocessableEntityError`): for
+   * `invalid_request` the validation's own, for a job refused for its input (`input_rejected`) one
+   * entry at `["body", field]`.
    */
   toBody(): ErrorBody | ValidationErrorBody {
     if (this.code === 'invalid_request') {
       return this.validation ? validationErrorBody(this.validation) : bodyValidationError(this.field, this.message);
     }
-    return errorBody(this.code, this.message, {
+    const body: ErrorBody = errorBody(this.code, this.message, {
       ...(this.field !== undefined && { field: this.field }),
       ...(this.jobId !== undefined && { job_id: this.jobId }),
       ...(this.details !== undefined && { details: this.details }),
     });
+    if (this.status === 422) body.detail = bodyValidationError(this.field, this.message).detail;
+    return body;
   }
 }
 

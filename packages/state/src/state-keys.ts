@@ -12,6 +12,9 @@ export function stateKeys(prefix: string) {
     cancelChannel: `${base}:cancel-requests`,
     /** An Idempotency-Key's record, by tenant and SHA-256 of the key. */
     idempotency: (tenant: string, keyDigest: string) => `${base}:idem:${tenant}:${keyDigest}`,
+    /** The open job of a request retried without an Idempotency-Key, by tenant, key id and fingerprint. */
+    retryDedupe: (tenant: string, keyId: string, fingerprint: string) =>
+      `${base}:retry:${tenant}:${keyId}:${fingerprint}`,
     /** GCRA state (theoretical arrival time) of one API key's rate limit. */
     rateLimit: (keyId: string) => `${base}:rate:${keyId}`,
     /** Jobs an API key has submitted that have not ended yet (max_queued_jobs). */

@@ -1,6 +1,7 @@
 /**
  * `POST /generate/sd` and `/generate/sd3`: intake (validate → store input images → the job) → enqueue → either
- * answer 201 at once (`X-OctoAI-Async: 1`) or wait for the job and answer OctoAI's body.
+ * answer 201 at once (`X-OctoAI-Async: 1`) or wait for the job and answer OctoAI's body. A sync request
+ * that repeats an identical one whose job is still open waits for that job instead (retry-dedupe.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { KilnError, decodeFailure, type ModelFamily } from '@kiln/contracts';
@@ -11,23 +12,39 @@ import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
 import { createOnce } from '../idempotency.js';
 import { Intake } from '../intake.js';
+import { createOrAttach, dedupes } from '../retry-dedupe.js';
 import { admitJobs } from '../job-admission.js';
 import { generationResponse, type RenderJob } from '../job-views.js';
 
-async function waitForJob(job: RenderJob, deps: ApiDeps) {
+type Outcome = { ok: true; result: RenderJob['returnvalue'] } | { ok: false; err: Error };
+
+/**
+ * One wait per job and API process, shared by every request that waits for it (an original and
+ * its attached retries), so twenty of them add one listener to the queue's events, not twenty.
+ */
+function finished(job: RenderJob, deps: ApiDeps, waits: Map<string, Promise<Outcome>>): Promise<Outcome> {
+  const id = job.id as string;
+  let wait = waits.get(id);
+  if (!wait) {
+    wait = job
+      .waitUntilFinished(deps.queueEvents)
+      .then(
+        (result: RenderJob['returnvalue']): Outcome => ({ ok: true, result }),
+        (err: Error): Outcome => ({ ok: false, err }),
+      )
+      .finally(() => waits.delete(id));
+    waits.set(id, wait);
+  }
+  return wait;
+}
+
+async function waitForJob(job: RenderJob, deps: ApiDeps, waits: Map<string, Promise<Outcome>>) {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), deps.config.syncTimeoutMs);
   });
   try {
-    const outcome = await Promise.race([
-      job.waitUntilFinished(deps.queueEvents).then(
-        (result) => ({ ok: true as const, result }),
-        (err: Error) => ({ ok: false as const, err }),
-      ),
-      timeout,
-    ]);
-    return outcome;
+    return await Promise.race([finished(job, deps, waits), timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -44,6 +61,7 @@ function laneFor(lane: 'interactive' | 'batch', isAsync: boolean): number | unde
 
 export function generateRoutes(deps: ApiDeps): Router {
   const router = Router();
+  const waits = new Map<string, Promise<Outcome>>();
 
   const handle = (family: ModelFamily) => async (req: Request, res: Response) => {
     const caller = callerOf(res);
@@ -51,28 +69,40 @@ export function generateRoutes(deps: ApiDeps): Router {
     const request = await intake.validate(family, req.body);
     const isAsync = req.get('x-octoai-async') === '1';
     const baseUrl = baseUrlOf(req, deps.config);
-    // Idempotency-Key: a repeated (or concurrent) identical request gets the first one's job.
-    const { id: jobId } = await createOnce(deps, req, res, async () => {
+    const create = async () => {
       const jobId = randomUUID();
       await admitJobs(deps, caller, [{ jobId, createdAt: Date.now() }], async () => {
         const data = await intake.toJob(request, { jobId, baseUrl });
         await deps.queue.add(family, data, { jobId, priority: laneFor(caller.lane, isAsync) });
       });
       return jobId;
-    });
+    };
+    // A retried sync request attaches to the open job of the identical one before it
+    // (retry-dedupe.ts); with an Idempotency-Key, a repeated request gets the first one's job.
+    const { id: jobId, release } = dedupes(req, isAsync)
+      ? await createOrAttach(deps, req, res, caller, request, create)
+      : { ...(await createOnce(deps, req, res, create)), release: async () => undefined };
     const job = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
-    if (!job) throw new KilnError('not_found', `job ${jobId} of this Idempotency-Key no longer exists (result retention)`, { jobId });
+    if (!job)
+      throw new KilnError('not_found', `job ${jobId} of this Idempotency-Key no longer exists (result retention)`, {
+        jobId,
+      });
 
     if (isAsync) {
       res.status(201).json({ response_id: jobId, poll_url: `${baseUrl}/v1/requests/${jobId}` });
       return;
     }
-    const outcome = await waitForJob(job, deps);
+    const outcome = await waitForJob(job, deps, waits);
     if (outcome === 'timeout') {
-      throw new KilnError('timeout', `the job did not finish within ${deps.config.syncTimeoutMs} ms; it goes on: poll /v1/requests/${jobId}`, {
-        jobId,
-      });
+      throw new KilnError(
+        'timeout',
+        `the job did not finish within ${deps.config.syncTimeoutMs} ms; it goes on: poll /v1/requests/${jobId}`,
+        {
+          jobId,
+        },
+      );
     }
+    await release(); // the job has ended: the next identical request renders anew
     if (!outcome.ok) {
       const failure = decodeFailure(outcome.err.message);
       throw new KilnError(failure.code, failure.message, { jobId, ...(failure.field && { field: failure.field }) });
@@ -84,4 +114,3 @@ export function generateRoutes(deps: ApiDeps): Router {
   router.post('/generate/sd3', handle('sd3'));
   return router;
 }
-

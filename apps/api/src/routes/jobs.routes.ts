@@ -35,11 +35,14 @@ export function jobsRoutes(deps: ApiDeps): Router {
   router.get('/v1/responses/:id', async (req, res) => {
     const job = await ownJob(req.params.id, res);
     const status = await statusOf(job);
+    if (status === 'failed' || status === 'canceled') {
+      // The job's own error, with its status, as the synchronous call would have answered it: 422
+      // (with `detail`) for an input it refused, 500 for a failure inside Kiln, 409 when canceled.
+      const failure = decodeFailure(job.failedReason);
+      const code = status === 'canceled' ? 'canceled' : failure.code;
+      throw new KilnError(code, failure.message, { jobId: job.id, ...(failure.field && { field: failure.field }) });
+    }
     if (status !== 'completed') {
-      if (status === 'failed' || status === 'canceled') {
-        const failure = decodeFailure(job.failedReason);
-        throw new KilnError(status === 'canceled' ? 'canceled' : 'not_ready', `the job ${status}: ${failure.message}`, { jobId: job.id });
-      }
       throw new KilnError('not_ready', `the job is ${status}; poll /v1/requests/${job.id}`, { jobId: job.id });
     }
     res.json(await generationResponse(job.id as string, job.returnvalue, deps.store));
