@@ -6,8 +6,8 @@
  * Convolution phases: the widest tensor of a stage (channels × pixels per latent pixel × 4 bytes)
  * times 4 tensors alive at once (a resnet's input, its two convolutions, the skip or upsampled
  * copy). Attention sites: where the architecture has them (downsample below the latent grid) and
- * their heads. The tiny profile was checked against measured peaks (docs/memory.md); SD1.5's is
- * derived from its configuration only (no real weights on this machine).
+ * their heads. Both were checked against measured peaks (docs/memory.md): the tiny model, and the
+ * testkit's full-size SD1.5 (real dimensions, random weights; activations do not depend on the weights).
  */
 
 const TENSORS_ALIVE = 4;
@@ -26,11 +26,14 @@ export const SD15_ACTIVATIONS = {
     crossAttention: [1, 2, 4, 8].map((downsample) => ({ downsample, heads: 8 })),
   },
   vaeDecoder: {
-    // The last up block: 128 channels at 8× the latent resolution.
-    convBytesPerLatentPixel: f32Tensor(128, 64),
+    // The third up block's upsampler leaves 256 channels at 8× the latent resolution, and the last
+    // block's first resnet holds three such tensors: 3 × 4 B × 256 × 64 per latent pixel, which is
+    // what was measured on the testkit's full-size VAE (0.75 GiB at 512×512, 3.00 GiB at 1024×1024).
+    convBytesPerLatentPixel: 3 * 4 * 256 * 64,
     selfAttention: [{ downsample: 1, heads: 1 }],
   },
   vaeEncoder: {
+    // Measured 0.39 GiB at 512×512 on the full-size testkit VAE: below this 0.5 GiB.
     convBytesPerLatentPixel: f32Tensor(128, 64),
     selfAttention: [{ downsample: 1, heads: 1 }],
     residentBytesPerLatentPixel: 4 * 3 * 64,
