@@ -153,7 +153,7 @@ describe('bodies (item 6)', () => {
         { body: '{"prompt":', waitMs: 5000 },
       );
       expect(reply.status, pathname).toBe(413);
-      expect(reply.answeredMs!).toBeLessThan(1000);
+      expect(reply.answeredMs!).toBeLessThan(2000);
       expect(reply.closedMs, 'the connection is closed after the 413').toBeLessThan(4000);
     }
   });
@@ -171,7 +171,7 @@ describe('bodies (item 6)', () => {
       { waitMs: 5000, untilResponse: true },
     );
     expect(reply.status).toBe(401);
-    expect(reply.answeredMs!).toBeLessThan(1000);
+    expect(reply.answeredMs!).toBeLessThan(2000);
     expect(reply.headers.connection).toBe('close');
   });
 
@@ -198,7 +198,7 @@ describe('bodies (item 6)', () => {
       headAsIs: true,
       waitMs: 15_000,
     });
-    expect(reply.closedMs).toBeLessThan(HEADERS_TIMEOUT_MS + 2500);
+    expect(reply.closedMs).toBeLessThan(HEADERS_TIMEOUT_MS + 4000);
   });
 
   it('holds at most the configured number of slow bodies: of 300 slow connections the rest are refused at once', async () => {
@@ -233,7 +233,7 @@ describe('bodies (item 6)', () => {
       refusals.length - perClientRefusals.length,
       'some refused because all clients together hold the most',
     ).toBeGreaterThan(0);
-    for (const r of refusals) expect(r.answeredMs!).toBeLessThan(1500);
+    for (const r of refusals) expect(r.answeredMs!).toBeLessThan(3000);
     for (const r of replies) expect(r.closedMs, 'every connection is closed by the server').toBeDefined();
     expect(performance.now() - started).toBeLessThan(BODY_TIMEOUT_MS + 6000);
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);

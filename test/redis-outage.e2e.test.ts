@@ -71,7 +71,7 @@ describe('Redis outage', () => {
     const ready = await timed('/readyz');
     expect(ready.status).toBe(503);
     expect(ready.json.redis).toBe(false);
-    expect(ready.ms).toBeLessThan(500);
+    expect(ready.ms).toBeLessThan(1000);
 
     // Three seconds of traffic while Redis is away: submissions of every kind, and reads.
     const during: Array<[string, Timed]> = [];
@@ -140,7 +140,7 @@ describe('Redis outage', () => {
       }
       for (const reply of during) {
         expect(reply.status).toBe(503);
-        expect(reply.ms).toBeLessThan(500);
+        expect(reply.ms).toBeLessThan(800);
       }
     } finally {
       redis.thaw();
