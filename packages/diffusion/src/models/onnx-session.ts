@@ -123,9 +123,18 @@ function fromOrtTensor(t: ort.Tensor): HostTensor {
 
 const DEFAULT_ARENA_PARTS = ['unet'];
 
-function keepsArena(file: string, settings: SessionSettings): boolean {
+/**
+ * The memory options of a session for the model file `file` (docs/memory.md): an arena only for
+ * the parts in `arenaParts` (the folder the file sits in), no memory pattern unless asked. Every
+ * session Kiln creates takes them, so the worker-memory estimate holds for all of them.
+ */
+export function sessionMemoryOptions(
+  file: string,
+  settings: SessionSettings,
+): { enableCpuMemArena: boolean; enableMemPattern: boolean } {
   const part = nodePath.basename(nodePath.dirname(file));
-  return (settings.enableCpuMemArena ?? true) && (settings.arenaParts ?? DEFAULT_ARENA_PARTS).includes(part);
+  const arena = (settings.enableCpuMemArena ?? true) && (settings.arenaParts ?? DEFAULT_ARENA_PARTS).includes(part);
+  return { enableCpuMemArena: arena, enableMemPattern: settings.enableMemPattern ?? false };
 }
 
 /** One ONNX graph loaded into an onnxruntime session. */
@@ -150,8 +159,7 @@ export class OnnxModel {
         const options: ort.InferenceSession.SessionOptions = {
           executionProviders: providers,
           graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
-          enableCpuMemArena: keepsArena(path, settings),
-          enableMemPattern: settings.enableMemPattern ?? false,
+          ...sessionMemoryOptions(path, settings),
         };
         if (settings.intraOpThreads) options.intraOpNumThreads = settings.intraOpThreads;
         const session = await ort.InferenceSession.create(path, options);
