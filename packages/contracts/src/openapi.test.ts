@@ -53,7 +53,9 @@ describe('buildOpenApiDocument', () => {
   });
 
   it('has the bearer security scheme, and probes that need no auth', () => {
-    expect(doc.components.securitySchemes.bearerAuth).toEqual(expect.objectContaining({ type: 'http', scheme: 'bearer' }));
+    expect(doc.components.securitySchemes.bearerAuth).toEqual(
+      expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+    );
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths['/healthz'].get.security).toEqual([]);
     expect(doc.paths['/readyz'].get.security).toEqual([]);
@@ -66,6 +68,7 @@ describe('buildOpenApiDocument', () => {
     ['/v1/responses/{id}', 'get'],
     ['/v1/jobs/{id}', 'get'],
     ['/v1/jobs/{id}/images/{index}', 'get'],
+    ['/v1/style-presets', 'get'],
     ['/healthz', 'get'],
     ['/readyz', 'get'],
   ])('documents %s %s', (path, method) => {
@@ -79,9 +82,14 @@ describe('buildOpenApiDocument', () => {
     ['/generate/sd3', 'Sd3GenerateRequest'],
   ])('%s: request body, sync 200, async 201 and the error statuses', (path, requestSchema) => {
     const post = doc.paths[path].post;
-    expect(post.requestBody.content['application/json'].schema).toEqual({ $ref: `#/components/schemas/${requestSchema}` });
-    for (const status of ['200', '201', '400', '413', '422', '503', '504']) expect(post.responses[status], status).toBeDefined();
-    expect(post.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/ImageGenerationResponse');
+    expect(post.requestBody.content['application/json'].schema).toEqual({
+      $ref: `#/components/schemas/${requestSchema}`,
+    });
+    for (const status of ['200', '201', '400', '413', '422', '503', '504'])
+      expect(post.responses[status], status).toBeDefined();
+    expect(post.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/ImageGenerationResponse',
+    );
     expect(post.responses['201'].content['application/json'].schema.$ref).toBe('#/components/schemas/AsyncAccepted');
     const headers = post.parameters.map((p: Json) => (p.$ref ? resolve(p.$ref) : p)) as Json[];
     expect(headers.map((h) => h.name)).toEqual(expect.arrayContaining(['X-OctoAI-Async', 'Idempotency-Key']));
@@ -131,7 +139,10 @@ describe('buildOpenApiDocument', () => {
   });
 
   it('every numeric bound in the document is the bound the validator enforces', () => {
-    const families: [ModelFamily, string][] = [['sd15', 'Sd15GenerateRequest'], ['sd3', 'Sd3GenerateRequest']];
+    const families: [ModelFamily, string][] = [
+      ['sd15', 'Sd15GenerateRequest'],
+      ['sd3', 'Sd3GenerateRequest'],
+    ];
     let checked = 0;
     for (const [family, name] of families) {
       for (const [field, property] of Object.entries(schemas[name]!.properties as Record<string, Json>)) {
@@ -141,7 +152,9 @@ describe('buildOpenApiDocument', () => {
         const body = (v: number) => ({ prompt: 'p', init_image: 'aGk=', [field]: v });
         const fails = (v: number) =>
           !parseGenerateRequest(family, body(v)).success &&
-          (parseGenerateRequest(family, body(v)) as { body: { detail: { loc: unknown[] }[] } }).body.detail.some((d) => d.loc[1] === field);
+          (parseGenerateRequest(family, body(v)) as { body: { detail: { loc: unknown[] }[] } }).body.detail.some(
+            (d) => d.loc[1] === field,
+          );
         const step = prop.type === 'integer' ? 1 : 0.001;
         expect(fails(prop.maximum), `${family} ${field} = maximum`).toBe(false);
         expect(fails(prop.maximum + step), `${family} ${field} above maximum`).toBe(true);
@@ -155,17 +168,23 @@ describe('buildOpenApiDocument', () => {
   });
 
   it('shows every field but prompt as nullable, as the validator reads null as "not given"', () => {
-    for (const [family, name] of [['sd15', 'Sd15GenerateRequest'], ['sd3', 'Sd3GenerateRequest']] as const) {
+    for (const [family, name] of [
+      ['sd15', 'Sd15GenerateRequest'],
+      ['sd3', 'Sd3GenerateRequest'],
+    ] as const) {
       const properties = schemas[name]!.properties as Record<string, Json>;
       for (const [field, property] of Object.entries(properties)) {
-        const nullable = JSON.stringify(property.anyOf ?? []).includes('{"type":"null"}');
+        // `T | null`, or null alone where a field is refused but as null (SD3's mask_image).
+        const nullable = property.type === 'null' || JSON.stringify(property.anyOf ?? []).includes('{"type":"null"}');
         expect([field, nullable]).toEqual([field, field !== 'prompt']);
-        if (field !== 'prompt') expect(parseGenerateRequest(family, { prompt: 'p', [field]: null }).success, field).toBe(true);
+        if (field !== 'prompt')
+          expect(parseGenerateRequest(family, { prompt: 'p', [field]: null }).success, field).toBe(true);
       }
       expect(properties.steps).toEqual({
         anyOf: [{ type: 'integer', minimum: 1, maximum: 200 }, { type: 'null' }],
         default: 30,
         description: 'Denoising steps, 1..200.',
+        'x-kiln-engines': ['sd15', 'sd3'],
       });
     }
   });

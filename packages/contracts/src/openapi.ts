@@ -9,8 +9,10 @@ import { usageRowSchema, usageSchema } from './usage.schema.js';
 import { batchPaths, batchSchemas, webhookDefinitions } from './openapi-batches.js';
 import type { ModelFamily } from './model-family.js';
 import { GENERATE_PATHS } from './model-family.js';
+import { withEngines } from './openapi-fields.js';
 import { acceptsNull } from './request-fields.js';
 import { RESOLUTIONS } from './resolutions.js';
+import { STYLE_PRESET_NAMES } from './style-presets.js';
 import { validationErrorBodySchema } from './validation-error.js';
 
 /** Options of {@link buildOpenApiDocument}. */
@@ -111,7 +113,10 @@ function generateOperation(family: ModelFamily) {
         content: jsonContent(family === 'sd15' ? 'Sd15GenerateRequest' : 'Sd3GenerateRequest'),
       },
       responses: {
-        '200': { description: 'The generated images (synchronous call).', content: jsonContent('ImageGenerationResponse') },
+        '200': {
+          description: 'The generated images (synchronous call).',
+          content: jsonContent('ImageGenerationResponse'),
+        },
         '201': {
           description: 'Queued (request sent with `X-OctoAI-Async: 1`); poll `poll_url`.',
           content: jsonContent('AsyncAccepted'),
@@ -153,6 +158,18 @@ function getOperation(
   };
 }
 
+/** `GET /v1/style-presets`: `{ presets: [{ name, prompt, negative_prompt }] }`. */
+function stylePresetListComponent(): Record<string, unknown> {
+  const preset = z.object({
+    name: z.enum(STYLE_PRESET_NAMES).describe('The `style_preset` value.'),
+    prompt: z.string().describe("Positive template; `{prompt}` stands for the request's prompt."),
+    negative_prompt: z
+      .string()
+      .describe("Appended to the request's `negative_prompt` (after a comma when both are non-empty)."),
+  });
+  return toComponent(z.object({ presets: z.array(preset) }), 'output');
+}
+
 /** A list component whose items are jobs: point them at the `Job` component instead of a copy. */
 function withJobRefs(component: Record<string, unknown>): Record<string, unknown> {
   const properties = component.properties as Record<string, Record<string, unknown>>;
@@ -169,7 +186,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
   const schemaOptions = { allowAnyResolution: opts.allowAnyResolution ?? false };
   const requestComponent = (family: ModelFamily) => {
     const schema = family === 'sd15' ? createSd15RequestSchema(schemaOptions) : createSd3RequestSchema(schemaOptions);
-    const component = withNullability(toComponent(schema, 'input'), schema.shape);
+    const component = withEngines(withNullability(toComponent(schema, 'input'), schema.shape));
     if (!schemaOptions.allowAnyResolution) {
       // JSON Schema cannot say "(width, height) is one of these pairs"; list them as an extension.
       component['x-allowed-resolutions'] = RESOLUTIONS[family].map(([width, height]) => ({ width, height }));
@@ -188,6 +205,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
     Usage: toComponent(usageSchema, 'output'),
     UsageRow: toComponent(usageRowSchema, 'output'),
     ...batchSchemas(),
+    StylePresetList: stylePresetListComponent(),
     Health: toComponent(healthSchema, 'output'),
     Readiness: toComponent(readinessSchema, 'output'),
     ErrorBody: toComponent(errorBodySchema, 'output'),
@@ -195,7 +213,9 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
     ErrorCode: {
       type: 'string',
       enum: [...ERROR_CODES],
-      description: ERROR_CODES.map((code) => `- \`${code}\` (${ERROR_STATUS[code]}): ${ERROR_DESCRIPTIONS[code]}`).join('\n'),
+      description: ERROR_CODES.map((code) => `- \`${code}\` (${ERROR_STATUS[code]}): ${ERROR_DESCRIPTIONS[code]}`).join(
+        '\n',
+      ),
       'x-http-status': { ...ERROR_STATUS },
     },
   };
@@ -214,7 +234,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
     '/v1/requests/{id}': {
       parameters: [idParameter('The `response_id` from the 201 answer.')],
       ...getOperation('async', 'getRequestStatus', 'State of an async request', {
-        description: 'The request\'s state; `response_url` once completed.',
+        description: "The request's state; `response_url` once completed.",
         content: jsonContent('RequestStatus'),
       }),
     },
@@ -227,7 +247,11 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
         { description: 'The same body a synchronous call answers.', content: jsonContent('ImageGenerationResponse') },
         {
           '409': errorResponse(409, 'The job has not finished (`not_ready`) or was canceled (`canceled`).'),
-          '422': errorResponse(422, 'The job failed because of its input (`input_rejected`).'),
+          '422': errorResponse(
+            422,
+            "The job failed because of its input (`input_rejected`, with FastAPI's `detail` at the field), as the " +
+              'synchronous call would have answered.',
+          ),
           '500': responseRef('InternalError'),
         },
       ),
@@ -246,14 +270,17 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
           name: 'index',
           in: 'path',
           required: true,
-          description: 'The image\'s position in seed order, 0-based.',
+          description: "The image's position in seed order, 0-based.",
           schema: { type: 'integer', minimum: 0 },
         },
       ],
       ...getOperation('jobs', 'getJobImage', 'The bytes of one image of a job', {
         description: 'The image, with the content type of its encoding.',
         content: Object.fromEntries(
-          Object.values(IMAGE_CONTENT_TYPES).map((type) => [type, { schema: { type: 'string', contentMediaType: type } }]),
+          Object.values(IMAGE_CONTENT_TYPES).map((type) => [
+            type,
+            { schema: { type: 'string', contentMediaType: type } },
+          ]),
         ),
       }),
     },
@@ -261,9 +288,9 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
       get: {
         operationId: 'listJobs',
         tags: ['jobs'],
-        summary: 'The caller\'s jobs, newest first, paged',
+        summary: "The caller's jobs, newest first, paged",
         description:
-          'Jobs of the caller\'s tenant that are still retained, newest first. Filter by `status` and `batch_id`; ' +
+          "Jobs of the caller's tenant that are still retained, newest first. Filter by `status` and `batch_id`; " +
           'follow `next_cursor` for the next page.',
         parameters: Object.entries(JOB_LIST_QUERY).map(([name, description]) => ({
           name,
@@ -294,11 +321,32 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
           '`cancel_requested: true`; poll the job until it is `canceled`). A job that has already ended → 409.',
         parameters: [parameterRef('IdempotencyKey')],
         responses: {
-          '200': { description: 'The job, now `canceled` (or ended: a replayed request).', content: jsonContent('Job') },
-          '202': { description: 'The job is running and will stop at its next denoising step.', content: jsonContent('Job') },
+          '200': {
+            description: 'The job, now `canceled` (or ended: a replayed request).',
+            content: jsonContent('Job'),
+          },
+          '202': {
+            description: 'The job is running and will stop at its next denoising step.',
+            content: jsonContent('Job'),
+          },
           '401': responseRef('Unauthorized'),
           '404': responseRef('NotFound'),
           '409': errorResponse(409, 'The job has already ended, or the Idempotency-Key was used for another request.'),
+          '429': responseRef('RateLimited'),
+        },
+      },
+    },
+    '/v1/style-presets': {
+      get: {
+        operationId: 'listStylePresets',
+        tags: ['generation'],
+        summary: 'The `style_preset` names and their prompt templates',
+        description:
+          "Every value `style_preset` takes, in OctoAI's order, with the template the prompt is put into (at " +
+          '`{prompt}`) and the text appended to `negative_prompt`.',
+        responses: {
+          '200': { description: 'The presets.', content: jsonContent('StylePresetList') },
+          '401': responseRef('Unauthorized'),
           '429': responseRef('RateLimited'),
         },
       },
@@ -309,17 +357,35 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
         tags: ['usage'],
         summary: 'Usage per API key and day',
         description:
-          'Jobs, images, denoising steps, megapixel-steps and worker-seconds of the caller\'s tenant, per API key and UTC ' +
+          "Jobs, images, denoising steps, megapixel-steps and worker-seconds of the caller's tenant, per API key and UTC " +
           'day, counted once per job when it ends.',
         parameters: [
-          { name: 'from', in: 'query', required: false, description: 'First day, YYYY-MM-DD (UTC); default 29 days before `to`.', schema: { type: 'string', format: 'date' } },
-          { name: 'to', in: 'query', required: false, description: 'Last day, inclusive; default today (UTC). At most 366 days in all.', schema: { type: 'string', format: 'date' } },
-          { name: 'key_id', in: 'query', required: false, description: 'Only this API key (of the caller\'s tenant).', schema: { type: 'string' } },
+          {
+            name: 'from',
+            in: 'query',
+            required: false,
+            description: 'First day, YYYY-MM-DD (UTC); default 29 days before `to`.',
+            schema: { type: 'string', format: 'date' },
+          },
+          {
+            name: 'to',
+            in: 'query',
+            required: false,
+            description: 'Last day, inclusive; default today (UTC). At most 366 days in all.',
+            schema: { type: 'string', format: 'date' },
+          },
+          {
+            name: 'key_id',
+            in: 'query',
+            required: false,
+            description: "Only this API key (of the caller's tenant).",
+            schema: { type: 'string' },
+          },
         ],
         responses: {
           '200': { description: 'The usage.', content: jsonContent('Usage') },
           '401': responseRef('Unauthorized'),
-          '404': errorResponse(404, '`key_id` is not a key of the caller\'s tenant.'),
+          '404': errorResponse(404, "`key_id` is not a key of the caller's tenant."),
           '422': responseRef('ValidationFailed'),
           '429': responseRef('RateLimited'),
         },
@@ -374,7 +440,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
       title: 'Kiln',
       version: opts.version ?? '0.1.0',
       description:
-        'Self-hosted, OctoAI-compatible Stable Diffusion service. Validation errors answer 422 in FastAPI\'s ' +
+        "Self-hosted, OctoAI-compatible Stable Diffusion service. Validation errors answer 422 in FastAPI's " +
         '`detail` shape plus `error.code`; every other error is `{"error":{"code","message"}}` (see `ErrorCode`).',
     },
     ...(opts.serverUrl !== undefined && { servers: [{ url: opts.serverUrl }] }),
@@ -417,7 +483,9 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
       },
       responses: {
         ValidationFailed: {
-          description: `The body failed validation. Code: ${codesFor(422)} (\`input_rejected\` when a synchronous job fails on its input).`,
+          description:
+            `The body failed validation. Code: ${codesFor(422)} (\`input_rejected\` when a synchronous job fails on ` +
+            "its input). Every 422 carries FastAPI's `detail` list.",
           content: {
             'application/json': { schema: { anyOf: [ref('HTTPValidationError'), ref('ErrorBody')] } },
           },
@@ -427,7 +495,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
         NotFound: errorResponse(404, 'No such resource for this caller.'),
         Conflict: errorResponse(409, '`Idempotency-Key` reused with another body, or the job was canceled.'),
         PayloadTooLarge: errorResponse(413, 'The body is over the size limit.'),
-        RateLimited: errorResponse(429, 'Over the key\'s rate limit.', retryAfterHeader),
+        RateLimited: errorResponse(429, "Over the key's rate limit.", retryAfterHeader),
         InternalError: errorResponse(500, 'Kiln failed after retrying; `error.job_id` names the job.'),
         Unavailable: errorResponse(503, 'Queue full, shutting down or model not loaded.', retryAfterHeader),
         Timeout: errorResponse(504, 'The synchronous wait timed out; the job goes on, `error.job_id` names it.'),
