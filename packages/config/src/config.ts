@@ -58,6 +58,11 @@ const envSchema = z.object({
   KILN_WEBHOOK_CONCURRENCY: int(16, 1),
   KILN_BATCH_MAX_ITEMS: int(100_000, 1),
   KILN_BATCH_MAX_BODY_BYTES: int(512 * 1024 * 1024, 1024),
+  KILN_ASSETS_DIR: z.string().optional(),
+  KILN_MAX_ASSET_BYTES: int(2 * 1024 * 1024 * 1024, 1024),
+  KILN_ASSET_UPLOAD_TIMEOUT_MS: int(1_800_000, 100),
+  KILN_ASSET_CACHE_DIR: z.string().optional(),
+  KILN_ASSET_CACHE_BYTES: int(20 * 1024 * 1024 * 1024, 1024),
   KILN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -122,6 +127,16 @@ export interface KilnConfig {
   batchMaxItems: number;
   /** Body limit of `POST /v1/batches` (streamed; separate from KILN_MAX_BODY_BYTES). */
   batchMaxBodyBytes: number;
+  /** The operator's shared, read-only assets (`library:<name>`): `<dir>/<type>/<name>.<ext>` (docs/assets.md). */
+  assetsDir: string | undefined;
+  /** Largest asset file `POST /v1/assets` takes (413 above). */
+  maxAssetBytes: number;
+  /** Time a client has to send an asset upload's body. */
+  assetUploadTimeoutMs: number;
+  /** A worker's local copies of uploaded assets, by SHA-256 (default `<KILN_DATA_DIR>/asset-cache`). */
+  assetCacheDir: string;
+  /** Size bound of that cache; least recently used entries go first. */
+  assetCacheBytes: number;
   logLevel: string;
 }
 
@@ -175,6 +190,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookConcurrency: e.KILN_WEBHOOK_CONCURRENCY,
     batchMaxItems: e.KILN_BATCH_MAX_ITEMS,
     batchMaxBodyBytes: e.KILN_BATCH_MAX_BODY_BYTES,
+    assetsDir: e.KILN_ASSETS_DIR === undefined ? undefined : path.resolve(e.KILN_ASSETS_DIR),
+    maxAssetBytes: e.KILN_MAX_ASSET_BYTES,
+    assetUploadTimeoutMs: e.KILN_ASSET_UPLOAD_TIMEOUT_MS,
+    assetCacheDir: path.resolve(e.KILN_ASSET_CACHE_DIR ?? path.join(e.KILN_DATA_DIR, 'asset-cache')),
+    assetCacheBytes: e.KILN_ASSET_CACHE_BYTES,
     logLevel: e.KILN_LOG_LEVEL,
   });
 }

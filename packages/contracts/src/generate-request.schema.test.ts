@@ -122,11 +122,14 @@ const FIELD_CASES: Case[] = [
   bad('empty checkpoint', { checkpoint: '' }, ['checkpoint'], 'string_too_short', ['sd15']),
   bad('checkpoint of 257 chars', { checkpoint: 'c'.repeat(257) }, ['checkpoint'], 'string_too_long', ['sd15']),
   ok('vae null', { vae: null }, ['sd15']),
-  bad('vae naming one (not supported yet)', { vae: 'sd-vae-ft-mse' }, ['vae'], 'value_error', ['sd15']),
+  ok('vae naming one', { vae: 'sd-vae-ft-mse' }, ['sd15']),
+  ok('vae from the library', { vae: 'library:sd-vae-ft-mse' }, ['sd15']),
+  bad('vae naming a path', { vae: '../../etc/passwd' }, ['vae'], 'string_pattern_mismatch', ['sd15']),
   bad('vae not a string', { vae: 3 }, ['vae'], 'string_type', ['sd15']),
   ok('loras {} (none)', { loras: {} }, ['sd15']),
   ok('loras null', { loras: null }, ['sd15']),
-  bad('loras at both weight bounds (not supported yet)', { loras: { detail: -5, style: 5 } }, ['loras'], 'value_error', ['sd15']),
+  ok('loras at both weight bounds', { loras: { detail: -5, style: 5 } }, ['sd15']),
+  bad('lora named by a path', { loras: { 'a/b': 1 } }, ['loras', 'a/b'], 'string_pattern_mismatch', ['sd15']),
   bad('lora weight above 5', { loras: { style: 5.01 } }, ['loras', 'style'], 'less_than_equal', ['sd15']),
   bad('lora weight below -5', { loras: { style: -5.01 } }, ['loras', 'style'], 'greater_than_equal', ['sd15']),
   bad('lora weight not a number', { loras: { style: 'high' } }, ['loras', 'style'], 'float_parsing', ['sd15']),
@@ -134,7 +137,7 @@ const FIELD_CASES: Case[] = [
   bad('loras as a list', { loras: ['style'] }, ['loras'], 'dict_type', ['sd15']),
   ok('textual_inversions {} (none)', { textual_inversions: {} }, ['sd15']),
   ok('textual_inversions null', { textual_inversions: null }, ['sd15']),
-  bad('textual_inversions naming one (not supported yet)', { textual_inversions: { easynegative: 'easynegative' } }, ['textual_inversions'], 'value_error', ['sd15']),
+  ok('textual_inversions naming one', { textual_inversions: { easynegative: 'easynegative' } }, ['sd15']),
   bad('textual inversion with an empty trigger', { textual_inversions: { emb: '' } }, ['textual_inversions', 'emb'], 'string_too_short', ['sd15']),
   bad('textual inversion trigger not a string', { textual_inversions: { emb: 1 } }, ['textual_inversions', 'emb'], 'string_type', ['sd15']),
   ok('clip_skip 1', { clip_skip: 1 }, ['sd15']),
@@ -381,24 +384,18 @@ describe('SD1.5-only fields on SD3', () => {
   });
 });
 
-describe('asset fields Kiln cannot apply yet (never accepted and ignored)', () => {
+describe('asset fields', () => {
   it.each([
-    ['vae', 'sd-vae-ft-mse', /vae is not supported yet: .*\(sd-vae-ft-mse\).*omit vae or send null/],
-    ['loras', { style: 0.7, detail: 1 }, /loras is not supported yet: .*\(style, detail\).*send \{\} or send null/],
-    ['textual_inversions', { easynegative: 'easyneg' }, /textual_inversions is not supported yet: .*\(easynegative\)/],
-  ] as const)('SD1.5 answers 422 naming %s when it names an asset', (field, value, message) => {
-    const body = reject('sd15', { ...base, [field]: value });
-    expect(body.detail).toEqual([{ loc: ['body', field], msg: expect.stringMatching(message), type: 'value_error' }]);
-  });
-
-  it.each([
+    ['vae', 'sd-vae-ft-mse'],
+    ['loras', { style: 0.7, detail: 1 }],
+    ['textual_inversions', { easynegative: 'easyneg' }],
     ['loras', {}],
     ['textual_inversions', {}],
-  ] as const)('SD1.5 accepts %s {} (names nothing)', (field, value) => {
-    expect(accept('sd15', { ...base, [field]: value })[field]).toEqual({});
+  ] as const)('SD1.5 accepts %s %j (whether the assets exist is checked at intake)', (field, value) => {
+    expect(accept('sd15', { ...base, [field]: value })[field]).toEqual(value);
   });
 
-  it('a LoRA weight out of range is reported as such, not as "not supported"', () => {
+  it('a LoRA weight out of range is reported at the weight', () => {
     const body = reject('sd15', { ...base, loras: { style: 9 } });
     expect(body.detail).toEqual([expect.objectContaining({ loc: ['body', 'loras', 'style'], type: 'less_than_equal' })]);
   });

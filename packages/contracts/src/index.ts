@@ -11,6 +11,7 @@ export * from './generate-request.schema.js';
 export * from './generate-response.schema.js';
 export * from './jobs.schema.js';
 export * from './render-job.schema.js';
+export * from './assets.schema.js';
 export * from './job-failure.js';
 export * from './job-request.js';
 export * from './job-list.schema.js';

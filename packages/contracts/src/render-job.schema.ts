@@ -6,6 +6,7 @@
  * reader sees typed fields. One member per model family.
  */
 import { z } from 'zod';
+import { jobAssetsSchema, type AssetReport } from './assets.schema.js';
 import { IMAGE_ENCODINGS, REQUEST_LIMITS } from './request-fields.js';
 import { ANY_RESOLUTION_LIMITS } from './resolutions.js';
 import { SD15_SAMPLERS, SD3_SAMPLERS } from './samplers.js';
@@ -86,7 +87,13 @@ const jobEnvelope = {
 
 /** A job, by model family. */
 export const renderJobSchema = z.discriminatedUnion('family', [
-  z.strictObject({ family: z.literal('sd15'), request: sd15JobRequestSchema, ...jobEnvelope }),
+  z.strictObject({
+    family: z.literal('sd15'),
+    request: sd15JobRequestSchema,
+    /** The request's named assets, resolved by the API to what a worker fetches (absent: none). */
+    assets: jobAssetsSchema.optional(),
+    ...jobEnvelope,
+  }),
   z.strictObject({ family: z.literal('sd3'), request: sd3JobRequestSchema, ...jobEnvelope }),
 ]);
 
@@ -122,6 +129,8 @@ export interface RenderJobResult {
   images: StoredImage[];
   predictionTimeMs: number;
   model: string;
+  /** What applying the job's custom assets did (LoRA keys that matched nothing among it); absent without assets. */
+  assets?: AssetReport;
 }
 
 /** What a worker reports as denoising advances (one report per step of each micro-batch). */

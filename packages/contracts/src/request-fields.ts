@@ -175,46 +175,41 @@ const outpainting = z
   .default(D.outpainting)
   .describe('With `init_image` and `mask_image`: pre-fill the masked border before denoising.');
 
-const assetName = z.string().min(1).max(L.assetNameMaxChars);
+/**
+ * An asset as a request names it: one of the caller's own (`POST /v1/assets`) or `library:<name>`,
+ * a shared asset the operator installed. The alphabet has no `/`: a name is never a path.
+ */
+const assetName = z
+  .string()
+  .min(1)
+  .max(L.assetNameMaxChars)
+  .regex(/^(library:)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
+    message: 'an asset name is 1..128 characters of A-Z a-z 0-9 . _ - (optionally after library:)',
+  });
 
 const checkpoint = assetName.describe(
-  'Name of a checkpoint in the asset library (`library:` names are shared); default: the server\'s SD1.5 model.',
+  'A checkpoint: `library:<name>` (installed by the operator under `KILN_ASSETS_DIR/checkpoint/`) or a model ' +
+    'folder under `KILN_MODELS_DIR`; default: the server\'s SD1.5 model.',
 );
 
-const NOT_SUPPORTED_YET = 'Not supported yet: naming one is a 422 (Kiln does not apply custom assets yet).';
-
-const vae = assetName.describe(`Name of a VAE asset replacing the model's own. ${NOT_SUPPORTED_YET}`);
+const vae = assetName.describe(
+  'Name of a VAE asset (`POST /v1/assets` with `type=vae`, or `library:<name>`) replacing the model\'s decoder ' +
+    '(and encoder when the asset has one).',
+);
 
 const loras = z
   .record(assetName, z.number().min(L.loraWeightMin).max(L.loraWeightMax))
-  .describe(`LoRA assets to apply, \`{ name: weight }\`, weight −5..5; \`{}\` means none. ${NOT_SUPPORTED_YET}`);
+  .describe(
+    'LoRA assets to merge, `{ name: weight }`, weight −5..5 (negative subtracts, 0 leaves the model as it is), ' +
+      'applied in the order given; `{}` means none. Keys that match no module are listed in the job\'s result.',
+  );
 
 const textualInversions = z
   .record(assetName, z.string().min(1).max(L.assetNameMaxChars))
   .describe(
     'Textual-inversion assets to load, `{ name: trigger }`; `trigger` is the word that calls it in prompts; `{}` ' +
-      `means none. ${NOT_SUPPORTED_YET}`,
+      'means none.',
   );
-
-/**
- * An asset field Kiln cannot honour yet (custom assets are issue 12): validated as usual, then
- * refused when it names anything, so it is never accepted and silently ignored. `{}` names nothing.
- */
-function notSupportedYet<S extends z.ZodType>(field: 'vae' | 'loras' | 'textual_inversions', schema: S) {
-  const refuse = (value: unknown, ctx: z.RefinementCtx) => {
-    const names = typeof value === 'string' ? [value] : value ? Object.keys(value) : [];
-    if (names.length === 0) return;
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        `${field} is not supported yet: Kiln cannot apply custom assets (${names.join(', ')}) until the asset ` +
-        `library lands; omit ${field}${field === 'vae' ? '' : ', send {}'} or send null`,
-      params: { type: 'value_error' },
-    });
-  };
-  // Only once the value is valid: a bad weight or name is reported as itself.
-  return schema.optional().superRefine(refuse, { when: (payload) => payload.issues.length === 0 });
-}
 
 const clipSkip = z
   .int()
@@ -309,9 +304,9 @@ export const commonRequestFields = {
 /** The SD1.5-only fields, as `POST /generate/sd` accepts them. */
 export const sd15OnlyRequestFields = {
   checkpoint: nullMeansAbsent(checkpoint.optional()),
-  vae: nullMeansAbsent(notSupportedYet('vae', vae)),
-  loras: nullMeansAbsent(notSupportedYet('loras', loras)),
-  textual_inversions: nullMeansAbsent(notSupportedYet('textual_inversions', textualInversions)),
+  vae: nullMeansAbsent(vae.optional()),
+  loras: nullMeansAbsent(loras.optional()),
+  textual_inversions: nullMeansAbsent(textualInversions.optional()),
   clip_skip: nullMeansAbsent(clipSkip),
 } satisfies Record<Sd15OnlyField, z.ZodType>;
 

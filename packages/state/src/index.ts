@@ -7,3 +7,4 @@ export * from './metrics-ledger.js';
 export * from './open-jobs.js';
 export * from './rate-limit.js';
 export * from './usage-ledger.js';
+export * from './asset-store.js';

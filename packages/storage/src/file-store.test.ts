@@ -2,7 +2,9 @@ import { mkdtemp, readdir, rm, utimes, writeFile, mkdir } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileStore, InvalidKeyError } from './file-store.js';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { FileStore, InvalidKeyError, StoreLimitError } from './file-store.js';
 
 let root: string;
 let store: FileStore;
@@ -54,5 +56,22 @@ describe('FileStore', () => {
     expect(await store.has('results/old/0.png')).toBe(false);
     expect(await store.has('results/new/0.png')).toBe(true);
     expect(await readdir(path.join(root, 'results'))).toEqual(['new']);
+  });
+
+  it('streams a put, hashing as it goes; over the limit nothing is stored', async () => {
+    const chunks = [Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(500, 3)];
+    const stored = await store.putStream('assets/a.bin', Readable.from(chunks), 2500);
+    const whole = Buffer.concat(chunks);
+    expect(stored).toEqual({ size: 2500, sha256: createHash('sha256').update(whole).digest('hex') });
+    expect((await store.get('assets/a.bin'))!.equals(whole)).toBe(true);
+    await expect(store.putStream('assets/b.bin', Readable.from(chunks), 2499)).rejects.toBeInstanceOf(StoreLimitError);
+    expect(await readdir(path.join(root, 'assets'))).toEqual(['a.bin']);
+  });
+
+  it('retention never sweeps assets/', async () => {
+    await store.put('assets/x.safetensors', 'lora');
+    await store.put('results/j/0.png', 'png');
+    expect(await store.sweep(0, Date.now() + 1000)).toBe(1);
+    expect(await store.has('assets/x.safetensors')).toBe(true);
   });
 });

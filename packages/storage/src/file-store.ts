@@ -1,11 +1,28 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 /** Keys are slash-separated paths of safe segments: `results/<job>/0.png`. */
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
 export class InvalidKeyError extends Error {}
+
+/** A streamed write went over its `maxBytes`: nothing was stored. */
+export class StoreLimitError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`over the limit of ${maxBytes} bytes`);
+    this.name = 'StoreLimitError';
+  }
+}
+
+/**
+ * Top-level folders retention never sweeps: assets live until their owner deletes them, and a
+ * worker bounds its asset cache itself.
+ */
+const PERMANENT_PREFIXES = new Set(['assets', 'asset-cache']);
 
 function assertKey(key: string): void {
   const segments = key.split('/');
@@ -38,6 +55,41 @@ export class FileStore {
       await rm(temp, { force: true });
       throw err;
     }
+  }
+
+  /**
+   * Streams `source` to `key` without holding it in memory, hashing as it goes; over `maxBytes` it
+   * stops reading, removes the partial file and throws {@link StoreLimitError}. Atomic like `put`.
+   */
+  async putStream(key: string, source: Readable, maxBytes = Infinity): Promise<{ size: number; sha256: string }> {
+    const target = this.pathOf(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const temp = `${target}.${randomBytes(6).toString('hex')}.partial`;
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        if (size > maxBytes) return done(new StoreLimitError(maxBytes));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, meter, createWriteStream(temp));
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    return { size, sha256: hash.digest('hex') };
+  }
+
+  /** A stream of the bytes under `key`, or undefined when there are none. */
+  async openRead(key: string): Promise<ReadStream | undefined> {
+    const file = this.pathOf(key);
+    if (!(await this.has(key))) return undefined;
+    return createReadStream(file);
   }
 
   async putJson(key: string, value: unknown): Promise<void> {
@@ -75,7 +127,8 @@ export class FileStore {
 
   /**
    * Retention: deletes every file last written more than `ttlMs` ago (and folders left empty),
-   * plus abandoned `.partial` files. Returns how many files were removed.
+   * plus abandoned `.partial` files, except under `assets/` (kept until deleted). Returns how
+   * many files were removed.
    */
   async sweep(ttlMs: number, now = Date.now()): Promise<number> {
     return sweepDir(this.root, now - ttlMs, true);
@@ -93,6 +146,7 @@ async function sweepDir(dir: string, cutoff: number, isRoot: boolean): Promise<n
   let removed = 0;
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
+    if (isRoot && PERMANENT_PREFIXES.has(entry.name)) continue;
     if (entry.isDirectory()) {
       removed += await sweepDir(full, cutoff, false);
     } else {

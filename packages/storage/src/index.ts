@@ -1,2 +1,2 @@
-export { FileStore, InvalidKeyError } from './file-store.js';
-export { resultKey, inputKey, resultManifestKey } from './keys.js';
+export { FileStore, InvalidKeyError, StoreLimitError } from './file-store.js';
+export { resultKey, inputKey, resultManifestKey, assetKey } from './keys.js';

@@ -124,7 +124,7 @@ export async function applyTextualInversions(
 }
 
 /** The initializer the `token_embedding` Gather reads. */
-function tokenEmbedding(textEncoder: ModelComponent): TensorProto {
+export function tokenEmbedding(textEncoder: ModelComponent): TensorProto {
   const graph = textEncoder.model.graph ?? {};
   const gather = (graph.node ?? []).find(
     (node) => node.opType === 'Gather' && /\/token_embedding\/Gather(_\d+)?$/.test(node.name ?? ''),

@@ -5,7 +5,7 @@
  * merge time. Requests are routed by model family; SD3 models have a cache of their own that holds
  * one model at most.
  */
-import { assetSetKey, loadSd15ModelWithAssets, type Sd15AssetSet } from '../assets/sd15-assets.js';
+import { assetSetKey, loadSd15ModelWithAssets, type Sd15AssetReport, type Sd15AssetSet } from '../assets/sd15-assets.js';
 import { loadSd15Model, type Sd15Model } from '../models/sd15-model.js';
 import { loadSd3Model, type Sd3Model } from '../models/sd3-model.js';
 import type { SessionSettings } from '../models/onnx-session.js';
@@ -34,14 +34,20 @@ export interface RendererOptions extends SessionSettings {
   sd3LoadT5?: boolean;
 }
 
+/** A cached SD1.5 model, with what applying its asset set did (absent for the bare model). */
+interface LoadedSd15 {
+  model: Sd15Model;
+  report?: Sd15AssetReport;
+}
+
 export class Renderer {
-  private readonly models = new Map<string, Promise<Sd15Model>>();
+  private readonly models = new Map<string, Promise<LoadedSd15>>();
   /** SD3's sessions are many gigabytes (the transformer, T5): one SD3 model is resident at most. */
   private sd3: { dir: string; model: Promise<Sd3Model> } | undefined;
 
   constructor(private readonly options: RendererOptions = {}) {}
 
-  private async model(dir: string, assets: Sd15AssetSet = {}): Promise<Sd15Model> {
+  private async model(dir: string, assets: Sd15AssetSet = {}): Promise<LoadedSd15> {
     const key = assetSetKey(dir, assets);
     let entry = this.models.get(key);
     if (entry) {
@@ -51,8 +57,8 @@ export class Renderer {
     }
     entry =
       key === assetSetKey(dir)
-        ? loadSd15Model(dir, this.options)
-        : loadSd15ModelWithAssets(dir, assets, this.options).then(({ model }) => model);
+        ? loadSd15Model(dir, this.options).then((model) => ({ model }))
+        : loadSd15ModelWithAssets(dir, assets, this.options);
     this.models.set(key, entry);
     entry.catch(() => this.models.delete(key));
     await this.evict();
@@ -62,9 +68,9 @@ export class Renderer {
   private async evict(): Promise<void> {
     const max = this.options.maxLoadedModels ?? 1;
     while (this.models.size > max) {
-      const [oldest, entry] = this.models.entries().next().value as [string, Promise<Sd15Model>];
+      const [oldest, entry] = this.models.entries().next().value as [string, Promise<LoadedSd15>];
       this.models.delete(oldest);
-      await entry.then((m) => m.dispose()).catch(() => undefined);
+      await entry.then(({ model }) => model.dispose()).catch(() => undefined);
     }
   }
 
@@ -96,13 +102,16 @@ export class Renderer {
     }
     // Images first: a bad image fails fast, naming its field, without loading a model.
     const params = await decodeRenderInputs(request.params);
-    const model = await this.model(request.modelDir, request.assets);
-    const result = await renderSd15(model, params, hooks);
-    return withSafetyCheck(model, result);
+    const loading = performance.now();
+    const { model, report } = await this.model(request.modelDir, request.assets);
+    const loadMs = performance.now() - loading;
+    const result = await withSafetyCheck(model, await renderSd15(model, params, hooks));
+    // What the assets did goes back with the images: unmatched LoRA keys are reported, never dropped.
+    return report ? { ...result, assets: { ...report, loadMs } } : result;
   }
 
   async dispose(): Promise<void> {
-    const entries: Promise<{ dispose(): Promise<void> }>[] = [...this.models.values()];
+    const entries: Promise<{ dispose(): Promise<void> }>[] = [...this.models.values()].map((e) => e.then((l) => l.model));
     if (this.sd3) entries.push(this.sd3.model);
     this.models.clear();
     this.sd3 = undefined;

@@ -1,4 +1,6 @@
 /** What a render reports and returns; shared by every SD1.5 pipeline. */
+import type { Sd15AssetReport } from '../../assets/sd15-assets.js';
+
 export interface RenderProgress {
   /** Denoising step just finished within the current micro-batch (1-based). */
   step: number;
@@ -28,4 +30,9 @@ export interface RenderResult {
   /** Final latents per image (before the VAE scaling), for parity tests and debugging. */
   latents: Float32Array[];
   timings: { totalMs: number; onnxMs: number; unetCalls: number };
+  /**
+   * With custom assets (set by the renderer): what applying them did, and `loadMs`, the time this
+   * render waited for the model with its assets (near 0 when the session cache had them).
+   */
+  assets?: Sd15AssetReport & { loadMs: number };
 }

@@ -1,0 +1,100 @@
+/**
+ * Upload-time checks of asset files: the core's safe parsers and the LoRA fit check, for a
+ * process that must not load ONNX sessions (the API). This entry point (`@kiln/diffusion/asset-check`)
+ * imports neither onnxruntime-node nor sharp — only the parsers, the protobuf reader and the graph
+ * index — so a bad upload is refused exactly as a worker would refuse it at load.
+ */
+import { join } from 'node:path';
+import { decodeModel } from '@kiln/onnx';
+import { AssetError } from './assets/asset-error.js';
+import { parseEmbedding } from './assets/embedding-file.js';
+import { parseLora } from './assets/lora-file.js';
+import { mergeLoras, type UnmatchedLoraKey } from './assets/lora-merge.js';
+import { openComponent, type ModelComponent } from './assets/model-component.js';
+import { parseSafetensors } from './assets/safetensors.js';
+import { tokenEmbedding } from './assets/textual-inversion.js';
+
+export { AssetError, type AssetErrorCode } from './assets/asset-error.js';
+export type { UnmatchedLoraKey } from './assets/lora-merge.js';
+
+interface ModelGraphs {
+  unet: ModelComponent;
+  text_encoder: ModelComponent;
+}
+
+/** Graphs (weights left on disk) of the models checked against, read once per process and folder. */
+const graphs = new Map<string, Promise<ModelGraphs>>();
+
+function modelGraphs(modelDir: string): Promise<ModelGraphs> {
+  let entry = graphs.get(modelDir);
+  if (!entry) {
+    entry = Promise.all([
+      openComponent(join(modelDir, 'unet', 'model.onnx')),
+      openComponent(join(modelDir, 'text_encoder', 'model.onnx')),
+    ]).then(([unet, text_encoder]) => ({ unet, text_encoder }));
+    entry.catch(() => graphs.delete(modelDir));
+    graphs.set(modelDir, entry);
+  }
+  return entry;
+}
+
+export interface LoraCheck {
+  /** LoRA layers that match a module of the model and fit its weight. */
+  layers: number;
+  /** Keys that match nothing (reported, as a job would report them). */
+  unmatched: UnmatchedLoraKey[];
+}
+
+/**
+ * A LoRA file parsed and matched against the model in `modelDir`, every layer's shape checked
+ * (no weight is read: a merge at weight 0 only plans). Throws {@link AssetError}.
+ */
+export async function checkLoraFile(bytes: Uint8Array, name: string, modelDir: string): Promise<LoraCheck> {
+  const lora = parseLora(parseSafetensors(bytes, name), name);
+  if (lora.layers.length === 0) throw new AssetError('invalid_lora', 'has no LoRA layers (kohya or PEFT keys)', name);
+  const { unet, text_encoder } = await modelGraphs(modelDir);
+  const { unmatched } = await mergeLoras({ unet, text_encoder }, [{ lora, weight: 0 }]);
+  const layers = lora.layers.length - unmatched.filter((u) => lora.layers.some((l) => l.key === u.key)).length;
+  if (layers === 0) throw new AssetError('invalid_lora', 'no layer matches a module of the model', name);
+  return { layers, unmatched };
+}
+
+/** An embedding parsed and its width checked against the text encoder's. Throws {@link AssetError}. */
+export async function checkEmbeddingFile(
+  bytes: Uint8Array,
+  name: string,
+  modelDir: string,
+): Promise<{ vectors: number; dim: number; token?: string }> {
+  const embedding = parseEmbedding(bytes, name);
+  const width = tokenEmbedding((await modelGraphs(modelDir)).text_encoder).dims?.[1];
+  if (embedding.dim !== Number(width)) {
+    throw new AssetError(
+      'shape_mismatch',
+      `embedding vectors have ${embedding.dim} values, the model's text encoder takes ${width}`,
+      name,
+    );
+  }
+  return { vectors: embedding.vectors, dim: embedding.dim, ...(embedding.token && { token: embedding.token }) };
+}
+
+/**
+ * A VAE decoder as one ONNX file: it must parse and read `latent_sample` into `sample`, as a
+ * diffusers export's `vae_decoder/model.onnx` does. Weights must be inline (one file).
+ */
+export function checkVaeDecoderFile(bytes: Uint8Array, name: string): { latentChannels?: number } {
+  let model;
+  try {
+    model = decodeModel(bytes);
+  } catch (err) {
+    throw new AssetError('invalid_model', `is not an ONNX model (${(err as Error).message})`, name);
+  }
+  const graph = model.graph ?? {};
+  const input = (graph.input ?? []).find((value) => value.name === 'latent_sample');
+  if (!input || !(graph.output ?? []).some((value) => value.name === 'sample')) {
+    throw new AssetError('invalid_model', 'is not a VAE decoder: expected input latent_sample and output sample', name);
+  }
+  const external = (graph.initializer ?? []).some((tensor) => (tensor.externalData ?? []).length > 0);
+  if (external) throw new AssetError('invalid_model', 'keeps weights in external files; upload one self-contained .onnx', name);
+  const channels = input.type?.tensorType?.shape?.dim?.[1]?.dimValue;
+  return channels === undefined ? {} : { latentChannels: Number(channels) };
+}
