@@ -92,12 +92,12 @@ describe('kiln batch', () => {
 
   it('does nothing new when run again: no job, no batch, no download', async () => {
     const jobsBefore = await renderJobCount();
-    const batchesBefore = (await h.api.deps.notifications.batches.list('local', 100)).length;
+    const batchesBefore = (await h.api.deps.jobs.batches.list('local', 100)).length;
     const mtimes = await Promise.all((await manifest()).map(async (e) => (await stat(path.join(out, e.file))).mtimeMs));
     const { stdout } = await kilnBatch();
     expect(stdout).toMatch(/nothing to do: all 200 items are in/);
     expect(await renderJobCount()).toBe(jobsBefore);
-    expect((await h.api.deps.notifications.batches.list('local', 100)).length).toBe(batchesBefore);
+    expect((await h.api.deps.jobs.batches.list('local', 100)).length).toBe(batchesBefore);
     const after = await Promise.all((await manifest()).map(async (e) => (await stat(path.join(out, e.file))).mtimeMs));
     expect(after).toEqual(mtimes);
     expect(await manifest()).toHaveLength(200);

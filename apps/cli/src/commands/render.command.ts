@@ -73,14 +73,16 @@ function reportInputError(err: unknown): undefined {
   return undefined;
 }
 
-/** The family of a model folder, from the pipeline class diffusers (or optimum) wrote in model_index.json. */
+/**
+ * The family of a model folder, from the pipeline class diffusers (or optimum) wrote in
+ * model_index.json. An unreadable folder counts as SD1.5: the request is still validated (and its
+ * flags named) before the renderer reports the folder itself.
+ */
 async function familyOf(modelDir: string): Promise<ModelFamily> {
-  let index: { _class_name?: unknown };
-  try {
-    index = JSON.parse(await readFile(path.join(modelDir, 'model_index.json'), 'utf8')) as { _class_name?: unknown };
-  } catch (err) {
-    throw new Error(`${modelDir} is not a model folder (no readable model_index.json): ${(err as Error).message}`, { cause: err });
-  }
+  const index = await readFile(path.join(modelDir, 'model_index.json'), 'utf8').then(
+    (text) => JSON.parse(text) as { _class_name?: unknown },
+    () => ({}) as { _class_name?: unknown },
+  );
   return typeof index._class_name === 'string' && index._class_name.startsWith('StableDiffusion3') ? 'sd3' : 'sd15';
 }
 
