@@ -127,7 +127,12 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
       scheduler.setTimesteps(p.steps);
       const timesteps = startAtStrength(scheduler, p.steps, p.strength);
 
-      const imageLatents = imageDistribution && sampleImageLatents(model, imageDistribution, generators);
+      const sampled = imageDistribution && sampleImageLatents(model, imageDistribution, generators);
+      // Read only where diffusers encodes the image (strength < 1, or a 4-channel UNet's blend).
+      const imageLatents = (): Float32Array => {
+        if (!sampled) throw new Error('inpaint: the image latents were not encoded');
+        return sampled;
+      };
       const noise = randnPerItem(generators, shape);
       let maskedLatents: Float32Array | undefined;
       if (maskedDistribution) maskedLatents = sampleImageLatents(model, maskedDistribution, generators);
@@ -135,7 +140,9 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
 
       // strength 1 starts from pure noise (diffusers' is_strength_max), otherwise from the noised image.
       const latents =
-        p.strength === 1 ? scaleByInitSigma(new Float32Array(noise), scheduler) : scheduler.addNoise(imageLatents!, noise, timesteps[0]);
+        p.strength === 1
+          ? scaleByInitSigma(new Float32Array(noise), scheduler)
+          : scheduler.addNoise(imageLatents(), noise, timesteps[0]);
 
       const { latents: denoised, unetCalls } = await denoise({
         model,
@@ -150,7 +157,8 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
         afterStep: inpaintingUnet
           ? undefined
           : (stepped, i) => {
-              const known = i < timesteps.length - 1 ? scheduler.addNoise(imageLatents!, noise, timesteps[i + 1]) : imageLatents!;
+              const last = i === timesteps.length - 1;
+              const known = last ? imageLatents() : scheduler.addNoise(imageLatents(), noise, timesteps[i + 1]);
               return blendKnownRegion(stepped, known, latentMask);
             },
         signal: hooks.signal,
