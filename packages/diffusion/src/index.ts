@@ -8,7 +8,12 @@ export { DEFAULT_IMAGE_LIMITS, decodeInitImage, decodeMaskImage, type ImageLimit
 export type { MaskPlane, PixelRegion, RgbImage } from './image/raster.js';
 export type { RenderHooks, RenderProgress, RenderResult, RenderedImage } from './pipelines/sd15/render-types.js';
 export { Renderer, type ModelFamily, type RenderRequest, type RendererOptions } from './runtime/renderer.js';
-export { DEFAULT_STRENGTH, type ImageInput, type Sd15RenderParams, type Sd15RenderRequest } from './runtime/sd15-request.js';
+export {
+  DEFAULT_STRENGTH,
+  type ImageInput,
+  type Sd15RenderParams,
+  type Sd15RenderRequest,
+} from './runtime/sd15-request.js';
 export { inpaint, INPAINT_DEFAULTS, type InpaintParams } from './pipelines/sd15/inpaint.pipeline.js';
 export { outpaintPrefill } from './image/outpaint-prefill.js';
 export { uniformMask } from './image/raster.js';

@@ -14,7 +14,11 @@ export function checkRenderInputs(
     throw new RenderInputError('input_rejected', 'width and height must be multiples of 8', 'width');
   }
   if (!channels.includes(model.unetInChannels)) {
-    throw new RenderInputError('input_rejected', `this model's UNet takes ${model.unetInChannels} channels: ${hint.message}`, hint.field);
+    throw new RenderInputError(
+      'input_rejected',
+      `this model's UNet takes ${model.unetInChannels} channels: ${hint.message}`,
+      hint.field,
+    );
   }
   if (p.seeds.length === 0) throw new RenderInputError('input_rejected', 'at least one seed is needed', 'seed');
 }

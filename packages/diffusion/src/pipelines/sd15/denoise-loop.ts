@@ -62,7 +62,10 @@ class UnetSampleBuffer {
       const extras = conditioning.data.length / extraSize;
       for (let b = 0; b < unetBatch; b++) {
         const image = b % extras;
-        this.data.set(conditioning.data.subarray(image * extraSize, (image + 1) * extraSize), b * this.itemSize + this.latentSize);
+        this.data.set(
+          conditioning.data.subarray(image * extraSize, (image + 1) * extraSize),
+          b * this.itemSize + this.latentSize,
+        );
       }
     }
   }
@@ -88,7 +91,9 @@ export async function denoise(inputs: DenoiseInputs): Promise<{ latents: Float32
   // Tensors reused by every step. Scaling is elementwise, so scaling B latents and then
   // repeating them is bit-identical to scaling the repeated batch, at half the work.
   const sample =
-    guided || conditioning ? new UnetSampleBuffer(unetBatch, batch, channels, latentHeight * latentWidth, conditioning) : undefined;
+    guided || conditioning
+      ? new UnetSampleBuffer(unetBatch, batch, channels, latentHeight * latentWidth, conditioning)
+      : undefined;
   const timestep: HostTensor = { data: new Float32Array(unetBatch), dims: [unetBatch] };
   for (let i = 0; i < timesteps.length; i++) {
     if (inputs.signal?.aborted) throw new RenderAbortedError();
@@ -97,7 +102,10 @@ export async function denoise(inputs: DenoiseInputs): Promise<{ latents: Float32
     (timestep.data as Float32Array).fill(t);
     const out = await model.unet.run(
       {
-        sample: { data: sample ? sample.write(scaled) : scaled, dims: [unetBatch, inChannels, latentHeight, latentWidth] },
+        sample: {
+          data: sample ? sample.write(scaled) : scaled,
+          dims: [unetBatch, inChannels, latentHeight, latentWidth],
+        },
         timestep,
         encoder_hidden_states: context,
       },

@@ -62,7 +62,7 @@ async function encodeChunks(model: Sd15Model, chunks: PromptChunk[], clipSkip: n
     if (model.hiddenStateCount === 0) {
       throw new RenderInputError(
         'input_rejected',
-        'this model\'s text encoder does not expose hidden states, so clip_skip must be 1',
+        "this model's text encoder does not expose hidden states, so clip_skip must be 1",
         'clip_skip',
       );
     }
@@ -72,7 +72,9 @@ async function encodeChunks(model: Sd15Model, chunks: PromptChunk[], clipSkip: n
     }
     outputName = `hidden_states.${layers + 1 - clipSkip}`;
   }
-  const out = await model.textEncoder.run({ input_ids: { data: ids, dims: [chunks.length, CHUNK_TOKENS] } }, [outputName]);
+  const out = await model.textEncoder.run({ input_ids: { data: ids, dims: [chunks.length, CHUNK_TOKENS] } }, [
+    outputName,
+  ]);
   const hidden = out[outputName];
   const data = hidden.data as Float32Array;
   const dim = hidden.dims[2];
@@ -81,7 +83,9 @@ async function encodeChunks(model: Sd15Model, chunks: PromptChunk[], clipSkip: n
     layerNormInPlace(data, dim, weight, bias);
   }
   const perChunk = CHUNK_TOKENS * dim;
-  chunks.forEach((chunk, i) => applyTokenWeights(data.subarray(i * perChunk, (i + 1) * perChunk), chunk.weights, CHUNK_TOKENS, dim));
+  chunks.forEach((chunk, i) =>
+    applyTokenWeights(data.subarray(i * perChunk, (i + 1) * perChunk), chunk.weights, CHUNK_TOKENS, dim),
+  );
   return { data, tokens: chunks.length * CHUNK_TOKENS, dim };
 }
 

@@ -30,7 +30,11 @@ export interface ImageToImageParams extends RenderParams {
   strength: number;
 }
 
-export async function imageToImage(model: Sd15Model, p: ImageToImageParams, hooks: RenderHooks = {}): Promise<RenderResult> {
+export async function imageToImage(
+  model: Sd15Model,
+  p: ImageToImageParams,
+  hooks: RenderHooks = {},
+): Promise<RenderResult> {
   const clock = startRenderClock(model);
   checkRenderInputs(model, p, [4], {
     field: 'init_image',

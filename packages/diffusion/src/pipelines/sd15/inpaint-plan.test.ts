@@ -3,7 +3,11 @@ import { uniformMask, type MaskPlane, type RgbImage } from '../../image/raster.j
 import { binarizeMask, planInpaint } from './inpaint-plan.js';
 
 const W = 64;
-const picture: RgbImage = { width: W, height: W, pixels: Uint8Array.from({ length: W * W * 3 }, (_, i) => (i * 13) % 251) };
+const picture: RgbImage = {
+  width: W,
+  height: W,
+  pixels: Uint8Array.from({ length: W * W * 3 }, (_, i) => (i * 13) % 251),
+};
 const options = { outpainting: false, maskBlur: 0, fullRes: false, fullResPadding: 4, pasteOriginal: true };
 
 function rect(x1: number, y1: number, x2: number, y2: number, value = 1): MaskPlane {

@@ -56,7 +56,8 @@ function maskAtLatentSize(mask: MaskPlane): Float32Array {
   const w = mask.width / VAE_SCALE;
   const h = mask.height / VAE_SCALE;
   const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = mask.values[y * VAE_SCALE * mask.width + x * VAE_SCALE];
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) out[y * w + x] = mask.values[y * VAE_SCALE * mask.width + x * VAE_SCALE];
   return out;
 }
 
@@ -67,7 +68,11 @@ function maskedImageInput(imageInput: Float32Array, mask: MaskPlane): Float32Arr
 }
 
 /** Per image: the latent mask (1 channel), then its masked-image latents (4 channels). */
-function inpaintingConditioning(latentMask: Float32Array, maskedLatents: Float32Array, batch: number): UnetConditioning {
+function inpaintingConditioning(
+  latentMask: Float32Array,
+  maskedLatents: Float32Array,
+  batch: number,
+): UnetConditioning {
   const plane = latentMask.length;
   const data = new Float32Array(batch * 5 * plane);
   for (let b = 0; b < batch; b++) {
@@ -90,7 +95,10 @@ function blendKnownRegion(latents: Float32Array, known: Float32Array, latentMask
 
 export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderHooks = {}): Promise<RenderResult> {
   const clock = startRenderClock(model);
-  checkRenderInputs(model, p, [4, 9], { field: 'checkpoint', message: 'inpainting needs a UNet of 4 or 9 input channels' });
+  checkRenderInputs(model, p, [4, 9], {
+    field: 'checkpoint',
+    message: 'inpainting needs a UNet of 4 or 9 input channels',
+  });
   checkVaeEncoder(model, 'init_image');
   checkImageSize(p.initImage, p, 'init_image');
   checkImageSize(p.maskImage, p, 'mask_image');

@@ -6,7 +6,11 @@ import type { Scheduler } from '../../schedulers/index.js';
  * Text-to-image (and inpainting at strength 1): each image's first draw, times the scheduler's
  * `init_noise_sigma` (diffusers' `prepare_latents`).
  */
-export function pureNoiseLatents(generators: readonly RandomSource[], shape: readonly number[], scheduler: Scheduler): Float32Array {
+export function pureNoiseLatents(
+  generators: readonly RandomSource[],
+  shape: readonly number[],
+  scheduler: Scheduler,
+): Float32Array {
   const latents = randnPerItem(generators, shape);
   return scaleByInitSigma(latents, scheduler);
 }

@@ -6,7 +6,12 @@ import { createScheduler } from '../../schedulers/index.js';
 import { denoisingStepsFor } from './check-inputs.js';
 import { startAtStrength } from './strength-schedule.js';
 
-const config = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../testkit/assets/sd15/scheduler_config.json', import.meta.url)), 'utf8'));
+const config = JSON.parse(
+  readFileSync(
+    fileURLToPath(new URL('../../../../testkit/assets/sd15/scheduler_config.json', import.meta.url)),
+    'utf8',
+  ),
+);
 
 function start(sampler: string, steps: number, strength: number) {
   const scheduler = createScheduler(sampler, config);
@@ -15,11 +20,11 @@ function start(sampler: string, steps: number, strength: number) {
 }
 
 describe('startAtStrength (diffusers get_timesteps)', () => {
-  it('DDIM, 10 steps, strength 0.6: the reference case\'s six timesteps from 501', () => {
+  it("DDIM, 10 steps, strength 0.6: the reference case's six timesteps from 501", () => {
     expect(start('DDIM', 10, 0.6).timesteps).toEqual([501, 401, 301, 201, 101, 1]);
   });
 
-  it('truncates steps × strength like Python\'s int(): 10 × 0.55 → 5 steps', () => {
+  it("truncates steps × strength like Python's int(): 10 × 0.55 → 5 steps", () => {
     expect(start('DDIM', 10, 0.55).timesteps).toHaveLength(5);
     expect(denoisingStepsFor(10, 0.55)).toBe(5);
     expect(denoisingStepsFor(7, 1)).toBe(7);
@@ -32,7 +37,7 @@ describe('startAtStrength (diffusers get_timesteps)', () => {
     expect(timesteps).toHaveLength(2 * 6 - 1);
   });
 
-  it('PNDM keeps diffusers\' N + 1 timestep list (order 1)', () => {
+  it("PNDM keeps diffusers' N + 1 timestep list (order 1)", () => {
     const { scheduler, timesteps } = start('PNDM', 10, 0.6);
     expect(scheduler.timesteps).toHaveLength(11);
     expect(timesteps).toEqual(scheduler.timesteps.slice(4));

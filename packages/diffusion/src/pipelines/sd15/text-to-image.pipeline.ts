@@ -18,7 +18,11 @@ import type { RenderHooks, RenderResult } from './render-types.js';
 
 export type { TextToImageParams } from './render-params.js';
 
-export async function textToImage(model: Sd15Model, p: TextToImageParams, hooks: RenderHooks = {}): Promise<RenderResult> {
+export async function textToImage(
+  model: Sd15Model,
+  p: TextToImageParams,
+  hooks: RenderHooks = {},
+): Promise<RenderResult> {
   const clock = startRenderClock(model);
   checkRenderInputs(model, p, [4], {
     field: 'mask_image',
