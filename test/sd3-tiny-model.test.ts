@@ -31,9 +31,9 @@ afterAll(async () => {
 
 async function signature(file: string) {
   const model = await OnnxModel.load(file);
-  const describe = (values: Map<string, { type: string; shape: readonly (number | string)[] }>) =>
+  const describe = (values: Map<string, { name: string; type: string; shape: readonly (number | string)[] }>) =>
     [...values.values()].map((v) => ({ name: v.name, type: v.type, rank: v.shape.length }));
-  const out = { inputs: describe(model.inputs as never), outputs: describe(model.outputs as never) };
+  const out = { inputs: describe(model.inputs), outputs: describe(model.outputs) };
   await model.dispose();
   return out;
 }

@@ -12,7 +12,7 @@
  * Every item is validated with the API's own request schema before anything is sent: the
  * normalized request (defaults applied) is what the manifest records.
  */
-import { createSd15RequestSchema, createSd3RequestSchema, toValidationErrorBody } from '@kiln/contracts';
+import { parseGenerateRequest, type GenerateRequest, type ModelFamily } from '@kiln/contracts';
 import { parseCsv } from './csv.js';
 
 export const CSV_COLUMNS = {
@@ -38,7 +38,7 @@ export interface BatchInputItem {
   url: '/generate/sd' | '/generate/sd3';
   body: Record<string, unknown>;
   /** The request as the API will see it, defaults applied. */
-  request: Record<string, unknown>;
+  request: GenerateRequest;
   /** Line of the input file the item comes from. */
   line: number;
 }
@@ -71,15 +71,15 @@ export function parseSeedRange(text: string): number[] {
   return [...new Set(seeds)];
 }
 
-const schemas = {
-  '/generate/sd': createSd15RequestSchema({ allowAnyResolution: true }),
-  '/generate/sd3': createSd3RequestSchema({ allowAnyResolution: true }),
-} as const;
+const FAMILIES = {
+  '/generate/sd': 'sd15',
+  '/generate/sd3': 'sd3',
+} as const satisfies Record<BatchInputItem['url'], ModelFamily>;
 
-function normalize(url: BatchInputItem['url'], body: Record<string, unknown>): { ok: true; request: Record<string, unknown> } | { ok: false; message: string } {
-  const parsed = schemas[url].safeParse(body);
-  if (parsed.success) return { ok: true, request: parsed.data as Record<string, unknown> };
-  return { ok: false, message: toValidationErrorBody(parsed.error, body).error.message };
+function normalize(url: BatchInputItem['url'], body: Record<string, unknown>): { ok: true; request: GenerateRequest } | { ok: false; message: string } {
+  const parsed = parseGenerateRequest(FAMILIES[url], body, { allowAnyResolution: true });
+  if (parsed.success) return { ok: true, request: parsed.data };
+  return { ok: false, message: parsed.body.error.message };
 }
 
 function collect(candidates: Array<Omit<BatchInputItem, 'request'>>, problems: InputProblem[]): BatchInput {

@@ -56,7 +56,7 @@ async function readInput(file: string, flags: BatchFlags): Promise<BatchInput> {
   throw new Error(`${file}: give a .jsonl or a .csv file`);
 }
 
-const imagesOf = (item: BatchInputItem) => (typeof item.request.num_images === 'number' ? item.request.num_images : 1);
+const imagesOf = (item: BatchInputItem) => item.request.num_images;
 const extensionOf = (contentType: string) => (contentType === 'image/jpeg' ? 'jpg' : 'png');
 
 function manifestEntries(item: BatchInputItem, line: ResultLine, files: string[]): ManifestEntry[] {
@@ -64,14 +64,14 @@ function manifestEntries(item: BatchInputItem, line: ResultLine, files: string[]
   return line.images.map((img, k) => ({
     custom_id: item.custom_id,
     index: img.index,
-    prompt: String(r.prompt),
-    negative_prompt: typeof r.negative_prompt === 'string' ? r.negative_prompt : null,
+    prompt: r.prompt,
+    negative_prompt: r.negative_prompt ?? null,
     seed: img.seed,
-    sampler: String(r.sampler),
-    steps: Number(r.steps),
-    cfg_scale: Number(r.cfg_scale),
-    width: Number(r.width),
-    height: Number(r.height),
+    sampler: r.sampler,
+    steps: r.steps,
+    cfg_scale: r.cfg_scale,
+    width: r.width,
+    height: r.height,
     model: line.model,
     file: files[k],
     job_id: line.job_id as string,
