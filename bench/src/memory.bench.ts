@@ -80,7 +80,7 @@ export async function memoryBench(ctx: BenchContext): Promise<BenchSection> {
       goal: `≤ ${gib(MEMORY_BENCH_BUDGET)}`,
       met: r.peakRss <= MEMORY_BENCH_BUDGET,
       basis: r.refused
-        ? 'refused before the UNet (prompt chunk limit)'
+        ? 'refused before the UNet ran (RenderInputError)'
         : `estimate ${gib(r.estimateBytes)}, micro-batch ${r.microBatch}`,
       command: reproduce('memory'),
       shortfall: r.peakRss > MEMORY_BENCH_BUDGET ? gib(r.peakRss - MEMORY_BENCH_BUDGET) : undefined,
