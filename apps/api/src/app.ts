@@ -18,6 +18,7 @@ import { usageRoutes } from './routes/usage.routes.js';
 import { metricsRoutes } from './routes/metrics.routes.js';
 import { rateLimit } from './rate-limit.js';
 import { batchesRoutes, isBatchUpload } from './routes/batches.routes.js';
+import { assetsRoutes } from './routes/assets.routes.js';
 import { webhooksRoutes } from './routes/webhooks.routes.js';
 
 /** Builds the Express app; it never listens (main.ts and tests do). */
@@ -39,6 +40,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(authenticate(deps.keys, new AuthFailureThrottle(deps.config.authFailuresPerMinute)));
   app.use(checkIdParams());
   app.use(gate.middleware());
+  app.use(assetsRoutes(deps)); // before the body limits and JSON parser: uploads stream under their own limits
   app.use(bodyLimits(deps.config, isBatchUpload));
   app.use(rateLimit(deps));
   // A batch upload is read as it streams (batches.routes.ts), under its own, larger limit.

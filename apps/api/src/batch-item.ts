@@ -61,7 +61,7 @@ export class BatchItemValidator {
   private readonly intake: Intake;
 
   constructor(
-    deps: Pick<ApiDeps, 'config' | 'models' | 'secrets' | 'store'>,
+    deps: Pick<ApiDeps, 'config' | 'models' | 'secrets' | 'store' | 'redis'>,
     private readonly batchId: string,
     private readonly baseUrl: string,
     caller: Caller,

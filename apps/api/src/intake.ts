@@ -12,11 +12,13 @@ import {
   resolveSeeds,
   toJobRequest,
   type GenerateRequest,
+  type JobAssets,
   type JobInputs,
   type ModelFamily,
   type RenderJobData,
 } from '@kiln/contracts';
 import { inputKey } from '@kiln/storage';
+import { AssetResolver } from './asset-resolve.js';
 import type { Caller } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { checkBase64Image } from './image-input.js';
@@ -36,16 +38,22 @@ export interface JobOrigin {
 export class Intake {
   private readonly families = new Map<ModelFamily, Promise<boolean>>();
   private readonly webhookChecks = new Map<string, Promise<void>>();
+  private readonly assets: AssetResolver;
+  /** Each validated request's resolved assets, for {@link toJob}. */
+  private readonly resolved = new WeakMap<GenerateRequest, JobAssets>();
 
   constructor(
-    private readonly deps: Pick<ApiDeps, 'config' | 'models' | 'secrets' | 'store'>,
+    private readonly deps: Pick<ApiDeps, 'config' | 'models' | 'secrets' | 'store' | 'redis'>,
     private readonly caller: Caller,
-  ) {}
+  ) {
+    this.assets = new AssetResolver(deps, caller.tenant);
+  }
 
   /**
    * A request body, validated: 422 (`invalid_request` with FastAPI's `detail` list) when it breaks
    * a rule, 503 `model_unavailable` when no model of its family is installed, 422 naming
-   * `webhook_url` when Kiln could not deliver to it.
+   * `webhook_url` when Kiln could not deliver to it, 422 naming the field and the asset when an
+   * asset it names is missing (or another tenant's) or of the wrong type.
    */
   async validate(family: ModelFamily, body: unknown): Promise<GenerateRequest> {
     const parsed = parseGenerateRequest(family, body, { allowAnyResolution: this.deps.config.allowAnyResolution });
@@ -56,6 +64,10 @@ export class Intake {
       throw new KilnError('model_unavailable', `no ${FAMILY_LABEL[family]} model is configured on this server`, { retryAfterSeconds: 60 });
     }
     if (parsed.data.webhook_url !== undefined) await this.checkWebhook(parsed.data.webhook_url);
+    if (parsed.data.family === 'sd15') {
+      const assets = await this.assets.resolve(parsed.data);
+      if (assets) this.resolved.set(parsed.data, assets);
+    }
     return parsed.data;
   }
 
@@ -70,7 +82,7 @@ export class Intake {
       await this.deps.store.put(key, image.bytes);
       inputs[field] = key;
     }
-    return {
+    const job: RenderJobData = {
       ...toJobRequest(request),
       seeds: resolveSeeds(request.seed, request.num_images, () => randomInt(0, 2 ** 32)),
       inputs,
@@ -83,6 +95,8 @@ export class Intake {
       ...(origin.batchId !== undefined && { batchId: origin.batchId }),
       ...(origin.fairTag !== undefined && { fairTag: origin.fairTag }),
     };
+    const assets = this.resolved.get(request);
+    return assets && job.family === 'sd15' ? { ...job, assets } : job;
   }
 
   private available(family: ModelFamily): Promise<boolean> {

@@ -71,6 +71,7 @@ export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQue
     error: failure ? { code: failure.code, message: failure.message, ...(failure.field && { field: failure.field }) } : null,
     seeds: job.data.seeds,
     prediction_time_ms: result?.predictionTimeMs ?? null,
+    assets: result?.assets ?? null,
     images: (result?.images ?? []).map((img) => ({
       index: img.index,
       seed: img.seed,

@@ -4,7 +4,14 @@
  * same way). Input images arrive as bytes: the worker reads them from storage, the CLI from files.
  */
 import type { JobImageField, RenderJobData, Sd15Job, Sd3Job } from '@kiln/contracts';
-import type { ImageLimits, RenderRequest, RngSource, Sd15RenderParams, Sd3RenderParams } from '@kiln/diffusion';
+import type {
+  ImageLimits,
+  RenderRequest,
+  RngSource,
+  Sd15AssetSet,
+  Sd15RenderParams,
+  Sd3RenderParams,
+} from '@kiln/diffusion';
 
 export type InputImages = Partial<Record<JobImageField, Uint8Array>>;
 
@@ -17,11 +24,19 @@ export interface RenderSettings {
   rng?: RngSource;
 }
 
-/** What the inference thread renders for a job, with the model folder the job renders with. */
-export function toRenderRequest(job: RenderJobData, modelDir: string, images: InputImages, settings: RenderSettings): RenderRequest {
-  return job.family === 'sd3'
-    ? { family: 'sd3', modelDir, params: toSd3RenderParams(job, images, settings) }
-    : { family: 'sd15', modelDir, params: toRenderParams(job, images, settings) };
+/**
+ * What the inference thread renders for a job, with the model folder the job renders with and,
+ * for SD1.5, its assets as local files (the worker's asset cache, or `kiln render`'s paths).
+ */
+export function toRenderRequest(
+  job: RenderJobData,
+  modelDir: string,
+  images: InputImages,
+  settings: RenderSettings,
+  assets?: Sd15AssetSet,
+): RenderRequest {
+  if (job.family === 'sd3') return { family: 'sd3', modelDir, params: toSd3RenderParams(job, images, settings) };
+  return { family: 'sd15', modelDir, params: toRenderParams(job, images, settings), ...(assets && { assets }) };
 }
 
 export function toRenderParams(job: Sd15Job, images: InputImages, settings: RenderSettings): Sd15RenderParams {

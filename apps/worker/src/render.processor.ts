@@ -6,7 +6,15 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { encodeFailure, recordableRequest, type ErrorCode, type RenderJobData, type RenderJobResult, type StoredImage } from '@kiln/contracts';
+import {
+  encodeFailure,
+  recordableRequest,
+  type AssetReport,
+  type ErrorCode,
+  type RenderJobData,
+  type RenderJobResult,
+  type StoredImage,
+} from '@kiln/contracts';
 import type { KilnConfig, Logger } from '@kiln/config';
 import {
   CONTENT_TYPES,
@@ -20,6 +28,7 @@ import {
 import { MalformedJobError, readJobData, type RenderJob } from '@kiln/queue';
 import { resultKey, resultManifestKey, type FileStore } from '@kiln/storage';
 import { UnrecoverableError } from 'bullmq';
+import { AssetCache, AssetUnavailableError, type LocalAssets } from './asset-cache.js';
 import { readInputImages } from './input-images.js';
 import type { AttemptContext } from './render-attempt.js';
 import { toRenderRequest } from './render-params.js';
@@ -29,6 +38,8 @@ export interface ProcessorDeps {
   store: FileStore;
   thread: DiffusionThread;
   logger: Logger;
+  /** Where the job's custom assets come from (default: one built from the config). */
+  assetCache?: AssetCache;
 }
 
 /** A failure the queue must not retry: the job itself is at fault, or it was canceled. */
@@ -46,7 +57,8 @@ function readJob(job: RenderJob): RenderJobData {
 }
 
 /** The model folder a job renders with; an unknown checkpoint is the job's fault, not Kiln's. */
-function modelDirFor(config: Readonly<KilnConfig>, job: RenderJobData): string {
+function modelDirFor(config: Readonly<KilnConfig>, job: RenderJobData, local?: LocalAssets): string {
+  if (local?.checkpointDir) return local.checkpointDir;
   if (job.family === 'sd3') {
     if (!config.sd3Model) throw unrecoverable('model_unavailable', 'no SD3 model is configured on this worker (KILN_SD3_MODEL)');
     return path.join(config.modelsDir, config.sd3Model);
@@ -72,11 +84,36 @@ async function storeImages(jobId: string, result: RenderResult, encoding: 'png' 
   );
 }
 
-export function createRenderProcessor({ config, store, thread, logger }: ProcessorDeps) {
+/** The job's assets on local disk; a missing or changed one fails the job naming its field. */
+async function localAssets(cache: AssetCache, job: RenderJobData): Promise<LocalAssets | undefined> {
+  if (job.family !== 'sd15' || !job.assets) return undefined;
+  try {
+    return await cache.materialize(job.assets);
+  } catch (err) {
+    if (err instanceof AssetUnavailableError) throw unrecoverable('input_rejected', err.message, err.field);
+    throw err;
+  }
+}
+
+/** The result's asset report, with the client's asset names instead of local file names. */
+function assetReport(result: RenderResult, local: LocalAssets | undefined): AssetReport | undefined {
+  if (!result.assets || !local) return undefined;
+  const { mergedLoraLayers, unmatchedLoraKeys, addedTokens, loadMs } = result.assets;
+  return {
+    merged_lora_layers: mergedLoraLayers,
+    unmatched_lora_keys: unmatchedLoraKeys.map((u) => ({ ...u, lora: local.names.get(u.lora)?.name ?? u.lora })),
+    added_tokens: addedTokens,
+    load_ms: Math.round(loadMs * 10) / 10,
+  };
+}
+
+export function createRenderProcessor({ config, store, thread, logger, assetCache }: ProcessorDeps) {
+  const assets = assetCache ?? new AssetCache(store, config.assetCacheDir, config.assetCacheBytes, config.assetsDir);
   return async function processRender(job: RenderJob, attempt: AttemptContext): Promise<RenderJobResult> {
     const data = readJob(job);
     const jobId = job.id as string;
-    const modelDir = modelDirFor(config, data);
+    const local = await localAssets(assets, data);
+    const modelDir = modelDirFor(config, data, local);
     const started = performance.now();
     let result: RenderResult;
     try {
@@ -85,18 +122,33 @@ export function createRenderProcessor({ config, store, thread, logger }: Process
         microBatchSize: config.microBatchSize,
         imageLimits: { maxPixels: config.maxImagePixels, maxBytes: config.maxBodyBytes },
       };
-      result = await thread.render(toRenderRequest(data, modelDir, images, settings), {
+      result = await thread.render(toRenderRequest(data, modelDir, images, settings, local?.set), {
         signal: attempt.signal,
         onProgress: attempt.reportProgress,
       });
     } catch (err) {
       if (err instanceof RenderInputError) throw unrecoverable(err.code, err.message, err.field);
       if (err instanceof RenderAbortedError) throw unrecoverable('canceled', 'the job was canceled');
+      if (err instanceof Error && err.name === 'AssetError' && local) {
+        // A LoRA that does not fit the model, an embedding of the wrong width, a bad file: the same
+        // bytes fail the same way, so never retried. The message names assets as the client did.
+        const { field, message } = AssetCache.describe(err.message, local.names);
+        throw unrecoverable('input_rejected', message, field);
+      }
       throw err;
     }
     const predictionTimeMs = performance.now() - started;
     const images = await storeImages(jobId, result, data.request.image_encoding, store);
-    const output: RenderJobResult = { images, predictionTimeMs, model: path.basename(modelDir) };
+    const report = assetReport(result, local);
+    if (report && report.unmatched_lora_keys.length > 0) {
+      logger.warn({ jobId, unmatched: report.unmatched_lora_keys }, 'LoRA keys matched no module of the model');
+    }
+    const output: RenderJobResult = {
+      images,
+      predictionTimeMs,
+      model: path.basename(modelDir),
+      ...(report && { assets: report }),
+    };
     await store.putJson(resultManifestKey(jobId), { ...output, seeds: data.seeds, request: recordableRequest(data.request) });
     logger.info({ jobId, images: images.length, ms: Math.round(predictionTimeMs) }, 'render finished');
     return output;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { assetReportSchema } from './assets.schema.js';
 import { errorInfoSchema } from './errors.js';
 import { MODEL_FAMILIES } from './model-family.js';
 import { MAX_SEED } from './seeds.js';
@@ -70,6 +71,10 @@ export const jobSchema = z
       .array(z.int().min(0).max(MAX_SEED))
       .describe('Every image\'s seed in order, resolved when the job was accepted.'),
     prediction_time_ms: z.number().min(0).nullable().describe('Generation time in milliseconds once completed; null before.'),
+    assets: assetReportSchema
+      .nullable()
+      .optional()
+      .describe('With custom assets, once completed: what applying them did (unmatched LoRA keys); null otherwise.'),
   })
   .meta({ title: 'Job', description: 'A generation job: state, progress, timing and results.' });
 

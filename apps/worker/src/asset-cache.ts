@@ -1,0 +1,200 @@
+/**
+ * A worker's local copies of the assets its jobs name. Uploads are fetched from storage into a
+ * disk cache keyed by SHA-256 (verified while copying, so a changed file is noticed, never used),
+ * bounded by `KILN_ASSET_CACHE_BYTES` with the least recently used entries removed first; shared
+ * `library:` assets are read in place from `KILN_ASSETS_DIR`. The paths are stable per content,
+ * so the renderer's session cache (keyed by paths and weights) reuses a merged model across jobs.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ASSET_FIELD, type JobAssets, type ResolvedAsset } from '@kiln/contracts';
+import type { Sd15AssetSet } from '@kiln/diffusion';
+import type { FileStore } from '@kiln/storage';
+
+/** An asset a job names cannot be had (deleted, changed, not installed here): the job's fault. */
+export class AssetUnavailableError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AssetUnavailableError';
+  }
+}
+
+/** A job's assets as local paths, and how to name them back in messages. */
+export interface LocalAssets {
+  set: Sd15AssetSet;
+  /** A `library:` checkpoint's folder, when the job names one. */
+  checkpointDir?: string;
+  /** Local file or folder name → the request field and the asset's name. */
+  names: Map<string, { field: string; name: string }>;
+}
+
+interface Entry {
+  path: string;
+  size: number;
+  lastUsed: number;
+}
+
+/** The local file (or folder, for a VAE) of an upload, by type. */
+const LOCAL_FILE: Record<ResolvedAsset['type'], (sha256: string) => string> = {
+  lora: (sha) => `${sha}.safetensors`,
+  textual_inversion: (sha) => `${sha}.bin`,
+  vae: (sha) => path.join(sha, 'vae_decoder', 'model.onnx'),
+  checkpoint: (sha) => `${sha}.checkpoint`,
+};
+
+export class AssetCache {
+  private entries: Map<string, Entry> | undefined;
+  private readonly fetching = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: FileStore,
+    private readonly dir: string,
+    private readonly maxBytes: number,
+    private readonly libraryDir: string | undefined,
+  ) {}
+
+  /** The job's assets on local disk, fetched as needed; throws {@link AssetUnavailableError}. */
+  async materialize(assets: JobAssets): Promise<LocalAssets> {
+    const names = new Map<string, { field: string; name: string }>();
+    const used = new Set<string>();
+    const local = async (asset: ResolvedAsset): Promise<string> => {
+      const file = await this.localPath(asset, used);
+      // The core names a LoRA or embedding by its file name and a VAE by its folder.
+      const shown = asset.type === 'vae' ? path.dirname(path.dirname(file)) : file;
+      names.set(path.basename(shown), { field: ASSET_FIELD[asset.type], name: asset.name });
+      names.set(shown, { field: ASSET_FIELD[asset.type], name: asset.name });
+      return asset.type === 'vae' ? path.dirname(path.dirname(file)) : file;
+    };
+    const set: Sd15AssetSet = {};
+    if (assets.vae) set.vae = await local(assets.vae);
+    if (assets.loras?.length) {
+      const loras = [];
+      for (const { asset, weight } of assets.loras) loras.push({ file: await local(asset), weight });
+      set.loras = loras;
+    }
+    if (assets.textual_inversions?.length) {
+      const inversions = [];
+      for (const { asset, trigger } of assets.textual_inversions) inversions.push({ file: await local(asset), trigger });
+      set.textualInversions = inversions;
+    }
+    const checkpointDir = assets.checkpoint ? await local(assets.checkpoint) : undefined;
+    await this.evict(used);
+    return { set, names, ...(checkpointDir !== undefined && { checkpointDir }) };
+  }
+
+  private async localPath(asset: ResolvedAsset, used: Set<string>): Promise<string> {
+    const field = ASSET_FIELD[asset.type];
+    if (asset.source === 'library') {
+      if (!this.libraryDir) throw new AssetUnavailableError(field, `${asset.name}: this worker has no KILN_ASSETS_DIR`);
+      const target = path.join(this.libraryDir, ...asset.path.split('/'));
+      if (!(await stat(target).catch(() => undefined))) {
+        throw new AssetUnavailableError(field, `${asset.name} is not installed on this worker (${asset.path})`);
+      }
+      return target;
+    }
+    const entries = await this.index();
+    used.add(asset.sha256);
+    const file = path.join(this.dir, LOCAL_FILE[asset.type](asset.sha256));
+    const known = entries.get(asset.sha256);
+    if (known && (await stat(file).catch(() => undefined))) {
+      known.lastUsed = Date.now();
+      await utimes(file, new Date(), new Date()).catch(() => undefined);
+      return file;
+    }
+    let inFlight = this.fetching.get(asset.sha256);
+    if (!inFlight) {
+      inFlight = this.fetch(asset, file).finally(() => this.fetching.delete(asset.sha256));
+      this.fetching.set(asset.sha256, inFlight);
+    }
+    await inFlight;
+    return file;
+  }
+
+  /** Copies an upload from storage, verifying its SHA-256 before it gets its final name. */
+  private async fetch(asset: Extract<ResolvedAsset, { source: 'upload' }>, file: string): Promise<void> {
+    const field = ASSET_FIELD[asset.type];
+    const source = await this.store.openRead(asset.key);
+    if (!source) throw new AssetUnavailableError(field, `${asset.name} is no longer in storage (deleted); upload it again`);
+    await mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${randomBytes(6).toString('hex')}.partial`;
+    const hash = createHash('sha256');
+    const hasher = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, hasher, createWriteStream(temp));
+      const sha256 = hash.digest('hex');
+      if (sha256 !== asset.sha256) {
+        throw new AssetUnavailableError(field, `${asset.name} changed in storage since it was checked (sha256 ${sha256})`);
+      }
+      await rename(temp, file);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    (this.entries as Map<string, Entry>).set(asset.sha256, { path: file, size: asset.size, lastUsed: Date.now() });
+  }
+
+  /** What is on disk already (a restarted worker keeps its cache), oldest use first. */
+  private async index(): Promise<Map<string, Entry>> {
+    if (this.entries) return this.entries;
+    const entries = new Map<string, Entry>();
+    await mkdir(this.dir, { recursive: true });
+    for (const name of await readdir(this.dir)) {
+      const sha = /^([0-9a-f]{64})(\.|$)/.exec(name)?.[1];
+      if (!sha || name.endsWith('.partial')) continue;
+      const full = path.join(this.dir, name);
+      const info = await stat(full);
+      const size = info.isDirectory() ? await folderSize(full) : info.size;
+      entries.set(sha, { path: full, size, lastUsed: info.mtimeMs });
+    }
+    this.entries = entries;
+    return entries;
+  }
+
+  /** Removes least recently used entries until the cache fits, never one the current job uses. */
+  private async evict(used: ReadonlySet<string>): Promise<void> {
+    const entries = await this.index();
+    let total = [...entries.values()].reduce((sum, e) => sum + e.size, 0);
+    const oldestFirst = [...entries].sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
+    for (const [sha, entry] of oldestFirst) {
+      if (total <= this.maxBytes) break;
+      if (used.has(sha)) continue;
+      const top = path.join(this.dir, path.relative(this.dir, entry.path).split(path.sep)[0]);
+      await rm(top, { recursive: true, force: true });
+      entries.delete(sha);
+      total -= entry.size;
+    }
+  }
+
+  /** Local paths in a core message replaced by the asset names the client used. */
+  static describe(message: string, names: LocalAssets['names']): { field?: string; message: string } {
+    let field: string | undefined;
+    let text = message;
+    for (const [local, { field: f, name }] of [...names].sort(([a], [b]) => b.length - a.length)) {
+      if (!text.includes(local)) continue;
+      field ??= f;
+      text = text.replaceAll(local, name);
+    }
+    return { ...(field && { field }), message: text };
+  }
+}
+
+async function folderSize(dir: string): Promise<number> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  let total = 0;
+  for (const entry of entries) {
+    if (entry.isFile()) total += (await stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
