@@ -43,21 +43,21 @@ function receive(req: Request, deps: UploadDeps): Promise<{ name: string; type: 
       parser = busboy({
         headers: req.headers,
         // One byte over the limit reaches putStream, which then refuses the file.
-        limits: { files: 1, fields: 2, parts: 3, fieldSize: 1024, fileSize: maxBytes + 1 },
+        limits: { files: 1, fields: 2, fieldSize: 1024, fileSize: maxBytes + 1 },
       });
     } catch (err) {
       return reject(new KilnError('unsupported_media_type', `send multipart/form-data (${(err as Error).message})`));
     }
     const fields: { name?: string; type?: AssetType } = {};
     let stored: Promise<{ key: string; size: number; sha256: string }> | undefined;
-    let fileStream: NodeJS.ReadableStream & { destroy(err?: Error): void } | undefined;
+    let fileStream: { destroy(): void } | undefined;
     let failed: Error | undefined;
     const fail = (err: Error) => {
       if (failed) return;
       failed = err;
       req.unpipe(parser);
       req.resume(); // the rest of the body is read off and dropped; the answer closes the connection
-      fileStream?.destroy(err); // putStream removes its partial file
+      fileStream?.destroy(); // putStream sees a premature close and removes its partial file
       void stored?.then((file) => deps.store.delete(file.key)).catch(() => undefined);
       reject(err);
     };
@@ -94,6 +94,8 @@ function receive(req: Request, deps: UploadDeps): Promise<{ name: string; type: 
         return fail(invalid('file', 'send the name and type fields before the file'));
       }
       fileStream = stream;
+      // A broken body errors the stream before putStream pipes it; the parser reports that error.
+      stream.on('error', () => undefined);
       const key = assetKey(randomUUID(), EXTENSION[fields.type as Exclude<AssetType, 'checkpoint'>]);
       stored = deps.store.putStream(key, stream, maxBytes).then(
         (result) => ({ key, ...result }),
@@ -106,7 +108,7 @@ function receive(req: Request, deps: UploadDeps): Promise<{ name: string; type: 
       );
       stored.catch(fail);
     });
-    parser.on('partsLimit', () => fail(invalid('file', 'send exactly the fields name, type and file')));
+    parser.on('fieldsLimit', () => fail(invalid('file', 'send exactly the fields name, type and file')));
     parser.on('filesLimit', () => fail(invalid('file', 'send one file')));
     parser.on('error', (err: Error) => fail(invalid('file', `malformed multipart body: ${err.message}`)));
     parser.on('close', () => {
