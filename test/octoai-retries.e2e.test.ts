@@ -1,7 +1,7 @@
 /**
  * Retries never duplicate work (issue 11, item 4) over real HTTP and Redis: identical synchronous
  * POSTs from one caller while the first one's job is open make one job, whose result every one of
- * them gets; once it has ended, the same request renders anew. Async requests, `X-Kiln-Dedupe: off`,
+ * them gets; once it has ended (even with nobody waiting to release it), the same request renders anew. Async requests, `X-Kiln-Dedupe: off`,
  * another API key and an `Idempotency-Key` each opt out. The SDK's own retries are in
  * octoai-sdk.e2e.test.ts.
  */
@@ -37,6 +37,8 @@ const jobIds = async (c: Client = acme): Promise<string[]> =>
   (await c.get('/v1/jobs?limit=200')).json.jobs.map((j: { id: string }) => j.id);
 
 describe('a retried synchronous request attaches to the open job', () => {
+  let twentyJob = '';
+
   it('20 concurrent identical sync POSTs make one job; every one answers with it', async () => {
     const before = await jobIds();
     // Nulls and defaults spelled out, keys in another order: the same request once normalised.
@@ -52,6 +54,7 @@ describe('a retried synchronous request attaches to the open job', () => {
     const created = (await jobIds()).filter((id) => !before.includes(id));
     expect(created).toEqual([...ids]);
     expect(replies.filter((r) => r.headers.get('x-kiln-dedupe') === 'attached')).toHaveLength(19);
+    twentyJob = [...ids][0]!;
   });
 
   it('opt-outs make jobs of their own: async, X-Kiln-Dedupe: off, an Idempotency-Key, another key', async () => {
@@ -102,5 +105,12 @@ describe('a retried synchronous request attaches to the open job', () => {
     expect(again.json.id).not.toBe(jobId);
     expect(again.headers.get('x-kiln-dedupe')).toBeNull();
     expect((await jobIds()).filter((id) => !before.includes(id))).toEqual([again.json.id, jobId]);
+  });
+
+  it('a record whose job ended while nobody waited (canceled above) no longer attaches', async () => {
+    expect((await acme.get(`/v1/jobs/${twentyJob}`)).json.status).toBe('canceled');
+    const again = await acme.post('/generate/sd', smallRequest({ prompt: 'twenty at once' }));
+    expect(again.status, again.text).toBe(200);
+    expect(again.json.id).not.toBe(twentyJob);
   });
 });
