@@ -6,6 +6,7 @@ import { RENDER_QUEUE, createRedis } from '@kiln/queue';
 import { FileStore } from '@kiln/storage';
 import { Worker } from 'bullmq';
 import path from 'node:path';
+import { startCapacityAnnouncer } from './capacity.js';
 import { startJobEvents } from './job-events.js';
 import { createRenderAttempts } from './render-attempt.js';
 import { createRenderProcessor } from './render.processor.js';
@@ -37,11 +38,13 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
     executionProvider: config.executionProvider,
     intraOpThreads: config.intraOpThreads,
   });
-  if (warm) {
-    await thread.warm(path.join(config.modelsDir, config.sd15Model)).catch((err: Error) => {
-      logger.warn({ err: err.message }, 'default model could not be preloaded');
-    });
-  }
+  // The default model's memory profile, published with the worker's budget once it is loaded.
+  const profile = warm
+    ? await thread.warm(path.join(config.modelsDir, config.sd15Model)).catch((err: Error) => {
+        logger.warn({ err: err.message }, 'default model could not be preloaded');
+        return undefined;
+      })
+    : undefined;
   const jobs = createJobServices(commands, config, logger);
   const attempts = createRenderAttempts({ config, logger, lifecycle: jobs.lifecycle });
   const worker = new Worker<RenderJobData, RenderJobResult>(
@@ -67,11 +70,13 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
   await attempts.attach(worker);
   const events = startJobEvents(worker, { config, logger, commands, jobs });
   const running = worker.run().catch((err: Error) => logger.error({ err: err.message }, 'worker stopped'));
+  const stopAnnouncing = profile ? startCapacityAnnouncer(commands, { config, logger, profile }) : async () => undefined;
 
   return {
     worker,
     async close() {
       stopSweeper();
+      await stopAnnouncing();
       await worker.close();
       await running;
       await attempts.close();
