@@ -8,4 +8,6 @@ COPY apps ./apps
 COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund && node node_modules/typescript/bin/tsc -b
 ENV KILN_DATA_DIR=/data KILN_MODELS_DIR=/models
+# glibc returns freed session memory to the OS only for large blocks (docs/memory.md).
+ENV MALLOC_MMAP_THRESHOLD_=1048576
 ENTRYPOINT ["node", "apps/cli/bin/kiln.js"]

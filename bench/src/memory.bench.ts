@@ -2,7 +2,7 @@
  * Issue 10 item 1: a worker's peak resident memory per request size on the tiny model, against a
  * memory budget. Each render runs in a fresh process (probes/memory.probe.ts) whose maxRSS is its
  * own; the budget shrinks the micro-batch, and a request that cannot fit is refused. Also prints
- * the estimate of memory/worker-memory.ts beside each measurement (docs/memory.md).
+ * the estimate of @kiln/memory beside each measurement (docs/memory.md).
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';

@@ -61,7 +61,7 @@ export class BatchItemValidator {
   private readonly intake: Intake;
 
   constructor(
-    deps: Pick<ApiDeps, 'config' | 'models' | 'secrets' | 'store' | 'redis'>,
+    deps: Pick<ApiDeps, 'config' | 'models' | 'secrets' | 'store' | 'redis' | 'memory'>,
     private readonly batchId: string,
     private readonly baseUrl: string,
     caller: Caller,

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyRing } from './auth.js';
+import type { MemoryAdmission } from './memory-admission.js';
 
 /** Everything the API's routes use; `createApp(deps)` never opens connections itself. */
 export interface ApiDeps {
@@ -25,6 +26,8 @@ export interface ApiDeps {
   jobs: JobServices;
   /** Webhook signing secrets: a `webhook_url` that could never be signed is refused at submit. */
   secrets: WebhookSecrets;
+  /** Refuses what fits no live worker's memory budget. */
+  memory: MemoryAdmission;
 }
 
 /**

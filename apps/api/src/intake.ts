@@ -43,7 +43,7 @@ export class Intake {
   private readonly resolved = new WeakMap<GenerateRequest, JobAssets>();
 
   constructor(
-    private readonly deps: Pick<ApiDeps, 'config' | 'models' | 'secrets' | 'store' | 'redis'>,
+    private readonly deps: Pick<ApiDeps, 'config' | 'models' | 'secrets' | 'store' | 'redis' | 'memory'>,
     private readonly caller: Caller,
   ) {
     this.assets = new AssetResolver(deps, caller.tenant);
@@ -51,7 +51,8 @@ export class Intake {
 
   /**
    * A request body, validated: 422 (`invalid_request` with FastAPI's `detail` list) when it breaks
-   * a rule, 503 `model_unavailable` when no model of its family is installed, 422 naming
+   * a rule, 503 `model_unavailable` when no model of its family is installed, 422 naming `width`
+   * when it fits no live worker's memory budget (memory-admission.ts), 422 naming
    * `webhook_url` when Kiln could not deliver to it, 422 naming the field and the asset when an
    * asset it names is missing (or another tenant's) or of the wrong type.
    */
@@ -63,6 +64,7 @@ export class Intake {
     if (!(await this.available(family))) {
       throw new KilnError('model_unavailable', `no ${FAMILY_LABEL[family]} model is configured on this server`, { retryAfterSeconds: 60 });
     }
+    await this.deps.memory.assertFits(parsed.data);
     if (parsed.data.webhook_url !== undefined) await this.checkWebhook(parsed.data.webhook_url);
     if (parsed.data.family === 'sd15') {
       const assets = await this.assets.resolve(parsed.data);

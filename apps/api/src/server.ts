@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { KeyRing } from './auth.js';
 import { ModelCatalog, type ApiDeps } from './deps.js';
+import { MemoryAdmission } from './memory-admission.js';
 import { failFastRedisOptions, untilReady } from './redis-gate.js';
 
 export interface ApiServer {
@@ -38,6 +39,7 @@ export async function startApi({ config, logger }: { config: Readonly<KilnConfig
     models: new ModelCatalog(config),
     jobs,
     secrets: new WebhookSecrets({ keysFile: config.keysFile, localSecret: config.webhookSecret }),
+    memory: new MemoryAdmission({ redis, config }),
   };
   const app = createApp(deps);
   // Deadlines on receiving a request: its headers, then its body (body-limits.ts enforces the

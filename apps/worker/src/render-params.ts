@@ -18,6 +18,8 @@ export type InputImages = Partial<Record<JobImageField, Uint8Array>>;
 export interface RenderSettings {
   /** Images per UNet call (the worker's `KILN_MICRO_BATCH`). */
   microBatchSize: number;
+  /** Peak bytes the render may take (`KILN_WORKER_MEMORY_MB`): the micro-batch shrinks to fit. */
+  memoryBudgetBytes?: number;
   /** Decoding limits for input images. */
   imageLimits?: Partial<ImageLimits>;
   /** `kiln render --rng nv`: A1111's GPU noise; the API always renders with torch's CPU generator. */
@@ -52,6 +54,7 @@ export function toRenderParams(job: Sd15Job, images: InputImages, settings: Rend
     seeds: job.seeds,
     clipSkip: request.clip_skip,
     microBatchSize: settings.microBatchSize,
+    ...(settings.memoryBudgetBytes !== undefined && { memoryBudgetBytes: settings.memoryBudgetBytes }),
     ...(settings.rng && { rng: settings.rng }),
   };
   if (!images.init_image && !images.mask_image) return params;

@@ -120,6 +120,7 @@ export function createRenderProcessor({ config, store, thread, logger, assetCach
       const images = await readInputImages(store, data.inputs);
       const settings = {
         microBatchSize: config.microBatchSize,
+        memoryBudgetBytes: config.workerMemoryBytes,
         imageLimits: { maxPixels: config.maxImagePixels, maxBytes: config.maxBodyBytes },
       };
       result = await thread.render(toRenderRequest(data, modelDir, images, settings, local?.set), {

@@ -9,12 +9,12 @@
 import {
   DEFAULT_VAE_TILE_SIZE,
   RenderInputError,
-  estimateWorkerPeak,
   loadSd15Model,
   memoryProfile,
   textToImage,
   type SessionSettings,
 } from '@kiln/diffusion';
+import { estimateWorkerPeak } from '@kiln/memory';
 
 export interface MemoryProbeRequest {
   modelDir: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import os from 'node:os';
 import path from 'node:path';
 
 const flag = z
@@ -30,6 +31,8 @@ const envSchema = z.object({
     .default('kiln'),
   KILN_WORKER_CONCURRENCY: int(1, 1),
   KILN_MICRO_BATCH: int(4, 1),
+  // A render's peak memory budget on a worker; by default three quarters of this machine's memory.
+  KILN_WORKER_MEMORY_MB: int(Math.floor((os.totalmem() * 0.75) / 2 ** 20), 256),
   KILN_INTRA_OP_THREADS: int(0, 0),
   KILN_RESULT_TTL_HOURS: z.coerce
     .number()
@@ -86,8 +89,13 @@ export interface KilnConfig {
   webhookAllowPrivate: boolean;
   queuePrefix: string;
   workerConcurrency: number;
-  /** Images per UNet call (CFG doubles it); bounds worker memory for num_images up to 16. */
+  /** Images per UNet call (CFG doubles it); fewer when a render would not fit `workerMemoryBytes`. */
   microBatchSize: number;
+  /**
+   * The peak bytes a worker lets one render take (docs/memory.md): it picks the UNet micro-batch to
+   * fit, and the API refuses, before queueing, a request that fits no live worker's budget.
+   */
+  workerMemoryBytes: number;
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
   intraOpThreads: number;
   resultTtlMs: number;
@@ -168,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queuePrefix: e.KILN_QUEUE_PREFIX,
     workerConcurrency: e.KILN_WORKER_CONCURRENCY,
     microBatchSize: e.KILN_MICRO_BATCH,
+    workerMemoryBytes: e.KILN_WORKER_MEMORY_MB * 2 ** 20,
     intraOpThreads: e.KILN_INTRA_OP_THREADS,
     resultTtlMs: e.KILN_RESULT_TTL_HOURS * 3600_000,
     syncTimeoutMs: e.KILN_SYNC_TIMEOUT_MS,

@@ -44,14 +44,6 @@ export { applyTextualInversions, type TextualInversionApplication } from './asse
 export { assetSetKey, loadSd15ModelWithAssets, type Sd15AssetReport, type Sd15AssetSet } from './assets/sd15-assets.js';
 export { loadPatchedModel } from './models/patched-model.js';
 export type { Sd15ModelParts } from './models/sd15-model.js';
-export {
-  chooseMicroBatch,
-  estimateWorkerPeak,
-  type MemoryEstimate,
-  type ModelMemoryProfile,
-  type RequestMemoryShape,
-} from './memory/worker-memory.js';
-export { KILN_TINY_ACTIVATIONS, SD15_ACTIVATIONS, activationsFor } from './memory/sd15-profiles.js';
 export { DEFAULT_VAE_TILE_SIZE } from './pipelines/sd15/vae-tiles.js';
 export { DEFAULT_MAX_PROMPT_CHUNKS } from './pipelines/sd15/encode-prompt.js';
 export { memoryProfile } from './pipelines/sd15/memory-plan.js';

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KILN_TINY_ACTIVATIONS, SD15_ACTIVATIONS } from './sd15-profiles.js';
 import {
+  MAX_PROMPT_CHUNKS,
   RUNTIME_BYTES,
+  promptChunksAtMost,
   chooseMicroBatch,
   estimateWorkerPeak,
   stageBytes,
@@ -83,5 +85,16 @@ describe('worker memory estimate', () => {
     expect(e.unetBytes).toBeGreaterThan(2 * 4 * 8 * 2 * 4096 ** 2);
     expect(e.totalBytes).toBeGreaterThanOrEqual(measured);
     expect(e.totalBytes).toBeLessThan(measured * 1.05);
+  });
+});
+
+describe('promptChunksAtMost', () => {
+  it('bounds the chunks of a prompt without a tokenizer: UTF-8 bytes per 75, one more per BREAK, at most MAX_PROMPT_CHUNKS', () => {
+    expect(promptChunksAtMost('a cat')).toBe(1);
+    expect(promptChunksAtMost('x'.repeat(150))).toBe(2);
+    expect(promptChunksAtMost('x'.repeat(151))).toBe(3);
+    expect(promptChunksAtMost('猫'.repeat(50))).toBe(2); // 150 bytes
+    expect(promptChunksAtMost('a BREAK b BREAK c')).toBe(3);
+    expect(promptChunksAtMost('BREAK '.repeat(2000))).toBe(MAX_PROMPT_CHUNKS);
   });
 });

@@ -24,6 +24,22 @@ const F32 = 4;
 const ATTENTION_COPIES = 2;
 /** CLIP's context length: one prompt chunk is 77 tokens. */
 export const TOKENS_PER_CHUNK = 77;
+/**
+ * The most 75-token chunks a prompt may take. A1111 sets no limit, but every chunk widens the
+ * UNet's cross-attention for every step (a 10 000-character prompt of `BREAK`s took 5.8 GB at
+ * 512×512 with the tiny model): 8 chunks are 600 tokens, more than any prompt people write.
+ */
+export const MAX_PROMPT_CHUNKS = 8;
+
+/**
+ * An upper bound on a prompt's chunks without tokenizing it (the API has no tokenizer): CLIP's
+ * byte-level BPE makes at most one token per UTF-8 byte, and each `BREAK` starts a new chunk.
+ */
+export function promptChunksAtMost(prompt: string): number {
+  const bytes = new TextEncoder().encode(prompt).length;
+  const breaks = prompt.split('BREAK').length - 1;
+  return Math.min(MAX_PROMPT_CHUNKS, Math.max(1, Math.ceil(bytes / 75) + breaks));
+}
 /** Node, onnxruntime and the tokenizer, without the weights: 155-165 MiB measured, with headroom. */
 export const RUNTIME_BYTES = 180 * 2 ** 20;
 /**

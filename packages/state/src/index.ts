@@ -8,3 +8,4 @@ export * from './open-jobs.js';
 export * from './rate-limit.js';
 export * from './usage-ledger.js';
 export * from './asset-store.js';
+export * from './worker-capacity.js';

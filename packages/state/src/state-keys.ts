@@ -33,6 +33,8 @@ export function stateKeys(prefix: string) {
     usageAttempts: (jobId: string) => `${base}:usage-attempts:${jobId}`,
     /** Fleet-wide counters and histograms for GET /metrics, by name. */
     metrics: (name: string) => `${base}:metrics:${name}`,
+    /** Live workers' memory budgets and model profiles of one model family (worker-capacity.ts). */
+    capacity: (family: string) => `${base}:capacity:${family}`,
   };
 }
 

@@ -5,10 +5,12 @@
  * `toRenderRequest`, so the CLI and a worker render a request the same way. The model folder's
  * `model_index.json` says whether it is SD1.5 or SD3; the request is validated for that family.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
+import { loadConfig } from '@kiln/config';
 import {
+  LIBRARY_PREFIX,
   parseGenerateRequest,
   resolveSeeds,
   toJobRequest,
@@ -16,7 +18,7 @@ import {
   type ModelFamily,
   type RenderJobData,
 } from '@kiln/contracts';
-import { FILE_EXTENSIONS, Renderer, RenderInputError, encodeImage } from '@kiln/diffusion';
+import { FILE_EXTENSIONS, Renderer, RenderInputError, encodeImage, type Sd15AssetSet } from '@kiln/diffusion';
 import { toRenderRequest, type InputImages } from '@kiln/worker';
 
 export interface RenderFlags {
@@ -30,6 +32,8 @@ export interface RenderFlags {
 const NUMBER_FIELDS = new Set(['cfg_scale', 'steps', 'num_images', 'width', 'height', 'strength', 'clip_skip', 'mask_blur', 'inpaint_full_res_padding']);
 const IMAGE_FIELDS = new Set(['init_image', 'mask_image']);
 const CLI_ONLY = new Set(['model', 'out', 'microBatch', 'rng']);
+/** Flags that name files or folders: {@link takeAssetFlags} reads them. */
+const ASSET_FLAGS = new Set(['loras', 'textualInversions', 'vae', 'checkpoint']);
 
 const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -39,36 +43,115 @@ function parseSeed(value: string): number | (number | null)[] {
   return parts.length === 1 ? Number(parts[0]) : parts.map(asNumber);
 }
 
-function parseAssetMap(value: string, numeric: boolean): Record<string, number | string> {
-  return Object.fromEntries(
-    value.split(',').map((pair) => {
-      const [name, v] = pair.split('=');
-      return [name.trim(), numeric ? Number(v) : (v ?? '').trim()];
-    }),
-  );
+/**
+ * The asset flags name local files and folders (`--loras style.safetensors=0.8`), or `library:`
+ * names from KILN_ASSETS_DIR (docs/assets.md). The request the schema validates carries stand-in
+ * names (`lora-0`, …) in the same order, and the files go to the renderer as the worker's cached
+ * copies do, so the CLI applies assets exactly as a worker does.
+ */
+interface AssetFlags {
+  set: Sd15AssetSet;
+  /** Local path → the flag that named it, for error messages. */
+  flags: Map<string, string>;
+}
+
+/** Where each kind lives in the library folder: file extensions, or a folder. */
+const LIBRARY_FILES: Record<'lora' | 'textual_inversion' | 'vae' | 'checkpoint', string[] | 'folder'> = {
+  lora: ['.safetensors'],
+  textual_inversion: ['.pt', '.safetensors', '.bin'],
+  vae: 'folder',
+  checkpoint: 'folder',
+};
+
+class AssetFlagError extends Error {
+  constructor(
+    readonly flag: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function localAsset(ref: string, type: keyof typeof LIBRARY_FILES, flag: string): Promise<string> {
+  if (ref.startsWith(LIBRARY_PREFIX)) {
+    const dir = loadConfig().assetsDir;
+    const name = ref.slice(LIBRARY_PREFIX.length);
+    if (!dir) throw new AssetFlagError(flag, `${ref}: set KILN_ASSETS_DIR to use library assets`);
+    const layout = LIBRARY_FILES[type];
+    const candidates = layout === 'folder' ? [name] : layout.map((extension) => name + extension);
+    for (const candidate of candidates) {
+      const file = path.join(dir, type, candidate);
+      if (!/[/\\]/.test(name) && (await stat(file).catch(() => undefined))) return file;
+    }
+    throw new AssetFlagError(flag, `no ${type} named ${name} in ${path.join(dir, type)}`);
+  }
+  if (!(await stat(ref).catch(() => undefined))) throw new AssetFlagError(flag, `no such file or folder: ${ref}`);
+  return path.resolve(ref);
+}
+
+/** `a=1,b=2` as pairs; a value that is not a number is left for the schema to report. */
+function pairs(value: string): Array<[string, string]> {
+  return value.split(',').map((pair) => {
+    const at = pair.lastIndexOf('=');
+    return at < 0 ? [pair.trim(), ''] : [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+  });
+}
+
+/** Replaces the asset flags' files by stand-in names in `request`; returns the renderer's asset set. */
+async function takeAssetFlags(flags: RenderFlags, request: Record<string, unknown>): Promise<AssetFlags> {
+  const set: { loras?: Sd15AssetSet['loras']; textualInversions?: Sd15AssetSet['textualInversions']; vae?: string } = {};
+  const named = new Map<string, string>();
+  if (typeof flags.loras === 'string') {
+    const loras = await Promise.all(pairs(flags.loras).map(async ([ref, weight]) => [await localAsset(ref, 'lora', '--loras'), weight]));
+    request.loras = Object.fromEntries(loras.map(([, weight], i) => [`lora-${i}`, weight === '' ? NaN : Number(weight)]));
+    set.loras = loras.map(([file, weight]) => ({ file, weight: Number(weight) }));
+    for (const [file] of loras) named.set(file, '--loras');
+  }
+  if (typeof flags.textualInversions === 'string') {
+    const flag = '--textual-inversions';
+    const inversions = await Promise.all(
+      pairs(flags.textualInversions).map(async ([ref, trigger]) => [await localAsset(ref, 'textual_inversion', flag), trigger]),
+    );
+    request.textual_inversions = Object.fromEntries(inversions.map(([, trigger], i) => [`embedding-${i}`, trigger]));
+    set.textualInversions = inversions.map(([file, trigger]) => ({ file, trigger }));
+    for (const [file] of inversions) named.set(file, flag);
+  }
+  if (typeof flags.vae === 'string') {
+    set.vae = await localAsset(flags.vae, 'vae', '--vae');
+    request.vae = 'vae';
+    named.set(set.vae, '--vae');
+  }
+  return { set, flags: named };
 }
 
 async function buildRequest(flags: RenderFlags): Promise<Record<string, unknown>> {
   const request: Record<string, unknown> = {};
   for (const [flag, value] of Object.entries(flags)) {
-    if (CLI_ONLY.has(flag) || value === undefined) continue;
+    if (CLI_ONLY.has(flag) || ASSET_FLAGS.has(flag) || value === undefined) continue;
     // commander gives `--no-…` options their default (true) when absent: that is "not sent".
     if (flag === 'inpaintPasteOriginal' && value === true) continue;
     const field = snake(flag);
     if (field === 'seed') request.seed = parseSeed(String(value));
     else if (NUMBER_FIELDS.has(field)) request[field] = Number(value);
     else if (IMAGE_FIELDS.has(field)) request[field] = (await readFile(String(value))).toString('base64');
-    else if (field === 'loras') request.loras = parseAssetMap(String(value), true);
-    else if (field === 'textual_inversions') request.textual_inversions = parseAssetMap(String(value), false);
     else request[field] = value;
   }
   return request;
 }
 
-/** An input the render refused (e.g. an image that cannot be decoded): name the flag, exit 2. */
-function reportInputError(err: unknown): undefined {
-  if (!(err instanceof RenderInputError)) throw err;
-  console.error(`--${(err.field ?? 'input').replace(/_/g, '-')}: ${err.message}`);
+/**
+ * An input the render refused (an image that cannot be decoded, an asset that does not fit the
+ * model or is not a valid file): name the flag, exit 2.
+ */
+function reportInputError(err: unknown, assets: AssetFlags): undefined {
+  if (err instanceof Error && err.name === 'AssetError') {
+    const flag = [...assets.flags].find(([file]) => err.message.includes(path.basename(file)))?.[1] ?? '--loras';
+    console.error(`${flag}: ${err.message}`);
+  } else if (err instanceof RenderInputError) {
+    console.error(`--${(err.field ?? 'input').replace(/_/g, '-')}: ${err.message}`);
+  } else {
+    throw err;
+  }
   process.exitCode = 2;
   return undefined;
 }
@@ -100,11 +183,25 @@ function localJob(request: GenerateRequest): RenderJobData {
 }
 
 export async function renderCommand(flags: RenderFlags): Promise<void> {
-  // `--checkpoint` names another model folder, as a request's checkpoint does on a worker.
-  const modelDir = path.resolve(typeof flags.checkpoint === 'string' ? flags.checkpoint : flags.model);
+  const body = await buildRequest(flags);
+  let assets: AssetFlags;
+  let modelDir: string;
+  try {
+    assets = await takeAssetFlags(flags, body);
+    // `--checkpoint` names another model folder (or a library checkpoint), as a request's does on a worker.
+    modelDir =
+      typeof flags.checkpoint === 'string'
+        ? await localAsset(flags.checkpoint, 'checkpoint', '--checkpoint')
+        : path.resolve(flags.model);
+  } catch (err) {
+    if (!(err instanceof AssetFlagError)) throw err;
+    console.error(`${err.flag}: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
   const family = await familyOf(modelDir);
   // The CLI renders at any multiple of 8: the allowed-pairs rule is an API operator's policy.
-  const parsed = parseGenerateRequest(family, await buildRequest(flags), { allowAnyResolution: true });
+  const parsed = parseGenerateRequest(family, body, { allowAnyResolution: true });
   if (!parsed.success) {
     for (const d of parsed.body.detail) console.error(`--${String(d.loc.at(-1)).replace(/_/g, '-')}: ${d.msg}`);
     process.exitCode = 2;
@@ -119,7 +216,8 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
   const renderer = new Renderer({ executionProvider: 'cpu' });
   try {
     const settings = { microBatchSize: Number(flags.microBatch ?? 4), rng: flags.rng ?? 'cpu' };
-    const result = await renderer.render(toRenderRequest(job, modelDir, images, settings)).catch(reportInputError);
+    const request = toRenderRequest(job, modelDir, images, settings, Object.keys(assets.set).length > 0 ? assets.set : undefined);
+    const result = await renderer.render(request).catch((err: unknown) => reportInputError(err, assets));
     if (!result) return;
     await mkdir(flags.out, { recursive: true });
     const extension = FILE_EXTENSIONS[job.request.image_encoding];
@@ -131,7 +229,11 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
     }
     await writeFile(
       path.join(flags.out, 'result.json'),
-      JSON.stringify({ model: modelDir, seeds, files, timings: result.timings, parameters: job.request }, null, 2),
+      JSON.stringify(
+        { model: modelDir, seeds, files, timings: result.timings, parameters: job.request, assets: result.assets },
+        null,
+        2,
+      ),
     );
     console.log(`wrote ${files.join(', ')} and result.json to ${flags.out} (${Math.round(result.timings.totalMs)} ms)`);
   } finally {

@@ -8,13 +8,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { ModelMemoryProfile } from '@kiln/memory';
 import { RenderAbortedError, RenderInputError } from '../errors.js';
 import type { RenderProgress, RenderResult } from '../pipelines/sd15/render-types.js';
 import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
 import type { HostMessage, SerializedError, ThreadInit, ThreadMessage } from './thread-protocol.js';
 
 interface Pending {
-  resolve: (r: RenderResult | undefined) => void;
+  resolve: (r: RenderResult | ModelMemoryProfile | undefined) => void;
   reject: (e: Error) => void;
   onProgress?: (p: RenderProgress) => void;
 }
@@ -69,7 +70,7 @@ export class DiffusionThread {
       return;
     }
     this.pending.delete(m.id);
-    if (m.type === 'done') entry.resolve(m.result);
+    if (m.type === 'done') entry.resolve(m.result ?? m.profile);
     else entry.reject(revive(m.error));
   }
 
@@ -111,11 +112,15 @@ export class DiffusionThread {
     });
   }
 
-  warm(modelDir: string, family: ModelFamily = 'sd15'): Promise<void> {
+  /** Loads a model ahead of the first job; an SD1.5 model's memory profile comes back. */
+  warm(modelDir: string, family: ModelFamily = 'sd15'): Promise<ModelMemoryProfile | undefined> {
     return this.inTurn(
       () =>
-        new Promise<void>((resolve, reject) =>
-          this.send({ type: 'warm', id: this.nextId++, modelDir, family }, { resolve: () => resolve(), reject }),
+        new Promise<ModelMemoryProfile | undefined>((resolve, reject) =>
+          this.send(
+            { type: 'warm', id: this.nextId++, modelDir, family },
+            { resolve: (profile) => resolve(profile as ModelMemoryProfile | undefined), reject },
+          ),
         ),
     );
   }

@@ -23,8 +23,8 @@ const post = (message: ThreadMessage, transfer: ArrayBuffer[] = []) => port.post
 port.on('message', async (message: HostMessage) => {
   try {
     if (message.type === 'warm') {
-      await renderer.warm(message.modelDir, message.family);
-      post({ type: 'done', id: message.id });
+      const profile = await renderer.warm(message.modelDir, message.family);
+      post({ type: 'done', id: message.id, profile });
       return;
     }
     const flag = new Int32Array(message.abortFlag);

@@ -5,11 +5,13 @@
  * merge time. Requests are routed by model family; SD3 models have a cache of their own that holds
  * one model at most.
  */
+import type { ModelMemoryProfile } from '@kiln/memory';
 import { assetSetKey, loadSd15ModelWithAssets, type Sd15AssetReport, type Sd15AssetSet } from '../assets/sd15-assets.js';
 import { loadSd15Model, type Sd15Model } from '../models/sd15-model.js';
 import { loadSd3Model, type Sd3Model } from '../models/sd3-model.js';
 import type { SessionSettings } from '../models/onnx-session.js';
 import { checkImages } from '../models/safety-checker.js';
+import { memoryProfile } from '../pipelines/sd15/memory-plan.js';
 import type { RenderHooks, RenderResult } from '../pipelines/sd15/render-types.js';
 import { decodeRenderInputs, renderSd15, type Sd15RenderRequest } from './sd15-request.js';
 import { decodeSd3RenderInputs, renderSd3, type Sd3RenderRequest } from './sd3-request.js';
@@ -89,10 +91,17 @@ export class Renderer {
     return model;
   }
 
-  /** Loads a model ahead of the first job, so the first request does not pay for session creation. */
-  async warm(dir: string, family: ModelFamily = 'sd15'): Promise<void> {
-    if (family === 'sd3') await this.sd3Model(dir);
-    else await this.model(dir);
+  /**
+   * Loads a model ahead of the first job, so the first request does not pay for session creation.
+   * An SD1.5 model's memory profile comes back, for the worker to publish with its budget.
+   */
+  async warm(dir: string, family: ModelFamily = 'sd15'): Promise<ModelMemoryProfile | undefined> {
+    if (family === 'sd3') {
+      await this.sd3Model(dir);
+      return undefined;
+    }
+    const { model } = await this.model(dir);
+    return memoryProfile(model);
   }
 
   async render(request: RenderRequest, hooks: RenderHooks = {}): Promise<RenderResult> {

@@ -1,4 +1,5 @@
 import type { RenderProgress, RenderResult } from '../pipelines/sd15/render-types.js';
+import type { ModelMemoryProfile } from '@kiln/memory';
 import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
 
 /** Messages between DiffusionThread (host) and render-thread (the inference thread). */
@@ -15,7 +16,7 @@ export interface SerializedError {
 
 export type ThreadMessage =
   | { type: 'progress'; id: number; progress: RenderProgress }
-  | { type: 'done'; id: number; result?: RenderResult }
+  | { type: 'done'; id: number; result?: RenderResult; profile?: ModelMemoryProfile }
   | { type: 'error'; id: number; error: SerializedError };
 
 export interface ThreadInit {

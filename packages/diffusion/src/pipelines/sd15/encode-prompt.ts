@@ -3,18 +3,15 @@
  * and concatenated along the sequence axis, the negative prompt padded to as many chunks.
  * A plain prompt of ≤ 75 tokens is one chunk with all weights 1, i.e. exactly diffusers' embeddings.
  */
+import { MAX_PROMPT_CHUNKS } from '@kiln/memory';
 import { readInitializer, readModel } from '@kiln/onnx';
 import { RenderInputError } from '../../errors.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import { applyTokenWeights, padChunkCount, promptToChunks, type PromptChunk } from '../../prompt/index.js';
 
 const CHUNK_TOKENS = 77;
-/**
- * The most 75-token chunks a prompt may take. A1111 sets no limit, but every chunk widens the
- * UNet's cross-attention for every step (a 10 000-character prompt of `BREAK`s took 5.8 GB at
- * 512×512 with the tiny model): 8 chunks are 600 tokens, more than any prompt people write.
- */
-export const DEFAULT_MAX_PROMPT_CHUNKS = 8;
+/** The most 75-token chunks a prompt may take (@kiln/memory: the API's estimate counts on it). */
+export const DEFAULT_MAX_PROMPT_CHUNKS = MAX_PROMPT_CHUNKS;
 const LAYER_NORM_EPS = 1e-5;
 
 export interface PromptEmbeddings {

@@ -1,19 +1,19 @@
 /**
  * "Plan memory", the stage after encoding the prompt: the request's peak bytes on this model
- * (memory/worker-memory.ts), the UNet micro-batch that fits the render's memory budget, and the
+ * (@kiln/memory), the UNet micro-batch that fits the render's memory budget, and the
  * VAE tile. Shrinking the micro-batch changes no pixel: each image has its own generator, so it
  * renders the same alone or in a batch (micro-batches.ts).
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RenderInputError } from '../../errors.js';
-import { activationsFor } from '../../memory/sd15-profiles.js';
 import {
+  activationsFor,
   chooseMicroBatch,
   estimateWorkerPeak,
   type MemoryEstimate,
   type ModelMemoryProfile,
-} from '../../memory/worker-memory.js';
+} from '@kiln/memory';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import type { RenderParams } from './render-params.js';
 import { DEFAULT_VAE_TILE_SIZE, tileLatentSize } from './vae-tiles.js';

@@ -16,7 +16,7 @@ export interface RenderParams {
   microBatchSize: number;
   rng?: RngSource;
   /**
-   * Peak bytes the render may take (memory/worker-memory.ts): the micro-batch shrinks to fit, and
+   * Peak bytes the render may take (@kiln/memory): the micro-batch shrinks to fit, and
    * a render that cannot fit with one image per UNet call is refused. Unset: no bound.
    */
   memoryBudgetBytes?: number;

@@ -9,7 +9,7 @@
  * blends with neighbours that are already blended). Where Kiln differs: diffusers' tile is the
  * VAE's `sample_size` (512 px for SD1.5), Kiln's default is 1024 px (DEFAULT_VAE_TILE_SIZE), so
  * every image up to 1024×1024 still decodes whole and keeps the pixels it had before tiling
- * existed; a 1024 px tile's memory is counted by memory/worker-memory.ts. `vaeTileSize: 512`
+ * existed; a 1024 px tile's memory is counted by @kiln/memory. `vaeTileSize: 512`
  * gives diffusers' tiles exactly.
  */
 

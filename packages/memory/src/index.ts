@@ -1,0 +1,2 @@
+export * from './worker-memory.js';
+export * from './sd15-profiles.js';
