@@ -210,11 +210,16 @@ export async function startRedisServer(): Promise<RedisServer> {
 export interface ApiProcess {
   url: string;
   port: number;
+  /** The current process (a new one after {@link ApiProcess.restart}). */
   child: ChildProcess;
   prefix: string;
+  /** Its storage folder: workers serving this API use the same one. */
+  dataDir: string;
   /** Every line the process wrote to stdout and stderr so far (its JSON log). */
   logs: string[];
   alive(): boolean;
+  /** SIGKILLs the process (a crash, no shutdown) and starts it again on the same port, prefix and data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -236,43 +241,56 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
     KILN_LOG_LEVEL: 'info',
     ...env,
   };
-  const child = spawn(process.execPath, [KILN_BIN, 'api'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (text: string) => {
-      const lines = (rest + text).split('\n');
-      rest = lines.pop()!;
-      logs.push(...lines);
-    });
-  }
+  const launch = async (): Promise<ChildProcess> => {
+    const child = spawn(process.execPath, [KILN_BIN, 'api'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let rest = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (text: string) => {
+        const lines = (rest + text).split('\n');
+        rest = lines.pop()!;
+        logs.push(...lines);
+      });
+    }
+    const up = () => child.exitCode === null && child.signalCode === null;
+    try {
+      await pollUntil(
+        async () => {
+          if (!up()) throw new Error(`kiln api exited (${child.exitCode ?? child.signalCode}):\n${logs.join('\n')}`);
+          return (
+            (await fetch(`${url}/healthz`).then(
+              (r) => r.ok,
+              () => false,
+            )) || undefined
+          );
+        },
+        30_000,
+        50,
+      );
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    return child;
+  };
+  let child = await launch();
   const alive = () => child.exitCode === null && child.signalCode === null;
-  try {
-    await pollUntil(
-      async () => {
-        if (!alive()) throw new Error(`kiln api exited (${child.exitCode ?? child.signalCode}):\n${logs.join('\n')}`);
-        return (
-          (await fetch(`${url}/healthz`).then(
-            (r) => r.ok,
-            () => false,
-          )) || undefined
-        );
-      },
-      30_000,
-      50,
-    );
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
   return {
     url,
     port,
-    child,
+    get child() {
+      return child;
+    },
     prefix,
+    dataDir,
     logs,
     alive,
+    async restart() {
+      child.kill('SIGKILL');
+      await exited(child, 5000);
+      child = await launch();
+    },
     async stop() {
       child.kill('SIGTERM');
       if (!(await exited(child, 5000))) child.kill('SIGKILL');

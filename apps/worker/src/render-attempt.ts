@@ -12,7 +12,13 @@
  * - Accounting: each attempt's worker time goes to the job's usage account (counted when the job
  *   ends, by the job lifecycle), its duration, steps and images to the fleet metrics.
  */
-import { decodeFailure, type RenderJobProgress, type RenderJobResult } from '@kiln/contracts';
+import {
+  decodeFailure,
+  encodeFailure,
+  type JobFailure,
+  type RenderJobProgress,
+  type RenderJobResult,
+} from '@kiln/contracts';
 import type { KilnConfig, Logger } from '@kiln/config';
 import type { RenderProgress } from '@kiln/diffusion';
 import type { JobLifecycle } from '@kiln/jobs';
@@ -63,6 +69,25 @@ function progressReporter(job: RenderJob, onReport: (progress: RenderJobProgress
   };
 }
 
+/**
+ * A job whose attempts were all used up by workers that died under it (killed, crashed, out of
+ * memory) fails here, at its next pick-up, with a failure that says so. BullMQ counts a worker's
+ * death as a stall, not as an attempt; a job that kills every worker taking it (a poison job)
+ * would otherwise go round the fleet until BullMQ's stall limit, whose message names no cause.
+ * Every pick-up counts (`attemptsStarted`), so failures and deaths share the one budget.
+ */
+export function attemptsSpent(job: RenderJob): JobFailure | undefined {
+  const budget = job.opts.attempts ?? 1;
+  if (job.attemptsStarted <= budget) return undefined;
+  const died = job.stalledCounter;
+  return {
+    code: 'internal_error',
+    message:
+      `the job was not retried again after ${budget} attempts: the worker rendering it stopped ` +
+      `(killed, crashed or out of memory) during ${died} of them`,
+  };
+}
+
 export function createRenderAttempts({
   config,
   logger,
@@ -89,11 +114,23 @@ export function createRenderAttempts({
       .catch((err: Error) => logger.warn({ jobId: job.id, err: err.message }, 'progress event failed'));
   };
 
-  async function account(job: RenderJob, outcome: JobOutcome, started: number, stepDurationsMs: number[], images: number) {
+  async function account(
+    job: RenderJob,
+    outcome: JobOutcome,
+    started: number,
+    stepDurationsMs: number[],
+    images: number,
+  ) {
     const durationMs = performance.now() - started;
     try {
       await recordAttemptTime(redis, prefix, job.id as string, durationMs);
-      await recordAttemptMetrics(redis, prefix, { family: job.data.family, outcome, durationMs, stepDurationsMs, images });
+      await recordAttemptMetrics(redis, prefix, {
+        family: job.data.family,
+        outcome,
+        durationMs,
+        stepDurationsMs,
+        images,
+      });
     } catch (err) {
       logger.warn({ jobId: job.id, err: (err as Error).message }, 'attempt accounting not recorded');
     }
@@ -108,6 +145,8 @@ export function createRenderAttempts({
         let result: RenderJobResult;
         try {
           if (await isCancelRequested(redis, prefix, job.id as string)) throw new UnrecoverableError(CANCELED_FAILURE);
+          const spent = attemptsSpent(job);
+          if (spent) throw new UnrecoverableError(encodeFailure(spent));
           result = await processor(job, { signal, reportProgress: progress.report });
         } catch (err) {
           const canceled = err instanceof Error && decodeFailure(err.message).code === 'canceled';

@@ -25,6 +25,9 @@ export interface RenderWorkerOptions {
   warm?: boolean;
 }
 
+/** The stalled check is one small script over the active list: cheap enough to run this often. */
+const STALLED_CHECK_MAX_MS = 5000;
+
 /**
  * Starts a render worker: loads the default model, then builds everything that records a job's
  * life (attempt accounting, cancel listener, job events, webhook delivery) and only then starts
@@ -56,12 +59,15 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
       autorun: false,
       // One render at a time per inference thread: a render already uses every core (or the GPU).
       concurrency: config.workerConcurrency,
-      // A crashed worker's job goes back to the queue after this long without a lock renewal.
+      // A crashed worker's job goes back to the queue once its lock lapses (at most `lockDuration`
+      // after the worker's last renewal) and the next stalled check runs: it shows `running` for
+      // at most lockDuration + stalledInterval (docs/reliability.md).
       lockDuration: config.jobLockMs,
-      stalledInterval: Math.max(500, Math.round(config.jobLockMs / 2)),
+      stalledInterval: Math.max(500, Math.min(STALLED_CHECK_MAX_MS, Math.round(config.jobLockMs / 2))),
       // A worker dying is an attempt like any other failure: the job is retried within the same
-      // budget, and a job that keeps killing workers ends failed instead of taking the fleet down.
-      maxStalledCount: Math.max(1, config.jobAttempts - 1),
+      // budget, and a job that keeps killing workers ends failed (render-attempt.ts fails it with
+      // a clear reason at the pick-up after its last attempt; BullMQ's own limit is only a backstop).
+      maxStalledCount: config.jobAttempts,
     },
   );
   const stopSweeper = startRetentionSweeper(store, config.resultTtlMs, logger);
@@ -70,7 +76,9 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
   await attempts.attach(worker);
   const events = startJobEvents(worker, { config, logger, commands, jobs });
   const running = worker.run().catch((err: Error) => logger.error({ err: err.message }, 'worker stopped'));
-  const stopAnnouncing = profile ? startCapacityAnnouncer(commands, { config, logger, profile }) : async () => undefined;
+  const stopAnnouncing = profile
+    ? startCapacityAnnouncer(commands, { config, logger, profile })
+    : async () => undefined;
 
   return {
     worker,
