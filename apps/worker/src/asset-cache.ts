@@ -52,6 +52,7 @@ const LOCAL_FILE: Record<ResolvedAsset['type'], (sha256: string) => string> = {
 export class AssetCache {
   private entries: Map<string, Entry> | undefined;
   private readonly fetching = new Map<string, Promise<void>>();
+  private lastUse = 0;
 
   constructor(
     private readonly store: FileStore,
@@ -104,7 +105,7 @@ export class AssetCache {
     const file = path.join(this.dir, LOCAL_FILE[asset.type](asset.sha256));
     const known = entries.get(asset.sha256);
     if (known && (await stat(file).catch(() => undefined))) {
-      known.lastUsed = Date.now();
+      known.lastUsed = this.now();
       await utimes(file, new Date(), new Date()).catch(() => undefined);
       return file;
     }
@@ -140,9 +141,11 @@ export class AssetCache {
       await rename(temp, file);
     } catch (err) {
       await rm(temp, { force: true });
+      // A VAE's folder was made for it: leave no empty entry behind.
+      if (path.dirname(file) !== this.dir) await rm(this.topOf(file), { recursive: true, force: true });
       throw err;
     }
-    (this.entries as Map<string, Entry>).set(asset.sha256, { path: file, size: asset.size, lastUsed: Date.now() });
+    (this.entries as Map<string, Entry>).set(asset.sha256, { path: file, size: asset.size, lastUsed: this.now() });
   }
 
   /** What is on disk already (a restarted worker keeps its cache), oldest use first. */
@@ -170,11 +173,21 @@ export class AssetCache {
     for (const [sha, entry] of oldestFirst) {
       if (total <= this.maxBytes) break;
       if (used.has(sha)) continue;
-      const top = path.join(this.dir, path.relative(this.dir, entry.path).split(path.sep)[0]);
-      await rm(top, { recursive: true, force: true });
+      await rm(this.topOf(entry.path), { recursive: true, force: true });
       entries.delete(sha);
       total -= entry.size;
     }
+  }
+
+  /** A strictly increasing use time (ms), so two uses within one millisecond still have an order. */
+  private now(): number {
+    this.lastUse = Math.max(Date.now(), this.lastUse + 0.001);
+    return this.lastUse;
+  }
+
+  /** The cache's own file or folder that holds `file`. */
+  private topOf(file: string): string {
+    return path.join(this.dir, path.relative(this.dir, file).split(path.sep)[0]);
   }
 
   /** Local paths in a core message replaced by the asset names the client used. */
