@@ -1,9 +1,9 @@
 /**
  * Retries never duplicate work (issue 11, item 4) over real HTTP and Redis: identical synchronous
  * POSTs from one caller while the first one's job is open make one job, whose result every one of
- * them gets; once it has ended (even with nobody waiting to release it), the same request renders anew. Async requests, `X-Kiln-Dedupe: off`,
- * another API key and an `Idempotency-Key` each opt out. The SDK's own retries are in
- * octoai-sdk.e2e.test.ts.
+ * them gets; once it has ended (even with nobody waiting to release it), the same request renders
+ * anew. Async requests, `X-Kiln-Dedupe: off`, another API key and an `Idempotency-Key` each opt out.
+ * The SDK's own retries are in octoai-sdk.e2e.test.ts.
  */
 import { createLogger } from '@kiln/config';
 import { startRenderWorker, type RenderWorker } from '@kiln/worker';

@@ -76,13 +76,15 @@ export const ERROR_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   queue_full: 'The queue is at its limit for this key or overall; retry after `Retry-After` seconds (503).',
   shutting_down: 'This Kiln instance is stopping and takes no new work; retry after `Retry-After` seconds (503).',
   service_unavailable:
-    'Kiln cannot serve this now: its Redis is unreachable, or too many request bodies are arriving at once; nothing was created. ' +
-    'Retry after `Retry-After` seconds (503).',
+    'Kiln cannot serve this now: its Redis is unreachable, or too many request bodies are arriving at once; ' +
+    'nothing was created. Retry after `Retry-After` seconds (503).',
   model_unavailable: 'The model family or checkpoint asked for is not installed or not loaded (503).',
   timeout:
-    'A synchronous request waited longer than the configured limit. The job goes on; the body carries its `job_id` (504).',
+    'A synchronous request waited longer than the configured limit. The job goes on; the body carries its ' +
+    '`job_id` (504).',
   input_rejected:
-    'The job failed because of its input: an image that cannot be used, an asset that does not fit the model, a setting the model does not support (422).',
+    'The job failed because of its input: an image that cannot be used, an asset that does not fit the model, a ' +
+    "setting the model does not support (422, with FastAPI's `detail` at the field).",
   internal_error: 'Kiln failed; the job was retried before this was reported. The body carries the job id (500).',
   canceled: 'The job was canceled before it finished (409).',
 };

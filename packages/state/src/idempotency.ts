@@ -193,14 +193,11 @@ export interface WhileOpenOptions {
   fingerprint: string;
   /** Whether the job is still queued or running: only then does a repeat attach to it. */
   isOpen: (jobId: string) => Promise<boolean>;
-  /** The longest a record holds a job, if nobody releases it; default {@link RETRY_DEDUPE_MAX_MS}. */
-  ttlMs?: number;
+  /** The longest a record holds a job, if nobody releases it. */
+  ttlMs: number;
   /** Longest time to wait for a concurrent first request to create its job; default the lease. */
   waitMs?: number;
 }
-
-/** The default longest time an implicit retry record holds a job. */
-export const RETRY_DEDUPE_MAX_MS = 20 * 60_000;
 
 /**
  * Retries without an Idempotency-Key: the same request (fingerprint) from the same caller while
@@ -212,10 +209,7 @@ export const RETRY_DEDUPE_MAX_MS = 20 * 60_000;
  */
 export function runWhileOpen(options: WhileOpenOptions, create: () => Promise<string>) {
   const recordKey = stateKeys(options.prefix).retryDedupe(options.tenant, options.keyId, options.fingerprint);
-  return claimOnce(
-    { ...options, recordKey, ttlMs: options.ttlMs ?? RETRY_DEDUPE_MAX_MS, reusable: options.isOpen },
-    create,
-  );
+  return claimOnce({ ...options, recordKey, reusable: options.isOpen }, create);
 }
 
 /** Drops the record of {@link runWhileOpen} once its job has ended (only if it still names that job). */

@@ -83,10 +83,10 @@ export function generateRoutes(deps: ApiDeps): Router {
       ? await createOrAttach(deps, req, res, caller, request, create)
       : { ...(await createOnce(deps, req, res, create)), release: async () => undefined };
     const job = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
-    if (!job)
-      throw new KilnError('not_found', `job ${jobId} of this Idempotency-Key no longer exists (result retention)`, {
-        jobId,
-      });
+    if (!job) {
+      const message = `job ${jobId} of this Idempotency-Key no longer exists (result retention)`;
+      throw new KilnError('not_found', message, { jobId });
+    }
 
     if (isAsync) {
       res.status(201).json({ response_id: jobId, poll_url: `${baseUrl}/v1/requests/${jobId}` });
@@ -94,13 +94,9 @@ export function generateRoutes(deps: ApiDeps): Router {
     }
     const outcome = await waitForJob(job, deps, waits);
     if (outcome === 'timeout') {
-      throw new KilnError(
-        'timeout',
-        `the job did not finish within ${deps.config.syncTimeoutMs} ms; it goes on: poll /v1/requests/${jobId}`,
-        {
-          jobId,
-        },
-      );
+      const waited = deps.config.syncTimeoutMs;
+      const message = `the job did not finish within ${waited} ms; it goes on: poll /v1/requests/${jobId}`;
+      throw new KilnError('timeout', message, { jobId });
     }
     await release(); // the job has ended: the next identical request renders anew
     if (!outcome.ok) {
