@@ -4,11 +4,11 @@
  * (`inferAsync`, `isFutureReady`, `getFutureResult`) giving the same images as the sync call, its
  * errors (OctoAIClientError with Kiln's body in the message), and what a failed async job looks
  * like to it: `isFutureReady` stays false (it only knows "completed"), and the response URL answers
- * the job's own error.
+ * the job's own error with its status (422 for its input, 500 for a failure inside Kiln).
  */
 import { Client, OctoAIClientError } from '@octoai/client';
-import { existsSync } from 'node:fs';
-import { symlink } from 'node:fs/promises';
+import { cp, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, startHarness, tinyModelsDir, type Harness } from './harness.js';
@@ -35,20 +35,33 @@ let h: Harness;
 let octo: Client;
 let sd: string;
 
+let modelsDir: string;
+
 beforeAll(async () => {
-  const sd3 = path.join(await tinyModelsDir(), 'diffusers-tiny-sd3');
-  const fixture = path.resolve(import.meta.dirname, 'fixtures', 'diffusers-tiny-sd3');
-  if (!existsSync(sd3)) await symlink(fixture, sd3).catch(() => undefined);
+  // The tiny SD1.5, diffusers' tiny SD3, and a model whose UNet is not ONNX: rendering with it
+  // fails inside Kiln.
+  const tiny = await tinyModelsDir();
+  modelsDir = await mkdtemp(path.join(os.tmpdir(), 'kiln-octoai-models-'));
+  await symlink(path.join(tiny, 'tiny-sd15'), path.join(modelsDir, 'tiny-sd15'));
+  const sd3 = path.resolve(import.meta.dirname, 'fixtures', 'diffusers-tiny-sd3');
+  await symlink(sd3, path.join(modelsDir, 'diffusers-tiny-sd3'));
+  await cp(path.join(tiny, 'tiny-sd15'), path.join(modelsDir, 'broken'), { recursive: true });
+  await writeFile(path.join(modelsDir, 'broken', 'unet', 'model.onnx'), 'this is not onnx');
   h = await startHarness({
     KILN_KEYS_FILE: await keysFileWith([key]),
     KILN_HOST: '127.0.0.1',
+    KILN_MODELS_DIR: modelsDir,
     KILN_ALLOW_ANY_RESOLUTION: '1',
     KILN_SD3_MODEL: 'diffusers-tiny-sd3',
+    KILN_JOB_ATTEMPTS: '1',
   });
   octo = new Client(key.token);
   sd = `${h.url}/generate/sd`;
 });
-afterAll(() => h?.stop());
+afterAll(async () => {
+  await h?.stop();
+  await rm(modelsDir, { recursive: true, force: true });
+});
 
 /** What `fn` throws (fails the test if it does not throw). */
 async function thrown(fn: () => Promise<unknown>): Promise<Error> {
@@ -110,5 +123,18 @@ describe('@octoai/client 0.5.2', () => {
       error: { code: 'input_rejected', field: 'clip_skip', job_id: future.response_id },
       detail: [{ loc: ['body', 'clip_skip'] }],
     });
+  });
+
+  it('a job that fails inside Kiln: the response URL answers 500 internal_error with the job id', async () => {
+    const future = await octo.inferAsync(sd, { ...inputs, checkpoint: 'broken' });
+    const kiln = client(h.url, key.token);
+    await pollUntil(async () =>
+      (await kiln.get(`/v1/jobs/${future.response_id}`)).json.status === 'failed' ? true : undefined,
+    );
+    expect(await octo.isFutureReady(future)).toBe(false);
+    const response = await kiln.get(`/v1/responses/${future.response_id}`);
+    expect(response.status).toBe(500);
+    expect(response.json.error).toMatchObject({ code: 'internal_error', job_id: future.response_id });
+    expect(response.json.detail).toBeUndefined();
   });
 });
