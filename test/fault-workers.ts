@@ -98,8 +98,6 @@ export interface Fleet {
   kills: number;
   /** SIGKILLs one ready worker chosen at random and starts its replacement at once. */
   killOne(): Promise<void>;
-  /** Kills at random every `minMs`–`maxMs` until the returned function is called (which awaits the last kill). */
-  chaos(minMs: number, maxMs: number): () => Promise<void>;
   /** Every worker that was ever started is gone (the dead already are). */
   stop(): Promise<void>;
   /** Whether a worker died without being killed by the fleet. */
@@ -129,26 +127,6 @@ export async function startFleet(size: number, env: Record<string, string>, rand
       await victim.kill();
       fleet.kills++;
       launch();
-    },
-    chaos(minMs, maxMs) {
-      let stopped = false;
-      let timer: NodeJS.Timeout | undefined;
-      let last: Promise<void> = Promise.resolve();
-      const next = () => {
-        timer = setTimeout(
-          () => {
-            if (stopped) return;
-            last = fleet.killOne().then(next);
-          },
-          minMs + random() * (maxMs - minMs),
-        );
-      };
-      next();
-      return async () => {
-        stopped = true;
-        clearTimeout(timer);
-        await last;
-      };
     },
     async stop() {
       await Promise.all(started.map((w) => (w.alive() ? w.stop() : undefined)));
