@@ -186,6 +186,38 @@ function structuralJson(rng: Rng, valid: string): string {
   ])();
 }
 
+/**
+ * A multipart body for `POST /v1/assets`: hostile names and types, files of garbage, a pickle that
+ * would run code, parts out of order or cut short, boundaries that lie.
+ */
+export function fuzzMultipart(rng: Rng): FuzzBody {
+  const boundary = rng.pick(['fuzz', 'x'.repeat(80), '--', 'b']);
+  const part = (name: string, value: string | Buffer, file = false) =>
+    Buffer.concat([
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file ? '; filename="f.bin"' : ''}\r\n\r\n`,
+      ),
+      Buffer.from(value),
+      Buffer.from('\r\n'),
+    ]);
+  const file = rng.pick([
+    () => Buffer.alloc(rng.int(4096), rng.int(256)),
+    () => Buffer.from('\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.', 'latin1'),
+    () => Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), Buffer.from('{}')]),
+    () => Buffer.from('PK\x03\x04garbage'),
+  ])();
+  const parts = [
+    part('name', rng.pick(['style', '../etc/passwd', '', 'a'.repeat(300), 'library:x', '\u0000'])),
+    part('type', rng.pick(['lora', 'textual_inversion', 'vae', 'checkpoint', 'model', ''])),
+    part(rng.pick(['file', 'file', 'other']), file, true),
+  ];
+  if (rng.chance(0.3)) parts.reverse();
+  let bytes = Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
+  if (rng.chance(0.2)) bytes = bytes.subarray(0, rng.int(bytes.length));
+  const type = rng.chance(0.9) ? `multipart/form-data; boundary=${rng.chance(0.9) ? boundary : 'other'}` : 'text/plain';
+  return { kind: 'multipart', bytes, headers: { 'content-type': type } };
+}
+
 let bomb: Buffer | undefined;
 /** 64 MB of spaces in 64 kB of gzip, made once. */
 const gzipBomb = () => (bomb ??= gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)));

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   fuzzBody,
+  fuzzMultipart,
   hostileImages,
   hostileValue,
   mutatedObject,
@@ -71,7 +72,14 @@ async function send(
 }
 
 /** The routes this file fuzzes; the OpenAPI document must list no other POST route or route with an id. */
-const POST_ROUTES = ['/generate/sd', '/generate/sd3', '/v1/batches', '/v1/jobs/{id}/cancel', '/v1/batches/{id}/cancel'];
+const POST_ROUTES = [
+  '/generate/sd',
+  '/generate/sd3',
+  '/v1/batches',
+  '/v1/jobs/{id}/cancel',
+  '/v1/batches/{id}/cancel',
+  '/v1/assets',
+];
 const GET_ID_ROUTES = [
   '/v1/jobs/{id}',
   '/v1/jobs/{id}/webhooks',
@@ -81,6 +89,7 @@ const GET_ID_ROUTES = [
   '/v1/batches/{id}',
   '/v1/batches/{id}/results',
   '/v1/batches/{id}/webhooks',
+  '/v1/assets/{name}',
 ];
 
 /**
@@ -173,9 +182,12 @@ describe('fuzz: generated requests over every POST route and every route with an
             `/v1/batches/${idOf(rng)}/cancel`,
             rng.chance(0.3) ? fuzzBody(rng, valid, fields) : undefined,
           );
+        if (r < 0.76) return send('POST', '/v1/assets', rng.chance(0.8) ? fuzzMultipart(rng) : fuzzBody(rng, valid, fields));
         if (r < 0.9) {
           const index = rng.pick(['0', '1', '-1', '99999', '%ff', 'x', '1e400']);
-          return send('GET', rng.pick(GET_ID_ROUTES).replace('{id}', idOf(rng)).replace('{index}', index));
+          const name = rng.pick(['style', 'library:x', '..%2f..%2fetc', '%ff', 'a'.repeat(300), '__proto__']);
+          const route = rng.pick(GET_ID_ROUTES).replace('{id}', idOf(rng)).replace('{index}', index);
+          return send(rng.chance(0.2) && route.includes('{name}') ? 'DELETE' : 'GET', route.replace('{name}', name));
         }
         const list = rng.pick(['/v1/jobs', '/v1/usage', '/v1/batches', `/v1/batches/${idOf(rng)}/results`]);
         const names = [

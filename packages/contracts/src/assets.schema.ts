@@ -50,13 +50,13 @@ export const assetSchema = z
       .optional()
       .describe('What the upload check found: LoRA layers and keys that match no module, embedding vectors.'),
   })
-  .meta({ id: 'Asset', description: 'An asset in the library.' });
+  .meta({ description: 'An asset in the library.' });
 
 export type AssetView = z.output<typeof assetSchema>;
 
 export const assetListSchema = z
   .object({ assets: z.array(assetSchema) })
-  .meta({ id: 'AssetList', description: 'The caller\'s assets, then the shared library, each by name.' });
+  .meta({ description: 'The caller\'s assets, then the shared library, each by name.' });
 
 /**
  * Where a job finds one asset: an upload (its storage key and checksum, so a worker's cache is
@@ -102,6 +102,6 @@ export const assetReportSchema = z
     added_tokens: z.record(z.string(), z.int()).describe('Textual-inversion tokens and their ids.'),
     load_ms: z.number().describe('Time this job spent getting the model with its assets (0 when cached).'),
   })
-  .meta({ id: 'AssetReport', description: 'What applying the job\'s custom assets did.' });
+  .meta({ description: 'What applying the job\'s custom assets did.' });
 
 export type AssetReport = z.output<typeof assetReportSchema>;

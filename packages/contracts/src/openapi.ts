@@ -6,6 +6,7 @@ import { healthSchema, readinessSchema } from './health.schema.js';
 import { IMAGE_CONTENT_TYPES, jobSchema } from './jobs.schema.js';
 import { JOB_LIST_QUERY, jobListSchema } from './job-list.schema.js';
 import { usageRowSchema, usageSchema } from './usage.schema.js';
+import { assetPaths, assetSchemas } from './openapi-assets.js';
 import { batchPaths, batchSchemas, webhookDefinitions } from './openapi-batches.js';
 import type { ModelFamily } from './model-family.js';
 import { GENERATE_PATHS } from './model-family.js';
@@ -205,6 +206,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
     Usage: toComponent(usageSchema, 'output'),
     UsageRow: toComponent(usageRowSchema, 'output'),
     ...batchSchemas(),
+    ...assetSchemas(),
     StylePresetList: stylePresetListComponent(),
     Health: toComponent(healthSchema, 'output'),
     Readiness: toComponent(readinessSchema, 'output'),
@@ -431,6 +433,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
       },
     },
     ...batchPaths(),
+    ...assetPaths(),
   };
 
   return {
@@ -452,6 +455,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
       { name: 'usage', description: 'Usage per API key and day.' },
       { name: 'batches', description: 'Bulk generation: JSON or JSONL batches, results, cancellation.' },
       { name: 'webhooks', description: 'Webhook messages and their delivery attempts.' },
+      { name: 'assets', description: 'The asset library: LoRAs, textual inversions, VAEs; shared library: assets.' },
       { name: 'operations', description: 'Health and readiness probes.' },
     ],
     paths,
