@@ -178,24 +178,25 @@ async function enqueueChunk(
 
   if (fresh.length > 0 && !queueFull) {
     const tags = await fair.assign(caller.tenant, fresh.map((s) => s.cost));
-    const tagOf = new Map(fresh.map((s, k) => [s.job_id, tags[k]]));
+    const tagged = fresh.map((s, k) => ({ item: s, ...tags[k] }));
     const submittedAt = Date.now();
-    const add = (group: StagedItem[]) =>
-      admitJobs(deps, caller, group.map((s) => ({ jobId: s.job_id, createdAt: submittedAt, batchId })), () =>
+    const add = (group: typeof tagged) =>
+      admitJobs(deps, caller, group.map(({ item }) => ({ jobId: item.job_id, createdAt: submittedAt, batchId })), () =>
         deps.queue.addBulk(
-          group.map((s) => {
-            const { tag, priority } = tagOf.get(s.job_id)!;
-            return { name: s.job.family, data: { ...s.job, submittedAt, fairTag: tag }, opts: { jobId: s.job_id, priority } };
-          }),
+          group.map(({ item, tag, priority }) => ({
+            name: item.job.family,
+            data: { ...item.job, submittedAt, fairTag: tag },
+            opts: { jobId: item.job_id, priority },
+          })),
         ),
       );
     // The key's max_queued_jobs may take only part of the chunk: admit what fits (halving down to
     // one item at the boundary), refuse the rest with queue_full.
     const admitted: StagedItem[] = [];
-    const admit = async (group: StagedItem[]): Promise<boolean> => {
+    const admit = async (group: typeof tagged): Promise<boolean> => {
       try {
         await add(group);
-        admitted.push(...group);
+        admitted.push(...group.map(({ item }) => item));
         return true;
       } catch (err) {
         if (!(err instanceof KilnError) || err.code !== 'queue_full') throw err;
@@ -205,7 +206,7 @@ async function enqueueChunk(
         return (await admit(group.slice(0, half))) && (await admit(group.slice(half)));
       }
     };
-    await admit(fresh);
+    await admit(tagged);
     await batches.writeIndex(caller.tenant, admitted.map((s) => ({ hash: s.hash, jobId: s.job_id })));
     const admittedIds = new Set(admitted.map((s) => s.job_id));
     for (const s of fresh) if (!admittedIds.has(s.job_id)) refuse(s, 'queue_full', `not queued: ${(queueFull as KilnError | undefined)?.message}`);
@@ -215,11 +216,12 @@ async function enqueueChunk(
     fresh = [];
   }
   const freshIds = new Set(fresh.map((s) => s.job_id));
-  const refusedIds = new Set(refused.map((r) => r.index));
+  const refusedByIndex = new Map(refused.map((r) => [r.index, r]));
 
   const entries: BatchItemEntry[] = chunk.map((s) => {
     if (s.kind === 'error') return { i: s.i, line: s.line, custom_id: s.custom_id, error: s.error };
-    if (refusedIds.has(s.i)) return { i: s.i, line: s.line, custom_id: s.custom_id, error: refused.find((r) => r.index === s.i)!.error };
+    const refusal = refusedByIndex.get(s.i);
+    if (refusal) return { i: s.i, line: s.line, custom_id: s.custom_id, error: refusal.error };
     const earlierJob = reuse.get(s.job_id);
     if (earlierJob) return { i: s.i, line: s.line, custom_id: s.custom_id, job_id: earlierJob.job.id as string, reused: true };
     return { i: s.i, line: s.line, custom_id: s.custom_id, job_id: s.job_id };

@@ -38,9 +38,8 @@ export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuer
   const takeChunk = async (): Promise<boolean> => {
     const jobs = await Promise.all(chunk.map((entry) => deps.queue.getJob(entry.jobId) as Promise<RenderJob | undefined>));
     const statuses = await Promise.all(jobs.map((job) => (job && wanted ? statusOf(job) : undefined)));
-    for (let i = 0; i < chunk.length; i++) {
+    for (const [i, entry] of chunk.entries()) {
       const job = jobs[i];
-      const entry = chunk[i]!;
       if (!job) {
         gone.push(entry.jobId);
         continue;
@@ -74,7 +73,7 @@ export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuer
   if (gone.length) await unindexJobs(deps.redis, indexKey, gone);
 
   const full = page.length === query.limit;
-  const resumeAt = full ? page[page.length - 1]!.entry : exhausted ? undefined : lastScanned;
+  const resumeAt = full ? page.at(-1)?.entry : exhausted ? undefined : lastScanned;
   return {
     jobs: await Promise.all(page.map(({ job }) => jobDocument(job, deps.redis, deps.queue, baseUrl))),
     next_cursor: resumeAt ? encodeCursor(resumeAt) : null,

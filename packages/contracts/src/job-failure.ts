@@ -4,7 +4,7 @@
  * the API's error codes, so a failure becomes an HTTP answer without translation.
  */
 import { z } from 'zod';
-import { ERROR_CODES, type ErrorCode } from './errors.js';
+import { ERROR_CODES } from './errors.js';
 
 const jobFailureSchema = z.object({
   code: z.enum(ERROR_CODES),

@@ -9,7 +9,8 @@ export type SeedInput = number | readonly (number | null)[] | null | undefined;
 
 /** A uniformly random seed in [0, 2^32) from the platform's CSPRNG. */
 export function randomSeed(): number {
-  return crypto.getRandomValues(new Uint32Array(1))[0]!;
+  const [seed] = crypto.getRandomValues(new Uint32Array(1));
+  return seed;
 }
 
 /**

@@ -53,7 +53,7 @@ export function encodeCursor(cursor: JobCursor): string {
 /** Undefined for a cursor Kiln did not write. */
 export function decodeCursor(text: string): JobCursor | undefined {
   const match = /^(\d{1,16}):(.{1,200})$/s.exec(Buffer.from(text, 'base64url').toString('utf8'));
-  return match ? { createdAt: Number(match[1]), jobId: match[2]! } : undefined;
+  return match ? { createdAt: Number(match[1]), jobId: match[2] } : undefined;
 }
 
 /**
@@ -69,9 +69,9 @@ export async function* indexedJobIds(
   const max = cursor ? String(cursor.createdAt) : '+inf';
   for (let offset = 0; ; offset += chunkSize) {
     const rows = await redis.zrevrangebyscore(indexKey, max, '-inf', 'WITHSCORES', 'LIMIT', offset, chunkSize);
-    for (let i = 0; i < rows.length; i += 2) {
-      const jobId = rows[i]!;
-      const createdAt = Number(rows[i + 1]);
+    // WITHSCORES answers member, score, member, score, …
+    for (let i = 0; i + 1 < rows.length; i += 2) {
+      const [jobId, createdAt] = [rows[i], Number(rows[i + 1])];
       if (cursor && createdAt === cursor.createdAt && jobId >= cursor.jobId) continue;
       yield { createdAt, jobId };
     }

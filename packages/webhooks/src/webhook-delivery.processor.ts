@@ -60,7 +60,7 @@ export function createWebhookDeliveryProcessor(deps: DeliveryProcessorDeps) {
       if (!(err instanceof WebhookUrlRefused)) throw err;
       const result: AttemptResult = { ok: false, statusCode: null, error: `refused: ${err.reason}`, refused: true, durationMs: 0 };
       await record(result, !err.transient);
-      if (err.transient) throw new Error(err.reason);
+      if (err.transient) throw new Error(err.reason, { cause: err });
       throw new UnrecoverableError(err.reason);
     }
 
