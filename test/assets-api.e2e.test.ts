@@ -8,7 +8,14 @@
 import { cp, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { encodeSafetensors, encodeStoredZip, makeTinyEmbedding, makeTinyLora, makeTinySd15Model, type TinyLora } from '@kiln/testkit';
+import {
+  encodeSafetensors,
+  encodeStoredZip,
+  makeTinyEmbedding,
+  makeTinyLora,
+  makeTinySd15Model,
+  type TinyLora,
+} from '@kiln/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestModel, pollUntil, startHarness, type Harness } from './harness.js';
 import { client, keysFileWith, newKey, smallRequest, type Client, type Reply } from './tenancy-helpers.js';
@@ -23,12 +30,22 @@ let lora: TinyLora;
 let otherModel: string;
 let assetsDir: string;
 
-async function upload(token: string, name: string, type: string, bytes: Uint8Array, fileName = 'file.bin'): Promise<Reply> {
+async function upload(
+  token: string,
+  name: string,
+  type: string,
+  bytes: Uint8Array,
+  fileName = 'file.bin',
+): Promise<Reply> {
   const form = new FormData();
   form.append('name', name);
   form.append('type', type);
   form.append('file', new Blob([bytes]), fileName);
-  const res = await fetch(`${h.url}/v1/assets`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+  const res = await fetch(`${h.url}/v1/assets`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  });
   const text = await res.text();
   let json: any;
   try {
@@ -83,7 +100,11 @@ function misfitLora(): Uint8Array {
   const [out, rank] = layer.upShape;
   return encodeSafetensors({
     [`unet.${layer.module}.lora_A.weight`]: { dtype: 'F32', shape: layer.downShape, values: layer.down },
-    [`unet.${layer.module}.lora_B.weight`]: { dtype: 'F32', shape: [out * 2, rank], values: new Float32Array(out * 2 * rank) },
+    [`unet.${layer.module}.lora_B.weight`]: {
+      dtype: 'F32',
+      shape: [out * 2, rank],
+      values: new Float32Array(out * 2 * rank),
+    },
   });
 }
 
@@ -145,7 +166,11 @@ describe('rendering with assets', () => {
   it('reports LoRA keys that match nothing with the job, never drops them', async () => {
     const layer = lora.layers[0];
     const withStray = encodeSafetensors({
-      [`${layer.component}.${layer.module}.lora_A.weight`]: { dtype: 'F32', shape: layer.downShape, values: layer.down },
+      [`${layer.component}.${layer.module}.lora_A.weight`]: {
+        dtype: 'F32',
+        shape: layer.downShape,
+        values: layer.down,
+      },
       [`${layer.component}.${layer.module}.lora_B.weight`]: { dtype: 'F32', shape: layer.upShape, values: layer.up },
       'unet.no_such_block.to_q.lora_A.weight': { dtype: 'F32', shape: [2, 4], values: new Float32Array(8) },
       'unet.no_such_block.to_q.lora_B.weight': { dtype: 'F32', shape: [4, 2], values: new Float32Array(8) },
@@ -228,10 +253,14 @@ describe('requests naming assets', () => {
     expect(batch.errors).toHaveLength(1);
     expect(batch.errors[0]).toMatchObject({ custom_id: 'bad', error: { code: 'invalid_request' } });
     expect(JSON.stringify(batch.errors[0].error.detail[0].loc)).toMatch(/"loras","nope"/);
-    const done = await pollUntil(async () => {
-      const b = (await acme.get(`/v1/batches/${batch.id}`)).json;
-      return b.status === 'completed' ? b : undefined;
-    }, 60_000, 200);
+    const done = await pollUntil(
+      async () => {
+        const b = (await acme.get(`/v1/batches/${batch.id}`)).json;
+        return b.status === 'completed' ? b : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(done.counts).toMatchObject({ completed: 1, invalid: 1 });
   }, 90_000);
 });
@@ -255,7 +284,12 @@ describe('hostile uploads', () => {
     ['a safetensors whose header length lies', 'lora', lyingHeader, /invalid_safetensors/],
     ['a pickle carrying code', 'textual_inversion', evilPickle, /unsafe_pickle.*os\.system/],
     ['a LoRA of the wrong shape for the model', 'lora', misfitLora, /shape_mismatch/],
-    ['an embedding of the wrong width', 'textual_inversion', () => makeTinyEmbedding(TEXT_DIM * 2).a1111Pt, /shape_mismatch/],
+    [
+      'an embedding of the wrong width',
+      'textual_inversion',
+      () => makeTinyEmbedding(TEXT_DIM * 2).a1111Pt,
+      /shape_mismatch/,
+    ],
     ['a VAE that is not ONNX', 'vae', () => lora.kohyaF32, /invalid_model/],
   ] as const)('refuses %s with 422 naming the file; nothing is stored', async (_what, type, bytes, message) => {
     const before = await storedAssetFiles();
@@ -273,7 +307,10 @@ describe('hostile uploads', () => {
     expect(badName.status).toBe(422);
     expect(badName.json.detail[0].loc).toEqual(['body', 'name']);
     const checkpoint = await upload(acmeToken, 'ckpt', 'checkpoint', new Uint8Array(10));
-    expect(checkpoint.json.detail[0]).toMatchObject({ loc: ['body', 'type'], msg: expect.stringMatching(/KILN_ASSETS_DIR/) });
+    expect(checkpoint.json.detail[0]).toMatchObject({
+      loc: ['body', 'type'],
+      msg: expect.stringMatching(/KILN_ASSETS_DIR/),
+    });
     expect(await storedAssetFiles()).toEqual(before);
     // The service goes on: the good asset still renders.
     expect((await render(acme, { loras: { style: 1 } })).job.status).toBe('completed');

@@ -26,11 +26,33 @@ async function render(name: string, flags: string[], env: Record<string, string>
   const out = path.join(work, 'out', name);
   await run(
     process.execPath,
-    [KILN, 'render', '--model', modelDir, '--prompt', 'a <tiny> test', '--seed', '5', '--steps', '2', '--width', '64',
-      '--height', '64', '--image-encoding', 'png', '--out', out, ...flags],
+    [
+      KILN,
+      'render',
+      '--model',
+      modelDir,
+      '--prompt',
+      'a <tiny> test',
+      '--seed',
+      '5',
+      '--steps',
+      '2',
+      '--width',
+      '64',
+      '--height',
+      '64',
+      '--image-encoding',
+      'png',
+      '--out',
+      out,
+      ...flags,
+    ],
     { env: { ...process.env, ...env } },
   );
-  return { png: await readFile(path.join(out, '0.png')), result: JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')) };
+  return {
+    png: await readFile(path.join(out, '0.png')),
+    result: JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')),
+  };
 }
 
 beforeAll(async () => {
@@ -43,13 +65,19 @@ beforeAll(async () => {
   await writeFile(files.lora, lora.peftF16);
   files.embedding = path.join(work, 'concept.pt');
   await writeFile(files.embedding, makeTinyEmbedding(32).a1111Pt);
-  const layer = lora.layers.find((l) => l.upShape.length === 2 && l.component === 'unet') as (typeof lora.layers)[number];
+  const layer = lora.layers.find(
+    (l) => l.upShape.length === 2 && l.component === 'unet',
+  ) as (typeof lora.layers)[number];
   files.misfit = path.join(work, 'misfit.safetensors');
   await writeFile(
     files.misfit,
     encodeSafetensors({
       [`unet.${layer.module}.lora_A.weight`]: { dtype: 'F32', shape: layer.downShape, values: layer.down },
-      [`unet.${layer.module}.lora_B.weight`]: { dtype: 'F32', shape: [layer.upShape[0] * 2, layer.upShape[1]], values: new Float32Array(layer.up.length * 2) },
+      [`unet.${layer.module}.lora_B.weight`]: {
+        dtype: 'F32',
+        shape: [layer.upShape[0] * 2, layer.upShape[1]],
+        values: new Float32Array(layer.up.length * 2),
+      },
     }),
   );
   files.library = path.join(work, 'library');

@@ -182,7 +182,8 @@ describe('fuzz: generated requests over every POST route and every route with an
             `/v1/batches/${idOf(rng)}/cancel`,
             rng.chance(0.3) ? fuzzBody(rng, valid, fields) : undefined,
           );
-        if (r < 0.76) return send('POST', '/v1/assets', rng.chance(0.8) ? fuzzMultipart(rng) : fuzzBody(rng, valid, fields));
+        if (r < 0.76)
+          return send('POST', '/v1/assets', rng.chance(0.8) ? fuzzMultipart(rng) : fuzzBody(rng, valid, fields));
         if (r < 0.9) {
           const index = rng.pick(['0', '1', '-1', '99999', '%ff', 'x', '1e400']);
           const name = rng.pick(['style', 'library:x', '..%2f..%2fetc', '%ff', 'a'.repeat(300), '__proto__']);

@@ -77,7 +77,14 @@ export class AssetLibrary {
     if ('marker' in layout) {
       const info = await exists(path.join(root, type, name, layout.marker));
       if (!info) return undefined;
-      return { name, type, path: `${type}/${name}`, size: await folderSize(path.join(root, type, name)), sha256: null, createdAt: info.mtimeMs };
+      return {
+        name,
+        type,
+        path: `${type}/${name}`,
+        size: await folderSize(path.join(root, type, name)),
+        sha256: null,
+        createdAt: info.mtimeMs,
+      };
     }
     for (const extension of layout.extensions) {
       const file = path.join(root, type, name + extension);

@@ -7,13 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import {
-  ASSET_TYPES,
-  KilnError,
-  assetNameSchema,
-  bodyValidationError,
-  type AssetType,
-} from '@kiln/contracts';
+import { ASSET_TYPES, KilnError, assetNameSchema, bodyValidationError, type AssetType } from '@kiln/contracts';
 import { AssetError, checkEmbeddingFile, checkLoraFile, checkVaeDecoderFile } from '@kiln/diffusion/asset-check';
 import type { AssetRecord } from '@kiln/state';
 import { StoreLimitError, assetKey } from '@kiln/storage';
@@ -35,7 +29,10 @@ const invalid = (field: string, message: string) =>
   new KilnError('invalid_request', message, { validation: bodyValidationError(field, message).detail });
 
 /** Reads the multipart body: validated name and type, and the stored (not yet checked) file. */
-function receive(req: Request, deps: UploadDeps): Promise<{ name: string; type: AssetType; key: string; size: number; sha256: string }> {
+function receive(
+  req: Request,
+  deps: UploadDeps,
+): Promise<{ name: string; type: AssetType; key: string; size: number; sha256: string }> {
   const maxBytes = deps.config.maxAssetBytes;
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
@@ -102,7 +99,10 @@ function receive(req: Request, deps: UploadDeps): Promise<{ name: string; type: 
         (err: Error) => {
           stream.resume();
           throw err instanceof StoreLimitError
-            ? new KilnError('payload_too_large', `the file is over the limit of ${maxBytes} bytes (KILN_MAX_ASSET_BYTES)`)
+            ? new KilnError(
+                'payload_too_large',
+                `the file is over the limit of ${maxBytes} bytes (KILN_MAX_ASSET_BYTES)`,
+              )
             : err;
         },
       );
@@ -121,9 +121,16 @@ function receive(req: Request, deps: UploadDeps): Promise<{ name: string; type: 
 }
 
 /** What the core's parsers make of the file; an {@link AssetError} becomes a 422 naming `file`. */
-async function checkFile(deps: UploadDeps, type: AssetType, bytes: Uint8Array, name: string): Promise<Record<string, unknown>> {
+async function checkFile(
+  deps: UploadDeps,
+  type: AssetType,
+  bytes: Uint8Array,
+  name: string,
+): Promise<Record<string, unknown>> {
   if (!(await deps.models.isAvailable('sd15'))) {
-    throw new KilnError('model_unavailable', 'no SD1.5 model is configured to check the asset against', { retryAfterSeconds: 60 });
+    throw new KilnError('model_unavailable', 'no SD1.5 model is configured to check the asset against', {
+      retryAfterSeconds: 60,
+    });
   }
   const modelDir = path.join(deps.config.modelsDir, deps.config.sd15Model);
   try {
@@ -146,7 +153,11 @@ async function checkFile(deps: UploadDeps, type: AssetType, bytes: Uint8Array, n
 }
 
 /** Receives, checks and records one upload; returns its record. */
-export async function uploadAsset(req: Request, deps: UploadDeps & { assets: { create(r: AssetRecord): Promise<boolean> } }, caller: Caller): Promise<AssetRecord> {
+export async function uploadAsset(
+  req: Request,
+  deps: UploadDeps & { assets: { create(r: AssetRecord): Promise<boolean> } },
+  caller: Caller,
+): Promise<AssetRecord> {
   const file = await receive(req, deps);
   try {
     const bytes = (await deps.store.get(file.key)) ?? new Uint8Array();

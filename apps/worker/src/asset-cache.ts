@@ -82,7 +82,8 @@ export class AssetCache {
     }
     if (assets.textual_inversions?.length) {
       const inversions = [];
-      for (const { asset, trigger } of assets.textual_inversions) inversions.push({ file: await local(asset), trigger });
+      for (const { asset, trigger } of assets.textual_inversions)
+        inversions.push({ file: await local(asset), trigger });
       set.textualInversions = inversions;
     }
     const checkpointDir = assets.checkpoint ? await local(assets.checkpoint) : undefined;
@@ -122,7 +123,8 @@ export class AssetCache {
   private async fetch(asset: Extract<ResolvedAsset, { source: 'upload' }>, file: string): Promise<void> {
     const field = ASSET_FIELD[asset.type];
     const source = await this.store.openRead(asset.key);
-    if (!source) throw new AssetUnavailableError(field, `${asset.name} is no longer in storage (deleted); upload it again`);
+    if (!source)
+      throw new AssetUnavailableError(field, `${asset.name} is no longer in storage (deleted); upload it again`);
     await mkdir(path.dirname(file), { recursive: true });
     const temp = `${file}.${randomBytes(6).toString('hex')}.partial`;
     const hash = createHash('sha256');
@@ -136,7 +138,10 @@ export class AssetCache {
       await pipeline(source, hasher, createWriteStream(temp));
       const sha256 = hash.digest('hex');
       if (sha256 !== asset.sha256) {
-        throw new AssetUnavailableError(field, `${asset.name} changed in storage since it was checked (sha256 ${sha256})`);
+        throw new AssetUnavailableError(
+          field,
+          `${asset.name} changed in storage since it was checked (sha256 ${sha256})`,
+        );
       }
       await rename(temp, file);
     } catch (err) {

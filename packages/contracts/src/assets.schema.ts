@@ -39,7 +39,7 @@ export const ASSET_FIELD: Readonly<Record<AssetType, string>> = {
 /** One asset as `GET /v1/assets` lists it. */
 export const assetSchema = z
   .object({
-    name: z.string().describe('The name a request uses; `library:<name>` for the operator\'s shared assets.'),
+    name: z.string().describe("The name a request uses; `library:<name>` for the operator's shared assets."),
     type: z.enum(ASSET_TYPES),
     size_bytes: z.int().min(0).describe('Size of the stored file (for a folder asset, of all its files).'),
     sha256: z.string().nullable().describe('SHA-256 of the stored file, hex; null for a folder asset.'),
@@ -56,7 +56,7 @@ export type AssetView = z.output<typeof assetSchema>;
 
 export const assetListSchema = z
   .object({ assets: z.array(assetSchema) })
-  .meta({ description: 'The caller\'s assets, then the shared library, each by name.' });
+  .meta({ description: "The caller's assets, then the shared library, each by name." });
 
 /**
  * Where a job finds one asset: an upload (its storage key and checksum, so a worker's cache is
@@ -102,6 +102,6 @@ export const assetReportSchema = z
     added_tokens: z.record(z.string(), z.int()).describe('Textual-inversion tokens and their ids.'),
     load_ms: z.number().describe('Time this job spent getting the model with its assets (0 when cached).'),
   })
-  .meta({ description: 'What applying the job\'s custom assets did.' });
+  .meta({ description: "What applying the job's custom assets did." });
 
 export type AssetReport = z.output<typeof assetReportSchema>;

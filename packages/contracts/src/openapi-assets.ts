@@ -8,7 +8,11 @@ import { ASSET_TYPES, assetListSchema, assetReportSchema, assetSchema } from './
 type Json = Record<string, unknown>;
 
 function component(schema: z.ZodType): Json {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'output', unrepresentable: 'any' }) as Json;
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io: 'output',
+    unrepresentable: 'any',
+  }) as Json;
   return rest;
 }
 
@@ -19,7 +23,7 @@ const nameParameter = {
   name: 'name',
   in: 'path',
   required: true,
-  description: 'The asset\'s name; `library:<name>` for a shared library asset.',
+  description: "The asset's name; `library:<name>` for a shared library asset.",
   schema: { type: 'string', minLength: 1 },
 };
 
@@ -38,11 +42,11 @@ export function assetPaths(): Record<string, Json> {
         summary: 'Upload a LoRA, textual inversion or VAE (multipart: name, type, then file)',
         description:
           'The file is streamed to storage (up to `KILN_MAX_ASSET_BYTES`, else 413), hashed, and parsed with the safe ' +
-          'parsers against the server\'s SD1.5 model: a truncated or lying safetensors, a pickle that would run code, a ' +
+          "parsers against the server's SD1.5 model: a truncated or lying safetensors, a pickle that would run code, a " +
           'LoRA or embedding of the wrong shape is a 422 naming `file`, and nothing is stored. LoRA: kohya or PEFT ' +
           'safetensors. Textual inversion: A1111 `.pt` or safetensors, diffusers `{token: vector}`. VAE: one ' +
           'self-contained ONNX decoder (`latent_sample` → `sample`). Checkpoints are installed by the operator ' +
-          '(`library:` names), not uploaded. Names: 1..128 of `A-Za-z0-9._-`; the asset belongs to the caller\'s tenant.',
+          "(`library:` names), not uploaded. Names: 1..128 of `A-Za-z0-9._-`; the asset belongs to the caller's tenant.",
         requestBody: {
           required: true,
           content: {
@@ -74,8 +78,11 @@ export function assetPaths(): Record<string, Json> {
       get: {
         operationId: 'listAssets',
         tags: ['assets'],
-        summary: 'The caller\'s assets, then the shared library',
-        responses: { '200': { description: 'The assets.', content: json('AssetList') }, '401': response('Unauthorized') },
+        summary: "The caller's assets, then the shared library",
+        responses: {
+          '200': { description: 'The assets.', content: json('AssetList') },
+          '401': response('Unauthorized'),
+        },
       },
     },
     '/v1/assets/{name}': {
@@ -93,7 +100,7 @@ export function assetPaths(): Record<string, Json> {
       delete: {
         operationId: 'deleteAsset',
         tags: ['assets'],
-        summary: 'Delete one of the caller\'s assets (library assets are read-only: 403)',
+        summary: "Delete one of the caller's assets (library assets are read-only: 403)",
         responses: {
           '204': { description: 'Deleted; requests naming it now get 422.' },
           '401': response('Unauthorized'),

@@ -94,7 +94,8 @@ export function checkVaeDecoderFile(bytes: Uint8Array, name: string): { latentCh
     throw new AssetError('invalid_model', 'is not a VAE decoder: expected input latent_sample and output sample', name);
   }
   const external = (graph.initializer ?? []).some((tensor) => (tensor.externalData ?? []).length > 0);
-  if (external) throw new AssetError('invalid_model', 'keeps weights in external files; upload one self-contained .onnx', name);
+  if (external)
+    throw new AssetError('invalid_model', 'keeps weights in external files; upload one self-contained .onnx', name);
   const channels = input.type?.tensorType?.shape?.dim?.[1]?.dimValue;
   return channels === undefined ? {} : { latentChannels: Number(channels) };
 }

@@ -31,7 +31,11 @@ export class AssetStore {
 
   /** Adds a record; false (and nothing written) when the tenant already has an asset of that name. */
   async create(record: AssetRecord): Promise<boolean> {
-    const created = await this.redis.set(recordKey(this.prefix, record.tenant, record.name), JSON.stringify(record), 'NX');
+    const created = await this.redis.set(
+      recordKey(this.prefix, record.tenant, record.name),
+      JSON.stringify(record),
+      'NX',
+    );
     if (created !== 'OK') return false;
     await this.redis.zadd(indexKey(this.prefix, record.tenant), record.createdAt, record.name);
     return true;

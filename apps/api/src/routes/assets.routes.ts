@@ -54,7 +54,10 @@ export function assetsRoutes(deps: ApiDeps): Router {
     }
     try {
       const record = await uploadAsset(req, { ...deps, assets }, callerOf(res));
-      deps.logger.info({ tenant: record.tenant, asset: record.name, type: record.type, size: record.size }, 'asset uploaded');
+      deps.logger.info(
+        { tenant: record.tenant, asset: record.name, type: record.type, size: record.size },
+        'asset uploaded',
+      );
       res.status(201).json(ownView(record));
     } catch (err) {
       closeAfterResponse(req, res);
@@ -83,7 +86,10 @@ export function assetsRoutes(deps: ApiDeps): Router {
   router.delete('/v1/assets/:name', async (req, res) => {
     const { name } = req.params;
     if (name.startsWith(LIBRARY_PREFIX)) {
-      throw new KilnError('forbidden', `${shown(name)} is a shared library asset: read-only (the operator manages KILN_ASSETS_DIR)`);
+      throw new KilnError(
+        'forbidden',
+        `${shown(name)} is a shared library asset: read-only (the operator manages KILN_ASSETS_DIR)`,
+      );
     }
     const record = await assets.remove(callerOf(res).tenant, name);
     if (!record) throw new KilnError('not_found', `no asset ${shown(name)}`);

@@ -6,7 +6,12 @@
  * one model at most.
  */
 import type { ModelMemoryProfile } from '@kiln/memory';
-import { assetSetKey, loadSd15ModelWithAssets, type Sd15AssetReport, type Sd15AssetSet } from '../assets/sd15-assets.js';
+import {
+  assetSetKey,
+  loadSd15ModelWithAssets,
+  type Sd15AssetReport,
+  type Sd15AssetSet,
+} from '../assets/sd15-assets.js';
 import { loadSd15Model, type Sd15Model } from '../models/sd15-model.js';
 import { loadSd3Model, type Sd3Model } from '../models/sd3-model.js';
 import type { SessionSettings } from '../models/onnx-session.js';
@@ -120,7 +125,9 @@ export class Renderer {
   }
 
   async dispose(): Promise<void> {
-    const entries: Promise<{ dispose(): Promise<void> }>[] = [...this.models.values()].map((e) => e.then((l) => l.model));
+    const entries: Promise<{ dispose(): Promise<void> }>[] = [...this.models.values()].map((e) =>
+      e.then((l) => l.model),
+    );
     if (this.sd3) entries.push(this.sd3.model);
     this.models.clear();
     this.sd3 = undefined;
