@@ -92,7 +92,10 @@ describe('buildOpenApiDocument', () => {
     );
     expect(post.responses['201'].content['application/json'].schema.$ref).toBe('#/components/schemas/AsyncAccepted');
     const headers = post.parameters.map((p: Json) => (p.$ref ? resolve(p.$ref) : p)) as Json[];
-    expect(headers.map((h) => h.name)).toEqual(expect.arrayContaining(['X-OctoAI-Async', 'Idempotency-Key']));
+    expect(headers.map((h) => h.name)).toEqual(
+      expect.arrayContaining(['X-OctoAI-Async', 'Idempotency-Key', 'X-Kiln-Dedupe']),
+    );
+    expect(post.responses['200'].headers['X-Kiln-Dedupe'].schema.enum).toEqual(['attached']);
     const unavailable = resolve(post.responses['503'].$ref) as Json;
     expect(unavailable.headers['Retry-After']).toBeDefined();
   });

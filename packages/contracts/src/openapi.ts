@@ -108,7 +108,7 @@ function generateOperation(family: ModelFamily) {
       description:
         'OctoAI-compatible text-to-image, img2img, inpainting and outpainting. Without `X-OctoAI-Async` the ' +
         'call waits for the images (200); with `X-OctoAI-Async: 1` it answers 201 at once with a `poll_url`.',
-      parameters: [parameterRef('OctoAiAsync'), parameterRef('IdempotencyKey')],
+      parameters: [parameterRef('OctoAiAsync'), parameterRef('IdempotencyKey'), parameterRef('KilnDedupe')],
       requestBody: {
         required: true,
         content: jsonContent(family === 'sd15' ? 'Sd15GenerateRequest' : 'Sd3GenerateRequest'),
@@ -116,6 +116,13 @@ function generateOperation(family: ModelFamily) {
       responses: {
         '200': {
           description: 'The generated images (synchronous call).',
+          headers: {
+            'X-Kiln-Dedupe': {
+              description:
+                "`attached`: an identical request of this caller had an open job, and this answer is that job's.",
+              schema: { type: 'string', enum: ['attached'] },
+            },
+          },
           content: jsonContent('ImageGenerationResponse'),
         },
         '201': {
@@ -476,6 +483,16 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
           required: false,
           description: '`1`: queue the request and answer 201 at once instead of waiting for the images.',
           schema: { type: 'string', enum: ['1'] },
+        },
+        KilnDedupe: {
+          name: 'X-Kiln-Dedupe',
+          in: 'header',
+          required: false,
+          description:
+            '`off`: do not attach this synchronous request to the open job of an identical one from the same caller ' +
+            '(by default a retried sync request waits for that job instead of rendering again; async requests and ' +
+            'requests with an `Idempotency-Key` never attach).',
+          schema: { type: 'string', enum: ['off'] },
         },
         IdempotencyKey: {
           name: 'Idempotency-Key',
