@@ -36,8 +36,6 @@ export function dedupes(req: Request, isAsync: boolean): boolean {
 
 export interface Attached {
   id: string;
-  /** True when another request's open job was reused. */
-  attached: boolean;
   /** Drops the record once the job has ended, so the next identical request renders anew. */
   release(): Promise<void>;
 }
@@ -68,7 +66,7 @@ export async function createOrAttach(
       create,
     );
     if (replayed) res.set(DEDUPE_HEADER, 'attached');
-    return { id, attached: replayed, release: () => releaseWhileOpen(scope, id).catch(() => undefined) };
+    return { id, release: () => releaseWhileOpen(scope, id).catch(() => undefined) };
   } catch (err) {
     if (err instanceof IdempotencyConflictError) {
       // Only `in_progress` can happen here: the fingerprint is the record's key.
