@@ -37,7 +37,7 @@ const JOBS = Number(process.env.KILN_FAULT_JOBS ?? (SOAK ? 600 : 60));
 const SEED = Number(process.env.KILN_FAULT_SEED ?? 1);
 const ASYNC = { 'x-octoai-async': '1' };
 /** Jobs per burst in the worker-kill run: one kill per burst. */
-const BURST = 10;
+const BURST = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // A job may meet several kills in a row when they come every few seconds: the attempt budget is
@@ -174,8 +174,9 @@ describe(`fault injection (${JOBS} jobs, seed ${SEED})`, () => {
       // Jobs arrive in bursts; a random worker is killed while a burst is being rendered (so it
       // holds a job), then 1.5–4.5 s pass before the next burst. Each killed worker is replaced at once.
       for (let first = 0; first < JOBS; first += BURST) {
-        for (let i = first; i < Math.min(JOBS, first + BURST); i++) ids.push(await submit(i));
-        await sleep(200 + random() * 300);
+        const burst = Array.from({ length: Math.min(BURST, JOBS - first) }, (_, k) => submit(first + k));
+        ids.push(...(await Promise.all(burst))); // all at once: a backlog the workers are busy with
+        await sleep(100 + random() * 300);
         await fleet.killOne();
         await sleep(1500 + random() * 3000);
       }
