@@ -4,8 +4,8 @@
  * fsync on every write), a `kiln api` process and a fleet of `kiln worker` processes.
  *
  * 1. A fault-free run renders the reference images.
- * 2. The same requests again while workers are SIGKILLed at random every 2–5 s and replaced:
- *    every job completes, with images identical to the reference.
+ * 2. The same requests again in bursts, a random worker SIGKILLed during each burst (every 2–5 s)
+ *    and replaced: every job completes, with images identical to the reference.
  * 3. Redis is SIGKILLed mid-run and started again on its append-only file: every job accepted
  *    before or after completes; while it is away submissions answer 503 with Retry-After at once.
  * 4. The API process is SIGKILLed and started again while clients wait (synchronous requests
