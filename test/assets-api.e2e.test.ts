@@ -21,6 +21,7 @@ import { ensureTestModel, pollUntil, startHarness, type Harness } from './harnes
 import { client, keysFileWith, newKey, smallRequest, type Client, type Reply } from './tenancy-helpers.js';
 
 const TEXT_DIM = 32; // the tiny model's text encoder width
+const MAX_ASSET_BYTES = 20 * 1024 * 1024; // room for the tiny model as a checkpoint archive
 let h: Harness;
 let acme: Client;
 let globex: Client;
@@ -87,12 +88,25 @@ beforeAll(async () => {
     KILN_ALLOW_ANY_RESOLUTION: '1',
     KILN_HOST: '127.0.0.1',
     KILN_ASSETS_DIR: assetsDir,
-    KILN_MAX_ASSET_BYTES: String(1024 * 1024),
+    KILN_MAX_ASSET_BYTES: String(MAX_ASSET_BYTES),
   });
   acme = client(h.url, acmeToken);
   globex = client(h.url, globexToken);
 }, 120_000);
 afterAll(() => h?.stop());
+
+/** A model folder as a zip archive inside one top folder, as users pack one. */
+async function zipFolder(dir: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  const entries = await Promise.all(
+    files.map(async (e): Promise<[string, Uint8Array]> => {
+      const full = path.join(e.parentPath, e.name);
+      return [`my-model/${path.relative(dir, full).split(path.sep).join('/')}`, await readFile(full)];
+    }),
+  );
+  return encodeStoredZip(entries);
+}
 
 /** A PEFT LoRA whose up matrix has twice the rows of the module it names. */
 function misfitLora(): Uint8Array {
@@ -206,10 +220,16 @@ describe('rendering with assets', () => {
     expect((await render(acme, { vae: 'other-vae' })).image).not.toBe(base);
   }, 60_000);
 
-  it('a library checkpoint renders with that model', async () => {
-    const other = await render(acme, { checkpoint: 'library:other' });
-    expect(other.image).not.toBe(base);
-    expect(other.job.assets ?? null).toBeNull();
+  it('a checkpoint, uploaded as an archive or installed in the library, renders with that model', async () => {
+    const library = await render(acme, { checkpoint: 'library:other' });
+    expect(library.image).not.toBe(base);
+    expect(library.job.assets ?? null).toBeNull();
+    const up = await upload(acmeToken, 'my-model', 'checkpoint', await zipFolder(otherModel));
+    expect(up.status, up.text).toBe(201);
+    expect(up.json.details.files).toBeGreaterThan(5);
+    const uploaded = await render(acme, { checkpoint: 'my-model' });
+    expect(uploaded.image).toBe(library.image);
+    expect((await globex.post('/generate/sd', smallRequest({ checkpoint: 'my-model' }))).status).toBe(422);
   }, 60_000);
 
   it('a LoRA that does not fit the model fails the job with 422 input_rejected naming loras', async () => {
@@ -300,17 +320,28 @@ describe('hostile uploads', () => {
     expect((await acme.get('/v1/assets/hostile')).status).toBe(404);
   });
 
-  it('refuses a file over KILN_MAX_ASSET_BYTES (413), bad names and checkpoint uploads (422)', async () => {
+  it('refuses a file over KILN_MAX_ASSET_BYTES (413), bad names and archives that are not model folders (422)', async () => {
     const before = await storedAssetFiles();
-    expect((await upload(acmeToken, 'big', 'lora', new Uint8Array(1024 * 1024 + 1))).status).toBe(413);
+    expect((await upload(acmeToken, 'big', 'lora', new Uint8Array(MAX_ASSET_BYTES + 1))).status).toBe(413);
     const badName = await upload(acmeToken, '../escape', 'lora', lora.kohyaF32);
     expect(badName.status).toBe(422);
     expect(badName.json.detail[0].loc).toEqual(['body', 'name']);
-    const checkpoint = await upload(acmeToken, 'ckpt', 'checkpoint', new Uint8Array(10));
-    expect(checkpoint.json.detail[0]).toMatchObject({
-      loc: ['body', 'type'],
-      msg: expect.stringMatching(/KILN_ASSETS_DIR/),
-    });
+    const notZip = await upload(acmeToken, 'ckpt', 'checkpoint', new Uint8Array(10));
+    expect(notZip.json.detail[0]).toMatchObject({ loc: ['body', 'file'], msg: expect.stringMatching(/invalid_zip/) });
+    const escape = await upload(
+      acmeToken,
+      'ckpt',
+      'checkpoint',
+      encodeStoredZip([['../model_index.json', Buffer.from('{}')]]),
+    );
+    expect(escape.json.detail[0].msg).toMatch(/not a safe relative path/);
+    const partial = await upload(
+      acmeToken,
+      'ckpt',
+      'checkpoint',
+      encodeStoredZip([['model_index.json', Buffer.from('{}')]]),
+    );
+    expect(partial.json.detail[0].msg).toMatch(/not a diffusers SD1\.5 ONNX folder: no unet\/model\.onnx/);
     expect(await storedAssetFiles()).toEqual(before);
     // The service goes on: the good asset still renders.
     expect((await render(acme, { loras: { style: 1 } })).job.status).toBe('completed');

@@ -60,11 +60,16 @@ export class AssetResolver {
     };
     const assets: JobAssets = {};
     if (fields.checkpoint !== undefined) {
-      if (fields.checkpoint.startsWith(LIBRARY_PREFIX)) {
-        const checkpoint = await one('checkpoint', fields.checkpoint, ['checkpoint']);
+      // The caller's own checkpoint (or library:), else a model folder of KILN_MODELS_DIR as before.
+      const name = fields.checkpoint;
+      const own = name.startsWith(LIBRARY_PREFIX) ? undefined : await this.lookup(name);
+      if (name.startsWith(LIBRARY_PREFIX) || own?.type === 'checkpoint') {
+        const checkpoint = await one('checkpoint', name, ['checkpoint']);
         if (checkpoint) assets.checkpoint = checkpoint;
-      } else if (!(await this.modelFolder(fields.checkpoint))) {
-        const msg = `no checkpoint named ${fields.checkpoint} is installed (a folder of KILN_MODELS_DIR, or library:<name>)`;
+      } else if (!(await this.modelFolder(name))) {
+        const msg = own
+          ? `${name} is a ${own.type} asset, not a checkpoint`
+          : `no checkpoint named ${name} (an uploaded checkpoint, a folder of KILN_MODELS_DIR, or library:<name>)`;
         problems.push({ loc: ['body', 'checkpoint'], msg, type: 'value_error' });
       }
     }

@@ -8,7 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { ASSET_TYPES, KilnError, assetNameSchema, bodyValidationError, type AssetType } from '@kiln/contracts';
-import { AssetError, checkEmbeddingFile, checkLoraFile, checkVaeDecoderFile } from '@kiln/diffusion/asset-check';
+import {
+  AssetError,
+  checkEmbeddingFile,
+  checkLoraFile,
+  checkpointArchiveFiles,
+  checkVaeDecoderFile,
+} from '@kiln/diffusion/asset-check';
 import type { AssetRecord } from '@kiln/state';
 import { StoreLimitError, assetKey } from '@kiln/storage';
 import busboy from 'busboy';
@@ -17,7 +23,8 @@ import type { Caller } from './auth.js';
 import type { ApiDeps } from './deps.js';
 
 /** The stored file's extension per type (the core tells formats apart by content, not by name). */
-const EXTENSION: Readonly<Record<Exclude<AssetType, 'checkpoint'>, string>> = {
+const EXTENSION: Readonly<Record<AssetType, string>> = {
+  checkpoint: 'zip',
   lora: 'safetensors',
   textual_inversion: 'bin',
   vae: 'onnx',
@@ -67,15 +74,6 @@ function receive(
         if (!(ASSET_TYPES as readonly string[]).includes(value)) {
           return fail(invalid('type', `type must be one of ${ASSET_TYPES.join(', ')}`));
         }
-        if (value === 'checkpoint') {
-          return fail(
-            invalid(
-              'type',
-              'checkpoint uploads are not supported yet: the operator installs checkpoints as folders under ' +
-                'KILN_ASSETS_DIR/checkpoint/<name>/ (used as library:<name>)',
-            ),
-          );
-        }
         fields.type = value as AssetType;
       } else {
         fail(invalid(field, `unknown field ${JSON.stringify(field)}: send name, type and file`));
@@ -93,7 +91,7 @@ function receive(
       fileStream = stream;
       // A broken body errors the stream before putStream pipes it; the parser reports that error.
       stream.on('error', () => undefined);
-      const key = assetKey(randomUUID(), EXTENSION[fields.type as Exclude<AssetType, 'checkpoint'>]);
+      const key = assetKey(randomUUID(), EXTENSION[fields.type]);
       stored = deps.store.putStream(key, stream, maxBytes).then(
         (result) => ({ key, ...result }),
         (err: Error) => {
@@ -139,6 +137,7 @@ async function checkFile(
       return { lora_layers: layers, unmatched_keys: unmatched.map(({ key, reason }) => ({ key, reason })) };
     }
     if (type === 'textual_inversion') return await checkEmbeddingFile(bytes, name, modelDir);
+    if (type === 'checkpoint') return { files: checkpointArchiveFiles(bytes, name).size };
     const { latentChannels } = checkVaeDecoderFile(bytes, name);
     if (latentChannels !== undefined && latentChannels !== 4) {
       throw new AssetError('shape_mismatch', `decodes ${latentChannels}-channel latents; SD1.5's have 4`, name);

@@ -7,12 +7,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ASSET_FIELD, type JobAssets, type ResolvedAsset } from '@kiln/contracts';
 import type { Sd15AssetSet } from '@kiln/diffusion';
+import { AssetError, checkpointArchiveFiles } from '@kiln/diffusion/asset-check';
 import type { FileStore } from '@kiln/storage';
 
 /** An asset a job names cannot be had (deleted, changed, not installed here): the job's fault. */
@@ -46,7 +47,7 @@ const LOCAL_FILE: Record<ResolvedAsset['type'], (sha256: string) => string> = {
   lora: (sha) => `${sha}.safetensors`,
   textual_inversion: (sha) => `${sha}.bin`,
   vae: (sha) => path.join(sha, 'vae_decoder', 'model.onnx'),
-  checkpoint: (sha) => `${sha}.checkpoint`,
+  checkpoint: (sha) => path.join(sha, 'model_index.json'),
 };
 
 export class AssetCache {
@@ -68,10 +69,10 @@ export class AssetCache {
     const local = async (asset: ResolvedAsset): Promise<string> => {
       const file = await this.localPath(asset, used);
       // The core names a LoRA or embedding by its file name and a VAE by its folder.
-      const shown = asset.type === 'vae' ? path.dirname(path.dirname(file)) : file;
+      const shown = folderOf(asset, file);
       names.set(path.basename(shown), { field: ASSET_FIELD[asset.type], name: asset.name });
       names.set(shown, { field: ASSET_FIELD[asset.type], name: asset.name });
-      return asset.type === 'vae' ? path.dirname(path.dirname(file)) : file;
+      return shown;
     };
     const set: Sd15AssetSet = {};
     if (assets.vae) set.vae = await local(assets.vae);
@@ -119,14 +120,17 @@ export class AssetCache {
     return file;
   }
 
-  /** Copies an upload from storage, verifying its SHA-256 before it gets its final name. */
+  /**
+   * Copies an upload from storage, verifying its SHA-256 before it gets its final name; a
+   * checkpoint archive is unpacked into a folder (entry names checked by the core's archive check).
+   */
   private async fetch(asset: Extract<ResolvedAsset, { source: 'upload' }>, file: string): Promise<void> {
     const field = ASSET_FIELD[asset.type];
     const source = await this.store.openRead(asset.key);
     if (!source)
       throw new AssetUnavailableError(field, `${asset.name} is no longer in storage (deleted); upload it again`);
-    await mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${randomBytes(6).toString('hex')}.partial`;
+    await mkdir(this.dir, { recursive: true });
+    const temp = path.join(this.dir, `${asset.sha256}.${randomBytes(6).toString('hex')}.partial`);
     const hash = createHash('sha256');
     const hasher = new Transform({
       transform(chunk: Buffer, _encoding, done) {
@@ -134,6 +138,7 @@ export class AssetCache {
         done(null, chunk);
       },
     });
+    let size = asset.size;
     try {
       await pipeline(source, hasher, createWriteStream(temp));
       const sha256 = hash.digest('hex');
@@ -143,14 +148,42 @@ export class AssetCache {
           `${asset.name} changed in storage since it was checked (sha256 ${sha256})`,
         );
       }
-      await rename(temp, file);
-    } catch (err) {
+      if (asset.type === 'checkpoint') {
+        size = await this.unpack(asset.name, temp, this.topOf(file));
+      } else {
+        await mkdir(path.dirname(file), { recursive: true });
+        await rename(temp, file);
+      }
+    } finally {
       await rm(temp, { force: true });
-      // A VAE's folder was made for it: leave no empty entry behind.
-      if (path.dirname(file) !== this.dir) await rm(this.topOf(file), { recursive: true, force: true });
+    }
+    (this.entries as Map<string, Entry>).set(asset.sha256, { path: file, size, lastUsed: this.now() });
+  }
+
+  /** Unpacks a checkpoint archive into `target` (written beside it, then renamed); returns its size. */
+  private async unpack(name: string, archive: string, target: string): Promise<number> {
+    let files: Map<string, Uint8Array>;
+    try {
+      files = checkpointArchiveFiles(await readFile(archive), name);
+    } catch (err) {
+      if (err instanceof AssetError) throw new AssetUnavailableError('checkpoint', err.message);
       throw err;
     }
-    (this.entries as Map<string, Entry>).set(asset.sha256, { path: file, size: asset.size, lastUsed: this.now() });
+    const staging = `${target}.${randomBytes(6).toString('hex')}.partial`;
+    let size = 0;
+    try {
+      for (const [relative, data] of files) {
+        const out = path.join(staging, ...relative.split('/'));
+        await mkdir(path.dirname(out), { recursive: true });
+        await writeFile(out, data);
+        size += data.byteLength;
+      }
+      await rename(staging, target);
+    } catch (err) {
+      await rm(staging, { recursive: true, force: true });
+      throw err;
+    }
+    return size;
   }
 
   /** What is on disk already (a restarted worker keeps its cache), oldest use first. */
@@ -160,7 +193,7 @@ export class AssetCache {
     await mkdir(this.dir, { recursive: true });
     for (const name of await readdir(this.dir)) {
       const sha = /^([0-9a-f]{64})(\.|$)/.exec(name)?.[1];
-      if (!sha || name.endsWith('.partial')) continue;
+      if (!sha || name.includes('.partial')) continue;
       const full = path.join(this.dir, name);
       const info = await stat(full);
       const size = info.isDirectory() ? await folderSize(full) : info.size;
@@ -206,6 +239,17 @@ export class AssetCache {
     }
     return { ...(field && { field }), message: text };
   }
+}
+
+/**
+ * What the core takes for a local asset: the file, or for an uploaded VAE its folder (which has
+ * `vae_decoder/model.onnx`) and for an uploaded checkpoint the model folder. Library assets are
+ * the installed path itself.
+ */
+function folderOf(asset: ResolvedAsset, file: string): string {
+  if (asset.source === 'library') return file;
+  if (asset.type === 'vae') return path.dirname(path.dirname(file));
+  return asset.type === 'checkpoint' ? path.dirname(file) : file;
 }
 
 async function folderSize(dir: string): Promise<number> {

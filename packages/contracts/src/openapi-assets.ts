@@ -39,14 +39,14 @@ export function assetPaths(): Record<string, Json> {
       post: {
         operationId: 'uploadAsset',
         tags: ['assets'],
-        summary: 'Upload a LoRA, textual inversion or VAE (multipart: name, type, then file)',
+        summary: 'Upload a LoRA, textual inversion, VAE or checkpoint (multipart: name, type, then file)',
         description:
           'The file is streamed to storage (up to `KILN_MAX_ASSET_BYTES`, else 413), hashed, and parsed with the safe ' +
           "parsers against the server's SD1.5 model: a truncated or lying safetensors, a pickle that would run code, a " +
           'LoRA or embedding of the wrong shape is a 422 naming `file`, and nothing is stored. LoRA: kohya or PEFT ' +
           'safetensors. Textual inversion: A1111 `.pt` or safetensors, diffusers `{token: vector}`. VAE: one ' +
-          'self-contained ONNX decoder (`latent_sample` → `sample`). Checkpoints are installed by the operator ' +
-          "(`library:` names), not uploaded. Names: 1..128 of `A-Za-z0-9._-`; the asset belongs to the caller's tenant.",
+          'self-contained ONNX decoder (`latent_sample` → `sample`). Checkpoint: a zip of a diffusers SD1.5 ONNX ' +
+          "folder (no ZIP64). Names: 1..128 of `A-Za-z0-9._-`; the asset belongs to the caller's tenant.",
         requestBody: {
           required: true,
           content: {
@@ -56,7 +56,7 @@ export function assetPaths(): Record<string, Json> {
                 required: ['name', 'type', 'file'],
                 properties: {
                   name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
-                  type: { type: 'string', enum: ASSET_TYPES.filter((t) => t !== 'checkpoint') },
+                  type: { type: 'string', enum: [...ASSET_TYPES] },
                   file: { type: 'string', format: 'binary' },
                 },
               },

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { decodeModel } from '@kiln/onnx';
 import { AssetError } from './assets/asset-error.js';
+import { readZip } from './assets/zip-reader.js';
 import { parseEmbedding } from './assets/embedding-file.js';
 import { parseLora } from './assets/lora-file.js';
 import { mergeLoras, type UnmatchedLoraKey } from './assets/lora-merge.js';
@@ -15,6 +16,7 @@ import { parseSafetensors } from './assets/safetensors.js';
 import { tokenEmbedding } from './assets/textual-inversion.js';
 
 export { AssetError, type AssetErrorCode } from './assets/asset-error.js';
+export { readZip } from './assets/zip-reader.js';
 export type { UnmatchedLoraKey } from './assets/lora-merge.js';
 
 interface ModelGraphs {
@@ -98,4 +100,66 @@ export function checkVaeDecoderFile(bytes: Uint8Array, name: string): { latentCh
     throw new AssetError('invalid_model', 'keeps weights in external files; upload one self-contained .onnx', name);
   const channels = input.type?.tensorType?.shape?.dim?.[1]?.dimValue;
   return channels === undefined ? {} : { latentChannels: Number(channels) };
+}
+
+/** The files an SD1.5 checkpoint archive must hold (diffusers' ONNX layout). */
+const CHECKPOINT_FILES = [
+  'model_index.json',
+  'unet/model.onnx',
+  'text_encoder/model.onnx',
+  'vae_decoder/model.onnx',
+  'tokenizer/vocab.json',
+  'tokenizer/merges.txt',
+];
+
+/** One path segment of an archive entry: no `..`, no absolute paths, no odd characters. */
+const SAFE_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+/**
+ * The files of a checkpoint archive (a zip of a diffusers-layout ONNX folder, optionally inside one
+ * top folder), by their path in the model folder. Every entry name is checked to be a relative
+ * path of safe segments before anything is written anywhere. Throws {@link AssetError}.
+ */
+export function checkpointArchiveFiles(bytes: Uint8Array, name: string): Map<string, Uint8Array> {
+  const entries = [...readZip(bytes, name)].filter(([entry]) => !entry.endsWith('/'));
+  for (const [entry] of entries) {
+    if (!entry.split('/').every((segment) => SAFE_SEGMENT.test(segment))) {
+      throw new AssetError(
+        'invalid_zip',
+        `entry ${JSON.stringify(entry.slice(0, 200))} is not a safe relative path`,
+        name,
+      );
+    }
+  }
+  const index = entries.map(([entry]) => entry).filter((entry) => entry.endsWith('model_index.json'));
+  const top = index.length === 1 && /^[^/]+\/model_index\.json$/.test(index[0]) ? index[0].split('/')[0] + '/' : '';
+  const files = new Map(
+    entries.flatMap(([entry, data]) => (entry.startsWith(top) ? [[entry.slice(top.length), data]] : [])),
+  );
+  const missing = CHECKPOINT_FILES.filter((file) => !files.has(file));
+  if (missing.length > 0) {
+    throw new AssetError('invalid_model', `is not a diffusers SD1.5 ONNX folder: no ${missing.join(', ')}`, name);
+  }
+  let pipeline: unknown;
+  try {
+    pipeline = (JSON.parse(new TextDecoder().decode(files.get('model_index.json'))) as { _class_name?: unknown })
+      ._class_name;
+  } catch (err) {
+    throw new AssetError('invalid_model', `model_index.json is not JSON (${(err as Error).message})`, name);
+  }
+  if (typeof pipeline === 'string' && pipeline.startsWith('StableDiffusion3')) {
+    throw new AssetError('invalid_model', `is an SD3 model (${pipeline}); checkpoints are SD1.5 models`, name);
+  }
+  for (const part of ['unet', 'text_encoder', 'vae_decoder']) {
+    try {
+      decodeModel(files.get(`${part}/model.onnx`) as Uint8Array);
+    } catch (err) {
+      throw new AssetError(
+        'invalid_model',
+        `${part}/model.onnx is not an ONNX model (${(err as Error).message})`,
+        name,
+      );
+    }
+  }
+  return files;
 }
