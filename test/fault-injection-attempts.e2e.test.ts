@@ -165,7 +165,7 @@ describe('fault injection: attempts', () => {
       console.log(
         `a killed worker's job showed running for ${windowMs} ms (lock ${LOCK_MS} ms, check every ${STALLED_INTERVAL_MS} ms)`,
       );
-      expect(windowMs).toBeLessThan(LOCK_MS + STALLED_INTERVAL_MS + 2000);
+      expect(windowMs).toBeLessThan(LOCK_MS + STALLED_INTERVAL_MS + 3000); // + the pick-up, on a busy machine
 
       const done = await ended(id);
       expect(done.status, JSON.stringify(done.error)).toBe('completed');
