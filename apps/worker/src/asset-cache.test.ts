@@ -42,13 +42,26 @@ describe('AssetCache', () => {
   it('keeps within its byte bound, removing the least recently used entries first', async () => {
     const cache = new AssetCache(store, cacheDir, 250, undefined);
     const [a, b, c] = [await uploaded('a', 100), await uploaded('b', 100), await uploaded('c', 100)];
-    await cache.materialize({ loras: [{ asset: a, weight: 1 }] });
-    await cache.materialize({ loras: [{ asset: b, weight: 1 }] });
-    await cache.materialize({ loras: [{ asset: a, weight: 1 }] }); // a is now more recent than b
-    await cache.materialize({ loras: [{ asset: c, weight: 1 }] });
+    const job = async (asset: ResolvedAsset) => (await cache.materialize({ loras: [{ asset, weight: 1 }] })).release();
+    await job(a);
+    await job(b);
+    await job(a); // a is now more recent than b
+    await job(c);
     const kept = (await readdir(cacheDir)).sort();
     const sha = (x: ResolvedAsset) => (x as { sha256: string }).sha256;
     expect(kept).toEqual([`${sha(a)}.safetensors`, `${sha(c)}.safetensors`].sort());
+  });
+
+  it('never evicts what a running job uses, until it releases it', async () => {
+    const cache = new AssetCache(store, cacheDir, 150, undefined);
+    const [a, b] = [await uploaded('a', 100), await uploaded('b', 100)];
+    const running = await cache.materialize({ loras: [{ asset: a, weight: 1 }] });
+    const next = await cache.materialize({ loras: [{ asset: b, weight: 1 }] });
+    expect(await readdir(cacheDir)).toHaveLength(2); // over the bound, but both in use
+    running.release();
+    next.release();
+    await cache.materialize({ loras: [{ asset: b, weight: 1 }] });
+    expect(await readdir(cacheDir)).toEqual([`${(b as { sha256: string }).sha256}.safetensors`]);
   });
 
   it('refuses a file whose bytes changed in storage, and one that was deleted, naming the field', async () => {

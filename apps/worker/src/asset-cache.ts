@@ -34,6 +34,8 @@ export interface LocalAssets {
   checkpointDir?: string;
   /** Local file or folder name → the request field and the asset's name. */
   names: Map<string, { field: string; name: string }>;
+  /** Call when the job is done with the files: until then no eviction removes them. */
+  release(): void;
 }
 
 interface Entry {
@@ -54,6 +56,8 @@ export class AssetCache {
   private entries: Map<string, Entry> | undefined;
   private readonly fetching = new Map<string, Promise<void>>();
   private lastUse = 0;
+  /** Entries in use by running jobs (sha256 → jobs), never evicted. */
+  private readonly pinned = new Map<string, number>();
 
   constructor(
     private readonly store: FileStore,
@@ -66,6 +70,14 @@ export class AssetCache {
   async materialize(assets: JobAssets): Promise<LocalAssets> {
     const names = new Map<string, { field: string; name: string }>();
     const used = new Set<string>();
+    const release = () => {
+      for (const sha of used) {
+        const left = (this.pinned.get(sha) ?? 1) - 1;
+        if (left > 0) this.pinned.set(sha, left);
+        else this.pinned.delete(sha);
+      }
+      used.clear();
+    };
     const local = async (asset: ResolvedAsset): Promise<string> => {
       const file = await this.localPath(asset, used);
       // The core names a LoRA or embedding by its file name and a VAE by its folder.
@@ -75,21 +87,28 @@ export class AssetCache {
       return shown;
     };
     const set: Sd15AssetSet = {};
-    if (assets.vae) set.vae = await local(assets.vae);
-    if (assets.loras?.length) {
-      const loras = [];
-      for (const { asset, weight } of assets.loras) loras.push({ file: await local(asset), weight });
-      set.loras = loras;
+    let checkpointDir: string | undefined;
+    try {
+      if (assets.vae) set.vae = await local(assets.vae);
+      if (assets.loras?.length) {
+        const loras = [];
+        for (const { asset, weight } of assets.loras) loras.push({ file: await local(asset), weight });
+        set.loras = loras;
+      }
+      if (assets.textual_inversions?.length) {
+        const inversions = [];
+        for (const { asset, trigger } of assets.textual_inversions) {
+          inversions.push({ file: await local(asset), trigger });
+        }
+        set.textualInversions = inversions;
+      }
+      if (assets.checkpoint) checkpointDir = await local(assets.checkpoint);
+      await this.evict();
+    } catch (err) {
+      release();
+      throw err;
     }
-    if (assets.textual_inversions?.length) {
-      const inversions = [];
-      for (const { asset, trigger } of assets.textual_inversions)
-        inversions.push({ file: await local(asset), trigger });
-      set.textualInversions = inversions;
-    }
-    const checkpointDir = assets.checkpoint ? await local(assets.checkpoint) : undefined;
-    await this.evict(used);
-    return { set, names, ...(checkpointDir !== undefined && { checkpointDir }) };
+    return { set, names, release, ...(checkpointDir !== undefined && { checkpointDir }) };
   }
 
   private async localPath(asset: ResolvedAsset, used: Set<string>): Promise<string> {
@@ -103,6 +122,7 @@ export class AssetCache {
       return target;
     }
     const entries = await this.index();
+    if (!used.has(asset.sha256)) this.pinned.set(asset.sha256, (this.pinned.get(asset.sha256) ?? 0) + 1);
     used.add(asset.sha256);
     const file = path.join(this.dir, LOCAL_FILE[asset.type](asset.sha256));
     const known = entries.get(asset.sha256);
@@ -203,14 +223,14 @@ export class AssetCache {
     return entries;
   }
 
-  /** Removes least recently used entries until the cache fits, never one the current job uses. */
-  private async evict(used: ReadonlySet<string>): Promise<void> {
+  /** Removes least recently used entries until the cache fits, never one a running job uses. */
+  private async evict(): Promise<void> {
     const entries = await this.index();
     let total = [...entries.values()].reduce((sum, e) => sum + e.size, 0);
     const oldestFirst = [...entries].sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
     for (const [sha, entry] of oldestFirst) {
       if (total <= this.maxBytes) break;
-      if (used.has(sha)) continue;
+      if (this.pinned.has(sha)) continue;
       await rm(this.topOf(entry.path), { recursive: true, force: true });
       entries.delete(sha);
       total -= entry.size;

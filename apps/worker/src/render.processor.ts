@@ -113,10 +113,11 @@ export function createRenderProcessor({ config, store, thread, logger, assetCach
     const data = readJob(job);
     const jobId = job.id as string;
     const local = await localAssets(assets, data);
-    const modelDir = modelDirFor(config, data, local);
     const started = performance.now();
     let result: RenderResult;
+    let modelDir: string;
     try {
+      modelDir = modelDirFor(config, data, local);
       const images = await readInputImages(store, data.inputs);
       const settings = {
         microBatchSize: config.microBatchSize,
@@ -137,6 +138,8 @@ export function createRenderProcessor({ config, store, thread, logger, assetCach
         throw unrecoverable('input_rejected', message, field);
       }
       throw err;
+    } finally {
+      local?.release();
     }
     const predictionTimeMs = performance.now() - started;
     const images = await storeImages(jobId, result, data.request.image_encoding, store);
@@ -147,7 +150,8 @@ export function createRenderProcessor({ config, store, thread, logger, assetCach
     const output: RenderJobResult = {
       images,
       predictionTimeMs,
-      model: path.basename(modelDir),
+      // A checkpoint asset is named as the request named it, not by its cache folder.
+      model: (data.family === 'sd15' && data.assets?.checkpoint?.name) || path.basename(modelDir),
       ...(report && { assets: report }),
     };
     await store.putJson(resultManifestKey(jobId), { ...output, seeds: data.seeds, request: recordableRequest(data.request) });
