@@ -79,6 +79,10 @@ beforeAll(async () => {
   await writeFile(path.join(assetsDir, 'lora', 'house-style.safetensors'), lora.kohyaF32);
   await writeFile(path.join(assetsDir, 'lora', 'misfit.safetensors'), misfitLora());
   await cp(otherModel, path.join(assetsDir, 'checkpoint', 'other'), { recursive: true });
+  // One name may be installed as several kinds: a request's field says which it means.
+  await cp(path.join(otherModel, 'vae_decoder'), path.join(assetsDir, 'vae', 'house-style', 'vae_decoder'), {
+    recursive: true,
+  });
   const acmeKey = newKey('acme-main', 'acme');
   const globexKey = newKey('globex-main', 'globex');
   acmeToken = acmeKey.token;
@@ -137,7 +141,7 @@ describe('upload, list, get', () => {
     expect(reply.json.details.lora_layers).toBe(lora.layers.length);
     expect(reply.json.details.unmatched_keys).toEqual([]);
     const listed = (await acme.get('/v1/assets')).json.assets.map((a: any) => a.name);
-    expect(listed).toEqual(['style', 'library:other', 'library:house-style', 'library:misfit']);
+    expect(listed).toEqual(['style', 'library:other', 'library:house-style', 'library:misfit', 'library:house-style']);
     expect((await acme.get('/v1/assets/style')).json.sha256).toBe(reply.json.sha256);
     expect((await upload(acmeToken, 'style', 'lora', lora.kohyaF32)).status).toBe(409);
   });
@@ -217,7 +221,10 @@ describe('rendering with assets', () => {
     const decoder = await readFile(path.join(otherModel, 'vae_decoder', 'model.onnx'));
     const up = await upload(acmeToken, 'other-vae', 'vae', decoder);
     expect(up.status, up.text).toBe(201);
-    expect((await render(acme, { vae: 'other-vae' })).image).not.toBe(base);
+    const uploaded = await render(acme, { vae: 'other-vae' });
+    expect(uploaded.image).not.toBe(base);
+    // The same decoder installed in the library (under a name that is also a library LoRA).
+    expect((await render(acme, { vae: 'library:house-style' })).image).toBe(uploaded.image);
   }, 60_000);
 
   it('a checkpoint, uploaded as an archive or installed in the library, renders with that model', async () => {

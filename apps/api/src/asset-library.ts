@@ -46,10 +46,14 @@ export class AssetLibrary {
 
   constructor(private readonly dir: string | undefined) {}
 
-  /** The entry for `name` (without `library:`) of any type, or undefined. */
-  async find(name: string): Promise<LibraryEntry | undefined> {
+  /**
+   * The entry for `name` (without `library:`), of type `preferred` when there is one of that type
+   * (one name may be installed as several kinds), else of any type; or undefined.
+   */
+  async find(name: string, preferred?: AssetType): Promise<LibraryEntry | undefined> {
     if (!this.dir || !ASSET_NAME_PATTERN.test(name)) return undefined;
-    for (const type of ASSET_TYPES) {
+    const types = preferred ? [preferred, ...ASSET_TYPES.filter((type) => type !== preferred)] : ASSET_TYPES;
+    for (const type of types) {
       const entry = await this.entry(type, name);
       if (entry) return entry;
     }

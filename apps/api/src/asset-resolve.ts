@@ -49,7 +49,7 @@ export class AssetResolver {
   async resolve(fields: AssetFields): Promise<JobAssets | undefined> {
     const problems: ValidationErrorDetail[] = [];
     const one = async (type: AssetType, name: string, loc: (string | number)[]) => {
-      const found = await this.lookup(name);
+      const found = await this.lookup(name, type);
       if (found?.type === type) return found.resolved(type);
       const msg = found
         ? `${name} is a ${found.type} asset, not a ${type}`
@@ -62,7 +62,7 @@ export class AssetResolver {
     if (fields.checkpoint !== undefined) {
       // The caller's own checkpoint (or library:), else a model folder of KILN_MODELS_DIR as before.
       const name = fields.checkpoint;
-      const own = name.startsWith(LIBRARY_PREFIX) ? undefined : await this.lookup(name);
+      const own = name.startsWith(LIBRARY_PREFIX) ? undefined : await this.lookup(name, 'checkpoint');
       if (name.startsWith(LIBRARY_PREFIX) || own?.type === 'checkpoint') {
         const checkpoint = await one('checkpoint', name, ['checkpoint']);
         if (checkpoint) assets.checkpoint = checkpoint;
@@ -94,15 +94,18 @@ export class AssetResolver {
     return Object.keys(assets).length > 0 ? assets : undefined;
   }
 
-  private lookup(name: string): Promise<Found> {
-    let found = this.lookups.get(name);
-    if (!found) this.lookups.set(name, (found = this.find(name)));
+  /** What `name` is, looked up once per resolver (and wanted type: a library name may be several kinds). */
+  private lookup(name: string, wanted: AssetType): Promise<Found> {
+    const key = name.startsWith(LIBRARY_PREFIX) ? `${wanted}:${name}` : name;
+    let found = this.lookups.get(key);
+    if (!found) this.lookups.set(key, (found = this.find(name, wanted)));
     return found;
   }
 
-  private async find(name: string): Promise<Found> {
+  private async find(name: string, wanted: AssetType): Promise<Found> {
     if (name.startsWith(LIBRARY_PREFIX)) {
-      const entry = await sharedAssetLibrary(this.deps.config.assetsDir).find(name.slice(LIBRARY_PREFIX.length));
+      const library = sharedAssetLibrary(this.deps.config.assetsDir);
+      const entry = await library.find(name.slice(LIBRARY_PREFIX.length), wanted);
       if (!entry) return undefined;
       return { type: entry.type, resolved: (type) => ({ source: 'library', name, type, path: entry.path }) };
     }
