@@ -168,6 +168,7 @@ describe('rendering with assets', () => {
     expect(first.image).not.toBe(base);
     expect(first.job.assets).toMatchObject({ merged_lora_layers: lora.layers.length, unmatched_lora_keys: [] });
     const second = await render(acme, { loras: { style: 1 }, seed: 6 });
+    console.log(`LoRA set: first job load_ms ${first.job.assets.load_ms}, second ${second.job.assets.load_ms}`);
     // The renderer's session cache had the merged model: no parsing, merging or session creation.
     expect(second.job.assets.load_ms).toBeLessThan(Math.min(50, first.job.assets.load_ms / 4));
     const zero = await render(acme, { loras: { style: 0 } });
