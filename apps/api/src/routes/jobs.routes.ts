@@ -7,7 +7,14 @@ import { Router, type Response } from 'express';
 import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
-import { OCTOAI_STATUS, generationResponse, jobDocument, statusOf, type RenderJob } from '../job-views.js';
+import {
+  OCTOAI_STATUS,
+  generationResponse,
+  jobDocument,
+  statusOf,
+  type KilnStatus,
+  type RenderJob,
+} from '../job-views.js';
 
 export function jobsRoutes(deps: ApiDeps): Router {
   const router = Router();
@@ -20,9 +27,20 @@ export function jobsRoutes(deps: ApiDeps): Router {
     return job;
   }
 
-  router.get('/v1/requests/:id', async (req, res) => {
-    const job = await ownJob(req.params.id, res);
+  /**
+   * The job with its status. The status is read live, after the record: a job that ended in
+   * between has a record without its outcome (no `failedReason`, no `returnvalue`), so read it again.
+   */
+  async function settled(id: string, res: Response): Promise<{ job: RenderJob; status: KilnStatus }> {
+    const job = await ownJob(id, res);
     const status = await statusOf(job);
+    if (status === 'queued' || status === 'running' || job.finishedOn !== undefined) return { job, status };
+    const ended = await ownJob(id, res);
+    return { job: ended, status: await statusOf(ended) };
+  }
+
+  router.get('/v1/requests/:id', async (req, res) => {
+    const { job, status } = await settled(req.params.id, res);
     const body: Record<string, unknown> = { status: OCTOAI_STATUS[status] };
     if (status === 'completed') body.response_url = `${baseUrlOf(req, deps.config)}/v1/responses/${job.id}`;
     if (status === 'failed' || status === 'canceled') {
@@ -33,8 +51,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/v1/responses/:id', async (req, res) => {
-    const job = await ownJob(req.params.id, res);
-    const status = await statusOf(job);
+    const { job, status } = await settled(req.params.id, res);
     if (status === 'failed' || status === 'canceled') {
       // The job's own error, with its status, as the synchronous call would have answered it: 422
       // (with `detail`) for an input it refused, 500 for a failure inside Kiln, 409 when canceled.
