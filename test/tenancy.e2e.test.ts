@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pollUntil, startHarness, tinyModelsDir, type Harness } from './harness.js';
+import { makeTinyLora } from '@kiln/testkit';
+import { ensureTestModel, pollUntil, startHarness, tinyModelsDir, type Harness } from './harness.js';
 import { ASYNC, client, keysFileWith, newKey, smallRequest, writeKeysFile, type Client } from './tenancy-helpers.js';
 
 const KILN_BIN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
@@ -67,6 +68,17 @@ describe('tenant isolation', () => {
       expect(batch.status, batch.text).toBe(201);
       resources.batches = batch.json.id;
     }
+    if (doc.paths['/v1/assets']?.post) {
+      const lora = await makeTinyLora(await ensureTestModel('tiny-sd15'));
+      const form = new FormData();
+      form.append('name', 'acme-style');
+      form.append('type', 'lora');
+      form.append('file', new Blob([lora.kohyaF32]), 'acme-style.safetensors');
+      const headers = { authorization: `Bearer ${acmeKey.token}` };
+      const uploaded = await fetch(`${h.url}/v1/assets`, { method: 'POST', headers, body: form });
+      expect(uploaded.status, await uploaded.clone().text()).toBe(201);
+      resources.assets = 'acme-style';
+    }
     const templates = Object.keys(doc.paths).filter((p) => p.startsWith('/v1/') && p.includes('{'));
     expect(templates.filter((t) => !resources[t.split('/')[2]!])).toEqual([]);
     expect(templates).toEqual(
@@ -77,7 +89,11 @@ describe('tenant isolation', () => {
       const id = resources[template.split('/')[2]!]!;
       for (const method of Object.keys(doc.paths[template]).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))) {
         const send = (c: Client, resourceId: string) =>
-          c.send(method.toUpperCase(), template.replace('{id}', resourceId).replace('{index}', '0'), method === 'get' ? undefined : {});
+          c.send(
+            method.toUpperCase(),
+            template.replace('{id}', resourceId).replace('{name}', resourceId).replace('{index}', '0'),
+            method === 'get' || method === 'delete' ? undefined : {},
+          );
         const foreign = await send(globex, id);
         const missing = await send(globex, 'no-such-id');
         expect(foreign.status, `${method} ${template} as another tenant`).toBe(404);
@@ -91,6 +107,7 @@ describe('tenant isolation', () => {
     expect(walked).toBeGreaterThanOrEqual(5);
     // The foreign POSTs changed nothing.
     expect((await acme.get(`/v1/jobs/${acmeJob}`)).json.status).toBe('completed');
+    if (resources.assets) expect((await acme.get('/v1/assets/acme-style')).status).toBe(200);
     if (resources.batches) {
       expect((await acme.get(`/v1/batches/${resources.batches}`)).json.status).not.toBe('canceled');
       expect((await globex.get(`/v1/jobs?batch_id=${resources.batches}`)).json.jobs).toEqual([]);
