@@ -66,7 +66,7 @@ export function jobsRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/v1/jobs/:id', async (req, res) => {
-    const job = await ownJob(req.params.id, res);
+    const { job } = await settled(req.params.id, res);
     res.json(await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config)));
   });
 
