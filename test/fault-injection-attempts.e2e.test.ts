@@ -29,23 +29,29 @@ let rx: Receiver;
 let workerEnv: Record<string, string>;
 const workers: WorkerProcess[] = [];
 
-beforeAll(async () => {
-  rx = await startReceiver();
+/** An in-process API on its own queue prefix with these settings, and the env of its worker processes. */
+async function startSetup(attempts: number) {
   const env = {
     KILN_JOB_LOCK_MS: String(LOCK_MS),
-    KILN_JOB_ATTEMPTS: '3',
+    KILN_JOB_ATTEMPTS: String(attempts),
     KILN_ALLOW_ANY_RESOLUTION: '1',
     KILN_WEBHOOK_ALLOW_PRIVATE: '1',
     KILN_WEBHOOK_SECRET: SECRET,
   };
-  h = await startHarness(env, { worker: false });
-  workerEnv = {
+  const harness = await startHarness(env, { worker: false });
+  const forWorkers = {
     ...env,
-    KILN_DATA_DIR: h.config.dataDir,
-    KILN_MODELS_DIR: h.config.modelsDir,
-    KILN_QUEUE_PREFIX: h.config.queuePrefix,
+    KILN_DATA_DIR: harness.config.dataDir,
+    KILN_MODELS_DIR: harness.config.modelsDir,
+    KILN_QUEUE_PREFIX: harness.config.queuePrefix,
     KILN_INTRA_OP_THREADS: '1',
   };
+  return { harness, forWorkers };
+}
+
+beforeAll(async () => {
+  rx = await startReceiver();
+  ({ harness: h, forWorkers: workerEnv } = await startSetup(3));
 });
 // Each test starts from no worker at all: which worker holds a job is known by being the only one.
 afterEach(async () => {
@@ -215,5 +221,34 @@ describe('fault injection: attempts', () => {
     expect(after.jobs - before.jobs).toBe(4);
     expect(after.jobs_failed - before.jobs_failed).toBe(1);
     expect(after.jobs_completed - before.jobs_completed).toBe(3);
+  }, 180_000);
+});
+
+describe('fault injection: the attempt budget follows KILN_JOB_ATTEMPTS', () => {
+  let saved: { h: Harness; workerEnv: Record<string, string> };
+  beforeAll(async () => {
+    saved = { h, workerEnv };
+    ({ harness: h, forWorkers: workerEnv } = await startSetup(4));
+  });
+  afterAll(async () => {
+    await h.stop();
+    ({ h, workerEnv } = saved);
+  });
+
+  it('completes a job whose worker was SIGKILLed 3 times when KILN_JOB_ATTEMPTS is 4', async () => {
+    let holder = worker();
+    await holder.waitReady();
+    const accepted = await postJson(`${h.url}/generate/sd`, long(51, 128), ASYNC);
+    expect(accepted.status, accepted.text).toBe(201);
+    const id = accepted.json.response_id as string;
+    let startedAt: string | null = null;
+    for (let kill = 1; kill <= 3; kill++) {
+      startedAt = await runningAfter(id, startedAt);
+      await holder.kill();
+      holder = worker();
+    }
+    const done = await ended(id);
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    expect(done.seeds).toEqual([51]);
   }, 180_000);
 });
