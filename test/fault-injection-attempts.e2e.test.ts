@@ -8,7 +8,8 @@
  * - with KILN_JOB_ATTEMPTS=3 a job whose worker is killed twice completes on its third attempt,
  *   counted once; it shows `running` after a kill for at most the lock time plus one stalled check;
  * - a poison job, whose worker is killed on every attempt, ends `failed` after 3 attempts with a
- *   reason that says its workers died, and the jobs queued behind it complete.
+ *   reason that says its workers died, and the jobs queued behind it complete;
+ * - with KILN_JOB_ATTEMPTS=4 a job whose worker is killed 3 times completes.
  */
 import { createLogger } from '@kiln/config';
 import { generateWebhookSecret } from '@kiln/webhooks';

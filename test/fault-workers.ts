@@ -1,17 +1,16 @@
 /**
  * Worker processes for fault injection: `kiln worker` as operators run it (the built CLI), killed
  * with SIGKILL as the OOM killer or a lost machine would, and a fleet that replaces its dead the
- * way a process supervisor does. Kill timings come from a seeded generator, so a failing run can
- * be replayed with its seed.
+ * way a process supervisor does. Victims come from a seeded generator, so a failing run can be
+ * replayed with its seed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { pollUntil } from './harness.js';
+import { exited, pollUntil } from './harness.js';
 
 const KILN_BIN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
 
 export interface WorkerProcess {
-  pid: number;
   /** Every line the process wrote so far (its JSON log). */
   logs: string[];
   alive(): boolean;
@@ -22,17 +21,6 @@ export interface WorkerProcess {
   kill(): Promise<void>;
   /** SIGTERM (finish the current job), SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
-}
-
-function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 /** Starts `kiln worker` with `env` on top of this process's environment (log level info: its ready line is read). */
@@ -54,7 +42,6 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
   const alive = () => child.exitCode === null && child.signalCode === null;
   const ready = () => logs.some((line) => line.includes('"worker ready"'));
   return {
-    pid: child.pid!,
     logs,
     alive,
     ready,

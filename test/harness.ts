@@ -135,7 +135,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+/** Whether the process has exited, waiting up to `timeoutMs` for it. */
+export async function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return true;
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutMs);
