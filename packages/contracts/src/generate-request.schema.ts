@@ -171,6 +171,24 @@ function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(schema: S, f
       },
       { when: whenValid(['style_preset', 'prompt', 'negative_prompt']) },
     );
+  if (family === 'sd3') {
+    // SD3 does text-to-image and image-to-image only: diffusers has no SD3 inpainting pipeline
+    // that Kiln reproduces, so a mask (or outpainting) is refused by name, never ignored.
+    out = out.superRefine(
+      (v, ctx) => {
+        for (const field of ['mask_image', 'outpainting'] as const) {
+          if (v[field] === undefined || v[field] === false) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: `${field} is supported by SD1.5 only (POST /generate/sd): SD3 does image-to-image, not inpainting`,
+            params: { type: 'value_error' },
+          });
+        }
+      },
+      { when: whenValid(['mask_image', 'outpainting']) },
+    );
+  }
   if (!opts.allowAnyResolution) {
     const allowed = RESOLUTIONS[family].map(formatResolution);
     out = out.superRefine(
@@ -251,25 +269,6 @@ export function createSd15RequestSchema(opts: SchemaOptions) {
  * (`checkpoint`, `vae`, `loras`, `textual_inversions`, `clip_skip`) are rejected by name, while
  * `prompt_2`/`negative_prompt_2` (SD3's second text encoder) are accepted.
  */
-/**
- * SD3 does text-to-image and image-to-image only (diffusers has no SD3 inpainting pipeline that
- * Kiln reproduces): a mask, or outpainting, answers 422 naming the field; `outpainting: false`
- * (or null) means "not asked" and passes.
- */
-const sd3InpaintingRejected = {
-  mask_image: z
-    .null({ error: 'mask_image is supported by SD1.5 only (POST /generate/sd): SD3 does image-to-image, not inpainting' })
-    .transform(() => undefined)
-    .optional()
-    .meta({ description: 'SD1.5 only: SD3 does text-to-image and image-to-image, not inpainting.' }),
-  outpainting: z
-    .literal(false, { error: 'outpainting is supported by SD1.5 only (POST /generate/sd)' })
-    .nullable()
-    .transform(() => false as const)
-    .default(false)
-    .meta({ description: 'SD1.5 only: must be false (or absent) on SD3.' }),
-};
-
 export function createSd3RequestSchema(opts: SchemaOptions) {
   const shape = {
     ...commonRequestFields,
@@ -285,7 +284,6 @@ export function createSd3RequestSchema(opts: SchemaOptions) {
     ...resolutionFields('sd3', opts),
     ...sd15OnlyFieldsRejectedBySd3,
     ...sd15InpaintFieldsRejectedBySd3,
-    ...sd3InpaintingRejected,
     ...sd3SecondPromptFields,
   };
   const object = z
