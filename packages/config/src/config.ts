@@ -42,7 +42,9 @@ const envSchema = z.object({
   KILN_MAX_BODY_BYTES: int(32 * 1024 * 1024, 1024),
   KILN_MAX_IMAGE_PIXELS: int(4096 * 4096, 64 * 64),
   KILN_JOB_ATTEMPTS: int(3, 1),
-  KILN_JOB_LOCK_MS: int(30_000, 1000),
+  // Short enough that a dead worker's job waits ≤ 15 s; renders run off the event loop, so a busy
+  // worker still renews its lock (docs/reliability.md, "Lock settings").
+  KILN_JOB_LOCK_MS: int(10_000, 1000),
   KILN_END_RECONCILE_MS: int(30_000, 100),
   KILN_HEADERS_TIMEOUT_MS: int(10_000, 100),
   KILN_BODY_TIMEOUT_MS: int(30_000, 100),
