@@ -104,9 +104,21 @@ function outline(picture, region, colour = [255, 0, 200]) {
 // ---- rendering ---------------------------------------------------------------------------------
 
 const model = args.model ? path.resolve(args.model) : await tinyModel('tiny-sd15', {});
-const inpaintModel = args['inpaint-model'] ? path.resolve(args['inpaint-model']) : await tinyModel('tiny-sd15-inpaint', { unetInChannels: 9 });
+const inpaintModel = args['inpaint-model']
+  ? path.resolve(args['inpaint-model'])
+  : await tinyModel('tiny-sd15-inpaint', { unetInChannels: 9 });
 const renderer = new Renderer({ executionProvider: 'cpu' });
-const base = { negativePrompt: '', sampler: 'DPM_PLUS_PLUS_2M_KARRAS', steps: 20, cfgScale: 7, width: SIZE, height: SIZE, seeds: [7], clipSkip: 1, microBatchSize: 1 };
+const base = {
+  negativePrompt: '',
+  sampler: 'DPM_PLUS_PLUS_2M_KARRAS',
+  steps: 20,
+  cfgScale: 7,
+  width: SIZE,
+  height: SIZE,
+  seeds: [7],
+  clipSkip: 1,
+  microBatchSize: 1,
+};
 
 async function render(modelDir, params) {
   const result = await renderer.render({ family: 'sd15', modelDir, params: { ...base, ...params } });
@@ -125,7 +137,10 @@ await save('input.png', input);
 
 // Image-to-image at three strengths.
 for (const strength of [0.3, 0.6, 0.9]) {
-  await save(`img2img-strength-${strength}.png`, await render(model, { prompt: 'a watercolor landscape with a red house', initImage: input, strength }));
+  await save(
+    `img2img-strength-${strength}.png`,
+    await render(model, { prompt: 'a watercolor landscape with a red house', initImage: input, strength }),
+  );
 }
 
 // Inpainting: an ellipse over the house, with both UNet layouts; the difference maps show which pixels changed.
@@ -138,18 +153,42 @@ await save('inpaint-9ch-diff.png', difference(nine, input));
 const four = await render(model, { prompt, initImage: input, maskImage: maskPlane(overHouse), strength: 1 });
 await save('inpaint-4ch.png', four);
 await save('inpaint-4ch-diff.png', difference(four, input));
-const raw = await render(inpaintModel, { prompt, initImage: input, maskImage: maskPlane(overHouse), strength: 1, pasteOriginal: false });
+const raw = await render(inpaintModel, {
+  prompt,
+  initImage: input,
+  maskImage: maskPlane(overHouse),
+  strength: 1,
+  pasteOriginal: false,
+});
 await save('inpaint-raw-diff.png', difference(raw, input));
-const blurred = await render(inpaintModel, { prompt, initImage: input, maskImage: maskPlane(overHouse), strength: 1, maskBlur: 8 });
+const blurred = await render(inpaintModel, {
+  prompt,
+  initImage: input,
+  maskImage: maskPlane(overHouse),
+  strength: 1,
+  maskBlur: 8,
+});
 await save('inpaint-blur8-diff.png', difference(blurred, input));
 
 // Inpaint at full resolution: a small mask on the sun; the crop region around it is rendered at 256×256.
 const onSun = (x, y) => (x - 200) ** 2 + (y - 55) ** 2 < 20 ** 2;
 const { planInpaint } = await import('../packages/diffusion/dist/pipelines/sd15/inpaint-plan.js');
-const plan = await planInpaint(input, maskPlane(onSun), { outpainting: false, maskBlur: 0, fullRes: true, fullResPadding: 32, pasteOriginal: true });
+const plan = await planInpaint(input, maskPlane(onSun), {
+  outpainting: false,
+  maskBlur: 0,
+  fullRes: true,
+  fullResPadding: 32,
+  pasteOriginal: true,
+});
 await save('fullres-region.png', outline(input, plan.region));
 await save('fullres-work.png', plan.workImage);
-const fullRes = await render(inpaintModel, { prompt: 'a bright full moon', initImage: input, maskImage: maskPlane(onSun), strength: 1, fullRes: true });
+const fullRes = await render(inpaintModel, {
+  prompt: 'a bright full moon',
+  initImage: input,
+  maskImage: maskPlane(onSun),
+  strength: 1,
+  fullRes: true,
+});
 await save('fullres-result.png', fullRes);
 
 // Outpainting: the picture in the middle of a larger canvas; the new border is masked.
@@ -158,7 +197,12 @@ const border = (x, y) => x < 64 || x >= 192 || y < 64 || y >= 192;
 await save('outpaint-canvas.png', canvas);
 await save('outpaint-mask.png', maskImage(border));
 await save('outpaint-prefill.png', outpaintPrefill(canvas, maskPlane(border)));
-const outParams = { prompt: 'a wide landscape with hills', initImage: canvas, maskImage: maskPlane(border), strength: 0.75 };
+const outParams = {
+  prompt: 'a wide landscape with hills',
+  initImage: canvas,
+  maskImage: maskPlane(border),
+  strength: 0.75,
+};
 await save('outpaint-result.png', await render(inpaintModel, { ...outParams, outpainting: true }));
 await save('outpaint-plain-inpaint.png', await render(inpaintModel, outParams));
 

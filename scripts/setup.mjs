@@ -20,7 +20,10 @@ run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-b']
 const modelsDir = path.resolve(root, process.env.KILN_MODELS_DIR ?? 'models');
 const defaultModel = path.join(modelsDir, process.env.KILN_SD15_MODEL ?? 'tiny-sd15');
 const defaultSd3Model = path.join(modelsDir, process.env.KILN_SD3_MODEL ?? 'tiny-sd3');
-for (const [dir, family, label] of [[defaultModel, 'sd15', 'SD1.5'], [defaultSd3Model, 'sd3', 'SD3']]) {
+for (const [dir, family, label] of [
+  [defaultModel, 'sd15', 'SD1.5'],
+  [defaultSd3Model, 'sd3', 'SD3'],
+]) {
   if (existsSync(path.join(dir, 'model_index.json'))) continue;
   console.log(`[setup] writing the tiny random-weight ${label} model to ${dir}`);
   console.log('[setup] NOTE: its images are noise until you install real weights (README, "Installing real weights").');
@@ -50,6 +53,17 @@ if (process.argv.includes('--redis') && !process.env.REDIS_URL && !(await redisA
     process.exit(1);
   }
   console.log('[setup] starting redis-server on 127.0.0.1:6379 for the tests');
-  run('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no']);
+  run('redis-server', [
+    '--daemonize',
+    'yes',
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    '6379',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]);
   for (let i = 0; i < 50 && !(await redisAnswers()); i++) await new Promise((r) => setTimeout(r, 100));
 }

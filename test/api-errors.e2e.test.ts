@@ -34,7 +34,11 @@ describe('API errors over real HTTP', () => {
     const bad = await postJson(`${h.url}/generate/sd`, '{"prompt": ');
     expect(bad.status).toBe(422);
     expect(bad.json.detail[0].loc).toEqual(['body']);
-    const res = await fetch(`${h.url}/generate/sd`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a cat' });
+    const res = await fetch(`${h.url}/generate/sd`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'a cat',
+    });
     expect(res.status).toBe(415);
   });
 

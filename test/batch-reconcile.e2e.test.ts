@@ -20,12 +20,22 @@ beforeAll(async () => {
 afterAll(() => h?.stop());
 
 const jsonl = [0, 1, 2]
-  .map((i) => JSON.stringify({ custom_id: `c${i}`, url: '/generate/sd', body: { prompt: 'x', width: 64, height: 64, steps: 1, seed: i } }))
+  .map((i) =>
+    JSON.stringify({
+      custom_id: `c${i}`,
+      url: '/generate/sd',
+      body: { prompt: 'x', width: 64, height: 64, steps: 1, seed: i },
+    }),
+  )
   .join('\n');
 
 describe('end reconciliation', () => {
   it('counts the usage and batch items of jobs whose worker never did its bookkeeping, once', async () => {
-    const res = await fetch(`${h.url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: jsonl });
+    const res = await fetch(`${h.url}/v1/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: jsonl,
+    });
     expect(res.status).toBe(201);
     const batchId = (await res.json()).id as string;
 
@@ -43,10 +53,14 @@ describe('end reconciliation', () => {
 
     const worker = await startRenderWorker({ config: h.config, logger: createLogger('test', 'silent') });
     try {
-      const batch = await pollUntil(async () => {
-        const b = (await getJson(`${h.url}/v1/batches/${batchId}`)).json;
-        return b.status === 'completed' ? b : undefined;
-      }, 30_000, 100);
+      const batch = await pollUntil(
+        async () => {
+          const b = (await getJson(`${h.url}/v1/batches/${batchId}`)).json;
+          return b.status === 'completed' ? b : undefined;
+        },
+        30_000,
+        100,
+      );
       expect(batch.counts).toMatchObject({ completed: 3, failed: 0, canceled: 0 });
       await new Promise((r) => setTimeout(r, 1000)); // several more passes
       const again = (await getJson(`${h.url}/v1/batches/${batchId}`)).json;

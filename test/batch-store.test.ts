@@ -23,7 +23,14 @@ const outcome = (status: ItemOutcome['status']): ItemOutcome => ({
 beforeEach(async () => {
   prefix = `kiln-test-batch-${randomBytes(4).toString('hex')}`;
   store = new BatchStore(redis, prefix, 60_000);
-  await store.create({ id: 'b1', tenant: 't', keyId: 'k', webhookUrl: undefined, webhookEvents: [], baseUrl: 'http://x' });
+  await store.create({
+    id: 'b1',
+    tenant: 't',
+    keyId: 'k',
+    webhookUrl: undefined,
+    webhookEvents: [],
+    baseUrl: 'http://x',
+  });
   await store.setCounts('b1', { total: 3, valid: 3, invalid: 0 });
 });
 afterEach(async () => {

@@ -27,7 +27,8 @@ const item = (i: number, extra: Record<string, unknown> = {}) => ({
   body: { prompt: `tiny picture ${i % 7}`, width: 64, height: 64, steps: 1, seed: i, image_encoding: 'png', ...extra },
 });
 
-const toJsonl = (items: unknown[]) => items.map((i) => (typeof i === 'string' ? i : JSON.stringify(i))).join('\n') + '\n';
+const toJsonl = (items: unknown[]) =>
+  items.map((i) => (typeof i === 'string' ? i : JSON.stringify(i))).join('\n') + '\n';
 
 async function post(url: string, body: string | Buffer, headers: Record<string, string>) {
   const res = await fetch(url, { method: 'POST', headers, body });
@@ -80,20 +81,43 @@ describe('a 1 000-item batch on two workers', () => {
     expect(res.status, res.text).toBe(201);
     expect(Date.now() - started).toBeLessThan(20_000);
     batchId = res.json.id;
-    expect(res.json).toMatchObject({ object: 'batch', status: 'in_progress', webhook_url: `${rx.url}/batch`, webhook_events: ['completed'] });
+    expect(res.json).toMatchObject({
+      object: 'batch',
+      status: 'in_progress',
+      webhook_url: `${rx.url}/batch`,
+      webhook_events: ['completed'],
+    });
     expect(res.json.counts).toMatchObject({ total: 1000, invalid: 1 });
     expect(res.json.results_url).toBe(`${h.url}/v1/batches/${batchId}/results`);
     expect(res.json.errors).toHaveLength(1);
-    expect(res.json.errors[0]).toMatchObject({ index: 499, line: 500, custom_id: 'item-499', error: { code: 'invalid_request' } });
+    expect(res.json.errors[0]).toMatchObject({
+      index: 499,
+      line: 500,
+      custom_id: 'item-499',
+      error: { code: 'invalid_request' },
+    });
     expect(res.json.errors[0].error.detail[0].loc).toEqual(['body', 'steps']);
   });
 
   it('runs every item to the end and counts them by state', async () => {
-    const done = await pollUntil(async () => {
-      const b = (await getJson(`${h.url}/v1/batches/${batchId}`)).json;
-      return b.status === 'completed' ? b : undefined;
-    }, 150_000, 500);
-    expect(done.counts).toEqual({ total: 1000, invalid: 1, queued: 0, running: 0, completed: 999, failed: 0, canceled: 0, reused: 0 });
+    const done = await pollUntil(
+      async () => {
+        const b = (await getJson(`${h.url}/v1/batches/${batchId}`)).json;
+        return b.status === 'completed' ? b : undefined;
+      },
+      150_000,
+      500,
+    );
+    expect(done.counts).toEqual({
+      total: 1000,
+      invalid: 1,
+      queued: 0,
+      running: 0,
+      completed: 999,
+      failed: 0,
+      canceled: 0,
+      reused: 0,
+    });
     expect(done.progress).toEqual({ done: 999, total: 999, fraction: 1 });
     expect(Date.parse(done.finished_at)).toBeGreaterThanOrEqual(Date.parse(done.created_at));
   }, 160_000);
@@ -102,7 +126,11 @@ describe('a 1 000-item batch on two workers', () => {
     const [message] = await rx.waitFor('/batch', 1);
     const payload = new Webhook(SECRET).verify(message.body, message.headers) as any;
     expect(payload.type).toBe('batch.completed');
-    expect(payload.data).toMatchObject({ id: batchId, status: 'completed', results_url: `${h.url}/v1/batches/${batchId}/results` });
+    expect(payload.data).toMatchObject({
+      id: batchId,
+      status: 'completed',
+      results_url: `${h.url}/v1/batches/${batchId}/results`,
+    });
     expect(payload.data.counts).toMatchObject({ completed: 999, invalid: 1 });
     const log = (await getJson(`${h.url}/v1/batches/${batchId}/webhooks`)).json;
     expect(log.deliveries[0]).toMatchObject({ type: 'batch.completed', status: 'delivered' });
@@ -112,7 +140,13 @@ describe('a 1 000-item batch on two workers', () => {
     const lines = await results(`${h.url}/v1/batches/${batchId}/results`);
     expect(lines).toHaveLength(1000);
     expect(lines.map((l) => l.custom_id)).toEqual(items.map((i) => i.custom_id));
-    expect(lines[499]).toMatchObject({ status: 'invalid', line: 500, job_id: null, images: [], error: { code: 'invalid_request' } });
+    expect(lines[499]).toMatchObject({
+      status: 'invalid',
+      line: 500,
+      job_id: null,
+      images: [],
+      error: { code: 'invalid_request' },
+    });
     const ok = lines.filter((l) => l.status === 'completed');
     expect(ok).toHaveLength(999);
     for (const l of ok) {
@@ -147,9 +181,21 @@ describe('a 1 000-item batch on two workers', () => {
     expect(res.status, res.text).toBe(201);
     expect(res.json.id).not.toBe(batchId);
     expect(res.json.status).toBe('completed');
-    expect(res.json.counts).toEqual({ total: 1000, invalid: 1, queued: 0, running: 0, completed: 999, failed: 0, canceled: 0, reused: 999 });
+    expect(res.json.counts).toEqual({
+      total: 1000,
+      invalid: 1,
+      queued: 0,
+      running: 0,
+      completed: 999,
+      failed: 0,
+      canceled: 0,
+      reused: 999,
+    });
     expect(await renderJobCount(h)).toBe(before);
-    const [first, again] = await Promise.all([results(`${h.url}/v1/batches/${batchId}/results`), results(`${h.url}/v1/batches/${res.json.id}/results`)]);
+    const [first, again] = await Promise.all([
+      results(`${h.url}/v1/batches/${batchId}/results`),
+      results(`${h.url}/v1/batches/${res.json.id}/results`),
+    ]);
     expect(again.map((l) => l.job_id)).toEqual(first.map((l) => l.job_id));
     expect(again.filter((l) => l.reused)).toHaveLength(999);
   });
@@ -164,7 +210,9 @@ describe('a 1 000-item batch on two workers', () => {
     expect(res.status, res.text).toBe(201);
     expect(res.json.counts).toMatchObject({ total: 3, reused: 2 });
     expect(await renderJobCount(h)).toBe(before + 1);
-    await pollUntil(async () => ((await getJson(`${h.url}/v1/batches/${res.json.id}`)).json.status === 'completed' ? true : undefined));
+    await pollUntil(async () =>
+      (await getJson(`${h.url}/v1/batches/${res.json.id}`)).json.status === 'completed' ? true : undefined,
+    );
     const lines = await results(`${h.url}/v1/batches/${res.json.id}/results`);
     expect(lines.map((l) => [l.custom_id, l.status, l.reused])).toEqual([
       ['item-0', 'completed', false],
@@ -186,15 +234,23 @@ describe('canceling a batch while its items run', () => {
     const res = await post(`${h.url}/v1/batches`, toJsonl(slow), JSONL);
     expect(res.status, res.text).toBe(201);
     const id = res.json.id;
-    await pollUntil(async () => ((await getJson(`${h.url}/v1/batches/${id}`)).json.counts.running === 1 ? true : undefined), 30_000, 20);
+    await pollUntil(
+      async () => ((await getJson(`${h.url}/v1/batches/${id}`)).json.counts.running === 1 ? true : undefined),
+      30_000,
+      20,
+    );
     const asked = Date.now();
     const canceled = await postJson(`${h.url}/v1/batches/${id}/cancel`, {});
     expect(canceled.status, canceled.text).toBe(200);
     expect(['canceling', 'canceled']).toContain(canceled.json.status);
-    const done = await pollUntil(async () => {
-      const b = (await getJson(`${h.url}/v1/batches/${id}`)).json;
-      return b.status === 'canceled' ? b : undefined;
-    }, 30_000, 20);
+    const done = await pollUntil(
+      async () => {
+        const b = (await getJson(`${h.url}/v1/batches/${id}`)).json;
+        return b.status === 'canceled' ? b : undefined;
+      },
+      30_000,
+      20,
+    );
     expect(Date.now() - asked).toBeLessThan(5_000);
     // the item that was running did not finish its 200 steps: it was stopped
     expect(done.counts).toMatchObject({ queued: 0, running: 0, completed: 0, canceled: 6 });
@@ -210,20 +266,32 @@ describe('a batch survives restarts', () => {
     let worker = await startRenderWorker({ config: h.config, logger });
     let api2: Awaited<ReturnType<typeof startApi>> | undefined;
     try {
-      const res = await post(`${h.url}/v1/batches`, toJsonl(Array.from({ length: 60 }, (_, i) => item(400 + i))), JSONL);
+      const res = await post(
+        `${h.url}/v1/batches`,
+        toJsonl(Array.from({ length: 60 }, (_, i) => item(400 + i))),
+        JSONL,
+      );
       expect(res.status, res.text).toBe(201);
       const id = res.json.id;
-      await pollUntil(async () => ((await getJson(`${h.url}/v1/batches/${id}`)).json.counts.completed >= 10 ? true : undefined), 30_000, 20);
+      await pollUntil(
+        async () => ((await getJson(`${h.url}/v1/batches/${id}`)).json.counts.completed >= 10 ? true : undefined),
+        30_000,
+        20,
+      );
       await worker.close(); // finishes (or hands back) its current item
       const midway = (await getJson(`${h.url}/v1/batches/${id}`)).json;
       expect(midway.status).toBe('in_progress');
       expect(midway.counts.completed).toBeLessThan(60);
       worker = await startRenderWorker({ config: h.config, logger });
       api2 = await startApi({ config: h.config, logger });
-      const done = await pollUntil(async () => {
-        const b = (await getJson(`${api2!.url}/v1/batches/${id}`)).json;
-        return b.status === 'completed' ? b : undefined;
-      }, 60_000, 50);
+      const done = await pollUntil(
+        async () => {
+          const b = (await getJson(`${api2!.url}/v1/batches/${id}`)).json;
+          return b.status === 'completed' ? b : undefined;
+        },
+        60_000,
+        50,
+      );
       expect(done.counts).toMatchObject({ total: 60, completed: 60, failed: 0, queued: 0, running: 0 });
       const lines = await results(`${api2.url}/v1/batches/${id}/results`);
       expect(new Set(lines.map((l) => l.job_id)).size).toBe(60);
@@ -239,15 +307,25 @@ describe('a batch survives restarts', () => {
 describe('batch uploads that are refused, idempotency and cancel (no worker)', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ KILN_ALLOW_ANY_RESOLUTION: '1', KILN_BATCH_MAX_ITEMS: '20', KILN_BATCH_MAX_BODY_BYTES: '8192' }, { worker: false });
+    h = await startHarness(
+      { KILN_ALLOW_ANY_RESOLUTION: '1', KILN_BATCH_MAX_ITEMS: '20', KILN_BATCH_MAX_BODY_BYTES: '8192' },
+      { worker: false },
+    );
   });
   afterAll(() => h?.stop());
 
   it('refuses too many items or bytes with 413 and keeps nothing', async () => {
     const tooMany = await post(`${h.url}/v1/batches`, toJsonl(Array.from({ length: 21 }, (_, i) => item(i))), JSONL);
     expect(tooMany.status).toBe(413);
-    expect(tooMany.json.error).toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/at most 20 items/) });
-    const tooBig = await post(`${h.url}/v1/batches`, toJsonl(Array.from({ length: 5 }, (_, i) => item(i, { prompt: 'x'.repeat(2000) }))), JSONL);
+    expect(tooMany.json.error).toMatchObject({
+      code: 'payload_too_large',
+      message: expect.stringMatching(/at most 20 items/),
+    });
+    const tooBig = await post(
+      `${h.url}/v1/batches`,
+      toJsonl(Array.from({ length: 5 }, (_, i) => item(i, { prompt: 'x'.repeat(2000) }))),
+      JSONL,
+    );
     expect(tooBig.status).toBe(413);
     expect((await getJson(`${h.url}/v1/batches`)).json.batches).toEqual([]);
     expect(await renderJobCount(h)).toBe(0);
@@ -258,7 +336,11 @@ describe('batch uploads that are refused, idempotency and cancel (no worker)', (
     const broken = await post(`${h.url}/v1/batches`, '{"requests": [', { 'content-type': 'application/json' });
     expect(broken.status).toBe(422);
     expect(broken.json.error.message).toMatch(/requests/);
-    const allBad = await post(`${h.url}/v1/batches`, toJsonl(['not json', { custom_id: 'x', url: '/generate/xl', body: {} }]), JSONL);
+    const allBad = await post(
+      `${h.url}/v1/batches`,
+      toJsonl(['not json', { custom_id: 'x', url: '/generate/xl', body: {} }]),
+      JSONL,
+    );
     expect(allBad.status).toBe(422);
     expect(allBad.json.error.message).toMatch(/none of the 2 items is valid/);
     const empty = await post(`${h.url}/v1/batches`, '\n\n', JSONL);
@@ -279,7 +361,10 @@ describe('batch uploads that are refused, idempotency and cancel (no worker)', (
     expect(res.status, res.text).toBe(201);
     expect(res.json.counts).toMatchObject({ total: 7, invalid: 6, queued: 1 });
     const byLine = Object.fromEntries(res.json.errors.map((e: any) => [e.line, e]));
-    expect(byLine[2]).toMatchObject({ custom_id: null, error: { message: expect.stringMatching(/line 2 is not valid JSON/) } });
+    expect(byLine[2]).toMatchObject({
+      custom_id: null,
+      error: { message: expect.stringMatching(/line 2 is not valid JSON/) },
+    });
     expect(byLine[3]).toMatchObject({ custom_id: 'no-url' });
     expect(byLine[3].error.detail[0].loc).toEqual(['url']);
     expect(byLine[4].error.message).toMatch(/already used on line 1/);
@@ -317,14 +402,20 @@ describe('batch uploads that are refused, idempotency and cancel (no worker)', (
   });
 });
 
-describe('a key\'s max_queued_jobs applies to batch items', () => {
+describe("a key's max_queued_jobs applies to batch items", () => {
   let h: Harness;
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-batch-keys-'));
     const file = path.join(dir, 'keys.json');
-    await writeFile(file, JSON.stringify({ keys: [{ id: 'k5', tenant: 'five', token_sha256: sha256('five-token'), max_queued_jobs: 5 }] }));
-    h = await startHarness({ KILN_KEYS_FILE: file, KILN_HOST: '127.0.0.1', KILN_ALLOW_ANY_RESOLUTION: '1' }, { worker: false });
+    await writeFile(
+      file,
+      JSON.stringify({ keys: [{ id: 'k5', tenant: 'five', token_sha256: sha256('five-token'), max_queued_jobs: 5 }] }),
+    );
+    h = await startHarness(
+      { KILN_KEYS_FILE: file, KILN_HOST: '127.0.0.1', KILN_ALLOW_ANY_RESOLUTION: '1' },
+      { worker: false },
+    );
   });
   afterAll(async () => {
     await h?.stop();

@@ -31,7 +31,11 @@ describe('the table', () => {
   });
 
   it('says met or MISSED against the goal, nothing without one, and keeps cells intact', () => {
-    const table = markdownTable([row({ met: true }), row({ id: '2', met: false }), row({ id: '3', goal: '', met: undefined })]);
+    const table = markdownTable([
+      row({ met: true }),
+      row({ id: '2', met: false }),
+      row({ id: '3', goal: '', met: undefined }),
+    ]);
     const lines = table.split('\n');
     expect(lines).toHaveLength(5);
     expect(lines[2]).toContain('| met |');
@@ -43,7 +47,11 @@ describe('the table', () => {
   it('says by how much and why a goal is missed, and when none is', () => {
     const missed = row({ id: '2', met: false, shortfall: '0.008', why: 'JPEG of noise.' });
     expect(markdownTable([missed])).toContain('| MISSED by 0.008 |');
-    expect(missedGoals([row({ met: true }), missed])).toEqual(['Goals missed in this run:', '', '- **2** (x, goal ≤ 1.03): MISSED by 0.008. JPEG of noise.']);
+    expect(missedGoals([row({ met: true }), missed])).toEqual([
+      'Goals missed in this run:',
+      '',
+      '- **2** (x, goal ≤ 1.03): MISSED by 0.008. JPEG of noise.',
+    ]);
     expect(missedGoals([row({ met: true })])).toEqual(['Every goal is met in this run.']);
   });
 });

@@ -25,10 +25,31 @@ let csv: string;
 let out: string;
 
 const kilnBatch = (...extra: string[]) =>
-  run(process.execPath, [KILN, 'batch', csv, '--out', out, '--url', h.url, '--steps', '1', '--width', '64', '--height', '64', '--poll', '200', ...extra], {
-    env: { ...process.env, KILN_API_KEY: '' },
-    timeout: 150_000,
-  });
+  run(
+    process.execPath,
+    [
+      KILN,
+      'batch',
+      csv,
+      '--out',
+      out,
+      '--url',
+      h.url,
+      '--steps',
+      '1',
+      '--width',
+      '64',
+      '--height',
+      '64',
+      '--poll',
+      '200',
+      ...extra,
+    ],
+    {
+      env: { ...process.env, KILN_API_KEY: '' },
+      timeout: 150_000,
+    },
+  );
 
 async function renderJobCount(): Promise<number> {
   const counts = await h.api.deps.queue.getJobCounts();
@@ -47,7 +68,9 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-cli-batch-'));
   csv = path.join(dir, 'prompts.csv');
   out = path.join(dir, 'dataset');
-  const rows = Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? `"a red, shiny apple number ${i}",${i}` : `a small house ${i},${i}`));
+  const rows = Array.from({ length: 200 }, (_, i) =>
+    i % 3 === 0 ? `"a red, shiny apple number ${i}",${i}` : `a small house ${i},${i}`,
+  );
   await writeFile(csv, ['prompt,seed', ...rows].join('\n') + '\n');
 });
 afterAll(async () => {
@@ -82,7 +105,9 @@ describe('kiln batch', () => {
     });
     for (const e of entries) {
       expect(e.seed).toBe(Number(e.custom_id.replace(/^row\d+-s/, '')));
-      expect(Object.keys(e)).toEqual(expect.arrayContaining(['custom_id', 'prompt', 'seed', 'sampler', 'steps', 'model', 'file']));
+      expect(Object.keys(e)).toEqual(
+        expect.arrayContaining(['custom_id', 'prompt', 'seed', 'sampler', 'steps', 'model', 'file']),
+      );
     }
     for (const e of entries.slice(0, 5)) {
       const meta = await sharp(path.join(out, e.file)).metadata();
@@ -118,7 +143,16 @@ describe('kiln batch', () => {
   }, 60_000);
 
   it('fails clearly without a running Kiln', async () => {
-    const err = await run(process.execPath, [KILN, 'batch', csv, '--out', path.join(dir, 'other'), '--url', 'http://127.0.0.1:9', '--no-progress']).catch((e) => e);
+    const err = await run(process.execPath, [
+      KILN,
+      'batch',
+      csv,
+      '--out',
+      path.join(dir, 'other'),
+      '--url',
+      'http://127.0.0.1:9',
+      '--no-progress',
+    ]).catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/cannot reach Kiln at http:\/\/127\.0\.0\.1:9/);
   });

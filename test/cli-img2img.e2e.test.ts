@@ -23,11 +23,31 @@ beforeAll(async () => {
 });
 afterAll(() => rm(out, { recursive: true, force: true }));
 
-const common = ['--model', path.join(FIXTURES, 'diffusers-tiny-sd15'), '--prompt', 'a photo of a cat', '--seed', '42', '--steps', '10', '--cfg-scale', '7.5', '--sampler', 'DDIM', '--width', '64', '--height', '64', '--image-encoding', 'png'];
+const common = [
+  '--model',
+  path.join(FIXTURES, 'diffusers-tiny-sd15'),
+  '--prompt',
+  'a photo of a cat',
+  '--seed',
+  '42',
+  '--steps',
+  '10',
+  '--cfg-scale',
+  '7.5',
+  '--sampler',
+  'DDIM',
+  '--width',
+  '64',
+  '--height',
+  '64',
+  '--image-encoding',
+  'png',
+];
 
 function maxDiff(a: Uint8Array, b: Uint8Array, where: (p: number) => boolean = () => true): number {
   let max = 0;
-  for (let p = 0; p < a.length / 3; p++) if (where(p)) for (let c = 0; c < 3; c++) max = Math.max(max, Math.abs(a[p * 3 + c] - b[p * 3 + c]));
+  for (let p = 0; p < a.length / 3; p++)
+    if (where(p)) for (let c = 0; c < 3; c++) max = Math.max(max, Math.abs(a[p * 3 + c] - b[p * 3 + c]));
   return max;
 }
 
@@ -51,7 +71,21 @@ describe('kiln render --init-image', () => {
     const maskFile = path.join(out, 'mask.png');
     await writeFile(maskFile, await encodeImage(maskBytes, 64, 64, 'png'));
     const dir = path.join(out, 'inpaint');
-    await run(process.execPath, [KILN, 'render', ...common, '--init-image', INIT, '--mask-image', maskFile, '--strength', '1', '--mask-blur', '0', '--out', dir]);
+    await run(process.execPath, [
+      KILN,
+      'render',
+      ...common,
+      '--init-image',
+      INIT,
+      '--mask-image',
+      maskFile,
+      '--strength',
+      '1',
+      '--mask-blur',
+      '0',
+      '--out',
+      dir,
+    ]);
     const result = await decodeToRgb(await readFile(path.join(dir, '0.png')));
     const input = await decodeToRgb(await readFile(INIT));
     expect(maxDiff(result.pixels, input.pixels, (p) => !inMask(p))).toBe(0);
@@ -61,7 +95,15 @@ describe('kiln render --init-image', () => {
   it('names --init-image and exits 2 for a file that is not an image', async () => {
     const bogus = path.join(out, 'bogus.png');
     await writeFile(bogus, 'this is not a PNG');
-    const error = await run(process.execPath, [KILN, 'render', ...common, '--init-image', bogus, '--out', path.join(out, 'bogus')]).catch((e) => e);
+    const error = await run(process.execPath, [
+      KILN,
+      'render',
+      ...common,
+      '--init-image',
+      bogus,
+      '--out',
+      path.join(out, 'bogus'),
+    ]).catch((e) => e);
     expect(error.code).toBe(2);
     expect(error.stderr).toMatch(/--init-image: init_image could not be read/);
   });

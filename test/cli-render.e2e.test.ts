@@ -31,31 +31,49 @@ async function maxPixelDiff(a: Buffer, b: Buffer): Promise<number> {
   return max;
 }
 
-const cases = JSON.parse(await readFile(path.join(REFERENCE, 'cases.json'), 'utf8')).cases.filter((c: any) => c.kind === 'txt2img');
+const cases = JSON.parse(await readFile(path.join(REFERENCE, 'cases.json'), 'utf8')).cases.filter(
+  (c: any) => c.kind === 'txt2img',
+);
 
 describe.each(cases)('kiln render reproduces $id', (c: any) => {
   it('within 1/255 per pixel, writing result.json', async () => {
     const dir = path.join(out, c.id);
     await run(process.execPath, [
-      KILN, 'render',
-      '--model', path.join(FIXTURES, 'diffusers-tiny-sd15'),
-      '--prompt', c.prompt,
-      '--negative-prompt', c.negative_prompt,
-      '--seed', c.seeds.join(','),
-      '--num-images', String(c.seeds.length),
-      '--steps', String(c.num_inference_steps),
-      '--cfg-scale', String(c.guidance_scale),
-      '--sampler', c.sampler,
-      '--width', String(c.width),
-      '--height', String(c.height),
-      '--image-encoding', 'png',
-      '--out', dir,
+      KILN,
+      'render',
+      '--model',
+      path.join(FIXTURES, 'diffusers-tiny-sd15'),
+      '--prompt',
+      c.prompt,
+      '--negative-prompt',
+      c.negative_prompt,
+      '--seed',
+      c.seeds.join(','),
+      '--num-images',
+      String(c.seeds.length),
+      '--steps',
+      String(c.num_inference_steps),
+      '--cfg-scale',
+      String(c.guidance_scale),
+      '--sampler',
+      c.sampler,
+      '--width',
+      String(c.width),
+      '--height',
+      String(c.height),
+      '--image-encoding',
+      'png',
+      '--out',
+      dir,
     ]);
     const result = JSON.parse(await readFile(path.join(dir, 'result.json'), 'utf8'));
     expect(result.seeds).toEqual(c.seeds);
     expect(result.parameters.sampler).toBe(c.sampler);
     for (const [index, png] of c.files.png.entries()) {
-      const diff = await maxPixelDiff(await readFile(path.join(dir, `${index}.png`)), await readFile(path.join(REFERENCE, png)));
+      const diff = await maxPixelDiff(
+        await readFile(path.join(dir, `${index}.png`)),
+        await readFile(path.join(REFERENCE, png)),
+      );
       expect(diff).toBeLessThanOrEqual(1);
     }
   });
@@ -63,7 +81,18 @@ describe.each(cases)('kiln render reproduces $id', (c: any) => {
 
 describe('kiln render input errors', () => {
   it('names the flag at fault and exits 2', async () => {
-    const error = await run(process.execPath, [KILN, 'render', '--model', 'x', '--out', out, '--prompt', 'x', '--steps', '500']).catch((e) => e);
+    const error = await run(process.execPath, [
+      KILN,
+      'render',
+      '--model',
+      'x',
+      '--out',
+      out,
+      '--prompt',
+      'x',
+      '--steps',
+      '500',
+    ]).catch((e) => e);
     expect(error.code).toBe(2);
     expect(error.stderr).toMatch(/--steps/);
   });
@@ -77,7 +106,18 @@ describe('every SD1.5 sampler name', () => {
   afterAll(() => model?.dispose());
 
   it.each([...SD15_SAMPLERS])('%s renders a finite, seed-deterministic image', async (sampler) => {
-    const params = { prompt: 'a cat', negativePrompt: '', sampler, steps: 5, cfgScale: 7, width: 64, height: 64, seeds: [9], clipSkip: 1, microBatchSize: 4 };
+    const params = {
+      prompt: 'a cat',
+      negativePrompt: '',
+      sampler,
+      steps: 5,
+      cfgScale: 7,
+      width: 64,
+      height: 64,
+      seeds: [9],
+      clipSkip: 1,
+      microBatchSize: 4,
+    };
     const a = await textToImage(model, params);
     const b = await textToImage(model, params);
     expect(a.latents[0].every(Number.isFinite)).toBe(true);

@@ -42,13 +42,20 @@ describe('dependency rules', () => {
   });
 
   it('the diffusion core knows nothing of HTTP, Redis, queues, storage or configuration', () => {
-    expect(violations(src('packages/diffusion'), /^(express|bullmq|ioredis|pino|@kiln\/(queue|state|jobs|storage|config|contracts|webhooks))/)).toEqual([]);
+    expect(
+      violations(
+        src('packages/diffusion'),
+        /^(express|bullmq|ioredis|pino|@kiln\/(queue|state|jobs|storage|config|contracts|webhooks))/,
+      ),
+    ).toEqual([]);
     const envReads = src('packages/diffusion').filter((f) => readFileSync(f, 'utf8').includes('process.env'));
     expect(envReads).toEqual([]);
   });
 
   it('the API never loads ONNX, an image codec or the diffusion core (only its upload checks)', () => {
-    expect(violations(src('apps/api'), /^(onnxruntime-node|sharp|@kiln\/(diffusion(?!\/asset-check$)|testkit))/)).toEqual([]);
+    expect(
+      violations(src('apps/api'), /^(onnxruntime-node|sharp|@kiln\/(diffusion(?!\/asset-check$)|testkit))/),
+    ).toEqual([]);
   });
 
   it("the core's upload checks (@kiln/diffusion/asset-check) load neither onnxruntime-node nor sharp", () => {
@@ -75,15 +82,24 @@ describe('dependency rules', () => {
   });
 
   it('onnxruntime-node and sharp each have one home in the core', () => {
-    const all = [...packages.flatMap((p) => src(`packages/${p}`)), ...['api', 'worker', 'cli'].flatMap((a) => src(`apps/${a}`))];
-    const users = (name: string) =>
-      [...new Set(all.filter((f) => importsOf(f).includes(name)).map((f) => path.relative(ROOT, path.dirname(f))))];
+    const all = [
+      ...packages.flatMap((p) => src(`packages/${p}`)),
+      ...['api', 'worker', 'cli'].flatMap((a) => src(`apps/${a}`)),
+    ];
+    const users = (name: string) => [
+      ...new Set(all.filter((f) => importsOf(f).includes(name)).map((f) => path.relative(ROOT, path.dirname(f)))),
+    ];
     expect(users('onnxruntime-node')).toEqual(['packages/diffusion/src/models']);
     expect(users('sharp').every((dir) => dir === 'packages/diffusion/src/image')).toBe(true);
   });
 
   it('only packages/config reads the environment', () => {
-    const all = [...packages.filter((p) => p !== 'config').flatMap((p) => src(`packages/${p}`)), ...['api', 'worker', 'cli'].flatMap((a) => src(`apps/${a}`))];
-    expect(all.filter((f) => /process\.env\b/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(ROOT, f))).toEqual([]);
+    const all = [
+      ...packages.filter((p) => p !== 'config').flatMap((p) => src(`packages/${p}`)),
+      ...['api', 'worker', 'cli'].flatMap((a) => src(`apps/${a}`)),
+    ];
+    expect(
+      all.filter((f) => /process\.env\b/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(ROOT, f)),
+    ).toEqual([]);
   });
 });

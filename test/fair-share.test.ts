@@ -56,7 +56,7 @@ describe('FairShare', () => {
     expect((await fair.assign('light', [1, 1, 1])).map((t) => t.tag)).toEqual([0, 1, 2]);
   });
 
-  it('stays under BullMQ\'s priority limit', () => {
+  it("stays under BullMQ's priority limit", () => {
     expect(fairPriority(10, 10)).toBe(FAIR_FLOOR);
     expect(fairPriority(5, 10)).toBe(FAIR_FLOOR);
     expect(fairPriority(2 ** 40, 0)).toBe(PRIORITY_LIMIT);
@@ -69,7 +69,13 @@ describe('FairShare', () => {
     try {
       const add = async (tenant: string, n: number) => {
         const tags = await fair.assign(tenant, Array(n).fill(1));
-        await queue.addBulk(tags.map((t, i) => ({ name: 'x', data: { tenant, fairTag: t.tag }, opts: { jobId: `${tenant}-${i}`, priority: t.priority } })));
+        await queue.addBulk(
+          tags.map((t, i) => ({
+            name: 'x',
+            data: { tenant, fairTag: t.tag },
+            opts: { jobId: `${tenant}-${i}`, priority: t.priority },
+          })),
+        );
         return tags;
       };
       await add('a', 100);
@@ -89,7 +95,11 @@ describe('FairShare', () => {
       const c = await add('c', 2);
       expect(c[0].priority).toBe(FAIR_FLOOR);
 
-      const worker = new Worker('render', async (job) => void order.push(job.id as string), { connection: createRedis(undefined), prefix, concurrency: 1 });
+      const worker = new Worker('render', async (job) => void order.push(job.id as string), {
+        connection: createRedis(undefined),
+        prefix,
+        concurrency: 1,
+      });
       await new Promise<void>((resolve) => {
         worker.on('drained', () => resolve());
       });

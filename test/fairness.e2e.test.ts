@@ -34,7 +34,12 @@ beforeAll(async () => {
       ],
     }),
   );
-  h = await startHarness({ KILN_KEYS_FILE: file, KILN_HOST: '127.0.0.1', KILN_ALLOW_ANY_RESOLUTION: '1', KILN_INTRA_OP_THREADS: '1' });
+  h = await startHarness({
+    KILN_KEYS_FILE: file,
+    KILN_HOST: '127.0.0.1',
+    KILN_ALLOW_ANY_RESOLUTION: '1',
+    KILN_INTRA_OP_THREADS: '1',
+  });
   a = client(h.url, 'fair-a');
   b = client(h.url, 'fair-b');
 });
@@ -52,7 +57,9 @@ const results = async (c: Client, id: string) =>
 
 describe('fair sharing of workers between tenants', () => {
   it('finishes a small batch long before a big one queued earlier, and serves interactive requests first', async () => {
-    const big = await a.send('POST', '/v1/batches', jsonl(Array.from({ length: 400 }, (_, i) => tiny('a', i))), { 'content-type': 'application/x-ndjson' });
+    const big = await a.send('POST', '/v1/batches', jsonl(Array.from({ length: 400 }, (_, i) => tiny('a', i))), {
+      'content-type': 'application/x-ndjson',
+    });
     expect(big.status, big.text).toBe(201);
     await pollUntil(async () => ((await batch(a, big.json.id)).counts.completed >= 20 ? true : undefined), 60_000, 20);
 
@@ -63,26 +70,41 @@ describe('fair sharing of workers between tenants', () => {
     const syncJob = (await a.get(`/v1/jobs/${sync.json.id}`)).json;
 
     const submittedAt = Date.now();
-    const small = await b.send('POST', '/v1/batches', jsonl(Array.from({ length: 10 }, (_, i) => tiny('b', i))), { 'content-type': 'application/x-ndjson' });
+    const small = await b.send('POST', '/v1/batches', jsonl(Array.from({ length: 10 }, (_, i) => tiny('b', i))), {
+      'content-type': 'application/x-ndjson',
+    });
     expect(small.status, small.text).toBe(201);
-    const smallDone = await pollUntil(async () => {
-      const s = await batch(b, small.json.id);
-      return s.status === 'completed' ? s : undefined;
-    }, 60_000, 20);
+    const smallDone = await pollUntil(
+      async () => {
+        const s = await batch(b, small.json.id);
+        return s.status === 'completed' ? s : undefined;
+      },
+      60_000,
+      20,
+    );
     const bigAtThatTime = await batch(a, big.json.id);
     // B waited for about as many of A's items as it had itself (interleaving), not for A's backlog
     expect(bigAtThatTime.counts.queued).toBeGreaterThan(250);
 
-    const bigDone = await pollUntil(async () => {
-      const s = await batch(a, big.json.id);
-      return s.status === 'completed' ? s : undefined;
-    }, 120_000, 200);
+    const bigDone = await pollUntil(
+      async () => {
+        const s = await batch(a, big.json.id);
+        return s.status === 'completed' ? s : undefined;
+      },
+      120_000,
+      200,
+    );
     const aLines = await results(a, big.json.id);
     const smallFinished = Date.parse(smallDone.finished_at);
-    const during = aLines.filter((l) => Date.parse(l.finished_at) > submittedAt && Date.parse(l.finished_at) <= smallFinished);
+    const during = aLines.filter(
+      (l) => Date.parse(l.finished_at) > submittedAt && Date.parse(l.finished_at) <= smallFinished,
+    );
     const after = aLines.filter((l) => Date.parse(l.finished_at) > smallFinished);
     // while the interactive request waited, at most the batch item already running finished (and one racing its start)
-    const duringSync = aLines.filter((l) => Date.parse(l.finished_at) > syncSubmittedAt && Date.parse(l.finished_at) <= Date.parse(syncJob.finished_at));
+    const duringSync = aLines.filter(
+      (l) =>
+        Date.parse(l.finished_at) > syncSubmittedAt && Date.parse(l.finished_at) <= Date.parse(syncJob.finished_at),
+    );
     expect(duringSync.length).toBeLessThanOrEqual(2);
     expect(during.length).toBeLessThanOrEqual(10 + 4);
     expect(after.length).toBeGreaterThan(250);

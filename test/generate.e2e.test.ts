@@ -47,13 +47,24 @@ describe('POST /generate/sd end to end (real Redis, real worker, tiny model)', (
   });
 
   it('exposes the job with progress, timestamps and image URLs, and serves the image bytes', async () => {
-    const accepted = await postJson(`${h.url}/generate/sd`, { ...request, num_images: 1, seed: 7 }, { 'X-OctoAI-Async': '1' });
+    const accepted = await postJson(
+      `${h.url}/generate/sd`,
+      { ...request, num_images: 1, seed: 7 },
+      { 'X-OctoAI-Async': '1' },
+    );
     const id = accepted.json.response_id;
     const job = await pollUntil(async () => {
       const j = await getJson(`${h.url}/v1/jobs/${id}`);
       return j.json.status === 'completed' ? j.json : undefined;
     });
-    expect(job).toMatchObject({ id, status: 'completed', family: 'sd15', seeds: [7], error: null, queue_position: null });
+    expect(job).toMatchObject({
+      id,
+      status: 'completed',
+      family: 'sd15',
+      seeds: [7],
+      error: null,
+      queue_position: null,
+    });
     expect(job.progress).toEqual({ step: 4, total_steps: 4, images_done: 1, num_images: 1 });
     expect(Date.parse(job.finished_at)).toBeGreaterThanOrEqual(Date.parse(job.created_at));
     const imageRes = await fetch(job.images[0].url);

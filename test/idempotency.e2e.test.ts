@@ -17,7 +17,10 @@ const globexKey = newKey('globex-1', 'globex');
 beforeAll(async () => {
   const keysFile = await keysFileWith([acmeKey, globexKey]);
   // No worker: jobs stay queued, so the queue shows exactly what the POSTs created.
-  h = await startHarness({ KILN_KEYS_FILE: keysFile, KILN_ALLOW_ANY_RESOLUTION: '1', KILN_HOST: '127.0.0.1' }, { worker: false });
+  h = await startHarness(
+    { KILN_KEYS_FILE: keysFile, KILN_ALLOW_ANY_RESOLUTION: '1', KILN_HOST: '127.0.0.1' },
+    { worker: false },
+  );
   acme = client(h.url, acmeKey.token);
   globex = client(h.url, globexKey.token);
 });
@@ -58,7 +61,10 @@ describe('Idempotency-Key', () => {
     const other = await acme.post('/generate/sd', smallRequest({ seed: 41 }), { ...ASYNC, 'Idempotency-Key': 'k-40' });
     expect(other.status).toBe(409);
     expect(other.json.error.code).toBe('conflict');
-    const otherPath = await acme.post('/generate/sd3', smallRequest({ seed: 40 }), { ...ASYNC, 'Idempotency-Key': 'k-40' });
+    const otherPath = await acme.post('/generate/sd3', smallRequest({ seed: 40 }), {
+      ...ASYNC,
+      'Idempotency-Key': 'k-40',
+    });
     expect([409, 503]).toContain(otherPath.status); // 503 when no SD3 model is installed: checked before the key
     expect(await jobCount()).toBe(before);
   });
@@ -76,7 +82,10 @@ describe('Idempotency-Key', () => {
   it('a request that failed validation or admission does not burn the key', async () => {
     const bad = await acme.post('/generate/sd', { prompt: 'x', steps: 0 }, { ...ASYNC, 'Idempotency-Key': 'k-60' });
     expect(bad.status).toBe(422);
-    const badImage = await acme.post('/generate/sd', smallRequest({ init_image: 'bm90IGFuIGltYWdl' }), { ...ASYNC, 'Idempotency-Key': 'k-61' });
+    const badImage = await acme.post('/generate/sd', smallRequest({ init_image: 'bm90IGFuIGltYWdl' }), {
+      ...ASYNC,
+      'Idempotency-Key': 'k-61',
+    });
     expect(badImage.status).toBe(400);
     const good = await acme.post('/generate/sd', smallRequest({ seed: 61 }), { ...ASYNC, 'Idempotency-Key': 'k-61' });
     expect(good.status, good.text).toBe(201);
@@ -92,7 +101,9 @@ describe('Idempotency-Key', () => {
     const worker = await startRenderWorker({ config: h.config, logger: createLogger('test', 'silent') });
     try {
       const body = smallRequest({ prompt: 'five waiting', seed: 80, num_images: 2 });
-      const replies = await Promise.all(Array.from({ length: 5 }, () => acme.post('/generate/sd', body, { 'Idempotency-Key': 'sync-80' })));
+      const replies = await Promise.all(
+        Array.from({ length: 5 }, () => acme.post('/generate/sd', body, { 'Idempotency-Key': 'sync-80' })),
+      );
       for (const reply of replies) expect(reply.status, reply.text).toBe(200);
       expect(new Set(replies.map((r) => r.json.id)).size).toBe(1);
       expect(new Set(replies.map((r) => JSON.stringify(r.json.images))).size).toBe(1);

@@ -41,7 +41,8 @@ describe('DiffusionThread turns', () => {
     const owners = events.map((e) => e[0]);
     // Each render's progress events come in one run (steps 1-6, then the decoded image's report).
     expect(owners).toEqual([...owners].sort());
-    for (const name of ['a', 'b', 'c']) expect(events.filter((e) => e[0] === name).slice(0, 6)).toEqual([1, 2, 3, 4, 5, 6].map((s) => `${name}${s}`));
+    for (const name of ['a', 'b', 'c'])
+      expect(events.filter((e) => e[0] === name).slice(0, 6)).toEqual([1, 2, 3, 4, 5, 6].map((s) => `${name}${s}`));
     expect([a, b, c].map((r) => r.images[0].seed)).toEqual([1, 2, 3]);
   });
 
@@ -58,12 +59,18 @@ describe('DiffusionThread turns', () => {
       },
     );
     const waiting = thread
-      .render({ family: 'sd15', modelDir, params: params(2, 20) }, { signal: controller.signal, onProgress: () => events.push('waiting') })
+      .render(
+        { family: 'sd15', modelDir, params: params(2, 20) },
+        { signal: controller.signal, onProgress: () => events.push('waiting') },
+      )
       .catch((err: unknown) => {
         events.push('waiting-rejected');
         return err;
       });
-    const last = thread.render({ family: 'sd15', modelDir, params: params(3, 2) }, { onProgress: (p) => events.push(`last${p.step}`) });
+    const last = thread.render(
+      { family: 'sd15', modelDir, params: params(3, 2) },
+      { onProgress: (p) => events.push(`last${p.step}`) },
+    );
 
     expect(await waiting).toBeInstanceOf(RenderAbortedError);
     await first;

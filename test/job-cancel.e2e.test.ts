@@ -71,7 +71,12 @@ describe('POST /v1/jobs/{id}/cancel', () => {
       const after = await api.post('/generate/sd', smallRequest({ seed: 3 }));
       expect(after.status, after.text).toBe(200);
       for (const canceledId of [id, syncJob.id]) {
-        expect(await jobOf(canceledId)).toMatchObject({ status: 'canceled', attempts_made: 0, started_at: null, images: [] });
+        expect(await jobOf(canceledId)).toMatchObject({
+          status: 'canceled',
+          attempts_made: 0,
+          started_at: null,
+          images: [],
+        });
       }
       expect(await h.api.deps.queue.getJobCounts('wait', 'prioritized', 'active', 'failed')).toEqual({
         wait: 0,
@@ -100,10 +105,14 @@ describe('POST /v1/jobs/{id}/cancel', () => {
       // 200 steps at 512×512: about half a minute of rendering if nothing stopped it.
       const accepted = await api.post('/generate/sd', { prompt: 'a long job', steps: 200, seed: 9 }, ASYNC);
       const id = accepted.json.response_id as string;
-      const running = await pollUntil(async () => {
-        const job = await jobOf(id);
-        return job.status === 'running' && job.progress.step >= 2 ? job : undefined;
-      }, 90_000, 50);
+      const running = await pollUntil(
+        async () => {
+          const job = await jobOf(id);
+          return job.status === 'running' && job.progress.step >= 2 ? job : undefined;
+        },
+        90_000,
+        50,
+      );
       expect(running.progress.total_steps).toBe(200);
 
       const requestedAt = Date.now();
@@ -111,10 +120,14 @@ describe('POST /v1/jobs/{id}/cancel', () => {
       expect(cancel.status, cancel.text).toBe(202);
       expect(cancel.json).toMatchObject({ id, status: 'running', cancel_requested: true });
 
-      const done = await pollUntil(async () => {
-        const job = await jobOf(id);
-        return job.status === 'running' ? undefined : job;
-      }, 30_000, 25);
+      const done = await pollUntil(
+        async () => {
+          const job = await jobOf(id);
+          return job.status === 'running' ? undefined : job;
+        },
+        30_000,
+        25,
+      );
       const tookMs = Date.now() - requestedAt;
       expect(done).toMatchObject({ status: 'canceled', error: { code: 'canceled' }, images: [], attempts_made: 1 });
       expect(done.progress.step).toBeLessThan(50);

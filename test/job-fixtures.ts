@@ -2,7 +2,11 @@
 import { parseGenerateRequest, toJobRequest, type RenderJobData } from '@kiln/contracts';
 
 export function sd15Job(body: Record<string, unknown> = {}, envelope: Partial<RenderJobData> = {}): RenderJobData {
-  const parsed = parseGenerateRequest('sd15', { prompt: 'a photo of a cat', steps: 2, width: 64, height: 64, ...body }, { allowAnyResolution: true });
+  const parsed = parseGenerateRequest(
+    'sd15',
+    { prompt: 'a photo of a cat', steps: 2, width: 64, height: 64, ...body },
+    { allowAnyResolution: true },
+  );
   if (!parsed.success) throw new Error(`test job body does not validate: ${parsed.body.error.message}`);
   return {
     ...toJobRequest(parsed.data),

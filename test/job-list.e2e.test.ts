@@ -44,13 +44,25 @@ describe('GET /v1/jobs', () => {
     expect(ids).toEqual([...created].reverse());
     expect(pages).toBe(3);
     const first = (await api.get('/v1/jobs?limit=3')).json;
-    expect(first.jobs[0]).toMatchObject({ id: created[6], status: 'queued', family: 'sd15', batch_id: null, custom_id: null });
+    expect(first.jobs[0]).toMatchObject({
+      id: created[6],
+      status: 'queued',
+      family: 'sd15',
+      batch_id: null,
+      custom_id: null,
+    });
     expect(typeof first.next_cursor).toBe('string');
   });
 
   it('filters by status, one or several', async () => {
     expect((await listAll('&status=canceled', 50)).ids).toEqual([created[2], created[1]]);
-    expect((await listAll('&status=queued', 2)).ids).toEqual([created[6], created[5], created[4], created[3], created[0]]);
+    expect((await listAll('&status=queued', 2)).ids).toEqual([
+      created[6],
+      created[5],
+      created[4],
+      created[3],
+      created[0],
+    ]);
     expect((await listAll('&status=queued,canceled', 50)).ids).toHaveLength(7);
     expect((await listAll('&status=completed', 50)).ids).toEqual([]);
   });
@@ -79,7 +91,12 @@ describe('GET /v1/jobs', () => {
       items.push(jobId);
     }
     // All five created in the same millisecond, as a batch's addBulk does.
-    await indexJobs(redis, h.config.queuePrefix, items.map((jobId) => ({ tenant: 'local', jobId, createdAt, batchId: 'b1' })), h.config.resultTtlMs);
+    await indexJobs(
+      redis,
+      h.config.queuePrefix,
+      items.map((jobId) => ({ tenant: 'local', jobId, createdAt, batchId: 'b1' })),
+      h.config.resultTtlMs,
+    );
     const { ids } = await listAll('&batch_id=b1', 2);
     expect([...ids].sort()).toEqual(items);
     expect(new Set(ids).size).toBe(5);

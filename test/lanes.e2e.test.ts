@@ -14,7 +14,10 @@ beforeAll(async () => {
   const bulkKey = newKey('bulk', 'acme', { lane: 'batch' });
   const appKey = newKey('app', 'acme');
   // No worker: jobs stay queued, so their queue positions show the lane order.
-  h = await startHarness({ KILN_KEYS_FILE: await keysFileWith([bulkKey, appKey]), KILN_ALLOW_ANY_RESOLUTION: '1' }, { worker: false });
+  h = await startHarness(
+    { KILN_KEYS_FILE: await keysFileWith([bulkKey, appKey]), KILN_ALLOW_ANY_RESOLUTION: '1' },
+    { worker: false },
+  );
   bulk = client(h.url, bulkKey.token);
   app = client(h.url, appKey.token);
 });

@@ -38,18 +38,30 @@ function renderDirect(sampler: string, seeds: number[], microBatchSize = 1) {
 /** The same request through the built CLI. */
 function render(dir: string, sampler: string, steps = request.steps) {
   return run(process.execPath, [
-    KILN, 'render',
-    '--model', MODEL,
-    '--prompt', request.prompt,
-    '--negative-prompt', request.negativePrompt,
-    '--seed', '7',
-    '--steps', String(steps),
-    '--cfg-scale', String(request.cfgScale),
-    '--sampler', sampler,
-    '--width', String(size.width),
-    '--height', String(size.height),
-    '--image-encoding', 'png',
-    '--out', dir,
+    KILN,
+    'render',
+    '--model',
+    MODEL,
+    '--prompt',
+    request.prompt,
+    '--negative-prompt',
+    request.negativePrompt,
+    '--seed',
+    '7',
+    '--steps',
+    String(steps),
+    '--cfg-scale',
+    String(request.cfgScale),
+    '--sampler',
+    sampler,
+    '--width',
+    String(size.width),
+    '--height',
+    String(size.height),
+    '--image-encoding',
+    'png',
+    '--out',
+    dir,
   ]);
 }
 
@@ -73,14 +85,14 @@ describe('sampler LCM', () => {
     expect(Buffer.from(ddim.images[0].pixels).equals(Buffer.from(direct.images[0].pixels))).toBe(false);
   });
 
-  it('draws its step noise from each image\'s own generator: a seed renders the same alone or in a batch', async () => {
+  it("draws its step noise from each image's own generator: a seed renders the same alone or in a batch", async () => {
     const pair = await renderDirect('LCM', [7, 8], 2);
     const alone = await renderDirect('LCM', [8]);
     expect(Buffer.from(pair.images[1].pixels).equals(Buffer.from(alone.images[0].pixels))).toBe(true);
     expect(Buffer.from(pair.images[0].pixels).equals(Buffer.from(pair.images[1].pixels))).toBe(false);
   });
 
-  it('refuses more steps than LCM\'s 50-step schedule, naming --steps (exit 2)', async () => {
+  it("refuses more steps than LCM's 50-step schedule, naming --steps (exit 2)", async () => {
     const error = await render(path.join(out, 'too-many'), 'LCM', 51).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 2 });
     expect((error as { stderr: string }).stderr).toMatch(/--steps.*LCM takes at most 50 steps/s);

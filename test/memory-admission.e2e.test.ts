@@ -30,7 +30,14 @@ describe('memory admission', () => {
     expect(tooBig.json.error.message).toMatch(/needs about [\d.]+ GiB .* largest worker budget is 1\.0 GiB/);
     expect(await h.api.deps.queue.getJobCounts()).toEqual(before);
 
-    const fits = await postJson(`${h.url}/generate/sd`, { prompt: 'x', width: 256, height: 256, steps: 1, num_images: 2, seed: 3 });
+    const fits = await postJson(`${h.url}/generate/sd`, {
+      prompt: 'x',
+      width: 256,
+      height: 256,
+      steps: 1,
+      num_images: 2,
+      seed: 3,
+    });
     expect(fits.status, fits.text).toBe(200);
     expect(fits.json.images).toHaveLength(2);
   });
@@ -40,7 +47,11 @@ describe('memory admission', () => {
     h.worker = undefined;
     expect(await liveCapacities(h.api.deps.redis, h.config.queuePrefix, 'sd15')).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the API's one-second cache of capacities
-    const queued = await postJson(`${h.url}/generate/sd`, { prompt: 'x', width: 1024, height: 1024, steps: 1 }, { 'X-OctoAI-Async': '1' });
+    const queued = await postJson(
+      `${h.url}/generate/sd`,
+      { prompt: 'x', width: 1024, height: 1024, steps: 1 },
+      { 'X-OctoAI-Async': '1' },
+    );
     expect(queued.status, queued.text).toBe(201);
   });
 });

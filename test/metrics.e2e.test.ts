@@ -9,7 +9,10 @@ import { ASYNC, client, keysFileWith, newKey, smallRequest } from './tenancy-hel
 let h: Harness;
 const key = newKey('m1', 'acme');
 beforeAll(async () => {
-  h = await startHarness({ KILN_KEYS_FILE: await keysFileWith([key]), KILN_ALLOW_ANY_RESOLUTION: '1', KILN_HOST: '127.0.0.1' }, { worker: false });
+  h = await startHarness(
+    { KILN_KEYS_FILE: await keysFileWith([key]), KILN_ALLOW_ANY_RESOLUTION: '1', KILN_HOST: '127.0.0.1' },
+    { worker: false },
+  );
 });
 afterAll(() => h?.stop());
 
@@ -67,7 +70,9 @@ describe('GET /metrics', () => {
     const steps = m.get('kiln_step_duration_seconds_count')!;
     expect(steps).toBeGreaterThanOrEqual(5);
     expect(steps).toBeLessThanOrEqual(10);
-    const buckets = [...m.entries()].filter(([name]) => name.startsWith('kiln_step_duration_seconds_bucket')).map(([, v]) => v);
+    const buckets = [...m.entries()]
+      .filter(([name]) => name.startsWith('kiln_step_duration_seconds_bucket'))
+      .map(([, v]) => v);
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
     expect(buckets.at(-1)).toBe(steps);
     // 3 queued jobs × the mean completed job.

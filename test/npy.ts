@@ -10,7 +10,11 @@ export function readNpy(file: string): { data: Float32Array; shape: number[] } {
   const header = buf.toString('latin1', headerStart, headerStart + headerLength);
   if (!header.includes("'<f4'")) throw new Error(`${file}: only little-endian float32 is supported (${header})`);
   if (header.includes("'fortran_order': True")) throw new Error(`${file}: Fortran order is not supported`);
-  const shape = /'shape': \(([^)]*)\)/.exec(header)![1].split(',').filter((s) => s.trim()).map(Number);
+  const shape = /'shape': \(([^)]*)\)/
+    .exec(header)![1]
+    .split(',')
+    .filter((s) => s.trim())
+    .map(Number);
   const offset = headerStart + headerLength;
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + buf.length));
   return { data, shape };

@@ -21,7 +21,13 @@ export async function writeOptimumStyleModel(source: string, target: string): Pr
     node.input = (node.input ?? []).map((name: string) => (name === 'input_ids' ? 'input_ids_int32' : name));
   }
   graph.node = [
-    { opType: 'Cast', input: ['input_ids'], output: ['input_ids_int32'], name: 'optimum_cast', attribute: [{ name: 'to', type: 2, i: 6 }] },
+    {
+      opType: 'Cast',
+      input: ['input_ids'],
+      output: ['input_ids_int32'],
+      name: 'optimum_cast',
+      attribute: [{ name: 'to', type: 2, i: 6 }],
+    },
     ...(graph.node ?? []),
   ];
   const input = graph.input!.find((i: { name?: string }) => i.name === 'input_ids')!;

@@ -7,7 +7,14 @@
  * channels.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RenderAbortedError, SAMPLER_NAMES, createGenerator, createScheduler, loadSd15Model, type Sd15Model } from '@kiln/diffusion';
+import {
+  RenderAbortedError,
+  SAMPLER_NAMES,
+  createGenerator,
+  createScheduler,
+  loadSd15Model,
+  type Sd15Model,
+} from '@kiln/diffusion';
 import { decodeLatents } from '../packages/diffusion/src/pipelines/sd15/decode-latents.js';
 import { denoise, type UnetConditioning } from '../packages/diffusion/src/pipelines/sd15/denoise-loop.js';
 import { ensureTestModel } from './harness.js';
@@ -42,7 +49,12 @@ function duplicateBatch(x: Float32Array): Float32Array {
   return out;
 }
 
-function withConditioning(input: Float32Array, conditioning: UnetConditioning, unetBatch: number, plane: number): Float32Array {
+function withConditioning(
+  input: Float32Array,
+  conditioning: UnetConditioning,
+  unetBatch: number,
+  plane: number,
+): Float32Array {
   const latentSize = 4 * plane;
   const extraSize = conditioning.channels * plane;
   const images = conditioning.data.length / extraSize;
@@ -121,13 +133,28 @@ function randomContext(unetBatch: number, dim: number, seed: number): Float32Arr
 async function runBoth(m: Sd15Model, sampler: string, cfgScale: number, conditioning?: UnetConditioning) {
   const guided = cfgScale > 1;
   const shape = [BATCH, 4, H, W];
-  const context = { data: randomContext(guided ? BATCH * 2 : BATCH, m.unet.inputs.get('encoder_hidden_states')?.shape[2] as number, 5), dims: [guided ? BATCH * 2 : BATCH, 77, m.unet.inputs.get('encoder_hidden_states')?.shape[2] as number] };
+  const context = {
+    data: randomContext(guided ? BATCH * 2 : BATCH, m.unet.inputs.get('encoder_hidden_states')?.shape[2] as number, 5),
+    dims: [guided ? BATCH * 2 : BATCH, 77, m.unet.inputs.get('encoder_hidden_states')?.shape[2] as number],
+  };
   const run = async (impl: typeof denoise | typeof referenceDenoise) => {
     const scheduler = createScheduler(sampler, m.schedulerConfig);
     scheduler.setTimesteps(4);
     const generators = [createGenerator(11), createGenerator(12)];
-    const initial = Float32Array.from(createGenerator(3).randn(shape), (v) => Math.fround(v * Math.fround(scheduler.initNoiseSigma)));
-    const result = await impl({ model: m, scheduler, timesteps: scheduler.timesteps, latents: initial, shape, context, cfgScale, generators, conditioning });
+    const initial = Float32Array.from(createGenerator(3).randn(shape), (v) =>
+      Math.fround(v * Math.fround(scheduler.initNoiseSigma)),
+    );
+    const result = await impl({
+      model: m,
+      scheduler,
+      timesteps: scheduler.timesteps,
+      latents: initial,
+      shape,
+      context,
+      cfgScale,
+      generators,
+      conditioning,
+    });
     return result instanceof Float32Array ? result : result.latents;
   };
   return { optimised: await run(denoise), reference: await run(referenceDenoise) };

@@ -18,7 +18,10 @@ const smallQueue = newKey('small-queue', 'globex', { max_queued_jobs: 2 });
 
 beforeAll(async () => {
   const keysFile = await keysFileWith([limited, perSecond, unlimited, smallQueue]);
-  h = await startHarness({ KILN_KEYS_FILE: keysFile, KILN_ALLOW_ANY_RESOLUTION: '1', KILN_HOST: '127.0.0.1' }, { worker: false });
+  h = await startHarness(
+    { KILN_KEYS_FILE: keysFile, KILN_ALLOW_ANY_RESOLUTION: '1', KILN_HOST: '127.0.0.1' },
+    { worker: false },
+  );
   // A second API process on the same Redis: limits are shared, not per process.
   second = await startApi({ config: h.config, logger: createLogger('test', 'silent') });
 });
@@ -83,7 +86,9 @@ describe('max_queued_jobs', () => {
     expect(full.json.error.code).toBe('queue_full');
     expect(Number(full.headers.get('retry-after'))).toBeGreaterThan(0);
     // Also when sent from another API process, and without creating a job.
-    expect((await client(second.url, smallQueue.token).post('/generate/sd', smallRequest({ seed: 3 }), ASYNC)).status).toBe(503);
+    expect(
+      (await client(second.url, smallQueue.token).post('/generate/sd', smallRequest({ seed: 3 }), ASYNC)).status,
+    ).toBe(503);
     expect((await api.get('/v1/jobs')).json.jobs).toHaveLength(2);
 
     // A canceled job gives its place back at once.

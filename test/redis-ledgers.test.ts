@@ -50,25 +50,41 @@ describe('usage ledger', () => {
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(await recordJobUsage(redis, prefix, usage('job-a', { outcome: 'failed', images: 0 }))).toBe(false);
     const [row] = await readUsage(redis, prefix, 'acme', { from: utcDay(Date.now()), to: utcDay(Date.now()) });
-    expect(row).toMatchObject({ key_id: 'k1', jobs: 1, jobs_completed: 1, jobs_failed: 0, images: 2, steps: 20, worker_seconds: 1 });
+    expect(row).toMatchObject({
+      key_id: 'k1',
+      jobs: 1,
+      jobs_completed: 1,
+      jobs_failed: 0,
+      images: 2,
+      steps: 20,
+      worker_seconds: 1,
+    });
     expect(row!.megapixel_steps).toBeCloseTo(0.262144 * 20, 6);
   });
 
-  it('adds the worker time of every attempt to the job\'s record when it ends', async () => {
+  it("adds the worker time of every attempt to the job's record when it ends", async () => {
     await recordAttemptTime(redis, prefix, 'job-b', 300);
     await recordAttemptTime(redis, prefix, 'job-b', 200);
     await recordAttemptTime(redis, prefix, 'job-b', 500);
     await recordJobUsage(redis, prefix, usage('job-b', { keyId: 'k2' }));
-    const rows = await readUsage(redis, prefix, 'acme', { from: utcDay(Date.now()), to: utcDay(Date.now()), keyIds: ['k2'] });
+    const rows = await readUsage(redis, prefix, 'acme', {
+      from: utcDay(Date.now()),
+      to: utcDay(Date.now()),
+      keyIds: ['k2'],
+    });
     expect(rows).toEqual([expect.objectContaining({ key_id: 'k2', jobs: 1, worker_seconds: 1 })]);
     expect(await redis.exists(stateKeys(prefix).usageAttempts('job-b'))).toBe(0);
   });
 
-  it('files usage under the day the job ended, and gives the job\'s queue slot back', async () => {
+  it("files usage under the day the job ended, and gives the job's queue slot back", async () => {
     await redis.zadd(stateKeys(prefix).openJobs('k3'), Date.now(), 'job-c');
     await recordJobUsage(redis, prefix, usage('job-c', { keyId: 'k3', endedAt: Date.parse('2024-03-01T23:59:59Z') }));
-    expect(await readUsage(redis, prefix, 'acme', { from: '2024-03-01', to: '2024-03-01', keyIds: ['k3'] })).toHaveLength(1);
-    expect(await readUsage(redis, prefix, 'acme', { from: '2024-03-02', to: '2024-03-02', keyIds: ['k3'] })).toHaveLength(0);
+    expect(
+      await readUsage(redis, prefix, 'acme', { from: '2024-03-01', to: '2024-03-01', keyIds: ['k3'] }),
+    ).toHaveLength(1);
+    expect(
+      await readUsage(redis, prefix, 'acme', { from: '2024-03-02', to: '2024-03-02', keyIds: ['k3'] }),
+    ).toHaveLength(0);
     expect(await redis.zcard(stateKeys(prefix).openJobs('k3'))).toBe(0);
   });
 });
@@ -88,7 +104,9 @@ describe('rate limit (GCRA)', () => {
   });
 
   it('never lets more than `limit` through at once under concurrency', async () => {
-    const decisions = await Promise.all(Array.from({ length: 50 }, () => takeRateLimit(redis, prefix, 'rl-b', 10, 60_000)));
+    const decisions = await Promise.all(
+      Array.from({ length: 50 }, () => takeRateLimit(redis, prefix, 'rl-b', 10, 60_000)),
+    );
     expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
   });
 });
@@ -111,12 +129,17 @@ describe('idempotency', () => {
 
   it('answers a conflict for another fingerprint, also while the first request is still creating', async () => {
     let release!: () => void;
-    const slow = runIdempotent(options('i-2', 'fp-a'), () => new Promise<string>((resolve) => (release = () => resolve('x'))));
+    const slow = runIdempotent(
+      options('i-2', 'fp-a'),
+      () => new Promise<string>((resolve) => (release = () => resolve('x'))),
+    );
     await new Promise((resolve) => setTimeout(resolve, 20));
     await expect(runIdempotent(options('i-2', 'fp-b'), async () => 'y')).rejects.toMatchObject({ reason: 'mismatch' });
     release();
     expect(await slow).toEqual({ id: 'x', replayed: false });
-    await expect(runIdempotent(options('i-2', 'fp-b'), async () => 'y')).rejects.toBeInstanceOf(IdempotencyConflictError);
+    await expect(runIdempotent(options('i-2', 'fp-b'), async () => 'y')).rejects.toBeInstanceOf(
+      IdempotencyConflictError,
+    );
   });
 
   it('releases the key when create fails, and a waiting caller takes over', async () => {

@@ -22,7 +22,15 @@ beforeAll(async () => {
 });
 afterAll(() => h?.stop());
 
-const request = { prompt: 'a cat', steps: 2, num_images: 2, seed: [1, 2], image_encoding: 'png', width: 512, height: 512 };
+const request = {
+  prompt: 'a cat',
+  steps: 2,
+  num_images: 2,
+  seed: [1, 2],
+  image_encoding: 'png',
+  width: 512,
+  height: 512,
+};
 
 describe('safety checker', () => {
   it('removes flagged images and keeps their seeds', async () => {

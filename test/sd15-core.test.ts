@@ -32,7 +32,6 @@ const base: TextToImageParams = {
   microBatchSize: 4,
 };
 
-
 let model: Sd15Model;
 beforeAll(async () => {
   model = await loadSd15Model(await ensureTestModel('tiny-sd15'));
@@ -113,7 +112,10 @@ describe('model folders', () => {
   });
 
   it('loads an optimum-style export (int64 input_ids, model.onnx_data) and renders the same image', async () => {
-    const dir = await writeOptimumStyleModel(await ensureTestModel('tiny-sd15'), path.join(path.dirname(await ensureTestModel('tiny-sd15')), 'optimum-style'));
+    const dir = await writeOptimumStyleModel(
+      await ensureTestModel('tiny-sd15'),
+      path.join(path.dirname(await ensureTestModel('tiny-sd15')), 'optimum-style'),
+    );
     const optimum = await loadSd15Model(dir);
     try {
       expect(optimum.textEncoder.inputType('input_ids')).toBe('int64');

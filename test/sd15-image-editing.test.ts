@@ -83,19 +83,22 @@ afterAll(async () => {
 });
 
 describe('image-to-image', () => {
-  it.each([...SD15_SAMPLERS])('%s starts part-way through its schedule, finite and seed-deterministic', async (sampler) => {
-    const params = { ...base, sampler, initImage: picture, strength: 0.5 };
-    const a = await imageToImage(plain, params);
-    const b = await imageToImage(plain, params);
-    expect(a.latents[0].every(Number.isFinite)).toBe(true);
-    expect(same(a.images[0].pixels, b.images[0].pixels)).toBe(true);
-    const scheduler = createScheduler(sampler, plain.schedulerConfig);
-    scheduler.setTimesteps(base.steps);
-    // t_start = 6 − int(6 × 0.5) = 3: the loop runs timesteps[3 × order:]
-    expect(a.timings.unetCalls).toBe(scheduler.timesteps.length - 3 * scheduler.order);
-    const txt = await textToImage(plain, { ...base, sampler });
-    expect(a.timings.unetCalls).toBeLessThan(txt.timings.unetCalls);
-  });
+  it.each([...SD15_SAMPLERS])(
+    '%s starts part-way through its schedule, finite and seed-deterministic',
+    async (sampler) => {
+      const params = { ...base, sampler, initImage: picture, strength: 0.5 };
+      const a = await imageToImage(plain, params);
+      const b = await imageToImage(plain, params);
+      expect(a.latents[0].every(Number.isFinite)).toBe(true);
+      expect(same(a.images[0].pixels, b.images[0].pixels)).toBe(true);
+      const scheduler = createScheduler(sampler, plain.schedulerConfig);
+      scheduler.setTimesteps(base.steps);
+      // t_start = 6 − int(6 × 0.5) = 3: the loop runs timesteps[3 × order:]
+      expect(a.timings.unetCalls).toBe(scheduler.timesteps.length - 3 * scheduler.order);
+      const txt = await textToImage(plain, { ...base, sampler });
+      expect(a.timings.unetCalls).toBeLessThan(txt.timings.unetCalls);
+    },
+  );
 
   it('runs int(steps × strength) steps and stays nearer the image the lower the strength', async () => {
     const steps = 10;
@@ -112,15 +115,30 @@ describe('image-to-image', () => {
   });
 
   it('refuses steps × strength < 1 naming strength', async () => {
-    const error = await imageToImage(plain, { ...base, steps: 3, initImage: picture, strength: 0.2 }).catch((e: unknown) => e);
+    const error = await imageToImage(plain, { ...base, steps: 3, initImage: picture, strength: 0.2 }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RenderInputError);
     expect(error).toMatchObject({ code: 'input_rejected', field: 'strength' });
   });
 
   it('gives each seed the same image alone or in a micro-batch', async () => {
-    const batch = await imageToImage(plain, { ...base, sampler: 'K_EULER_ANCESTRAL', seeds: [5, 6, 7], microBatchSize: 2, initImage: picture, strength: 0.7 });
+    const batch = await imageToImage(plain, {
+      ...base,
+      sampler: 'K_EULER_ANCESTRAL',
+      seeds: [5, 6, 7],
+      microBatchSize: 2,
+      initImage: picture,
+      strength: 0.7,
+    });
     for (const [i, seed] of [5, 6, 7].entries()) {
-      const alone = await imageToImage(plain, { ...base, sampler: 'K_EULER_ANCESTRAL', seeds: [seed], initImage: picture, strength: 0.7 });
+      const alone = await imageToImage(plain, {
+        ...base,
+        sampler: 'K_EULER_ANCESTRAL',
+        seeds: [seed],
+        initImage: picture,
+        strength: 0.7,
+      });
       expect(maxAbs(batch.latents[i], alone.latents[0])).toBeLessThan(1e-5);
     }
   });
@@ -145,7 +163,10 @@ describe('image-to-image', () => {
   it('refuses a model folder without vae_encoder, naming init_image', async () => {
     const dir = path.join(path.dirname(await ensureTestModel('tiny-sd15')), 'tiny-sd15-no-encoder');
     if (!existsSync(path.join(dir, 'model_index.json'))) {
-      await cp(await ensureTestModel('tiny-sd15'), dir, { recursive: true, filter: (src) => !src.includes('vae_encoder') });
+      await cp(await ensureTestModel('tiny-sd15'), dir, {
+        recursive: true,
+        filter: (src) => !src.includes('vae_encoder'),
+      });
     }
     const model = await loadSd15Model(dir);
     try {
@@ -173,7 +194,13 @@ describe('inpainting', () => {
 
   it('without paste-back returns the raw decode: the same masked area, the VAE round trip outside', async () => {
     const pasted = await inpaint(inpainting, { ...base, initImage: picture, maskImage: mask, strength: 0.8 });
-    const raw = await inpaint(inpainting, { ...base, initImage: picture, maskImage: mask, strength: 0.8, pasteOriginal: false });
+    const raw = await inpaint(inpainting, {
+      ...base,
+      initImage: picture,
+      maskImage: mask,
+      strength: 0.8,
+      pasteOriginal: false,
+    });
     expect(maxDiff(raw.images[0].pixels, pasted.images[0].pixels, masked)).toBe(0);
     expect(maxDiff(raw.images[0].pixels, picture.pixels, unmasked)).toBeGreaterThan(0);
   });
@@ -196,8 +223,22 @@ describe('inpainting', () => {
   });
 
   it('renders each seed the same alone or in a batch (9-channel)', async () => {
-    const batch = await inpaint(inpainting, { ...base, sampler: 'DPM_PLUS_PLUS_2M_SDE', seeds: [3, 4], initImage: picture, maskImage: mask, strength: 0.75 });
-    const alone = await inpaint(inpainting, { ...base, sampler: 'DPM_PLUS_PLUS_2M_SDE', seeds: [4], initImage: picture, maskImage: mask, strength: 0.75 });
+    const batch = await inpaint(inpainting, {
+      ...base,
+      sampler: 'DPM_PLUS_PLUS_2M_SDE',
+      seeds: [3, 4],
+      initImage: picture,
+      maskImage: mask,
+      strength: 0.75,
+    });
+    const alone = await inpaint(inpainting, {
+      ...base,
+      sampler: 'DPM_PLUS_PLUS_2M_SDE',
+      seeds: [4],
+      initImage: picture,
+      maskImage: mask,
+      strength: 0.75,
+    });
     expect(maxAbs(batch.latents[1], alone.latents[0])).toBeLessThan(1e-5);
   });
 
@@ -216,8 +257,22 @@ describe('inpainting', () => {
 
   it('inpaint_full_res renders only the padded region around the mask and leaves the rest untouched', async () => {
     const small = rectMask(40, 8, 52, 20);
-    const whole = await inpaint(inpainting, { ...base, initImage: picture, maskImage: small, strength: 1, pasteOriginal: false });
-    const crop = await inpaint(inpainting, { ...base, initImage: picture, maskImage: small, strength: 1, pasteOriginal: false, fullRes: true, fullResPadding: 4 });
+    const whole = await inpaint(inpainting, {
+      ...base,
+      initImage: picture,
+      maskImage: small,
+      strength: 1,
+      pasteOriginal: false,
+    });
+    const crop = await inpaint(inpainting, {
+      ...base,
+      initImage: picture,
+      maskImage: small,
+      strength: 1,
+      pasteOriginal: false,
+      fullRes: true,
+      fullResPadding: 4,
+    });
     const outsideRegion = (p: number) => {
       const [x, y] = [p % SIZE, Math.floor(p / SIZE)];
       return x < 36 || x >= 56 || y < 4 || y >= 24;
@@ -252,7 +307,7 @@ describe('outpainting', () => {
       const p = Math.floor(i / 3);
       const [x, y] = [p % SIZE, Math.floor(p / SIZE)];
       if (x < 16 || x >= 48 || y < 16 || y >= 48) return 255;
-      return picture.pixels[(((y - 16) * 2) * SIZE + (x - 16) * 2) * 3 + (i % 3)];
+      return picture.pixels[((y - 16) * 2 * SIZE + (x - 16) * 2) * 3 + (i % 3)];
     }),
   };
   const border = uniformMask(SIZE, SIZE, 1);
@@ -270,9 +325,13 @@ describe('outpainting', () => {
     }
   });
 
-  it('pre-fills with the picture\'s colours', () => {
+  it("pre-fills with the picture's colours", () => {
     const filled = outpaintPrefill(canvas, border);
-    const whiteNearby = maxDiff(filled.pixels, new Uint8Array(filled.pixels.length).fill(255), (p) => p === 8 * SIZE + 32);
+    const whiteNearby = maxDiff(
+      filled.pixels,
+      new Uint8Array(filled.pixels.length).fill(255),
+      (p) => p === 8 * SIZE + 32,
+    );
     expect(whiteNearby).toBeGreaterThan(40);
   });
 });
@@ -283,13 +342,19 @@ describe('input errors', () => {
     expect(error).toMatchObject({ code: 'input_rejected', field: 'mask_image' });
   });
 
-  it('refuses outpainting without a mask and a mask without an image (the renderer\'s routing)', async () => {
+  it("refuses outpainting without a mask and a mask without an image (the renderer's routing)", async () => {
     const renderer = new Renderer();
     const modelDir = await ensureTestModel('tiny-sd15');
     try {
-      await expect(renderer.render({ family: 'sd15', modelDir, params: { ...base, initImage: picture, outpainting: true } })).rejects.toMatchObject({ field: 'outpainting' });
-      await expect(renderer.render({ family: 'sd15', modelDir, params: { ...base, maskImage: rectMask(0, 0, 8, 8) } })).rejects.toMatchObject({ field: 'mask_image' });
-      await expect(renderer.render({ family: 'sd15', modelDir, params: { ...base, initImage: Buffer.from('garbage') } })).rejects.toMatchObject({ code: 'invalid_image', field: 'init_image' });
+      await expect(
+        renderer.render({ family: 'sd15', modelDir, params: { ...base, initImage: picture, outpainting: true } }),
+      ).rejects.toMatchObject({ field: 'outpainting' });
+      await expect(
+        renderer.render({ family: 'sd15', modelDir, params: { ...base, maskImage: rectMask(0, 0, 8, 8) } }),
+      ).rejects.toMatchObject({ field: 'mask_image' });
+      await expect(
+        renderer.render({ family: 'sd15', modelDir, params: { ...base, initImage: Buffer.from('garbage') } }),
+      ).rejects.toMatchObject({ code: 'invalid_image', field: 'init_image' });
     } finally {
       await renderer.dispose();
     }

@@ -23,7 +23,6 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-
 it('has an img2img reference case to check', () => {
   expect(img2img.map((c) => c.id)).toContain('case09_img2img_DDIM');
 });

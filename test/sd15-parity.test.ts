@@ -19,7 +19,6 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-
 describe.each(cases.filter((c) => c.kind === 'txt2img'))('diffusers parity: $id', (c) => {
   it('matches the reference latents (1e-3) and PNG pixels (±1)', async () => {
     const result = await textToImage(model, {

@@ -41,7 +41,9 @@ async function sd3Model(name: string, make: (dir: string) => Promise<void>): Pro
 describe("SD3 on diffusers' tiny SD3", () => {
   let h: Harness;
   beforeAll(async () => {
-    await sd3Model('diffusers-tiny-sd3', (dir) => symlink(path.join(FIXTURES, 'diffusers-tiny-sd3'), dir).catch(() => undefined));
+    await sd3Model('diffusers-tiny-sd3', (dir) =>
+      symlink(path.join(FIXTURES, 'diffusers-tiny-sd3'), dir).catch(() => undefined),
+    );
     h = await startHarness({ KILN_SD3_MODEL: 'diffusers-tiny-sd3', KILN_ALLOW_ANY_RESOLUTION: '1' });
   });
   afterAll(() => h?.stop());
@@ -61,7 +63,9 @@ describe("SD3 on diffusers' tiny SD3", () => {
     const reply = await postJson(`${h.url}/generate/sd3`, body(txt2img));
     expect(reply.status, reply.text).toBe(200);
     expect(reply.json.images[0].seed).toBe(42);
-    expect(await maxPixelDiff(Buffer.from(reply.json.images[0].image_b64, 'base64'), await referencePng(txt2img))).toBeLessThanOrEqual(1);
+    expect(
+      await maxPixelDiff(Buffer.from(reply.json.images[0].image_b64, 'base64'), await referencePng(txt2img)),
+    ).toBeLessThanOrEqual(1);
   });
 
   it('image-to-image with init_image and strength through the API equals diffusers within 1/255', async () => {
@@ -72,7 +76,9 @@ describe("SD3 on diffusers' tiny SD3", () => {
       strength: img2img.strength,
     });
     expect(reply.status, reply.text).toBe(200);
-    expect(await maxPixelDiff(Buffer.from(reply.json.images[0].image_b64, 'base64'), await referencePng(img2img))).toBeLessThanOrEqual(1);
+    expect(
+      await maxPixelDiff(Buffer.from(reply.json.images[0].image_b64, 'base64'), await referencePng(img2img)),
+    ).toBeLessThanOrEqual(1);
   });
 
   it('kiln render recognises the SD3 folder and equals diffusers within 1/255', async () => {
@@ -80,9 +86,26 @@ describe("SD3 on diffusers' tiny SD3", () => {
     try {
       const c = txt2img;
       await run(process.execPath, [
-        KILN, 'render', '--model', path.join(FIXTURES, 'diffusers-tiny-sd3'), '--prompt', c.prompt,
-        '--seed', String(c.seeds[0]), '--steps', String(c.num_inference_steps), '--cfg-scale', String(c.guidance_scale),
-        '--width', String(c.width), '--height', String(c.height), '--image-encoding', 'png', '--out', out,
+        KILN,
+        'render',
+        '--model',
+        path.join(FIXTURES, 'diffusers-tiny-sd3'),
+        '--prompt',
+        c.prompt,
+        '--seed',
+        String(c.seeds[0]),
+        '--steps',
+        String(c.num_inference_steps),
+        '--cfg-scale',
+        String(c.guidance_scale),
+        '--width',
+        String(c.width),
+        '--height',
+        String(c.height),
+        '--image-encoding',
+        'png',
+        '--out',
+        out,
       ]);
       expect(await maxPixelDiff(await readFile(path.join(out, '0.png')), await referencePng(c))).toBeLessThanOrEqual(1);
       const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
@@ -118,10 +141,17 @@ describe('SD3 at its default size on the testkit tiny SD3', () => {
   afterAll(() => h?.stop());
 
   it('renders two 1024×1024 images, each equal to its seed rendered alone', async () => {
-    const batch = await postJson(`${h.url}/generate/sd3`, { prompt: 'a lighthouse at dusk', num_images: 2, seed: [1, 2], steps: 4 });
+    const batch = await postJson(`${h.url}/generate/sd3`, {
+      prompt: 'a lighthouse at dusk',
+      num_images: 2,
+      seed: [1, 2],
+      steps: 4,
+    });
     expect(batch.status, batch.text).toBe(200);
     expect(batch.json.images.map((i: any) => i.seed)).toEqual([1, 2]);
-    const decoded = await Promise.all(batch.json.images.map((i: any) => decodeToRgb(Buffer.from(i.image_b64, 'base64'))));
+    const decoded = await Promise.all(
+      batch.json.images.map((i: any) => decodeToRgb(Buffer.from(i.image_b64, 'base64'))),
+    );
     for (const image of decoded) expect([image.width, image.height]).toEqual([1024, 1024]);
 
     const alone = await postJson(`${h.url}/generate/sd3`, { prompt: 'a lighthouse at dusk', seed: 2, steps: 4 });

@@ -52,7 +52,12 @@ export interface Reply {
 
 /** HTTP as a client with one API key (or none). */
 export function client(baseUrl: string, token?: string) {
-  const send = async (method: string, pathname: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
+  const send = async (
+    method: string,
+    pathname: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply> => {
     const res = await fetch(`${baseUrl}${pathname}`, {
       method,
       headers: {
@@ -73,7 +78,8 @@ export function client(baseUrl: string, token?: string) {
   };
   return {
     get: (pathname: string, headers?: Record<string, string>) => send('GET', pathname, undefined, headers),
-    post: (pathname: string, body?: unknown, headers?: Record<string, string>) => send('POST', pathname, body ?? {}, headers),
+    post: (pathname: string, body?: unknown, headers?: Record<string, string>) =>
+      send('POST', pathname, body ?? {}, headers),
     send,
   };
 }

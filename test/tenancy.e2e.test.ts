@@ -64,7 +64,9 @@ describe('tenant isolation', () => {
     // One resource of acme per kind of id; a new kind of endpoint must be added here.
     const resources: Record<string, string> = { jobs: acmeJob, requests: acmeJob, responses: acmeJob };
     if (doc.paths['/v1/batches']?.post) {
-      const batch = await acme.post('/v1/batches', { requests: [{ custom_id: 'one', url: '/generate/sd', body: smallRequest({ seed: 9 }) }] });
+      const batch = await acme.post('/v1/batches', {
+        requests: [{ custom_id: 'one', url: '/generate/sd', body: smallRequest({ seed: 9 }) }],
+      });
       expect(batch.status, batch.text).toBe(201);
       resources.batches = batch.json.id;
     }
@@ -82,12 +84,20 @@ describe('tenant isolation', () => {
     const templates = Object.keys(doc.paths).filter((p) => p.startsWith('/v1/') && p.includes('{'));
     expect(templates.filter((t) => !resources[t.split('/')[2]!])).toEqual([]);
     expect(templates).toEqual(
-      expect.arrayContaining(['/v1/jobs/{id}', '/v1/jobs/{id}/images/{index}', '/v1/requests/{id}', '/v1/responses/{id}', '/v1/jobs/{id}/cancel']),
+      expect.arrayContaining([
+        '/v1/jobs/{id}',
+        '/v1/jobs/{id}/images/{index}',
+        '/v1/requests/{id}',
+        '/v1/responses/{id}',
+        '/v1/jobs/{id}/cancel',
+      ]),
     );
     let walked = 0;
     for (const template of templates) {
       const id = resources[template.split('/')[2]!]!;
-      for (const method of Object.keys(doc.paths[template]).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))) {
+      for (const method of Object.keys(doc.paths[template]).filter((m) =>
+        ['get', 'post', 'put', 'patch', 'delete'].includes(m),
+      )) {
         const send = (c: Client, resourceId: string) =>
           c.send(
             method.toUpperCase(),
@@ -99,7 +109,9 @@ describe('tenant isolation', () => {
         expect(foreign.status, `${method} ${template} as another tenant`).toBe(404);
         expect(foreign.json?.error?.code).toBe('not_found');
         // Indistinguishable from an id that does not exist, apart from the id in the message.
-        expect(foreign.json.error.message.replace(id, 'ID')).toBe(missing.json.error.message.replace('no-such-id', 'ID'));
+        expect(foreign.json.error.message.replace(id, 'ID')).toBe(
+          missing.json.error.message.replace('no-such-id', 'ID'),
+        );
         if (method === 'get') expect((await send(acme, id)).status, `${method} ${template} as the owner`).toBe(200);
         walked++;
       }
@@ -117,11 +129,11 @@ describe('tenant isolation', () => {
     }
   });
 
-  it('a second key of the same tenant sees the tenant\'s jobs', async () => {
+  it("a second key of the same tenant sees the tenant's jobs", async () => {
     expect((await acmeOther.get(`/v1/jobs/${acmeJob}`)).status).toBe(200);
   });
 
-  it('lists only the caller\'s tenant\'s jobs, with or without filters', async () => {
+  it("lists only the caller's tenant's jobs, with or without filters", async () => {
     const g = await globex.post('/generate/sd', smallRequest({ seed: 4 }), ASYNC);
     expect(g.status).toBe(201);
     for (const query of ['', '?status=completed', '?status=queued,running,completed', `?batch_id=b1`]) {
@@ -204,7 +216,10 @@ describe('local mode (no keys file)', () => {
     try {
       await pollUntil(async () => (/local mode/.test(output) ? true : undefined), 30_000);
       expect(output).toMatch(/loopback only/);
-      const lines = output.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const lines = output
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       const listening = lines.find((l) => typeof l.url === 'string');
       expect(listening.url).toBe(`http://127.0.0.1:${port}`);
       // Not reachable on the machine's other addresses.

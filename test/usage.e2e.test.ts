@@ -38,10 +38,14 @@ const usageOf = async (c: Client, keyId: string) => {
 };
 
 const waitForStatus = (c: Client, id: string, status: string, timeoutMs = 60_000) =>
-  pollUntil(async () => {
-    const job = (await c.get(`/v1/jobs/${id}`)).json;
-    return job.status === status ? job : undefined;
-  }, timeoutMs, 50);
+  pollUntil(
+    async () => {
+      const job = (await c.get(`/v1/jobs/${id}`)).json;
+      return job.status === status ? job : undefined;
+    },
+    timeoutMs,
+    50,
+  );
 
 async function withWorker<T>(fn: (worker: RenderWorker) => Promise<T>): Promise<T> {
   const worker = await startRenderWorker({ config: h.config, logger: createLogger('test', 'silent') });
@@ -55,7 +59,10 @@ async function withWorker<T>(fn: (worker: RenderWorker) => Promise<T>): Promise<
 describe('usage', () => {
   it('counts a completed job once: jobs, images, steps, megapixel-steps and worker-seconds', async () => {
     await withWorker(async () => {
-      const done = await api.post('/generate/sd', smallRequest({ num_images: 2, steps: 4, width: 64, height: 128, seed: [1, 2] }));
+      const done = await api.post(
+        '/generate/sd',
+        smallRequest({ num_images: 2, steps: 4, width: 64, height: 128, seed: [1, 2] }),
+      );
       expect(done.status, done.text).toBe(200);
     });
     const totals = await usageOf(api, 'meter');
@@ -84,7 +91,11 @@ describe('usage', () => {
 
       const retried = await other.post('/generate/sd', smallRequest({ seed: 8, steps: 3 }), ASYNC);
       const id = retried.json.response_id;
-      await pollUntil(async () => ((await other.get(`/v1/jobs/${id}`)).json.attempts_made >= 1 ? true : undefined), 30_000, 20);
+      await pollUntil(
+        async () => ((await other.get(`/v1/jobs/${id}`)).json.attempts_made >= 1 ? true : undefined),
+        30_000,
+        20,
+      );
       await rm(blocker);
       const completed = await waitForStatus(other, id, 'completed');
       expect(completed.attempts_made).toBeGreaterThanOrEqual(1);
@@ -111,10 +122,14 @@ describe('usage', () => {
     try {
       const accepted = await api.post('/generate/sd', smallRequest({ steps: 150, seed: 11 }), ASYNC);
       const id = accepted.json.response_id;
-      await pollUntil(async () => {
-        const job = (await api.get(`/v1/jobs/${id}`)).json;
-        return job.status === 'running' && job.progress.step >= 3 ? true : undefined;
-      }, 60_000, 20);
+      await pollUntil(
+        async () => {
+          const job = (await api.get(`/v1/jobs/${id}`)).json;
+          return job.status === 'running' && job.progress.step >= 3 ? true : undefined;
+        },
+        60_000,
+        20,
+      );
       child.kill('SIGKILL');
       await withWorker(() => waitForStatus(api, id, 'completed', 120_000));
     } finally {
@@ -129,12 +144,20 @@ describe('usage', () => {
   it('counts a canceled running job as canceled, with the worker time it used and no images', async () => {
     const before = await usageOf(api, 'meter');
     await withWorker(async () => {
-      const accepted = await api.post('/generate/sd', smallRequest({ steps: 200, width: 512, height: 512, seed: 12 }), ASYNC);
+      const accepted = await api.post(
+        '/generate/sd',
+        smallRequest({ steps: 200, width: 512, height: 512, seed: 12 }),
+        ASYNC,
+      );
       const id = accepted.json.response_id;
-      await pollUntil(async () => {
-        const job = (await api.get(`/v1/jobs/${id}`)).json;
-        return job.status === 'running' && job.progress.step >= 1 ? true : undefined;
-      }, 60_000, 20);
+      await pollUntil(
+        async () => {
+          const job = (await api.get(`/v1/jobs/${id}`)).json;
+          return job.status === 'running' && job.progress.step >= 1 ? true : undefined;
+        },
+        60_000,
+        20,
+      );
       expect((await api.post(`/v1/jobs/${id}/cancel`)).status).toBe(202);
       await waitForStatus(api, id, 'canceled', 30_000);
     });

@@ -39,7 +39,13 @@ export async function startReceiver(): Promise<Receiver> {
       const n = (seen.get(path) ?? 0) + 1;
       seen.set(path, n);
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-      const record: Received = { path, headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now(), answered: 0 };
+      const record: Received = {
+        path,
+        headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+        answered: 0,
+      };
       received.push(record);
       const behavior = behaviors.get(path) ?? {};
       if ('hang' in behavior) {
@@ -67,7 +73,8 @@ export async function startReceiver(): Promise<Receiver> {
     async waitFor(path, count, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (at(path).length < count) {
-        if (Date.now() > deadline) throw new Error(`receiver: ${at(path).length} of ${count} requests to ${path} within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`receiver: ${at(path).length} of ${count} requests to ${path} within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 50));
       }
       return at(path);

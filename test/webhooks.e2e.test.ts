@@ -16,7 +16,15 @@ import { startReceiver, type Receiver } from './webhook-receiver.js';
 
 const SECRET = generateWebhookSecret();
 const BASE_MS = 200;
-const small = (extra: Record<string, unknown> = {}) => ({ prompt: 'a hook', width: 64, height: 64, steps: 2, seed: 3, image_encoding: 'png', ...extra });
+const small = (extra: Record<string, unknown> = {}) => ({
+  prompt: 'a hook',
+  width: 64,
+  height: 64,
+  steps: 2,
+  seed: 3,
+  image_encoding: 'png',
+  ...extra,
+});
 const ASYNC = { 'X-OctoAI-Async': '1' };
 
 let h: Harness;
@@ -90,7 +98,11 @@ describe('webhook delivery (Standard Webhooks, real receiver)', () => {
     expect(log.id).toBe(jobId);
     expect(log.deliveries).toHaveLength(1);
     const [delivery] = log.deliveries;
-    expect(delivery).toMatchObject({ webhook_id: delivered.headers['webhook-id'], type: 'job.completed', url: `${rx.url}/flaky` });
+    expect(delivery).toMatchObject({
+      webhook_id: delivered.headers['webhook-id'],
+      type: 'job.completed',
+      url: `${rx.url}/flaky`,
+    });
     expect(delivery.attempts.map((a: any) => [a.attempt, a.status_code, a.error])).toEqual([
       [1, 500, null],
       [2, 500, null],
@@ -108,11 +120,20 @@ describe('webhook delivery (Standard Webhooks, real receiver)', () => {
   it('sends started, progress (at most 2 per second) and completed, in that order', async () => {
     const accepted = await postJson(
       `${h.url}/generate/sd`,
-      small({ steps: 200, width: 384, height: 384, webhook_url: `${rx.url}/all`, webhook_events: ['started', 'progress', 'completed'] }),
+      small({
+        steps: 200,
+        width: 384,
+        height: 384,
+        webhook_url: `${rx.url}/all`,
+        webhook_events: ['started', 'progress', 'completed'],
+      }),
       ASYNC,
     );
     const jobId = accepted.json.response_id;
-    await pollUntil(async () => (rx.at('/all').some((r) => bodyOf(r).type === 'job.completed') ? true : undefined), 60_000);
+    await pollUntil(
+      async () => (rx.at('/all').some((r) => bodyOf(r).type === 'job.completed') ? true : undefined),
+      60_000,
+    );
     const events = rx
       .at('/all')
       .map((r) => verifier().verify(r.body, r.headers) as any)
@@ -137,7 +158,11 @@ describe('webhook delivery (Standard Webhooks, real receiver)', () => {
   it('sends failed only when the job has failed for good, not on an attempt that is retried', async () => {
     const accepted = await postJson(
       `${h.url}/generate/sd`,
-      small({ checkpoint: 'broken', webhook_url: `${rx.url}/fails`, webhook_events: ['started', 'failed', 'completed'] }),
+      small({
+        checkpoint: 'broken',
+        webhook_url: `${rx.url}/fails`,
+        webhook_events: ['started', 'failed', 'completed'],
+      }),
       ASYNC,
     );
     const jobId = accepted.json.response_id;
@@ -156,12 +181,19 @@ describe('webhook delivery (Standard Webhooks, real receiver)', () => {
   it('sends canceled for a job canceled while it waits', async () => {
     // keep the worker busy so that the next job waits
     const blocker = await postJson(`${h.url}/generate/sd`, small({ steps: 150 }), ASYNC);
-    const accepted = await postJson(`${h.url}/generate/sd`, small({ webhook_url: `${rx.url}/canceled`, webhook_events: ['canceled', 'completed'] }), ASYNC);
+    const accepted = await postJson(
+      `${h.url}/generate/sd`,
+      small({ webhook_url: `${rx.url}/canceled`, webhook_events: ['canceled', 'completed'] }),
+      ASYNC,
+    );
     const jobId = accepted.json.response_id;
     const canceled = await postJson(`${h.url}/v1/jobs/${jobId}/cancel`, {});
     expect(canceled.status, canceled.text).toBe(200);
     const [message] = await rx.waitFor('/canceled', 1);
-    expect(verifier().verify(message.body, message.headers)).toMatchObject({ type: 'job.canceled', data: { id: jobId, status: 'canceled' } });
+    expect(verifier().verify(message.body, message.headers)).toMatchObject({
+      type: 'job.canceled',
+      data: { id: jobId, status: 'canceled' },
+    });
     await postJson(`${h.url}/v1/jobs/${blocker.json.response_id}/cancel`, {});
   });
 
@@ -179,7 +211,11 @@ describe('webhook delivery (Standard Webhooks, real receiver)', () => {
       const d = (await getJson(`${h.url}/v1/jobs/${hung.json.response_id}/webhooks`)).json.deliveries[0];
       return d?.attempts.length ? d : undefined;
     });
-    expect(hungLog.attempts[0]).toMatchObject({ attempt: 1, status_code: null, error: expect.stringMatching(/timeout after 700 ms/) });
+    expect(hungLog.attempts[0]).toMatchObject({
+      attempt: 1,
+      status_code: null,
+      error: expect.stringMatching(/timeout after 700 ms/),
+    });
     expect(hungLog.attempts[0].duration_ms).toBeGreaterThanOrEqual(650);
     expect(hungLog.status).toBe('pending');
   });
@@ -192,39 +228,56 @@ describe('webhook delivery (Standard Webhooks, real receiver)', () => {
 describe('webhook targets: private addresses and secrets', () => {
   let strict: Harness;
   beforeAll(async () => {
-    strict = await startHarness({ KILN_ALLOW_ANY_RESOLUTION: '1', KILN_WEBHOOK_SECRET: SECRET, KILN_WEBHOOK_BACKOFF_MS: '100' });
+    strict = await startHarness({
+      KILN_ALLOW_ANY_RESOLUTION: '1',
+      KILN_WEBHOOK_SECRET: SECRET,
+      KILN_WEBHOOK_BACKOFF_MS: '100',
+    });
   });
   afterAll(() => strict?.stop());
 
-  it.each(['http://127.0.0.1:9/x', 'http://localhost:8080/x', 'http://[::1]/x', 'http://169.254.169.254/latest', 'http://10.1.2.3/x', 'http://[::ffff:192.168.0.1]/x'])(
-    'refuses %s at submit time with 422 naming webhook_url',
-    async (url) => {
-      const res = await postJson(`${strict.url}/generate/sd`, small({ webhook_url: url }), ASYNC);
-      expect(res.status).toBe(422);
-      expect(res.json.detail[0].loc).toEqual(['body', 'webhook_url']);
-      expect(res.json.error.code).toBe('invalid_request');
-      expect(res.json.error.message).toMatch(/private|loopback/);
-    },
-  );
+  it.each([
+    'http://127.0.0.1:9/x',
+    'http://localhost:8080/x',
+    'http://[::1]/x',
+    'http://169.254.169.254/latest',
+    'http://10.1.2.3/x',
+    'http://[::ffff:192.168.0.1]/x',
+  ])('refuses %s at submit time with 422 naming webhook_url', async (url) => {
+    const res = await postJson(`${strict.url}/generate/sd`, small({ webhook_url: url }), ASYNC);
+    expect(res.status).toBe(422);
+    expect(res.json.detail[0].loc).toEqual(['body', 'webhook_url']);
+    expect(res.json.error.code).toBe('invalid_request');
+    expect(res.json.error.message).toMatch(/private|loopback/);
+  });
 
   it('checks the address again at delivery time, and does not retry a refused one', async () => {
     const redis = createRedis(strict.config.redisUrl);
     const queue = createWebhookQueue(redis, { prefix: strict.config.queuePrefix, attempts: 5, backoffMs: 100 });
     try {
-      await queue.add('job.completed', {
-        id: 'msg_direct_1',
-        url: `${rx.url}/direct`,
-        keyId: 'local',
-        type: 'job.completed',
-        subject: { kind: 'job', id: 'direct-1' },
-        body: '{"type":"job.completed"}',
-      }, { jobId: 'msg_direct_1' });
+      await queue.add(
+        'job.completed',
+        {
+          id: 'msg_direct_1',
+          url: `${rx.url}/direct`,
+          keyId: 'local',
+          type: 'job.completed',
+          subject: { kind: 'job', id: 'direct-1' },
+          body: '{"type":"job.completed"}',
+        },
+        { jobId: 'msg_direct_1' },
+      );
       const log = await pollUntil(async () => {
         const records = await readAttempts(redis, strict.config.queuePrefix, { kind: 'job', id: 'direct-1' });
         return records.some((r) => r.outcome === 'failed') ? records : undefined;
       });
       expect(log).toHaveLength(1);
-      expect(log[0]).toMatchObject({ attempt: 1, status_code: null, outcome: 'failed', error: expect.stringMatching(/^refused: .*127\.0\.0\.1/) });
+      expect(log[0]).toMatchObject({
+        attempt: 1,
+        status_code: null,
+        outcome: 'failed',
+        error: expect.stringMatching(/^refused: .*127\.0\.0\.1/),
+      });
       expect(rx.at('/direct')).toHaveLength(0);
     } finally {
       await queue.close();
@@ -233,7 +286,10 @@ describe('webhook targets: private addresses and secrets', () => {
   });
 
   it('refuses webhook_url in local mode without KILN_WEBHOOK_SECRET, naming the setting', async () => {
-    const noSecret = await startHarness({ KILN_ALLOW_ANY_RESOLUTION: '1', KILN_WEBHOOK_ALLOW_PRIVATE: '1' }, { worker: false });
+    const noSecret = await startHarness(
+      { KILN_ALLOW_ANY_RESOLUTION: '1', KILN_WEBHOOK_ALLOW_PRIVATE: '1' },
+      { worker: false },
+    );
     try {
       const res = await postJson(`${noSecret.url}/generate/sd`, small({ webhook_url: `${rx.url}/x` }), ASYNC);
       expect(res.status).toBe(422);
@@ -277,7 +333,7 @@ describe('webhooks with API keys', () => {
     await rm(keysDir, { recursive: true, force: true });
   });
 
-  it('signs with the key\'s own webhook_secret, and shows the attempts to that tenant only', async () => {
+  it("signs with the key's own webhook_secret, and shows the attempts to that tenant only", async () => {
     const a = client(keyed.url, tokens.a);
     const b = client(keyed.url, tokens.b);
     const accepted = await a.post('/generate/sd', small({ webhook_url: `${rx.url}/keyed` }), ASYNC);
@@ -286,7 +342,9 @@ describe('webhooks with API keys', () => {
     expect(new Webhook(secretA).verify(message.body, message.headers)).toMatchObject({ type: 'job.completed' });
     expect(() => new Webhook(SECRET).verify(message.body, message.headers)).toThrow();
     const id = accepted.json.response_id;
-    await pollUntil(async () => ((await a.get(`/v1/jobs/${id}/webhooks`)).json.deliveries?.[0]?.status === 'delivered' ? true : undefined));
+    await pollUntil(async () =>
+      (await a.get(`/v1/jobs/${id}/webhooks`)).json.deliveries?.[0]?.status === 'delivered' ? true : undefined,
+    );
     const other = await b.get(`/v1/jobs/${id}/webhooks`);
     expect(other.status).toBe(404);
     expect(other.json.error.code).toBe('not_found');

@@ -26,7 +26,11 @@ describe('workers survive bad input and lose no job', () => {
       expect(failed!.attemptsMade).toBe(1); // unrecoverable: not retried
       expect(JSON.parse(failed!.failedReason).code).toBe('invalid_request');
 
-      const unknownCheckpoint = await postJson(`${h.url}/generate/sd`, { prompt: 'x', steps: 1, checkpoint: 'no-such-model' });
+      const unknownCheckpoint = await postJson(`${h.url}/generate/sd`, {
+        prompt: 'x',
+        steps: 1,
+        checkpoint: 'no-such-model',
+      });
       expect(unknownCheckpoint.status).toBe(422);
       expect(unknownCheckpoint.json.error).toMatchObject({ code: 'input_rejected', field: 'checkpoint' });
 
@@ -50,18 +54,30 @@ describe('workers survive bad input and lose no job', () => {
     const child = spawn(process.execPath, [KILN_BIN, 'worker'], { env, stdio: 'ignore' });
     try {
       // Long enough to be caught mid-render by the kill below.
-      const accepted = await postJson(`${h.url}/generate/sd`, { prompt: 'long job', steps: 200, seed: 11 }, { 'X-OctoAI-Async': '1' });
+      const accepted = await postJson(
+        `${h.url}/generate/sd`,
+        { prompt: 'long job', steps: 200, seed: 11 },
+        { 'X-OctoAI-Async': '1' },
+      );
       const id = accepted.json.response_id;
-      await pollUntil(async () => ((await getJson(`${h.url}/v1/jobs/${id}`)).json.status === 'running' ? true : undefined), 60_000, 50);
+      await pollUntil(
+        async () => ((await getJson(`${h.url}/v1/jobs/${id}`)).json.status === 'running' ? true : undefined),
+        60_000,
+        50,
+      );
       child.kill('SIGKILL');
 
       const rescuer = await startRenderWorker({ config: h.config, logger: createLogger('test', 'silent') });
       try {
-        const done = await pollUntil(async () => {
-          const j = await getJson(`${h.url}/v1/jobs/${id}`);
-          expect(j.json.status).not.toBe('failed');
-          return j.json.status === 'completed' ? j.json : undefined;
-        }, 120_000, 200);
+        const done = await pollUntil(
+          async () => {
+            const j = await getJson(`${h.url}/v1/jobs/${id}`);
+            expect(j.json.status).not.toBe('failed');
+            return j.json.status === 'completed' ? j.json : undefined;
+          },
+          120_000,
+          200,
+        );
         expect(done.seeds).toEqual([11]);
         expect(done.images).toHaveLength(1);
       } finally {

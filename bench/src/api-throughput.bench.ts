@@ -33,7 +33,11 @@ async function queueAddLoop(redisUrl: string | undefined, seconds: number, loops
   const prefix = `kiln-bench-${randomBytes(4).toString('hex')}`;
   const connection = createRedis(redisUrl);
   const config = loadConfig({ KILN_QUEUE_PREFIX: prefix });
-  const queue = createRenderQueue(connection, { prefix, attempts: config.jobAttempts, retentionMs: config.resultTtlMs });
+  const queue = createRenderQueue(connection, {
+    prefix,
+    attempts: config.jobAttempts,
+    retentionMs: config.resultTtlMs,
+  });
   const parsed = parseGenerateRequest('sd15', BODY, { allowAnyResolution: true });
   if (!parsed.success) throw new Error('benchmark body does not validate');
   const jobRequest = toJobRequest(parsed.data);

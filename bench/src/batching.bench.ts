@@ -60,7 +60,8 @@ async function sweepMicroBatch(model: BenchModel, ctx: BenchContext, outDir: str
 function best(sweep: Sweep): { microBatch: number; speedup: number } {
   const base = sweep.imagesPerSecond.get(1) as number;
   let top = { microBatch: 1, speedup: 1 };
-  for (const [microBatch, ips] of sweep.imagesPerSecond) if (ips / base > top.speedup) top = { microBatch, speedup: ips / base };
+  for (const [microBatch, ips] of sweep.imagesPerSecond)
+    if (ips / base > top.speedup) top = { microBatch, speedup: ips / base };
   return top;
 }
 
@@ -80,7 +81,9 @@ export async function batchingBench(ctx: BenchContext): Promise<BenchSection> {
       const id = await generateAsync(server.url, { ...BATCH_JOB, num_images: IMAGES, seed: 10 });
       oneJobMs += Math.max(...(await watcher.all([id]))) - started;
       started = performance.now();
-      const ids = await Promise.all(Array.from({ length: IMAGES }, (_, i) => generateAsync(server.url, { ...BATCH_JOB, seed: 10 + i })));
+      const ids = await Promise.all(
+        Array.from({ length: IMAGES }, (_, i) => generateAsync(server.url, { ...BATCH_JOB, seed: 10 + i })),
+      );
       manyJobsMs += Math.max(...(await watcher.all(ids))) - started;
     }
   } finally {
@@ -131,7 +134,8 @@ export async function batchingBench(ctx: BenchContext): Promise<BenchSection> {
       `| micro-batch (images per UNet call) | ${MICRO_BATCHES.join(' | ')} |`,
       `|---|${MICRO_BATCHES.map(() => '---').join('|')}|`,
       ...sweeps.map(
-        (s) => `| ${s.model.description}: images/s | ${MICRO_BATCHES.map((m) => fmt(s.imagesPerSecond.get(m) as number, 2)).join(' | ')} |`,
+        (s) =>
+          `| ${s.model.description}: images/s | ${MICRO_BATCHES.map((m) => fmt(s.imagesPerSecond.get(m) as number, 2)).join(' | ')} |`,
       ),
     ],
   };

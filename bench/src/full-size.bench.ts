@@ -29,9 +29,13 @@ const WARMUP_STEPS = 2;
 function probe(request: KilnProbeRequest): Promise<KilnProbeResult>;
 function probe(request: BareProbeRequest): Promise<BareProbeResult>;
 async function probe(request: KilnProbeRequest | BareProbeRequest): Promise<KilnProbeResult | BareProbeResult> {
-  const { stdout } = await run(process.execPath, [path.join(BENCH_DIST, 'probes/full-size.probe.js'), JSON.stringify(request)], {
-    maxBuffer: 1 << 20,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    [path.join(BENCH_DIST, 'probes/full-size.probe.js'), JSON.stringify(request)],
+    {
+      maxBuffer: 1 << 20,
+    },
+  );
   return JSON.parse(stdout.trim().split('\n').at(-1) as string);
 }
 
@@ -46,7 +50,9 @@ export async function fullSizeBench(ctx: BenchContext, which: FullSizeOptions): 
   const fp32Dir = await ensureBenchModel(fullSizeModel(false), ctx.log);
   const fp16Dir = which.loading ? await ensureBenchModel(fullSizeModel(true), ctx.log) : undefined;
 
-  ctx.log(`full-size fp32: Kiln worker load${which.step ? ` + ${WARMUP_STEPS + measured} steps at ${STEP_SIZE}×${STEP_SIZE}` : ''}`);
+  ctx.log(
+    `full-size fp32: Kiln worker load${which.step ? ` + ${WARMUP_STEPS + measured} steps at ${STEP_SIZE}×${STEP_SIZE}` : ''}`,
+  );
   const kiln32 = await probe({
     mode: 'kiln',
     modelDir: fp32Dir,
@@ -57,7 +63,9 @@ export async function fullSizeBench(ctx: BenchContext, which: FullSizeOptions): 
     measuredSteps: measured,
     warmupRender: false,
   });
-  ctx.log(`full-size fp32: bare onnxruntime${which.step ? ` runs + options sweep at ${ctx.sweepSize}×${ctx.sweepSize}` : ''}`);
+  ctx.log(
+    `full-size fp32: bare onnxruntime${which.step ? ` runs + options sweep at ${ctx.sweepSize}×${ctx.sweepSize}` : ''}`,
+  );
   const bare32 = await probe({
     mode: 'bare',
     modelDir: fp32Dir,
@@ -70,8 +78,24 @@ export async function fullSizeBench(ctx: BenchContext, which: FullSizeOptions): 
 
   if (which.loading && fp16Dir) {
     ctx.log('full-size fp16: Kiln worker load, bare UNet session creation');
-    const kiln16 = await probe({ mode: 'kiln', modelDir: fp16Dir, provider: 'cpu', size: STEP_SIZE, renders: 0, warmupSteps: 0, measuredSteps: 0, warmupRender: false });
-    const bare16 = await probe({ mode: 'bare', modelDir: fp16Dir, provider: 'cpu', size: STEP_SIZE, warmupRuns: 0, measuredRuns: 0 });
+    const kiln16 = await probe({
+      mode: 'kiln',
+      modelDir: fp16Dir,
+      provider: 'cpu',
+      size: STEP_SIZE,
+      renders: 0,
+      warmupSteps: 0,
+      measuredSteps: 0,
+      warmupRender: false,
+    });
+    const bare16 = await probe({
+      mode: 'bare',
+      modelDir: fp16Dir,
+      provider: 'cpu',
+      size: STEP_SIZE,
+      warmupRuns: 0,
+      measuredRuns: 0,
+    });
     const rows: BenchRow[] = [];
     const lines: string[] = [
       '| precision | weights on disk (all / UNet) | cold load, 4 sessions | UNet session creation (cold) | cached session (next job) | resident after load | resident ÷ weights | resident after a 512×512 step |',
@@ -141,7 +165,10 @@ export async function fullSizeBench(ctx: BenchContext, which: FullSizeOptions): 
       '',
       '| setting | session creation s | s per UNet call | ÷ default |',
       '|---|---|---|---|',
-      ...bare32.sweep.map((s) => `| ${s.label} | ${fmt(s.createMs / 1000, 1)} | ${fmt(s.runMs / 1000, 3)} | ${fmt(s.runMs / base.runMs, 2)} |`),
+      ...bare32.sweep.map(
+        (s) =>
+          `| ${s.label} | ${fmt(s.createMs / 1000, 1)} | ${fmt(s.runMs / 1000, 3)} | ${fmt(s.runMs / base.runMs, 2)} |`,
+      ),
     ];
     sections.push({ title: `Item 6: full-size step time (CPU, ${STEP_SIZE}×${STEP_SIZE}, guidance)`, rows, lines });
   }
@@ -160,7 +187,9 @@ export async function gpuBench(ctx: BenchContext): Promise<BenchSection> {
   const modelDir = await ensureBenchModel(model, ctx.log);
   const steps = ctx.gpuSteps;
   const renders = ctx.quick ? 1 : 3;
-  ctx.log(`GPU: ${renders} renders of ${steps} steps at ${STEP_SIZE}×${STEP_SIZE} on ${ctx.provider} (${model.description})`);
+  ctx.log(
+    `GPU: ${renders} renders of ${steps} steps at ${STEP_SIZE}×${STEP_SIZE} on ${ctx.provider} (${model.description})`,
+  );
   const kiln = await probe({
     mode: 'kiln',
     modelDir,
@@ -171,12 +200,22 @@ export async function gpuBench(ctx: BenchContext): Promise<BenchSection> {
     measuredSteps: steps - WARMUP_STEPS,
     warmupRender: true,
   });
-  const bare = await probe({ mode: 'bare', modelDir, provider: ctx.provider, size: STEP_SIZE, warmupRuns: 3, measuredRuns: 10 });
+  const bare = await probe({
+    mode: 'bare',
+    modelDir,
+    provider: ctx.provider,
+    size: STEP_SIZE,
+    warmupRuns: 3,
+    measuredRuns: 10,
+  });
   const perImage = mean(kiln.renders.map((r) => r.wallMs)) / 1000;
   const kilnStep = mean(kiln.renders.flatMap((r) => r.steps));
   const bareStep = mean(bare.runsMs);
   const reference = (CUDA_A100_REFERENCE_S_PER_50_STEPS * steps) / 50;
-  const command = reproduce('gpu', `--provider ${ctx.provider} --precision ${ctx.precision}${steps === 30 ? '' : ` --gpu-steps ${steps}`}`);
+  const command = reproduce(
+    'gpu',
+    `--provider ${ctx.provider} --precision ${ctx.precision}${steps === 30 ? '' : ` --gpu-steps ${steps}`}`,
+  );
   return {
     title: `GPU: full-size SD1.5 on ${ctx.provider}`,
     rows: [

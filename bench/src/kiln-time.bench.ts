@@ -24,7 +24,8 @@ function instantSession(real: Session, output: string, shapeOf: (feeds: Feeds) =
   stub.run = async (feeds: Feeds) => {
     const dims = shapeOf(feeds);
     const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
-    for (let at = 0; at < data.length; at += pattern.length) data.set(pattern.subarray(0, Math.min(pattern.length, data.length - at)), at);
+    for (let at = 0; at < data.length; at += pattern.length)
+      data.set(pattern.subarray(0, Math.min(pattern.length, data.length - at)), at);
     stub.runCount++;
     return { [output]: { data, dims } };
   };
@@ -37,12 +38,23 @@ export function withInstantSessions(model: Sd15Model): Sd15Model {
     ...model,
     textEncoder: instantSession(model.textEncoder, model.textOutputName, (f) => [f.input_ids.dims[0], 77, textDim]),
     unet: instantSession(model.unet, 'out_sample', (f) => [f.sample.dims[0], 4, f.sample.dims[2], f.sample.dims[3]]),
-    vaeDecoder: instantSession(model.vaeDecoder, 'sample', (f) => [1, 3, f.latent_sample.dims[2] * 8, f.latent_sample.dims[3] * 8]),
+    vaeDecoder: instantSession(model.vaeDecoder, 'sample', (f) => [
+      1,
+      3,
+      f.latent_sample.dims[2] * 8,
+      f.latent_sample.dims[3] * 8,
+    ]),
     dispose: async () => undefined,
   };
 }
 
-export const KILN_TIME_SAMPLERS = ['DDIM', 'DPM_PLUS_PLUS_2M_KARRAS', 'UNI_PC', 'K_EULER_ANCESTRAL', 'DPM_PLUS_PLUS_SDE_KARRAS'];
+export const KILN_TIME_SAMPLERS = [
+  'DDIM',
+  'DPM_PLUS_PLUS_2M_KARRAS',
+  'UNI_PC',
+  'K_EULER_ANCESTRAL',
+  'DPM_PLUS_PLUS_SDE_KARRAS',
+];
 const STEPS = 20;
 
 export async function kilnTimeBench(ctx: BenchContext): Promise<BenchSection> {
@@ -103,4 +115,3 @@ export async function kilnTimeBench(ctx: BenchContext): Promise<BenchSection> {
     ],
   };
 }
-

@@ -8,7 +8,11 @@ import { REPO_ROOT } from './paths.js';
 /** Read from node_modules directly: some packages (sharp) do not export their package.json. */
 function packageVersion(name: string): string {
   try {
-    return (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
   } catch {
     return 'unknown';
   }
@@ -33,7 +37,10 @@ export interface MachineInfo {
 /** The GPUs nvidia-smi reports, if it is installed (CUDA machines); undefined otherwise. */
 function nvidiaGpus(): string | undefined {
   try {
-    const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out.trim().split('\n').join('; ') || undefined;
   } catch {
     return undefined;

@@ -40,24 +40,25 @@ const { values } = parseArgs({
   },
 });
 
-const selected = new Set<Suite>(
-  values.only ? (values.only.split(',').map((s) => s.trim()) as Suite[]) : [...SUITES],
-);
+const selected = new Set<Suite>(values.only ? (values.only.split(',').map((s) => s.trim()) as Suite[]) : [...SUITES]);
 const known: readonly string[] = [...SUITES, ...ON_REQUEST];
 for (const s of selected) {
   if (!known.includes(s)) throw new Error(`--only: unknown suite ${s}; choose from ${known.join(', ')}`);
 }
 const sweepSize = Number(values['sweep-size']);
-if (!Number.isInteger(sweepSize) || sweepSize % 8 !== 0 || sweepSize < 64) throw new Error('--sweep-size must be a multiple of 8, at least 64');
+if (!Number.isInteger(sweepSize) || sweepSize % 8 !== 0 || sweepSize < 64)
+  throw new Error('--sweep-size must be a multiple of 8, at least 64');
 const provider = values.provider as (typeof PROVIDERS)[number];
 if (!PROVIDERS.includes(provider)) throw new Error(`--provider must be one of ${PROVIDERS.join(', ')}`);
 if (values.precision !== 'fp16' && values.precision !== 'fp32') throw new Error('--precision must be fp16 or fp32');
 const gpuSteps = Number(values['gpu-steps']);
-if (!Number.isInteger(gpuSteps) || gpuSteps < 3) throw new Error('--gpu-steps must be an integer of at least 3 (2 warm-up steps are not timed)');
+if (!Number.isInteger(gpuSteps) || gpuSteps < 3)
+  throw new Error('--gpu-steps must be an integer of at least 3 (2 warm-up steps are not timed)');
 
 const started = new Date();
 const machine = describeMachine(selected.has('gpu') ? provider : undefined);
-const log = (line: string) => console.error(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const log = (line: string) =>
+  console.error(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 const ctx: BenchContext = { quick: values.quick, sweepSize, provider, precision: values.precision, gpuSteps, log };
 log(`machine: ${machine.summary}; load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
 

@@ -26,9 +26,15 @@ export const SMALL_JOB: JobSpec = {
 };
 
 /** Submits `count` async jobs at once; milliseconds from the first POST to the last completion. */
-async function burstThrough(url: string, watcher: Awaited<ReturnType<typeof watchCompletions>>, count: number): Promise<number> {
+async function burstThrough(
+  url: string,
+  watcher: Awaited<ReturnType<typeof watchCompletions>>,
+  count: number,
+): Promise<number> {
   const started = performance.now();
-  const ids = await Promise.all(Array.from({ length: count }, (_, i) => generateAsync(url, { ...SMALL_JOB, seed: 5000 + i })));
+  const ids = await Promise.all(
+    Array.from({ length: count }, (_, i) => generateAsync(url, { ...SMALL_JOB, seed: 5000 + i })),
+  );
   const finished = await watcher.all(ids);
   return Math.max(...finished) - started;
 }
@@ -135,7 +141,8 @@ export async function queueOverheadBench(ctx: BenchContext): Promise<BenchSectio
           met: pipelinedRatio >= 0.9,
           shortfall: fmt(0.9 - pipelinedRatio, 3),
           why: throughputWhy(pipelinedTotal),
-          basis: 'the same burst on a worker taking two jobs at once (renders take turns; encode/store overlap the next render)',
+          basis:
+            'the same burst on a worker taking two jobs at once (renders take turns; encode/store overlap the next render)',
           command: reproduce('queue'),
         },
       ],

@@ -16,7 +16,10 @@ export interface JobSpec {
 }
 
 /** A synchronous `POST /generate/sd`: resolves once the images are in the response, with the worker's render time. */
-export async function generateSync(url: string, body: JobSpec & { seed: number }): Promise<{ predictionTimeMs: number }> {
+export async function generateSync(
+  url: string,
+  body: JobSpec & { seed: number },
+): Promise<{ predictionTimeMs: number }> {
   const res = await fetch(`${url}/generate/sd`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -37,7 +40,8 @@ export async function generateAsync(url: string, body: JobSpec & { seed: number 
     body: JSON.stringify(body),
   });
   const json = (await res.json()) as { response_id?: string };
-  if (res.status !== 201 || !json.response_id) throw new Error(`async POST answered ${res.status}: ${JSON.stringify(json)}`);
+  if (res.status !== 201 || !json.response_id)
+    throw new Error(`async POST answered ${res.status}: ${JSON.stringify(json)}`);
   return json.response_id;
 }
 

@@ -41,7 +41,11 @@ const escapeCell = (text: string) => text.replace(/\|/g, '\\|');
 export function missedGoals(rows: readonly BenchRow[]): string[] {
   const missed = rows.filter((r) => r.met === false);
   if (missed.length === 0) return ['Every goal is met in this run.'];
-  return ['Goals missed in this run:', '', ...missed.map((r) => `- **${r.id}** (${r.what}, goal ${r.goal}): ${verdict(r)}. ${r.why ?? ''}`.trimEnd())];
+  return [
+    'Goals missed in this run:',
+    '',
+    ...missed.map((r) => `- **${r.id}** (${r.what}, goal ${r.goal}): ${verdict(r)}. ${r.why ?? ''}`.trimEnd()),
+  ];
 }
 
 export function markdownTable(rows: readonly BenchRow[]): string {
@@ -76,8 +80,14 @@ export function consoleTable(rows: readonly BenchRow[]): string {
 
 /** The generated blocks of docs/benchmarks.md; everything outside them is written by people. */
 export const DOC_MARKERS = {
-  results: ['<!-- bench:results:start (written by npm run bench; edits here are overwritten) -->', '<!-- bench:results:end -->'],
-  gpu: ['<!-- bench:gpu:start (written by npm run bench -- --only gpu; edits here are overwritten) -->', '<!-- bench:gpu:end -->'],
+  results: [
+    '<!-- bench:results:start (written by npm run bench; edits here are overwritten) -->',
+    '<!-- bench:results:end -->',
+  ],
+  gpu: [
+    '<!-- bench:gpu:start (written by npm run bench -- --only gpu; edits here are overwritten) -->',
+    '<!-- bench:gpu:end -->',
+  ],
 } as const;
 
 /** `doc` with the text between a pair of markers replaced by `body` (the pair appended when missing). */

@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { KeyRing, KeysFileError } from './auth.js';
 
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
-const key = (id: string, tenant: string, token: string, extra: object = {}) => ({ id, tenant, token_sha256: sha(token), ...extra });
+const key = (id: string, tenant: string, token: string, extra: object = {}) => ({
+  id,
+  tenant,
+  token_sha256: sha(token),
+  ...extra,
+});
 
 function keysFile(content: unknown): string {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'kiln-auth-')), 'keys.json');
@@ -23,7 +28,12 @@ function replace(file: string, content: unknown): void {
 describe('KeyRing', () => {
   it('finds a key by its bearer token, and only by it', () => {
     const ring = new KeyRing(keysFile({ keys: [key('k1', 'acme', 'secret-1', { rate_limit_per_minute: 60 })] }));
-    expect(ring.find('secret-1')).toMatchObject({ id: 'k1', tenant: 'acme', lane: 'interactive', rate_limit_per_minute: 60 });
+    expect(ring.find('secret-1')).toMatchObject({
+      id: 'k1',
+      tenant: 'acme',
+      lane: 'interactive',
+      rate_limit_per_minute: 60,
+    });
     expect(ring.find('secret-2')).toBeUndefined();
     expect(ring.find('')).toBeUndefined();
     expect(ring.byId('k1')?.tenant).toBe('acme');
@@ -54,9 +64,13 @@ describe('KeyRing', () => {
 
   it('refuses to start with an invalid file, naming the problem', () => {
     expect(() => new KeyRing(keysFile('not json'))).toThrow(KeysFileError);
-    expect(() => new KeyRing(keysFile({ keys: [{ id: 'k1', tenant: 'acme', token_sha256: 'abc' }] }))).toThrow(/keys\.0\.token_sha256/);
+    expect(() => new KeyRing(keysFile({ keys: [{ id: 'k1', tenant: 'acme', token_sha256: 'abc' }] }))).toThrow(
+      /keys\.0\.token_sha256/,
+    );
     expect(() => new KeyRing(keysFile({ keys: [key('k1', 'a:b', 't')] }))).toThrow(/keys\.0\.tenant/);
-    expect(() => new KeyRing(keysFile({ keys: [key('k1', 'acme', 't'), key('k1', 'acme', 'u')] }))).toThrow(/duplicate key id k1/);
+    expect(() => new KeyRing(keysFile({ keys: [key('k1', 'acme', 't'), key('k1', 'acme', 'u')] }))).toThrow(
+      /duplicate key id k1/,
+    );
     expect(() => new KeyRing(keysFile({ keys: [key('k1', 'acme', 't', { lane: 'fast' })] }))).toThrow(/lane/);
   });
 });

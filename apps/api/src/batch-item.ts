@@ -48,7 +48,9 @@ export type Staged = StagedItem | StagedError;
 /** The resubmission key of an item: the same custom_id, endpoint and (normalized) body. */
 export function itemHash(customId: string, url: string, request: GenerateRequest): string {
   const { family: _family, ...fields } = request;
-  return createHash('sha256').update(`${customId}\n${url}\n${canonicalJson(fields)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${customId}\n${url}\n${canonicalJson(fields)}`)
+    .digest('hex');
 }
 
 /** Validation details of the item envelope: `loc` starts inside the item (`["url"]`, `["body"]`). */
@@ -70,29 +72,51 @@ export class BatchItemValidator {
   }
 
   async validate(raw: RawBatchItem): Promise<Staged> {
-    const fail = (customId: string | null, error: ItemError): StagedError => ({ kind: 'error', i: raw.index, line: raw.line, custom_id: customId, error });
+    const fail = (customId: string | null, error: ItemError): StagedError => ({
+      kind: 'error',
+      i: raw.index,
+      line: raw.line,
+      custom_id: customId,
+      error,
+    });
     let value: unknown;
     try {
       value = JSON.parse(raw.text);
     } catch (err) {
-      return fail(null, { code: 'invalid_request', message: `line ${raw.line} is not valid JSON: ${(err as Error).message}` });
+      return fail(null, {
+        code: 'invalid_request',
+        message: `line ${raw.line} is not valid JSON: ${(err as Error).message}`,
+      });
     }
-    const looseId = value && typeof value === 'object' && typeof (value as { custom_id?: unknown }).custom_id === 'string' ? (value as { custom_id: string }).custom_id : null;
+    const looseId =
+      value && typeof value === 'object' && typeof (value as { custom_id?: unknown }).custom_id === 'string'
+        ? (value as { custom_id: string }).custom_id
+        : null;
 
     const item = batchItemSchema.safeParse(value);
     if (!item.success) {
       const body = toValidationErrorBody(item.error, value);
       const detail = itemDetails(body.detail);
-      return fail(looseId, { code: 'invalid_request', message: `line ${raw.line}: ${detail[0]?.loc.join('.') || 'item'}: ${detail[0]?.msg}`, detail });
+      return fail(looseId, {
+        code: 'invalid_request',
+        message: `line ${raw.line}: ${detail[0]?.loc.join('.') || 'item'}: ${detail[0]?.msg}`,
+        detail,
+      });
     }
     const { custom_id: customId, url, body } = item.data;
     const firstLine = this.seen.get(customId);
     if (firstLine !== undefined) {
-      return fail(customId, { code: 'invalid_request', message: `line ${raw.line}: custom_id ${JSON.stringify(customId)} is already used on line ${firstLine}` });
+      return fail(customId, {
+        code: 'invalid_request',
+        message: `line ${raw.line}: custom_id ${JSON.stringify(customId)} is already used on line ${firstLine}`,
+      });
     }
     this.seen.set(customId, raw.line);
     if (body.custom_id !== undefined && body.custom_id !== customId) {
-      return fail(customId, { code: 'invalid_request', message: `line ${raw.line}: body.custom_id differs from the item's custom_id` });
+      return fail(customId, {
+        code: 'invalid_request',
+        message: `line ${raw.line}: body.custom_id differs from the item's custom_id`,
+      });
     }
     const jobId = randomUUID();
     try {
@@ -111,7 +135,9 @@ export class BatchItemValidator {
       };
     } catch (err) {
       if (!(err instanceof KilnError)) throw err;
-      const detail = err.validation ?? (err.field ? [{ loc: ['body', err.field], msg: err.message, type: 'value_error' }] : undefined);
+      const detail =
+        err.validation ??
+        (err.field ? [{ loc: ['body', err.field], msg: err.message, type: 'value_error' }] : undefined);
       return fail(customId, { code: err.code, message: `line ${raw.line}: ${err.message}`, ...(detail && { detail }) });
     }
   }

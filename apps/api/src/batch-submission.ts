@@ -11,13 +11,27 @@
  *    (max_queued_jobs, job index). Memory stays at one chunk whatever the batch size.
  */
 import { randomUUID } from 'node:crypto';
-import { CANCELED, KilnError, batchWebhookOptionsSchema, encodeFailure, isCanceledReason, toValidationErrorBody, type ErrorCode } from '@kiln/contracts';
+import {
+  CANCELED,
+  KilnError,
+  batchWebhookOptionsSchema,
+  encodeFailure,
+  isCanceledReason,
+  toValidationErrorBody,
+  type ErrorCode,
+} from '@kiln/contracts';
 import { cancelJob, itemOutcome } from '@kiln/jobs';
 import type { RenderJob } from '@kiln/queue';
 import type { BatchItemEntry } from '@kiln/state';
 import { jobSnapshot, type JobSnapshot } from '@kiln/webhooks';
 import type { Caller } from './auth.js';
-import { BatchBodyError, BatchItemTooLargeError, readJsonEnvelope, readJsonLines, type RawBatchItem } from './batch-body-reader.js';
+import {
+  BatchBodyError,
+  BatchItemTooLargeError,
+  readJsonEnvelope,
+  readJsonLines,
+  type RawBatchItem,
+} from './batch-body-reader.js';
 import { BatchItemValidator, type Staged, type StagedError, type StagedItem } from './batch-item.js';
 import type { ApiDeps } from './deps.js';
 import { admitJobs } from './job-admission.js';
@@ -44,16 +58,18 @@ export interface SubmittedBatch {
   errors: Array<{ index: number; line: number; custom_id: string | null; error: StagedError['error'] }>;
 }
 
-
 /** Batch webhook options: query (JSONL) or envelope members (JSON), validated like a request's. */
 async function batchWebhook(deps: ApiDeps, caller: Caller, raw: Record<string, unknown>) {
   const parsed = batchWebhookOptionsSchema.safeParse(raw);
   if (!parsed.success) {
     const body = toValidationErrorBody(parsed.error, raw);
-    throw new KilnError('invalid_request', body.error.message, { field: String(body.detail[0]?.loc[1] ?? 'webhook_url') });
+    throw new KilnError('invalid_request', body.error.message, {
+      field: String(body.detail[0]?.loc[1] ?? 'webhook_url'),
+    });
   }
   const { webhook_url: url, webhook_events: events } = parsed.data;
-  if (events !== undefined && url === undefined) throw new KilnError('invalid_request', 'webhook_events needs webhook_url', { field: 'webhook_events' });
+  if (events !== undefined && url === undefined)
+    throw new KilnError('invalid_request', 'webhook_events needs webhook_url', { field: 'webhook_events' });
   await assertWebhookTarget(deps, caller, url);
   return { webhookUrl: url, webhookEvents: url === undefined ? [] : [...new Set(events ?? ['completed'])] };
 }
@@ -62,7 +78,13 @@ export async function submitBatch(deps: ApiDeps, caller: Caller, upload: BatchUp
   const { batches } = deps.jobs;
   const batchId = randomUUID();
   const webhook = await batchWebhook(deps, caller, upload.query);
-  await batches.create({ id: batchId, tenant: caller.tenant, keyId: caller.keyId, ...webhook, baseUrl: upload.baseUrl });
+  await batches.create({
+    id: batchId,
+    tenant: caller.tenant,
+    keyId: caller.keyId,
+    ...webhook,
+    baseUrl: upload.baseUrl,
+  });
 
   // ── phase 1: read, validate, stage ───────────────────────────────────────────────────────
   const validator = new BatchItemValidator(deps, batchId, upload.baseUrl, caller);
@@ -79,11 +101,15 @@ export async function submitBatch(deps: ApiDeps, caller: Caller, upload: BatchUp
     for await (const raw of items) {
       total++;
       if (total > deps.config.batchMaxItems) {
-        throw new KilnError('payload_too_large', `a batch holds at most ${deps.config.batchMaxItems} items (KILN_BATCH_MAX_ITEMS)`);
+        throw new KilnError(
+          'payload_too_large',
+          `a batch holds at most ${deps.config.batchMaxItems} items (KILN_BATCH_MAX_ITEMS)`,
+        );
       }
       const entry = await validator.validate(raw);
       if (entry.kind === 'item') valid++;
-      else if (errors.length < MAX_ERRORS_IN_ANSWER) errors.push({ index: entry.i, line: entry.line, custom_id: entry.custom_id, error: entry.error });
+      else if (errors.length < MAX_ERRORS_IN_ANSWER)
+        errors.push({ index: entry.i, line: entry.line, custom_id: entry.custom_id, error: entry.error });
       staged.push(entry);
       if (staged.length >= CHUNK) {
         await batches.stage(batchId, staged);
@@ -95,21 +121,36 @@ export async function submitBatch(deps: ApiDeps, caller: Caller, upload: BatchUp
     if (upload.format === 'json') {
       const { requests: _requests, ...members } = envelope;
       const unknown = Object.keys(members).filter((k) => k !== 'webhook_url' && k !== 'webhook_events');
-      if (unknown.length > 0) throw new KilnError('invalid_request', `unknown member ${JSON.stringify(unknown[0])} in the batch`, { field: unknown[0] });
+      if (unknown.length > 0)
+        throw new KilnError('invalid_request', `unknown member ${JSON.stringify(unknown[0])} in the batch`, {
+          field: unknown[0],
+        });
       if (members.webhook_url !== undefined || members.webhook_events !== undefined) {
-        if (webhook.webhookUrl !== undefined) throw new KilnError('invalid_request', 'give webhook_url in the body or in the query, not both', { field: 'webhook_url' });
+        if (webhook.webhookUrl !== undefined)
+          throw new KilnError('invalid_request', 'give webhook_url in the body or in the query, not both', {
+            field: 'webhook_url',
+          });
         const fromBody = await batchWebhook(deps, caller, members);
-        await deps.redis.hset(batches.key(batchId), { webhook_url: fromBody.webhookUrl ?? '', webhook_events: JSON.stringify(fromBody.webhookEvents) });
+        await deps.redis.hset(batches.key(batchId), {
+          webhook_url: fromBody.webhookUrl ?? '',
+          webhook_events: JSON.stringify(fromBody.webhookEvents),
+        });
       }
     }
     if (total === 0) throw new KilnError('invalid_request', 'the batch has no items');
     if (valid === 0) {
-      throw new KilnError('invalid_request', `none of the ${total} items is valid; the first: ${errors[0]?.error.message}`, { details: { errors } });
+      throw new KilnError(
+        'invalid_request',
+        `none of the ${total} items is valid; the first: ${errors[0]?.error.message}`,
+        { details: { errors } },
+      );
     }
   } catch (err) {
     await batches.discard(batchId, caller.tenant);
-    if (err instanceof BatchBodyError) throw new KilnError('invalid_request', `${err.message} (for JSONL, send Content-Type: application/x-ndjson)`);
-    if (err instanceof BatchItemTooLargeError) throw new KilnError('payload_too_large', `${err.message} (KILN_MAX_BODY_BYTES per item)`);
+    if (err instanceof BatchBodyError)
+      throw new KilnError('invalid_request', `${err.message} (for JSONL, send Content-Type: application/x-ndjson)`);
+    if (err instanceof BatchItemTooLargeError)
+      throw new KilnError('payload_too_large', `${err.message} (KILN_MAX_BODY_BYTES per item)`);
     throw err;
   }
   await batches.setCounts(batchId, { total, valid, invalid: total - valid });
@@ -130,7 +171,8 @@ export async function submitBatch(deps: ApiDeps, caller: Caller, upload: BatchUp
     await batches.discard(batchId, caller.tenant);
     throw queueFull;
   }
-  if (refusedLate > 0) await batches.setCounts(batchId, { valid: valid - refusedLate, invalid: total - valid + refusedLate });
+  if (refusedLate > 0)
+    await batches.setCounts(batchId, { valid: valid - refusedLate, invalid: total - valid + refusedLate });
   const finished = await batches.markEnqueued(batchId);
   await deps.jobs.lifecycle.afterItemEnd(batchId, finished);
   if ((await batches.status(batchId)) === 'canceling') await cancelBatchItems(deps, batchId);
@@ -144,7 +186,11 @@ interface ChunkOutcome {
 }
 
 /** What an earlier job of the same custom_id and body can do for a resubmitted item. */
-async function reusable(deps: ApiDeps, tenant: string, jobId: string | null): Promise<{ job: RenderJob; state: string } | undefined> {
+async function reusable(
+  deps: ApiDeps,
+  tenant: string,
+  jobId: string | null,
+): Promise<{ job: RenderJob; state: string } | undefined> {
   if (!jobId) return undefined;
   const job = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
   if (!job || job.data.tenant !== tenant) return undefined;
@@ -162,7 +208,10 @@ async function enqueueChunk(
 ): Promise<ChunkOutcome> {
   const { batches, fair, lifecycle } = deps.jobs;
   const items = chunk.filter((s): s is StagedItem => s.kind === 'item');
-  const earlier = await batches.lookupIndex(caller.tenant, items.map((s) => s.hash));
+  const earlier = await batches.lookupIndex(
+    caller.tenant,
+    items.map((s) => s.hash),
+  );
   const reuse = new Map<string, { job: RenderJob; state: string }>();
   await Promise.all(
     items.map(async (s, k) => {
@@ -177,18 +226,25 @@ async function enqueueChunk(
     refused.push({ index: s.i, line: s.line, custom_id: s.custom_id, error: { code, message } });
 
   if (fresh.length > 0 && !queueFull) {
-    const tags = await fair.assign(caller.tenant, fresh.map((s) => s.cost));
+    const tags = await fair.assign(
+      caller.tenant,
+      fresh.map((s) => s.cost),
+    );
     const tagged = fresh.map((s, k) => ({ item: s, ...tags[k] }));
     const submittedAt = Date.now();
     const add = (group: typeof tagged) =>
-      admitJobs(deps, caller, group.map(({ item }) => ({ jobId: item.job_id, createdAt: submittedAt, batchId })), () =>
-        deps.queue.addBulk(
-          group.map(({ item, tag, priority }) => ({
-            name: item.job.family,
-            data: { ...item.job, submittedAt, fairTag: tag },
-            opts: { jobId: item.job_id, priority },
-          })),
-        ),
+      admitJobs(
+        deps,
+        caller,
+        group.map(({ item }) => ({ jobId: item.job_id, createdAt: submittedAt, batchId })),
+        () =>
+          deps.queue.addBulk(
+            group.map(({ item, tag, priority }) => ({
+              name: item.job.family,
+              data: { ...item.job, submittedAt, fairTag: tag },
+              opts: { jobId: item.job_id, priority },
+            })),
+          ),
       );
     // The key's max_queued_jobs may take only part of the chunk: admit what fits (halving down to
     // one item at the boundary), refuse the rest with queue_full.
@@ -207,9 +263,14 @@ async function enqueueChunk(
       }
     };
     await admit(tagged);
-    await batches.writeIndex(caller.tenant, admitted.map((s) => ({ hash: s.hash, jobId: s.job_id })));
+    await batches.writeIndex(
+      caller.tenant,
+      admitted.map((s) => ({ hash: s.hash, jobId: s.job_id })),
+    );
     const admittedIds = new Set(admitted.map((s) => s.job_id));
-    for (const s of fresh) if (!admittedIds.has(s.job_id)) refuse(s, 'queue_full', `not queued: ${(queueFull as KilnError | undefined)?.message}`);
+    for (const s of fresh)
+      if (!admittedIds.has(s.job_id))
+        refuse(s, 'queue_full', `not queued: ${(queueFull as KilnError | undefined)?.message}`);
     fresh = admitted;
   } else if (queueFull) {
     for (const s of fresh) refuse(s, 'queue_full', `not queued: ${queueFull.message}`);
@@ -223,7 +284,8 @@ async function enqueueChunk(
     const refusal = refusedByIndex.get(s.i);
     if (refusal) return { i: s.i, line: s.line, custom_id: s.custom_id, error: refusal.error };
     const earlierJob = reuse.get(s.job_id);
-    if (earlierJob) return { i: s.i, line: s.line, custom_id: s.custom_id, job_id: earlierJob.job.id as string, reused: true };
+    if (earlierJob)
+      return { i: s.i, line: s.line, custom_id: s.custom_id, job_id: earlierJob.job.id as string, reused: true };
     return { i: s.i, line: s.line, custom_id: s.custom_id, job_id: s.job_id };
   });
   await batches.appendItems(batchId, entries);
@@ -238,7 +300,8 @@ async function enqueueChunk(
       const now = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
       const nowState = now ? await now.getState() : 'unknown';
       if (!now || (nowState !== 'completed' && nowState !== 'failed')) continue;
-      const status = nowState === 'completed' ? 'completed' : isCanceledReason(now.failedReason) ? 'canceled' : 'failed';
+      const status =
+        nowState === 'completed' ? 'completed' : isCanceledReason(now.failedReason) ? 'canceled' : 'failed';
       const counted = await batches.recordEnd(batchId, jobId, status, itemOutcome(jobSnapshot(now), status));
       await lifecycle.afterItemEnd(batchId, counted);
       continue;
@@ -249,7 +312,9 @@ async function enqueueChunk(
   await batches.incrementReused(batchId, reuse.size);
   // Inputs stored for items that reuse an earlier job are not needed.
   await Promise.all(
-    items.filter((s) => !freshIds.has(s.job_id) && Object.keys(s.job.inputs).length > 0).map((s) => deps.store.delete(`inputs/${s.job_id}`)),
+    items
+      .filter((s) => !freshIds.has(s.job_id) && Object.keys(s.job.inputs).length > 0)
+      .map((s) => deps.store.delete(`inputs/${s.job_id}`)),
   );
   return { queueFull, refused };
 }
@@ -265,7 +330,10 @@ export async function cancelBatchItems(deps: ApiDeps, batchId: string): Promise<
     const entries = await batches.items(batchId, offset, CHUNK);
     if (entries.length === 0) break;
     const withJobs = entries.filter((e): e is BatchItemEntry & { job_id: string } => e.job_id !== undefined);
-    const ended = await batches.endedAmong(batchId, withJobs.map((e) => e.job_id));
+    const ended = await batches.endedAmong(
+      batchId,
+      withJobs.map((e) => e.job_id),
+    );
     const open = withJobs.filter((_e, k) => !ended[k]);
     for (let k = 0; k < open.length; k += CANCEL_CONCURRENCY) {
       await Promise.all(
@@ -273,8 +341,14 @@ export async function cancelBatchItems(deps: ApiDeps, batchId: string): Promise<
           if (entry.reused) {
             const job = (await deps.queue.getJob(entry.job_id)) as RenderJob | undefined;
             if (!job) return;
-            const canceled: JobSnapshot = { ...jobSnapshot(job), failedReason: encodeFailure({ ...CANCELED, message: 'the batch was canceled' }) };
-            await lifecycle.afterItemEnd(batchId, await batches.recordEnd(batchId, entry.job_id, 'canceled', itemOutcome(canceled, 'canceled')));
+            const canceled: JobSnapshot = {
+              ...jobSnapshot(job),
+              failedReason: encodeFailure({ ...CANCELED, message: 'the batch was canceled' }),
+            };
+            await lifecycle.afterItemEnd(
+              batchId,
+              await batches.recordEnd(batchId, entry.job_id, 'canceled', itemOutcome(canceled, 'canceled')),
+            );
             return;
           }
           // waiting: its end is recorded now; running: its worker ends it and reports; finished: already counted

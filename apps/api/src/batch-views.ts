@@ -9,7 +9,11 @@ export function batchDocument(batch: BatchRecord, running: number, baseUrl: stri
     object: 'batch' as const,
     status: batch.status,
     counts: batchCounts(batch, running),
-    progress: { done, total: batch.valid, fraction: batch.valid > 0 ? Math.round((done / batch.valid) * 10_000) / 10_000 : 1 },
+    progress: {
+      done,
+      total: batch.valid,
+      fraction: batch.valid > 0 ? Math.round((done / batch.valid) * 10_000) / 10_000 : 1,
+    },
     created_at: batch.createdAt,
     finished_at: batch.finishedAt,
     canceled_at: batch.canceledAt,

@@ -19,14 +19,19 @@ export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 
 /** A bad header: the FastAPI 422 shape with `loc: ["header", …]`. */
 const headerError = (header: string, message: string) =>
-  new KilnError('invalid_request', message, { validation: [{ loc: ['header', header.toLowerCase()], msg: message, type: 'value_error' }] });
+  new KilnError('invalid_request', message, {
+    validation: [{ loc: ['header', header.toLowerCase()], msg: message, type: 'value_error' }],
+  });
 
 /** The request's Idempotency-Key, or undefined; 422 when it is empty or too long. */
 export function idempotencyKeyOf(req: Request): string | undefined {
   const key = req.get(IDEMPOTENCY_HEADER);
   if (key === undefined) return undefined;
   if (key.trim().length === 0 || key.length > IDEMPOTENCY_KEY_MAX_LENGTH) {
-    throw headerError(IDEMPOTENCY_HEADER, `${IDEMPOTENCY_HEADER} must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} characters`);
+    throw headerError(
+      IDEMPOTENCY_HEADER,
+      `${IDEMPOTENCY_HEADER} must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} characters`,
+    );
   }
   return key;
 }
@@ -59,7 +64,10 @@ export async function createOnce(
     return outcome;
   } catch (err) {
     if (err instanceof IdempotencyConflictError) {
-      throw new KilnError('conflict', err.message, { details: { reason: err.reason }, ...(err.reason === 'in_progress' && { retryAfterSeconds: 1 }) });
+      throw new KilnError('conflict', err.message, {
+        details: { reason: err.reason },
+        ...(err.reason === 'in_progress' && { retryAfterSeconds: 1 }),
+      });
     }
     throw err;
   }

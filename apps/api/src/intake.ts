@@ -62,7 +62,9 @@ export class Intake {
       throw new KilnError('invalid_request', parsed.body.error.message, { validation: parsed.body.detail });
     }
     if (!(await this.available(family))) {
-      throw new KilnError('model_unavailable', `no ${FAMILY_LABEL[family]} model is configured on this server`, { retryAfterSeconds: 60 });
+      throw new KilnError('model_unavailable', `no ${FAMILY_LABEL[family]} model is configured on this server`, {
+        retryAfterSeconds: 60,
+      });
     }
     await this.deps.memory.assertFits(parsed.data);
     if (parsed.data.webhook_url !== undefined) await this.checkWebhook(parsed.data.webhook_url);
@@ -92,7 +94,9 @@ export class Intake {
       keyId: this.caller.keyId,
       submittedAt: Date.now(),
       baseUrl: origin.baseUrl,
-      ...(request.webhook_url !== undefined && { webhook: { url: request.webhook_url, events: request.webhook_events ?? ['completed'] } }),
+      ...(request.webhook_url !== undefined && {
+        webhook: { url: request.webhook_url, events: request.webhook_events ?? ['completed'] },
+      }),
       ...(request.custom_id !== undefined && { customId: request.custom_id }),
       ...(origin.batchId !== undefined && { batchId: origin.batchId }),
       ...(origin.fairTag !== undefined && { fairTag: origin.fairTag }),

@@ -41,7 +41,8 @@ export async function admitJobs<T>(
   try {
     result = await enqueue();
   } catch (err) {
-    if (caller.maxQueuedJobs !== undefined) await releaseOpenJobs(deps.redis, deps.config.queuePrefix, caller.keyId, jobIds).catch(() => undefined);
+    if (caller.maxQueuedJobs !== undefined)
+      await releaseOpenJobs(deps.redis, deps.config.queuePrefix, caller.keyId, jobIds).catch(() => undefined);
     throw err;
   }
   await indexJobs(

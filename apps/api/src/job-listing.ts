@@ -21,7 +21,6 @@ export interface JobListQuery {
   cursor?: string;
 }
 
-
 export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuery, baseUrl: string) {
   const keys = stateKeys(deps.config.queuePrefix);
   const indexKey = query.batchId ? keys.batchJobs(caller.tenant, query.batchId) : keys.tenantJobs(caller.tenant);
@@ -36,7 +35,9 @@ export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuer
   let chunk: JobCursor[] = [];
 
   const takeChunk = async (): Promise<boolean> => {
-    const jobs = await Promise.all(chunk.map((entry) => deps.queue.getJob(entry.jobId) as Promise<RenderJob | undefined>));
+    const jobs = await Promise.all(
+      chunk.map((entry) => deps.queue.getJob(entry.jobId) as Promise<RenderJob | undefined>),
+    );
     const statuses = await Promise.all(jobs.map((job) => (job && wanted ? statusOf(job) : undefined)));
     for (const [i, entry] of chunk.entries()) {
       const job = jobs[i];

@@ -40,7 +40,12 @@ export function progressOf(job: RenderJob): RenderJobProgress {
   const p = job.progress as Partial<RenderJobProgress> | number;
   const total = job.data.request.steps;
   if (typeof p === 'object' && p) {
-    return { step: p.step ?? 0, totalSteps: p.totalSteps ?? total, imagesDone: p.imagesDone ?? 0, numImages: p.numImages ?? job.data.seeds.length };
+    return {
+      step: p.step ?? 0,
+      totalSteps: p.totalSteps ?? total,
+      imagesDone: p.imagesDone ?? 0,
+      numImages: p.numImages ?? job.data.seeds.length,
+    };
   }
   return { step: 0, totalSteps: total, imagesDone: 0, numImages: job.data.seeds.length };
 }
@@ -64,11 +69,14 @@ export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQue
     },
     queue_position: status === 'queued' ? await queuePosition(redis, queue, job.id as string) : null,
     attempts_made: job.attemptsMade,
-    cancel_requested: status === 'running' ? await isCancelRequested(redis, queue.opts.prefix ?? 'bull', job.id as string) : false,
+    cancel_requested:
+      status === 'running' ? await isCancelRequested(redis, queue.opts.prefix ?? 'bull', job.id as string) : false,
     created_at: iso(job.timestamp),
     started_at: iso(job.processedOn),
     finished_at: iso(job.finishedOn),
-    error: failure ? { code: failure.code, message: failure.message, ...(failure.field && { field: failure.field }) } : null,
+    error: failure
+      ? { code: failure.code, message: failure.message, ...(failure.field && { field: failure.field }) }
+      : null,
     seeds: job.data.seeds,
     prediction_time_ms: result?.predictionTimeMs ?? null,
     assets: result?.assets ?? null,

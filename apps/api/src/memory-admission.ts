@@ -41,7 +41,9 @@ export class MemoryAdmission {
       promptChunks: Math.max(promptChunksAtMost(request.prompt), promptChunksAtMost(request.negative_prompt ?? '')),
       encodesImage: request.init_image !== undefined,
     };
-    const fits = capacities.some((c) => chooseMicroBatch(c.profile, { ...shape, vaeTileLatent: c.vaeTileLatent }, c.budgetBytes) > 0);
+    const fits = capacities.some(
+      (c) => chooseMicroBatch(c.profile, { ...shape, vaeTileLatent: c.vaeTileLatent }, c.budgetBytes) > 0,
+    );
     if (fits) return;
     const largest = capacities.reduce((a, b) => (b.budgetBytes > a.budgetBytes ? b : a));
     const needed = estimateWorkerPeak(largest.profile, { ...shape, vaeTileLatent: largest.vaeTileLatent }).totalBytes;

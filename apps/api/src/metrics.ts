@@ -21,7 +21,12 @@ interface MetricValue {
 }
 
 /** A metric whose values are computed at scrape time (prom-client's `registerMetric` contract). */
-function computed(name: string, help: string, type: 'gauge' | 'counter' | 'histogram', values: () => Promise<MetricValue[]>): Metric {
+function computed(
+  name: string,
+  help: string,
+  type: 'gauge' | 'counter' | 'histogram',
+  values: () => Promise<MetricValue[]>,
+): Metric {
   return {
     name,
     help,
@@ -65,7 +70,9 @@ export function createMetricsRegistry(deps: Pick<ApiDeps, 'redis' | 'queue' | 'c
     }),
   );
   registry.registerMetric(
-    computed('kiln_workers', 'Render workers connected to the queue.', 'gauge', async () => [{ value: (await snapshot()).workers }]),
+    computed('kiln_workers', 'Render workers connected to the queue.', 'gauge', async () => [
+      { value: (await snapshot()).workers },
+    ]),
   );
   registry.registerMetric(
     computed(
@@ -80,8 +87,12 @@ export function createMetricsRegistry(deps: Pick<ApiDeps, 'redis' | 'queue' | 'c
     ),
   );
   registry.registerMetric(
-    computed('kiln_job_attempts_total', 'Job attempts that ended, by outcome (a retried job has several).', 'counter', async () =>
-      Object.entries((await snapshot()).fleet.attempts).map(([outcome, value]) => ({ labels: { outcome }, value })),
+    computed(
+      'kiln_job_attempts_total',
+      'Job attempts that ended, by outcome (a retried job has several).',
+      'counter',
+      async () =>
+        Object.entries((await snapshot()).fleet.attempts).map(([outcome, value]) => ({ labels: { outcome }, value })),
     ),
   );
   registry.registerMetric(
@@ -90,8 +101,11 @@ export function createMetricsRegistry(deps: Pick<ApiDeps, 'redis' | 'queue' | 'c
     ),
   );
   registry.registerMetric(
-    computed('kiln_step_duration_seconds', 'Time of one denoising step (one UNet pass over a micro-batch).', 'histogram', async () =>
-      histogramValues('kiln_step_duration_seconds', (await snapshot()).fleet.stepSeconds),
+    computed(
+      'kiln_step_duration_seconds',
+      'Time of one denoising step (one UNet pass over a micro-batch).',
+      'histogram',
+      async () => histogramValues('kiln_step_duration_seconds', (await snapshot()).fleet.stepSeconds),
     ),
   );
   registry.registerMetric(

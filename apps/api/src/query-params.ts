@@ -3,7 +3,9 @@ import { KilnError } from '@kiln/contracts';
 
 export class QueryValidationError extends KilnError {
   constructor(param: string, message: string) {
-    super('invalid_request', `${param}: ${message}`, { validation: [{ loc: ['query', param], msg: `${param}: ${message}`, type: 'value_error' }] });
+    super('invalid_request', `${param}: ${message}`, {
+      validation: [{ loc: ['query', param], msg: `${param}: ${message}`, type: 'value_error' }],
+    });
   }
 }
 
@@ -17,10 +19,17 @@ export function queryString(query: Record<string, unknown>, name: string): strin
 }
 
 /** An integer parameter within [min, max], or `fallback` when absent. */
-export function queryInt(query: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+export function queryInt(
+  query: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const text = queryString(query, name);
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new QueryValidationError(name, `must be an integer from ${min} to ${max}`);
+  if (!/^\d+$/.test(text) || n < min || n > max)
+    throw new QueryValidationError(name, `must be an integer from ${min} to ${max}`);
   return n;
 }

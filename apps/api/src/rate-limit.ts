@@ -22,9 +22,13 @@ export function rateLimit(deps: Pick<ApiDeps, 'redis' | 'config'>) {
       if (!decision.allowed) {
         const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
         return next(
-          new KilnError('rate_limited', `key ${caller.keyId} is over its limit of ${limit} requests per minute; retry in ${seconds} s`, {
-            retryAfterSeconds: seconds,
-          }),
+          new KilnError(
+            'rate_limited',
+            `key ${caller.keyId} is over its limit of ${limit} requests per minute; retry in ${seconds} s`,
+            {
+              retryAfterSeconds: seconds,
+            },
+          ),
         );
       }
       next();

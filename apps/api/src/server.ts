@@ -19,7 +19,13 @@ export interface ApiServer {
 }
 
 /** Opens Redis, the queue and storage, and listens on the configured host and port. */
-export async function startApi({ config, logger }: { config: Readonly<KilnConfig>; logger: Logger }): Promise<ApiServer> {
+export async function startApi({
+  config,
+  logger,
+}: {
+  config: Readonly<KilnConfig>;
+  logger: Logger;
+}): Promise<ApiServer> {
   const redis = createRedis(config.redisUrl, failFastRedisOptions(config));
   await untilReady(redis);
   const jobs = createJobServices(redis, config, logger);
@@ -34,7 +40,9 @@ export async function startApi({ config, logger }: { config: Readonly<KilnConfig
     queueEvents,
     store: new FileStore(config.dataDir),
     keys: config.keysFile
-      ? new KeyRing(config.keysFile, (err) => logger.error({ err: err.message }, 'keys file not reloaded; the last good keys stay in use'))
+      ? new KeyRing(config.keysFile, (err) =>
+          logger.error({ err: err.message }, 'keys file not reloaded; the last good keys stay in use'),
+        )
       : undefined,
     models: new ModelCatalog(config),
     jobs,

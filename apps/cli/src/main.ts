@@ -18,8 +18,8 @@ program
   .requiredOption('--out <dir>', 'output folder')
   .requiredOption('--prompt <text>')
   .option('--negative-prompt <text>')
-  .option('--prompt-2 <text>', 'SD3: the second text encoder\'s prompt')
-  .option('--negative-prompt-2 <text>', 'SD3: the second text encoder\'s negative prompt')
+  .option('--prompt-2 <text>', "SD3: the second text encoder's prompt")
+  .option('--negative-prompt-2 <text>', "SD3: the second text encoder's negative prompt")
   .option('--style-preset <name>', 'a named prompt template (GET /v1/style-presets lists them)')
   .addOption(new Option('--sampler <name>').choices([...SD15_SAMPLERS, ...SD3_SAMPLERS]))
   .option('--cfg-scale <n>')
@@ -43,12 +43,18 @@ program
   .option('--textual-inversions <file-or-name=trigger,...>')
   .option('--clip-skip <n>')
   .option('--micro-batch <n>', 'images per UNet call', '4')
-  .addOption(new Option('--rng <source>', 'cpu = torch CPU generator (diffusers), nv = A1111 NV (CUDA randn)').choices(['cpu', 'nv']).default('cpu'))
+  .addOption(
+    new Option('--rng <source>', 'cpu = torch CPU generator (diffusers), nv = A1111 NV (CUDA randn)')
+      .choices(['cpu', 'nv'])
+      .default('cpu'),
+  )
   .action(renderCommand);
 
 program
   .command('batch <file>')
-  .description('submit a .jsonl or .csv file to a running Kiln and download the images into a dataset folder (resumable)')
+  .description(
+    'submit a .jsonl or .csv file to a running Kiln and download the images into a dataset folder (resumable)',
+  )
   .requiredOption('--out <dir>', 'dataset folder: images/ and manifest.jsonl')
   .option('--url <url>', 'the Kiln API (else KILN_URL, else http://127.0.0.1:8080)')
   .option('--api-key <key>', 'API key, sent as Authorization: Bearer (else KILN_API_KEY)')
@@ -69,7 +75,9 @@ program
 const models = program.command('models').description('model folders');
 models
   .command('make-tiny <dir>')
-  .description('write a random-weight model in the diffusers ONNX layout (tiny, or real SD dimensions with --full-size)')
+  .description(
+    'write a random-weight model in the diffusers ONNX layout (tiny, or real SD dimensions with --full-size)',
+  )
   .option('--family <family>', 'sd15 or sd3', 'sd15')
   .option('--full-size', 'real SD1.5 dimensions, for benchmarks (~3.4 GB fp32)')
   .option('--fp16', 'float16 weights and I/O')

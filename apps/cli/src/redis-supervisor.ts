@@ -23,9 +23,13 @@ function installRedisServer(logger: Logger): boolean {
   }
   logger.warn('redis-server is not installed: installing the Debian package redis-server');
   const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  const install = spawnSync('env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-qq', 'redis-server'], {
-    stdio: 'inherit',
-  });
+  const install = spawnSync(
+    'env',
+    ['DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-qq', 'redis-server'],
+    {
+      stdio: 'inherit',
+    },
+  );
   return update.status === 0 && install.status === 0;
 }
 
@@ -46,7 +50,9 @@ export async function ensureRedis(redisUrl: string | undefined, dataDir: string,
   }
   if (await pingRedis(DEFAULT_REDIS_URL)) return { url: DEFAULT_REDIS_URL, stop: noop };
   if (!hasRedisServer() && !installRedisServer(logger)) {
-    throw new Error('no Redis answers on 127.0.0.1:6379 and redis-server is not installed: `sudo apt-get install redis-server`, or set REDIS_URL');
+    throw new Error(
+      'no Redis answers on 127.0.0.1:6379 and redis-server is not installed: `sudo apt-get install redis-server`, or set REDIS_URL',
+    );
   }
   const dir = path.join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
@@ -54,7 +60,20 @@ export async function ensureRedis(redisUrl: string | undefined, dataDir: string,
   // AOF on and noeviction: a queue must never lose or evict jobs.
   const child = spawn(
     'redis-server',
-    ['--bind', '127.0.0.1', '--port', '6379', '--dir', dir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--save', ''],
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '6379',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+    ],
     { stdio: 'ignore', detached: false },
   );
   if (!(await waitFor(DEFAULT_REDIS_URL, 10_000))) {

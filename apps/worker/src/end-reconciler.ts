@@ -23,7 +23,12 @@ export interface EndReconcilerOptions {
   window?: number;
 }
 
-export async function reconcileEnds(queue: RenderQueue, lifecycle: JobLifecycle, settleMs: number, window: number): Promise<number> {
+export async function reconcileEnds(
+  queue: RenderQueue,
+  lifecycle: JobLifecycle,
+  settleMs: number,
+  window: number,
+): Promise<number> {
   const now = Date.now();
   let replayed = 0;
   for (const state of ['completed', 'failed'] as const) {

@@ -19,7 +19,11 @@ async function readInput(store: FileStore, field: JobImageField, key: string): P
     throw err; // an I/O failure: the job is retried
   }
   if (!bytes) {
-    throw new RenderInputError('input_rejected', `${field} is no longer in storage (retention ended); submit the request again`, field);
+    throw new RenderInputError(
+      'input_rejected',
+      `${field} is no longer in storage (retention ended); submit the request again`,
+      field,
+    );
   }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -34,7 +34,12 @@ export function isFinalFailure(job: RenderJob, err: Error): boolean {
 
 export function startJobEvents(
   worker: Worker<RenderJobData, RenderJobResult>,
-  { config, logger, commands, jobs }: { config: Readonly<KilnConfig>; logger: Logger; commands: Redis; jobs: JobServices },
+  {
+    config,
+    logger,
+    commands,
+    jobs,
+  }: { config: Readonly<KilnConfig>; logger: Logger; commands: Redis; jobs: JobServices },
 ): JobEvents {
   const { lifecycle, fair } = jobs;
   const delivery = startWebhookWorker({ config, logger, commands });
@@ -65,7 +70,8 @@ export function startJobEvents(
     try {
       const moved = await fair.rebase(async (jobId, base) => {
         const job = (await Job.fromId(worker, jobId)) as RenderJob | undefined;
-        if (job?.data.fairTag !== undefined) await job.changePriority({ priority: fairPriority(job.data.fairTag, base) });
+        if (job?.data.fairTag !== undefined)
+          await job.changePriority({ priority: fairPriority(job.data.fairTag, base) });
       }, worker.toKey('prioritized'));
       logger.info({ moved }, 'fair-share clock rebased');
     } finally {

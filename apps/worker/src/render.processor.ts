@@ -60,19 +60,29 @@ function readJob(job: RenderJob): RenderJobData {
 function modelDirFor(config: Readonly<KilnConfig>, job: RenderJobData, local?: LocalAssets): string {
   if (local?.checkpointDir) return local.checkpointDir;
   if (job.family === 'sd3') {
-    if (!config.sd3Model) throw unrecoverable('model_unavailable', 'no SD3 model is configured on this worker (KILN_SD3_MODEL)');
+    if (!config.sd3Model)
+      throw unrecoverable('model_unavailable', 'no SD3 model is configured on this worker (KILN_SD3_MODEL)');
     return path.join(config.modelsDir, config.sd3Model);
   }
   const { checkpoint } = job.request;
   if (checkpoint === undefined) return path.join(config.modelsDir, config.sd15Model);
   const dir = path.join(config.modelsDir, checkpoint);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(checkpoint) || !existsSync(path.join(dir, 'model_index.json'))) {
-    throw unrecoverable('input_rejected', `no checkpoint named ${JSON.stringify(checkpoint)} is installed`, 'checkpoint');
+    throw unrecoverable(
+      'input_rejected',
+      `no checkpoint named ${JSON.stringify(checkpoint)} is installed`,
+      'checkpoint',
+    );
   }
   return dir;
 }
 
-async function storeImages(jobId: string, result: RenderResult, encoding: 'png' | 'jpeg', store: FileStore): Promise<StoredImage[]> {
+async function storeImages(
+  jobId: string,
+  result: RenderResult,
+  encoding: 'png' | 'jpeg',
+  store: FileStore,
+): Promise<StoredImage[]> {
   return Promise.all(
     result.images.map(async (image, index) => {
       const stored = { index, seed: image.seed, contentType: CONTENT_TYPES[encoding], safetyScore: image.safetyScore };
@@ -154,7 +164,11 @@ export function createRenderProcessor({ config, store, thread, logger, assetCach
       model: (data.family === 'sd15' && data.assets?.checkpoint?.name) || path.basename(modelDir),
       ...(report && { assets: report }),
     };
-    await store.putJson(resultManifestKey(jobId), { ...output, seeds: data.seeds, request: recordableRequest(data.request) });
+    await store.putJson(resultManifestKey(jobId), {
+      ...output,
+      seeds: data.seeds,
+      request: recordableRequest(data.request),
+    });
     logger.info({ jobId, images: images.length, ms: Math.round(predictionTimeMs) }, 'render finished');
     return output;
   };

@@ -123,8 +123,18 @@ function float16Bits(value: number): number {
 function tensorFor(session: ort.InferenceSession, name: string, data: Float32Array, dims: number[]): ort.Tensor {
   const meta = session.inputMetadata.find((m) => m.name === name);
   const type = meta && meta.isTensor ? meta.type : 'float32';
-  if (type === 'float16') return new ort.Tensor('float16', Uint16Array.from(data, (v) => float16Bits(v)), dims);
-  if (type === 'int64') return new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(Math.round(v))), dims);
+  if (type === 'float16')
+    return new ort.Tensor(
+      'float16',
+      Uint16Array.from(data, (v) => float16Bits(v)),
+      dims,
+    );
+  if (type === 'int64')
+    return new ort.Tensor(
+      'int64',
+      BigInt64Array.from(data, (v) => BigInt(Math.round(v))),
+      dims,
+    );
   return new ort.Tensor('float32', data, dims);
 }
 
@@ -179,7 +189,12 @@ async function bareProbe(r: BareProbeRequest): Promise<BareProbeResult> {
       sweep.push({ label, createMs: v.createMs, runMs: timed.reduce((a, b) => a + b, 0) / timed.length });
     }
   }
-  return { createMs: main.createMs, runsMs: main.runsMs.slice(r.warmupRuns), firstRunsMs: main.runsMs.slice(0, r.warmupRuns), sweep };
+  return {
+    createMs: main.createMs,
+    runsMs: main.runsMs.slice(r.warmupRuns),
+    firstRunsMs: main.runsMs.slice(0, r.warmupRuns),
+    sweep,
+  };
 }
 
 const request = JSON.parse(process.argv[2] ?? '{}') as KilnProbeRequest | BareProbeRequest;

@@ -40,7 +40,7 @@ const webhookFields = {
     .url({ protocol: /^https?$/ })
     .max(REQUEST_LIMITS.webhookUrlMaxChars)
     .optional()
-    .describe('Receives the batch\'s events (Standard Webhooks signatures). With JSONL, pass it as a query parameter.'),
+    .describe("Receives the batch's events (Standard Webhooks signatures). With JSONL, pass it as a query parameter."),
   webhook_events: z
     .array(z.enum(BATCH_WEBHOOK_EVENTS))
     .min(1)
@@ -50,7 +50,7 @@ const webhookFields = {
       description:
         'Batch events to send: `started` (first item started), `progress` (items ended; at most 2 per second), ' +
         '`completed` (every item ended: `batch.completed` with `results_url`), `canceled` (a canceled batch ended). ' +
-        'Per-item events come from each item body\'s own `webhook_url`. With JSONL, a comma-separated query parameter.',
+        "Per-item events come from each item body's own `webhook_url`. With JSONL, a comma-separated query parameter.",
     }),
 };
 
@@ -73,9 +73,13 @@ export const batchItemErrorSchema = z
   .object({
     index: z.int().min(0).describe('0-based position of the item in the upload.'),
     line: z.int().min(1).describe('1-based line of the body where the item starts.'),
-    custom_id: z.string().nullable().describe('The item\'s custom_id, when it could be read.'),
+    custom_id: z.string().nullable().describe("The item's custom_id, when it could be read."),
     error: errorInfoSchema
-      .extend({ detail: validationErrorBodySchema.shape.detail.optional().describe('Validation failures, FastAPI shape, `loc` inside the item.') })
+      .extend({
+        detail: validationErrorBodySchema.shape.detail
+          .optional()
+          .describe('Validation failures, FastAPI shape, `loc` inside the item.'),
+      })
       .describe('Why the item was refused.'),
   })
   .meta({ title: 'BatchItemError', description: 'An item that was not queued; the other items go on.' });
@@ -118,7 +122,7 @@ export const batchSchema = z
     errors: z
       .array(batchItemErrorSchema)
       .optional()
-      .describe('In the submission\'s answer only: the refused items (first 1000; all of them are in the results).'),
+      .describe("In the submission's answer only: the refused items (first 1000; all of them are in the results)."),
   })
   .meta({ title: 'Batch', description: 'A batch: counts by state and progress.' });
 
@@ -143,8 +147,11 @@ export const batchResultLineSchema = z
       }),
     ),
     model: z.string().nullable().describe('The model folder that rendered it.'),
-    reused: z.boolean().describe('Answered by an earlier submission\'s job.'),
-    finished_at: z.iso.datetime({ offset: true }).nullable().describe('When the item ended (for this batch); null before.'),
+    reused: z.boolean().describe("Answered by an earlier submission's job."),
+    finished_at: z.iso
+      .datetime({ offset: true })
+      .nullable()
+      .describe('When the item ended (for this batch); null before.'),
     error: errorInfoSchema.extend({ detail: z.unknown().optional() }).nullable(),
   })
   .meta({ title: 'BatchResultLine', description: 'One item of a batch and what became of it.' });
@@ -155,4 +162,4 @@ export type BatchResultLine = z.output<typeof batchResultLineSchema>;
 /** The body of `GET /v1/batches`. */
 export const batchListSchema = z
   .object({ batches: z.array(batchSchema) })
-  .meta({ title: 'BatchList', description: 'The caller\'s batches, newest first (at most `limit`).' });
+  .meta({ title: 'BatchList', description: "The caller's batches, newest first (at most `limit`)." });

@@ -57,7 +57,12 @@ const FIELD_CASES: Case[] = [
   bad('prompt not a string', { prompt: 42 }, ['prompt'], 'string_type'),
   ok('empty negative_prompt', { negative_prompt: '' }),
   ok('negative_prompt of 10000 chars', { negative_prompt: 'n'.repeat(10_000) }),
-  bad('negative_prompt of 10001 chars', { negative_prompt: 'n'.repeat(10_001) }, ['negative_prompt'], 'string_too_long'),
+  bad(
+    'negative_prompt of 10001 chars',
+    { negative_prompt: 'n'.repeat(10_001) },
+    ['negative_prompt'],
+    'string_too_long',
+  ),
   bad('negative_prompt not a string', { negative_prompt: ['x'] }, ['negative_prompt'], 'string_type'),
 
   ok('cfg_scale just above 0', { cfg_scale: 1e-6 }),
@@ -114,7 +119,9 @@ const FIELD_CASES: Case[] = [
   bad('mask_image without init_image', { mask_image: IMG }, ['mask_image'], 'value_error'),
   bad('empty mask_image', { init_image: IMG, mask_image: '' }, ['mask_image'], 'string_too_short'),
   ok('outpainting with init_image and mask_image', { init_image: IMG, mask_image: IMG, outpainting: true }, ['sd15']),
-  bad('outpainting on SD3', { init_image: IMG, mask_image: IMG, outpainting: true }, ['outpainting'], 'value_error', ['sd3']),
+  bad('outpainting on SD3', { init_image: IMG, mask_image: IMG, outpainting: true }, ['outpainting'], 'value_error', [
+    'sd3',
+  ]),
   ok('outpainting false alone', { outpainting: false }),
   bad('outpainting without mask_image', { init_image: IMG, outpainting: true }, ['outpainting'], 'value_error'),
   bad('outpainting alone', { outpainting: true }, ['outpainting'], 'value_error'),
@@ -140,8 +147,20 @@ const FIELD_CASES: Case[] = [
   ok('textual_inversions {} (none)', { textual_inversions: {} }, ['sd15']),
   ok('textual_inversions null', { textual_inversions: null }, ['sd15']),
   ok('textual_inversions naming one', { textual_inversions: { easynegative: 'easynegative' } }, ['sd15']),
-  bad('textual inversion with an empty trigger', { textual_inversions: { emb: '' } }, ['textual_inversions', 'emb'], 'string_too_short', ['sd15']),
-  bad('textual inversion trigger not a string', { textual_inversions: { emb: 1 } }, ['textual_inversions', 'emb'], 'string_type', ['sd15']),
+  bad(
+    'textual inversion with an empty trigger',
+    { textual_inversions: { emb: '' } },
+    ['textual_inversions', 'emb'],
+    'string_too_short',
+    ['sd15'],
+  ),
+  bad(
+    'textual inversion trigger not a string',
+    { textual_inversions: { emb: 1 } },
+    ['textual_inversions', 'emb'],
+    'string_type',
+    ['sd15'],
+  ),
   ok('clip_skip 1', { clip_skip: 1 }, ['sd15']),
   ok('clip_skip 12', { clip_skip: 12 }, ['sd15']),
   bad('clip_skip 0', { clip_skip: 0 }, ['clip_skip'], 'greater_than_equal', ['sd15']),
@@ -152,9 +171,22 @@ const FIELD_CASES: Case[] = [
   ok('webhook_url http to an IP', { webhook_url: 'http://10.0.0.5:9000/hook' }),
   bad('webhook_url ftp', { webhook_url: 'ftp://example.com/hook' }, ['webhook_url'], 'url_parsing'),
   bad('webhook_url not a URL', { webhook_url: 'example dot com' }, ['webhook_url'], 'url_parsing'),
-  ok('webhook_events with webhook_url', { webhook_url: 'https://h.example/x', webhook_events: ['started', 'progress', 'completed', 'failed', 'canceled'] }),
-  bad('unknown webhook event', { webhook_url: 'https://h.example/x', webhook_events: ['done'] }, ['webhook_events', 0], 'enum'),
-  bad('empty webhook_events', { webhook_url: 'https://h.example/x', webhook_events: [] }, ['webhook_events'], 'too_short'),
+  ok('webhook_events with webhook_url', {
+    webhook_url: 'https://h.example/x',
+    webhook_events: ['started', 'progress', 'completed', 'failed', 'canceled'],
+  }),
+  bad(
+    'unknown webhook event',
+    { webhook_url: 'https://h.example/x', webhook_events: ['done'] },
+    ['webhook_events', 0],
+    'enum',
+  ),
+  bad(
+    'empty webhook_events',
+    { webhook_url: 'https://h.example/x', webhook_events: [] },
+    ['webhook_events'],
+    'too_short',
+  ),
   bad('webhook_events without webhook_url', { webhook_events: ['completed'] }, ['webhook_events'], 'value_error'),
   ok('custom_id of 256 chars', { custom_id: 'i'.repeat(256) }),
   bad('custom_id of 257 chars', { custom_id: 'i'.repeat(257) }, ['custom_id'], 'string_too_long'),
@@ -168,7 +200,8 @@ describe.each(BOTH)('%s request fields (docs/generate.md)', (family) => {
   it.each(cases.filter((c) => !c.error).map((c) => [c.name, c] as const))('accepts %s', (_, c) => {
     const data = accept(family, { ...base, ...c.patch });
     for (const [key, value] of Object.entries(c.patch)) {
-      if (value === null) expect(data).not.toHaveProperty(key); // null is "not given"
+      if (value === null)
+        expect(data).not.toHaveProperty(key); // null is "not given"
       else expect(data[key as keyof typeof data]).toEqual(value);
     }
   });
@@ -188,7 +221,10 @@ describe.each(BOTH)('%s request fields (docs/generate.md)', (family) => {
   it('reports each unknown field at its own loc', () => {
     const body = reject(family, { ...base, foo: 1, bar: { x: 1 } });
     const extra = body.detail.filter((d) => d.type === 'extra_forbidden');
-    expect(extra.map((d) => d.loc)).toEqual([['body', 'foo'], ['body', 'bar']]);
+    expect(extra.map((d) => d.loc)).toEqual([
+      ['body', 'foo'],
+      ['body', 'bar'],
+    ]);
   });
 
   it('reports several bad fields at once, cross-field rules included', () => {
@@ -284,18 +320,25 @@ describe('samplers', () => {
     expectDetail(reject('sd15', { ...base, sampler }), ['body', 'sampler'], 'enum');
   });
 
-  it('has the 21 names of the spec\'s Scheduler enum, LCM included', () => {
+  it("has the 21 names of the spec's Scheduler enum, LCM included", () => {
     expect(SD15_SAMPLERS).toHaveLength(21);
     expect(new Set(SD15_SAMPLERS).size).toBe(21);
     expect(SD15_SAMPLERS).toContain('LCM');
   });
 
   it('LCM takes at most 50 steps (its distillation schedule), other samplers up to 200', () => {
-    expect(accept('sd15', { ...base, sampler: 'LCM', steps: 4, cfg_scale: 1.5 })).toMatchObject({ sampler: 'LCM', steps: 4 });
+    expect(accept('sd15', { ...base, sampler: 'LCM', steps: 4, cfg_scale: 1.5 })).toMatchObject({
+      sampler: 'LCM',
+      steps: 4,
+    });
     expect(accept('sd15', { ...base, sampler: 'LCM', steps: 50 }).steps).toBe(50);
     const body = reject('sd15', { ...base, sampler: 'LCM', steps: 51 });
     expect(body.detail).toEqual([
-      expect.objectContaining({ loc: ['body', 'steps'], type: 'less_than_equal', msg: expect.stringMatching(/LCM takes at most 50 steps/) }),
+      expect.objectContaining({
+        loc: ['body', 'steps'],
+        type: 'less_than_equal',
+        msg: expect.stringMatching(/LCM takes at most 50 steps/),
+      }),
     ]);
     expect(accept('sd15', { ...base, sampler: 'LCM' }).steps).toBe(30); // the default step count fits
     expect(accept('sd15', { ...base, sampler: 'DDIM', steps: 200 }).steps).toBe(200);
@@ -339,7 +382,12 @@ describe('resolutions', () => {
   });
 
   it.each(BOTH)('%s with allowAnyResolution accepts any multiple of 8 in 64..2048', (family) => {
-    for (const [width, height] of [[64, 64], [2048, 2048], [72, 1000], [1536, 8 * 100]]) {
+    for (const [width, height] of [
+      [64, 64],
+      [2048, 2048],
+      [72, 1000],
+      [1536, 8 * 100],
+    ]) {
       expect(accept(family, { ...base, width, height }, ANY)).toMatchObject({ width, height });
     }
   });
@@ -372,7 +420,11 @@ describe('SD1.5-only fields on SD3', () => {
   it.each([...SD15_ONLY_FIELDS])('SD3 rejects %s naming the field', (field) => {
     const body = reject('sd3', { ...base, [field]: values[field] });
     expect(body.detail).toEqual([
-      { loc: ['body', field], msg: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it`, type: 'extra_forbidden' },
+      {
+        loc: ['body', field],
+        msg: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it`,
+        type: 'extra_forbidden',
+      },
     ]);
     expect(body.error.message).toContain(field);
   });
@@ -399,13 +451,17 @@ describe('asset fields', () => {
 
   it('a LoRA weight out of range is reported at the weight', () => {
     const body = reject('sd15', { ...base, loras: { style: 9 } });
-    expect(body.detail).toEqual([expect.objectContaining({ loc: ['body', 'loras', 'style'], type: 'less_than_equal' })]);
+    expect(body.detail).toEqual([
+      expect.objectContaining({ loc: ['body', 'loras', 'style'], type: 'less_than_equal' }),
+    ]);
   });
 });
 
 describe('schema lookup', () => {
   it('caches one schema per family and option', () => {
-    expect(getGenerateRequestSchema('sd15', PAIRS)).toBe(getGenerateRequestSchema('sd15', { allowAnyResolution: false }));
+    expect(getGenerateRequestSchema('sd15', PAIRS)).toBe(
+      getGenerateRequestSchema('sd15', { allowAnyResolution: false }),
+    );
     expect(getGenerateRequestSchema('sd15', PAIRS)).not.toBe(getGenerateRequestSchema('sd15', ANY));
     expect(getGenerateRequestSchema('sd3', PAIRS)).not.toBe(getGenerateRequestSchema('sd15', PAIRS));
   });

@@ -84,7 +84,11 @@ interface CrossFieldValues {
  * Adds the rules that involve more than one field (docs/generate.md, docs/api.md) and the defaults that
  * depend on another field. Each rule reports at the field the user should change.
  */
-function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(schema: S, family: ModelFamily, opts: SchemaOptions): S {
+function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(
+  schema: S,
+  family: ModelFamily,
+  opts: SchemaOptions,
+): S {
   let out = schema
     .superRefine(
       (v, ctx) => {
@@ -275,8 +279,7 @@ export function createSd3RequestSchema(opts: SchemaOptions) {
     sampler: nullMeansAbsent(
       z
         .enum(SD3_SAMPLERS, {
-          error:
-            `SD3 supports only the flow-matching Euler sampler: sampler should be '${DEFAULT_SD3_SAMPLER}' or omitted`,
+          error: `SD3 supports only the flow-matching Euler sampler: sampler should be '${DEFAULT_SD3_SAMPLER}' or omitted`,
         })
         .default(DEFAULT_SD3_SAMPLER)
         .describe('SD3 is a flow-matching model: FLOW_MATCH_EULER is the only sampler; omit it or send that.'),
@@ -314,8 +317,14 @@ const schemaCache = new Map<string, Sd15RequestSchema | Sd3RequestSchema>();
 /** The (cached) request schema of a family under the given options. */
 export function getGenerateRequestSchema(family: 'sd15', opts: SchemaOptions): Sd15RequestSchema;
 export function getGenerateRequestSchema(family: 'sd3', opts: SchemaOptions): Sd3RequestSchema;
-export function getGenerateRequestSchema(family: ModelFamily, opts: SchemaOptions): Sd15RequestSchema | Sd3RequestSchema;
-export function getGenerateRequestSchema(family: ModelFamily, opts: SchemaOptions): Sd15RequestSchema | Sd3RequestSchema {
+export function getGenerateRequestSchema(
+  family: ModelFamily,
+  opts: SchemaOptions,
+): Sd15RequestSchema | Sd3RequestSchema;
+export function getGenerateRequestSchema(
+  family: ModelFamily,
+  opts: SchemaOptions,
+): Sd15RequestSchema | Sd3RequestSchema {
   const key = `${family}:${opts.allowAnyResolution}`;
   let schema = schemaCache.get(key);
   if (!schema) {
@@ -327,8 +336,7 @@ export function getGenerateRequestSchema(family: ModelFamily, opts: SchemaOption
 
 /** The outcome of {@link parseGenerateRequest}. */
 export type ParseGenerateRequestResult =
-  | { success: true; data: GenerateRequest }
-  | { success: false; error: z.ZodError; body: ValidationErrorBody };
+  { success: true; data: GenerateRequest } | { success: false; error: z.ZodError; body: ValidationErrorBody };
 
 /**
  * Validates a raw request body for a family: the parsed request tagged with `family`, or the

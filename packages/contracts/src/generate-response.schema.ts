@@ -11,12 +11,14 @@ export const generatedImageSchema = z
       .describe('The image, base64 of the requested encoding (JPEG or PNG); null when removed for safety.'),
     removed_for_safety: z
       .boolean()
-      .describe('True when the model\'s safety checker flagged the image (it is then withheld); false without a checker.'),
+      .describe(
+        "True when the model's safety checker flagged the image (it is then withheld); false without a checker.",
+      ),
     seed: z.int().min(0).max(MAX_SEED).describe('The seed that reproduces this image alone.'),
     safety_score: z
       .number()
       .nullable()
-      .describe('The safety checker\'s score, when the model has a checker; otherwise null.'),
+      .describe("The safety checker's score, when the model has a checker; otherwise null."),
   })
   .meta({ description: 'One image, in seed order.' });
 
@@ -31,9 +33,12 @@ export const imageGenerationResponseSchema = z
   .object({
     images: z.array(generatedImageSchema).describe('One entry per image, in seed order.'),
     prediction_time_ms: z.number().min(0).describe('Time spent generating, in milliseconds (queue wait excluded).'),
-    id: z.string().describe('Kiln\'s job id: `GET /v1/jobs/{id}` shows the job.'),
+    id: z.string().describe("Kiln's job id: `GET /v1/jobs/{id}` shows the job."),
   })
-  .meta({ title: 'ImageGenerationResponse', description: 'The generated images (OctoAI ImageGenerationResponse plus the job id).' });
+  .meta({
+    title: 'ImageGenerationResponse',
+    description: 'The generated images (OctoAI ImageGenerationResponse plus the job id).',
+  });
 
 /** The 200 body of a generation. */
 export type ImageGenerationResponse = z.output<typeof imageGenerationResponseSchema>;
@@ -59,10 +64,7 @@ export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 export const requestStatusSchema = z
   .object({
     status: z.enum(REQUEST_STATUSES).describe('`pending` while queued, then `running`, then a final state.'),
-    response_url: z
-      .string()
-      .optional()
-      .describe('Absolute URL of `GET /v1/responses/{id}`; present once `completed`.'),
+    response_url: z.string().optional().describe('Absolute URL of `GET /v1/responses/{id}`; present once `completed`.'),
     error: errorInfoSchema.optional().describe('Why it failed or was canceled; present when `failed` or `canceled`.'),
   })
   .meta({ title: 'RequestStatus', description: 'State of an async request (OctoAI shape).' });

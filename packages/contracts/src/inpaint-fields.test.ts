@@ -22,7 +22,13 @@ describe('Kiln inpainting extensions on POST /generate/sd', () => {
       inpaint_paste_original: false,
     });
     expect(ok.success).toBe(true);
-    if (ok.success) expect(ok.data).toMatchObject({ mask_blur: 64, inpaint_full_res: true, inpaint_full_res_padding: 256, inpaint_paste_original: false });
+    if (ok.success)
+      expect(ok.data).toMatchObject({
+        mask_blur: 64,
+        inpaint_full_res: true,
+        inpaint_full_res_padding: 256,
+        inpaint_paste_original: false,
+      });
     const plain = parseGenerateRequest('sd15', base);
     expect(plain.success && plain.data.mask_blur).toBeUndefined();
   });
@@ -42,9 +48,16 @@ describe('Kiln inpainting extensions on POST /generate/sd', () => {
   });
 
   it.each([...SD15_INPAINT_FIELDS])('SD3 rejects %s by name', (field) => {
-    const detail = detailOf('sd3', { prompt: 'x', [field]: field === 'mask_blur' || field === 'inpaint_full_res_padding' ? 4 : true });
+    const detail = detailOf('sd3', {
+      prompt: 'x',
+      [field]: field === 'mask_blur' || field === 'inpaint_full_res_padding' ? 4 : true,
+    });
     expect(detail).toEqual([
-      { loc: ['body', field], msg: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it`, type: 'extra_forbidden' },
+      {
+        loc: ['body', field],
+        msg: `${field} is supported by SD1.5 only (POST /generate/sd); SD3 does not accept it`,
+        type: 'extra_forbidden',
+      },
     ]);
   });
 
@@ -52,10 +65,16 @@ describe('Kiln inpainting extensions on POST /generate/sd', () => {
     const schemas = (buildOpenApiDocument() as any).components.schemas;
     const props = schemas.Sd15GenerateRequest.properties;
     // Nullable (null means "not given"): the value's schema is the first `anyOf` option, the default beside it.
-    expect(props.mask_blur).toMatchObject({ anyOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { type: 'null' }], default: 0 });
+    expect(props.mask_blur).toMatchObject({
+      anyOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { type: 'null' }],
+      default: 0,
+    });
     expect(props.inpaint_full_res).toMatchObject({ anyOf: [{ type: 'boolean' }, { type: 'null' }], default: false });
     expect(props.inpaint_full_res_padding).toMatchObject({ anyOf: [{ maximum: 256 }, { type: 'null' }], default: 32 });
-    expect(props.inpaint_paste_original).toMatchObject({ anyOf: [{ type: 'boolean' }, { type: 'null' }], default: true });
+    expect(props.inpaint_paste_original).toMatchObject({
+      anyOf: [{ type: 'boolean' }, { type: 'null' }],
+      default: true,
+    });
     expect(props.inpaint_paste_original.description).toMatch(/Kiln extension/);
   });
 });

@@ -10,7 +10,10 @@ export const pydanticStyleErrorMap: z.core.$ZodErrorMap = (issue) => {
   switch (issue.code) {
     case 'invalid_type':
       // z.int() reports a non-number as `expected: "number"`; its schema's format says it is an int.
-      return invalidTypeMessage(issue.expected === 'number' && isIntSchema(issue.inst) ? 'int' : issue.expected, issue.input);
+      return invalidTypeMessage(
+        issue.expected === 'number' && isIntSchema(issue.inst) ? 'int' : issue.expected,
+        issue.input,
+      );
     case 'too_big':
       return boundMessage(issue.origin, 'max', Number(issue.maximum), issue.inclusive !== false);
     case 'too_small':
@@ -56,9 +59,7 @@ function invalidTypeMessage(expected: string, input: unknown): string {
   }
   switch (expected) {
     case 'int':
-      return typeof input === 'number'
-        ? `${INT_TYPE_MESSAGE}, got a number with a fractional part`
-        : INT_TYPE_MESSAGE;
+      return typeof input === 'number' ? `${INT_TYPE_MESSAGE}, got a number with a fractional part` : INT_TYPE_MESSAGE;
     case 'number':
       return 'Input should be a valid number';
     case 'string':

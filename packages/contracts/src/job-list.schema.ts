@@ -12,7 +12,7 @@ export const JOB_LIST_QUERY = {
 /** The body of `GET /v1/jobs`. */
 export const jobListSchema = z
   .object({
-    jobs: z.array(jobSchema).describe('The caller\'s jobs, newest first.'),
+    jobs: z.array(jobSchema).describe("The caller's jobs, newest first."),
     next_cursor: z
       .string()
       .nullable()
@@ -21,7 +21,7 @@ export const jobListSchema = z
           'and still have a cursor when a filter matched few of the jobs it looked at.',
       ),
   })
-  .meta({ title: 'JobList', description: 'A page of the caller\'s jobs.' });
+  .meta({ title: 'JobList', description: "A page of the caller's jobs." });
 
 /** The body of `GET /v1/jobs`. */
 export type JobList = z.output<typeof jobListSchema>;

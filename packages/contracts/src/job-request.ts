@@ -62,5 +62,7 @@ const PROMPT_FIELDS = ['prompt', 'negative_prompt', 'prompt_2', 'negative_prompt
  */
 export function recordableRequest(request: Sd15JobRequest | Sd3JobRequest): Record<string, unknown> {
   if (request.log_prompt) return { ...request };
-  return Object.fromEntries(Object.entries(request).filter(([field]) => !(PROMPT_FIELDS as readonly string[]).includes(field)));
+  return Object.fromEntries(
+    Object.entries(request).filter(([field]) => !(PROMPT_FIELDS as readonly string[]).includes(field)),
+  );
 }

@@ -36,13 +36,12 @@ export const jobImageSchema = z
   .object({
     index: count.describe('Position in seed order, 0-based; `GET /v1/jobs/{id}/images/{index}` serves it.'),
     seed: z.int().min(0).max(MAX_SEED).describe('The seed that reproduces this image alone.'),
-    url: z
-      .string()
-      .nullable()
-      .describe('Absolute URL of the image bytes; null when the image was removed for safety.'),
-    content_type: z.enum([IMAGE_CONTENT_TYPES.jpeg, IMAGE_CONTENT_TYPES.png]).describe('MIME type of the bytes at `url`.'),
+    url: z.string().nullable().describe('Absolute URL of the image bytes; null when the image was removed for safety.'),
+    content_type: z
+      .enum([IMAGE_CONTENT_TYPES.jpeg, IMAGE_CONTENT_TYPES.png])
+      .describe('MIME type of the bytes at `url`.'),
     removed_for_safety: z.boolean().describe('True when the safety checker withheld the image.'),
-    safety_score: z.number().nullable().describe('The safety checker\'s score; null when the model has no checker.'),
+    safety_score: z.number().nullable().describe("The safety checker's score; null when the model has no checker."),
   })
   .meta({ description: 'A finished image.' });
 
@@ -52,7 +51,7 @@ export const jobSchema = z
     id: z.string().describe('The job id (also the OctoAI `response_id`).'),
     status: z.enum(JOB_STATUSES).describe('`queued`, `running`, then `completed`, `failed` or `canceled`.'),
     family: z.enum(MODEL_FAMILIES).describe('`sd15` for /generate/sd, `sd3` for /generate/sd3.'),
-    custom_id: z.string().nullable().describe('The request\'s `custom_id`, or null.'),
+    custom_id: z.string().nullable().describe("The request's `custom_id`, or null."),
     batch_id: z.string().nullable().describe('The batch this job is an item of (`POST /v1/batches`), or null.'),
     progress: jobProgressSchema,
     queue_position: count
@@ -69,8 +68,12 @@ export const jobSchema = z
     images: z.array(jobImageSchema).describe('Finished images in seed order; complete once `completed`.'),
     seeds: z
       .array(z.int().min(0).max(MAX_SEED))
-      .describe('Every image\'s seed in order, resolved when the job was accepted.'),
-    prediction_time_ms: z.number().min(0).nullable().describe('Generation time in milliseconds once completed; null before.'),
+      .describe("Every image's seed in order, resolved when the job was accepted."),
+    prediction_time_ms: z
+      .number()
+      .min(0)
+      .nullable()
+      .describe('Generation time in milliseconds once completed; null before.'),
     assets: assetReportSchema
       .nullable()
       .optional()

@@ -31,11 +31,19 @@ describe('OpenAPI: batches and webhooks', () => {
     const job = doc.webhooks.jobEvent.post;
     expect(job.parameters.map((p: Json) => p.name)).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
     expect(job.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/JobWebhookPayload');
-    expect(doc.components.schemas.JobWebhookPayload.properties.type.enum).toEqual(['job.started', 'job.progress', 'job.completed', 'job.failed', 'job.canceled']);
+    expect(doc.components.schemas.JobWebhookPayload.properties.type.enum).toEqual([
+      'job.started',
+      'job.progress',
+      'job.completed',
+      'job.failed',
+      'job.canceled',
+    ]);
   });
 
   it('schemas accept what the API sends', () => {
-    expect(batchItemSchema.safeParse({ custom_id: 'a', url: '/generate/sd', body: { prompt: 'x' } }).success).toBe(true);
+    expect(batchItemSchema.safeParse({ custom_id: 'a', url: '/generate/sd', body: { prompt: 'x' } }).success).toBe(
+      true,
+    );
     expect(batchItemSchema.safeParse({ custom_id: 'a', url: '/generate/xl', body: {} }).success).toBe(false);
     expect(
       batchSchema.safeParse({

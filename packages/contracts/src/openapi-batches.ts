@@ -31,7 +31,13 @@ function component(schema: z.ZodType, io: 'input' | 'output'): Json {
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: string) => ({ 'application/json': { schema: ref(name) } });
 const response = (name: string) => ({ $ref: `#/components/responses/${name}` });
-const idParameter = (what: string) => ({ name: 'id', in: 'path', required: true, description: what, schema: { type: 'string', minLength: 1 } });
+const idParameter = (what: string) => ({
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: what,
+  schema: { type: 'string', minLength: 1 },
+});
 
 export function batchSchemas(): Record<string, Json> {
   const list = component(batchListSchema, 'output');
@@ -65,7 +71,12 @@ const webhooksGet = (operationId: string, what: string) => ({
 });
 
 export function batchPaths(): Record<string, Json> {
-  const jsonl = Object.fromEntries(BATCH_JSONL_TYPES.map((type) => [type, { schema: { type: 'string', description: 'One BatchItem JSON per line.' }, 'x-item-schema': ref('BatchItem') }]));
+  const jsonl = Object.fromEntries(
+    BATCH_JSONL_TYPES.map((type) => [
+      type,
+      { schema: { type: 'string', description: 'One BatchItem JSON per line.' }, 'x-item-schema': ref('BatchItem') },
+    ]),
+  );
   return {
     '/v1/batches': {
       post: {
@@ -79,7 +90,13 @@ export function batchPaths(): Record<string, Json> {
           'and tenants share workers fairly (docs/fairness.md). Answers 201 as soon as every item is queued.',
         parameters: [
           { $ref: '#/components/parameters/IdempotencyKey' },
-          { name: 'webhook_url', in: 'query', required: false, description: 'Batch webhook URL (JSONL uploads; the JSON form takes it in the body).', schema: { type: 'string', format: 'uri' } },
+          {
+            name: 'webhook_url',
+            in: 'query',
+            required: false,
+            description: 'Batch webhook URL (JSONL uploads; the JSON form takes it in the body).',
+            schema: { type: 'string', format: 'uri' },
+          },
           {
             name: 'webhook_events',
             in: 'query',
@@ -103,9 +120,19 @@ export function batchPaths(): Record<string, Json> {
       get: {
         operationId: 'listBatches',
         tags: ['batches'],
-        summary: 'The caller\'s batches, newest first',
-        parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } }],
-        responses: { '200': { description: 'The batches.', content: json('BatchList') }, '401': response('Unauthorized') },
+        summary: "The caller's batches, newest first",
+        parameters: [
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+          },
+        ],
+        responses: {
+          '200': { description: 'The batches.', content: json('BatchList') },
+          '401': response('Unauthorized'),
+        },
       },
     },
     '/v1/batches/{id}': {
@@ -114,7 +141,11 @@ export function batchPaths(): Record<string, Json> {
         operationId: 'getBatch',
         tags: ['batches'],
         summary: 'Counts by state and progress of a batch',
-        responses: { '200': { description: 'The batch.', content: json('Batch') }, '401': response('Unauthorized'), '404': response('NotFound') },
+        responses: {
+          '200': { description: 'The batch.', content: json('Batch') },
+          '401': response('Unauthorized'),
+          '404': response('NotFound'),
+        },
       },
     },
     '/v1/batches/{id}/results': {
@@ -127,11 +158,21 @@ export function batchPaths(): Record<string, Json> {
           'Items in upload order (refused ones included, `status: "invalid"`). With `order=finished`, only items that have ended, ' +
           'in the order they ended, from position `offset`: poll with the count received so far to download as results come in.',
         parameters: [
-          { name: 'order', in: 'query', required: false, schema: { type: 'string', enum: ['input', 'finished'], default: 'input' } },
+          {
+            name: 'order',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', enum: ['input', 'finished'], default: 'input' },
+          },
           { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
         ],
         responses: {
-          '200': { description: 'JSONL.', content: { 'application/x-ndjson': { schema: { type: 'string' }, 'x-item-schema': ref('BatchResultLine') } } },
+          '200': {
+            description: 'JSONL.',
+            content: {
+              'application/x-ndjson': { schema: { type: 'string' }, 'x-item-schema': ref('BatchResultLine') },
+            },
+          },
           '401': response('Unauthorized'),
           '404': response('NotFound'),
         },
@@ -154,7 +195,10 @@ export function batchPaths(): Record<string, Json> {
         },
       },
     },
-    '/v1/batches/{id}/webhooks': { parameters: [idParameter('The batch id.')], ...webhooksGet('getBatchWebhooks', 'batch') },
+    '/v1/batches/{id}/webhooks': {
+      parameters: [idParameter('The batch id.')],
+      ...webhooksGet('getBatchWebhooks', 'batch'),
+    },
     '/v1/jobs/{id}/webhooks': { parameters: [idParameter('The job id.')], ...webhooksGet('getJobWebhooks', 'job') },
   };
 }
@@ -162,13 +206,26 @@ export function batchPaths(): Record<string, Json> {
 /** OpenAPI 3.1 `webhooks`: what Kiln POSTs to a `webhook_url`. */
 export function webhookDefinitions(): Record<string, Json> {
   const headers = [
-    { name: 'webhook-id', in: 'header', required: true, description: 'Message id, the same on every attempt (deduplicate on it).', schema: { type: 'string' } },
-    { name: 'webhook-timestamp', in: 'header', required: true, description: 'Unix seconds of this attempt.', schema: { type: 'string' } },
+    {
+      name: 'webhook-id',
+      in: 'header',
+      required: true,
+      description: 'Message id, the same on every attempt (deduplicate on it).',
+      schema: { type: 'string' },
+    },
+    {
+      name: 'webhook-timestamp',
+      in: 'header',
+      required: true,
+      description: 'Unix seconds of this attempt.',
+      schema: { type: 'string' },
+    },
     {
       name: 'webhook-signature',
       in: 'header',
       required: true,
-      description: '`v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed by the API key\'s `webhook_secret` (Standard Webhooks).',
+      description:
+        '`v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed by the API key\'s `webhook_secret` (Standard Webhooks).',
       schema: { type: 'string' },
     },
   ];
@@ -178,7 +235,9 @@ export function webhookDefinitions(): Record<string, Json> {
       summary,
       parameters: headers,
       requestBody: { required: true, content: json(schema) },
-      responses: { '200': { description: 'Any 2xx acknowledges; anything else (or no answer within the timeout) is retried.' } },
+      responses: {
+        '200': { description: 'Any 2xx acknowledges; anything else (or no answer within the timeout) is retried.' },
+      },
     },
   });
   return {

@@ -14,7 +14,11 @@ import { MAX_SEED } from './seeds.js';
 import { WEBHOOK_EVENTS } from './webhook-events.js';
 
 const L = REQUEST_LIMITS;
-const side = z.int().min(ANY_RESOLUTION_LIMITS.min).max(ANY_RESOLUTION_LIMITS.max).multipleOf(ANY_RESOLUTION_LIMITS.multipleOf);
+const side = z
+  .int()
+  .min(ANY_RESOLUTION_LIMITS.min)
+  .max(ANY_RESOLUTION_LIMITS.max)
+  .multipleOf(ANY_RESOLUTION_LIMITS.multipleOf);
 const assetName = z.string().min(1).max(L.assetNameMaxChars);
 
 /** The fields every family's job request has. */

@@ -151,13 +151,9 @@ const seed = z
       'draws all at random. Each image is reproducible alone from its own seed.',
   );
 
-const imageEncoding = z
-  .enum(IMAGE_ENCODINGS)
-  .default(D.image_encoding)
-  .describe('Encoding of the returned images.');
+const imageEncoding = z.enum(IMAGE_ENCODINGS).default(D.image_encoding).describe('Encoding of the returned images.');
 
-const base64Image = (what: string) =>
-  z.string().min(1).describe(`${what} Base64 of a PNG, JPEG or WebP image.`);
+const base64Image = (what: string) => z.string().min(1).describe(`${what} Base64 of a PNG, JPEG or WebP image.`);
 
 const strength = z
   .number()
@@ -189,11 +185,11 @@ const assetName = z
 
 const checkpoint = assetName.describe(
   'A checkpoint: `library:<name>` (installed by the operator under `KILN_ASSETS_DIR/checkpoint/`) or a model ' +
-    'folder under `KILN_MODELS_DIR`; default: the server\'s SD1.5 model.',
+    "folder under `KILN_MODELS_DIR`; default: the server's SD1.5 model.",
 );
 
 const vae = assetName.describe(
-  'Name of a VAE asset (`POST /v1/assets` with `type=vae`, or `library:<name>`) replacing the model\'s decoder ' +
+  "Name of a VAE asset (`POST /v1/assets` with `type=vae`, or `library:<name>`) replacing the model's decoder " +
     '(and encoder when the asset has one).',
 );
 
@@ -201,7 +197,7 @@ const loras = z
   .record(assetName, z.number().min(L.loraWeightMin).max(L.loraWeightMax))
   .describe(
     'LoRA assets to merge, `{ name: weight }`, weight −5..5 (negative subtracts, 0 leaves the model as it is), ' +
-      'applied in the order given; `{}` means none. Keys that match no module are listed in the job\'s result.',
+      "applied in the order given; `{}` means none. Keys that match no module are listed in the job's result.",
   );
 
 const textualInversions = z
@@ -226,14 +222,14 @@ const logPrompt = z
 const stylePreset = z
   .enum(STYLE_PRESET_NAMES)
   .describe(
-    'A named prompt template (OctoAI\'s SDXL styles): the prompt is put into the style\'s template and the ' +
-      'style\'s negative text is appended to `negative_prompt`. Kiln applies it on every engine.',
+    "A named prompt template (OctoAI's SDXL styles): the prompt is put into the style's template and the " +
+      "style's negative text is appended to `negative_prompt`. Kiln applies it on every engine.",
   );
 
 const useRefiner = z.boolean().meta({
   default: D.use_refiner,
   description:
-    'SDXL\'s refiner stage. SD1.5 and SD3 have none: false is what they do, and true (the spec\'s default) is ' +
+    "SDXL's refiner stage. SD1.5 and SD3 have none: false is what they do, and true (the spec's default) is " +
     'accepted and renders without a refiner.',
 });
 
@@ -243,7 +239,7 @@ const highNoiseFrac = z
   .max(1)
   .refine((v) => v === D.high_noise_frac || v === 1, {
     message:
-      'high_noise_frac is the share of steps SDXL\'s base model runs before its refiner; SD1.5 and SD3 have no ' +
+      "high_noise_frac is the share of steps SDXL's base model runs before its refiner; SD1.5 and SD3 have no " +
       `refiner and run every step on the base model: omit it, or send ${D.high_noise_frac} (the default) or 1`,
     params: { type: 'value_error' },
   })
@@ -258,7 +254,7 @@ const highNoiseFrac = z
 const webhookUrl = z
   .url({ protocol: /^https?$/ })
   .max(L.webhookUrlMaxChars)
-  .describe('http(s) URL that receives this job\'s events (Standard Webhooks signatures). Kiln extension.');
+  .describe("http(s) URL that receives this job's events (Standard Webhooks signatures). Kiln extension.");
 
 const webhookEvents = z
   .array(z.enum(WEBHOOK_EVENTS))
@@ -272,7 +268,7 @@ const customId = z
   .string()
   .min(1)
   .max(L.customIdMaxChars)
-  .describe('Caller\'s own identifier, echoed on the job, its webhooks and batch results. Kiln extension.');
+  .describe("Caller's own identifier, echoed on the job, its webhooks and batch results. Kiln extension.");
 
 /**
  * The fields both families share, keyed as in the request body. Width and height come from
@@ -330,12 +326,12 @@ export const sd3SecondPromptFields = {
       .string()
       .max(L.promptMaxChars)
       .optional()
-      .describe('Prompt for SD3\'s second CLIP text encoder, same syntax as `prompt`; absent: `prompt` is used.'),
+      .describe("Prompt for SD3's second CLIP text encoder, same syntax as `prompt`; absent: `prompt` is used."),
   ),
   negative_prompt_2: nullMeansAbsent(
     negativePrompt
       .optional()
-      .describe('Negative prompt for SD3\'s second CLIP text encoder; absent: `negative_prompt` is used.'),
+      .describe("Negative prompt for SD3's second CLIP text encoder; absent: `negative_prompt` is used."),
   ),
 } satisfies Record<SecondPromptField, z.ZodType>;
 
@@ -354,7 +350,12 @@ export const secondPromptFieldsRejectedBySd15 = rejectedFields(
  * paste-back of the original outside the mask. They act only together with `mask_image`; without
  * one they are accepted and have no effect. docs/image-editing.md explains each.
  */
-export const SD15_INPAINT_FIELDS = ['mask_blur', 'inpaint_full_res', 'inpaint_full_res_padding', 'inpaint_paste_original'] as const;
+export const SD15_INPAINT_FIELDS = [
+  'mask_blur',
+  'inpaint_full_res',
+  'inpaint_full_res_padding',
+  'inpaint_paste_original',
+] as const;
 
 /** One of {@link SD15_INPAINT_FIELDS}. */
 export type Sd15InpaintField = (typeof SD15_INPAINT_FIELDS)[number];
@@ -369,7 +370,7 @@ export const sd15InpaintRequestFields = nullsMeanAbsent({
     .meta({
       default: D.mask_blur,
       description:
-        'Gaussian blur of `mask_image` in pixels (standard deviation), 0..64, as AUTOMATIC1111\'s mask blur: softens ' +
+        "Gaussian blur of `mask_image` in pixels (standard deviation), 0..64, as AUTOMATIC1111's mask blur: softens " +
         'the seam where the original is pasted back. Only with `mask_image`. Kiln extension.',
     }),
   inpaint_full_res: z
@@ -379,26 +380,21 @@ export const sd15InpaintRequestFields = nullsMeanAbsent({
       default: D.inpaint_full_res,
       description:
         'Render only the region around the mask (its bounding box plus `inpaint_full_res_padding`, grown to the ' +
-        'output\'s aspect ratio) at the full output size, then scale it back into the picture (OctoAI\'s and ' +
+        "output's aspect ratio) at the full output size, then scale it back into the picture (OctoAI's and " +
         'AUTOMATIC1111\'s "inpaint at full resolution"). Only with `mask_image`. Kiln extension.',
     }),
-  inpaint_full_res_padding: z
-    .int()
-    .min(0)
-    .max(L.inpaintFullResPaddingMax)
-    .optional()
-    .meta({
-      default: D.inpaint_full_res_padding,
-      description: 'Pixels of context around the mask with `inpaint_full_res`, 0..256. Kiln extension.',
-    }),
+  inpaint_full_res_padding: z.int().min(0).max(L.inpaintFullResPaddingMax).optional().meta({
+    default: D.inpaint_full_res_padding,
+    description: 'Pixels of context around the mask with `inpaint_full_res`, 0..256. Kiln extension.',
+  }),
   inpaint_paste_original: z
     .boolean()
     .optional()
     .meta({
       default: D.inpaint_paste_original,
       description:
-        'Paste the original pixels back outside the mask after decoding (AUTOMATIC1111\'s overlay), so the unmasked ' +
-        'area equals the input exactly; false returns the raw VAE decode, as diffusers\' pipeline does. Only with ' +
+        "Paste the original pixels back outside the mask after decoding (AUTOMATIC1111's overlay), so the unmasked " +
+        "area equals the input exactly; false returns the raw VAE decode, as diffusers' pipeline does. Only with " +
         '`mask_image`. Kiln extension.',
     }),
 } satisfies Record<Sd15InpaintField, z.ZodType>);

@@ -12,7 +12,10 @@ describe('imageGenerationResponseSchema', () => {
 
   it('accepts the docs/generate.md example and a removed image that keeps its seed', () => {
     expect(imageGenerationResponseSchema.parse(example)).toEqual(example);
-    const removed = { ...example, images: [{ image_b64: null, removed_for_safety: true, seed: 7, safety_score: 0.93 }] };
+    const removed = {
+      ...example,
+      images: [{ image_b64: null, removed_for_safety: true, seed: 7, safety_score: 0.93 }],
+    };
     expect(imageGenerationResponseSchema.safeParse(removed).success).toBe(true);
   });
 
@@ -37,9 +40,12 @@ describe('async shapes', () => {
   });
 
   it('request status with response_url or error; rejects job-only states', () => {
-    expect(requestStatusSchema.safeParse({ status: 'completed', response_url: 'http://h/v1/responses/j' }).success).toBe(true);
     expect(
-      requestStatusSchema.safeParse({ status: 'failed', error: { code: 'input_rejected', message: 'clip_skip' } }).success,
+      requestStatusSchema.safeParse({ status: 'completed', response_url: 'http://h/v1/responses/j' }).success,
+    ).toBe(true);
+    expect(
+      requestStatusSchema.safeParse({ status: 'failed', error: { code: 'input_rejected', message: 'clip_skip' } })
+        .success,
     ).toBe(true);
     expect(requestStatusSchema.safeParse({ status: 'queued' }).success).toBe(false);
   });
@@ -72,7 +78,14 @@ describe('jobSchema', () => {
     started_at: '2025-01-02T03:04:06.000Z',
     finished_at: '2025-01-02T03:04:09+00:00',
     images: [
-      { index: 0, seed: 1, url: 'http://h/v1/jobs/j1/images/0', content_type: 'image/jpeg', removed_for_safety: false, safety_score: null },
+      {
+        index: 0,
+        seed: 1,
+        url: 'http://h/v1/jobs/j1/images/0',
+        content_type: 'image/jpeg',
+        removed_for_safety: false,
+        safety_score: null,
+      },
       { index: 1, seed: 2, url: null, content_type: 'image/jpeg', removed_for_safety: true, safety_score: 0.9 },
     ],
     prediction_time_ms: 2950,
@@ -84,7 +97,12 @@ describe('jobSchema', () => {
   });
 
   it('accepts a failed job with its error', () => {
-    const failed = { ...queued, status: 'failed', queue_position: null, error: { code: 'input_rejected', message: 'LoRA does not fit' } };
+    const failed = {
+      ...queued,
+      status: 'failed',
+      queue_position: null,
+      error: { code: 'input_rejected', message: 'LoRA does not fit' },
+    };
     expect(jobSchema.safeParse(failed).success).toBe(true);
   });
 
@@ -104,8 +122,10 @@ describe('health shapes', () => {
   it('healthz and readyz', () => {
     expect(healthSchema.safeParse({ status: 'ok' }).success).toBe(true);
     expect(
-      readinessSchema.safeParse({ status: 'not_ready', checks: { redis: { ok: true }, worker: { ok: false, detail: 'none seen' } } })
-        .success,
+      readinessSchema.safeParse({
+        status: 'not_ready',
+        checks: { redis: { ok: true }, worker: { ok: false, detail: 'none seen' } },
+      }).success,
     ).toBe(true);
     expect(readinessSchema.safeParse({ status: 'ok', checks: {} }).success).toBe(false);
   });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RESOLUTION, isAllowedResolution, isAnyResolutionSide, SD15_RESOLUTIONS, SD3_RESOLUTIONS } from './resolutions.js';
+import {
+  DEFAULT_RESOLUTION,
+  isAllowedResolution,
+  isAnyResolutionSide,
+  SD15_RESOLUTIONS,
+  SD3_RESOLUTIONS,
+} from './resolutions.js';
 import { canonicalSd15Sampler, SD15_SAMPLERS, SD3_SAMPLERS } from './samplers.js';
 
 describe('samplers', () => {

@@ -23,11 +23,7 @@ export function randomSeed(): number {
  * @param random returns an integer in [0, 2^32); defaults to {@link randomSeed}.
  * @throws RangeError when a seed or a drawn value is out of range, or a list's length is not `numImages`.
  */
-export function resolveSeeds(
-  seed: SeedInput,
-  numImages: number,
-  random: () => number = randomSeed,
-): number[] {
+export function resolveSeeds(seed: SeedInput, numImages: number, random: () => number = randomSeed): number[] {
   if (!Number.isInteger(numImages) || numImages < 1) {
     throw new RangeError(`numImages must be a positive integer, got ${numImages}`);
   }

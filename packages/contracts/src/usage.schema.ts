@@ -26,13 +26,13 @@ export const usageRowSchema = z
 /** The body of `GET /v1/usage`. */
 export const usageSchema = z
   .object({
-    tenant: z.string().describe('The caller\'s tenant.'),
+    tenant: z.string().describe("The caller's tenant."),
     from: day.describe('First day of the range (UTC).'),
     to: day.describe('Last day of the range (UTC), inclusive.'),
     usage: z.array(usageRowSchema).describe('One row per key and day that had usage, by day then key.'),
     totals: z.object(usageCounters).describe('The rows summed.'),
   })
-  .meta({ title: 'Usage', description: 'Usage of the caller\'s tenant, per API key and day.' });
+  .meta({ title: 'Usage', description: "Usage of the caller's tenant, per API key and day." });
 
 export type Usage = z.output<typeof usageSchema>;
 export type UsageRowBody = z.output<typeof usageRowSchema>;

@@ -13,11 +13,16 @@ function failure(body: unknown, params: Parameters<typeof sd15.safeParse>[1] = V
 }
 
 describe('toValidationErrorBody', () => {
-  it('has FastAPI\'s shape plus error.code, with pydantic wording', () => {
+  it("has FastAPI's shape plus error.code, with pydantic wording", () => {
     const body = toValidationErrorBody(failure({ prompt: 'p', steps: 500 }));
     expect(body).toEqual({
       detail: [
-        { loc: ['body', 'steps'], msg: 'Input should be less than or equal to 200', type: 'less_than_equal', ctx: { le: 200 } },
+        {
+          loc: ['body', 'steps'],
+          msg: 'Input should be less than or equal to 200',
+          type: 'less_than_equal',
+          ctx: { le: 200 },
+        },
       ],
       error: { code: 'invalid_request', message: 'steps: Input should be less than or equal to 200' },
     });
@@ -62,7 +67,10 @@ describe('toValidationErrorBody', () => {
       ctx: { expected: "'jpeg' or 'png'" },
     });
     const literal = z.object({ a: z.literal('x') }).safeParse({ a: 'y' }, VALIDATION_PARSE_PARAMS);
-    expect(toValidationErrorBody(literal.error!).detail[0]).toMatchObject({ loc: ['body', 'a'], type: 'literal_error' });
+    expect(toValidationErrorBody(literal.error!).detail[0]).toMatchObject({
+      loc: ['body', 'a'],
+      type: 'literal_error',
+    });
   });
 
   it('maps list bounds and string bounds', () => {
@@ -70,7 +78,12 @@ describe('toValidationErrorBody', () => {
     const tooShort = schema.safeParse({ xs: [1], s: 'abc' }, VALIDATION_PARSE_PARAMS);
     expect(toValidationErrorBody(tooShort.error!).detail).toEqual([
       { loc: ['body', 'xs'], msg: 'List should have at least 2 items', type: 'too_short', ctx: { min_length: 2 } },
-      { loc: ['body', 's'], msg: 'String should have at most 2 characters', type: 'string_too_long', ctx: { max_length: 2 } },
+      {
+        loc: ['body', 's'],
+        msg: 'String should have at most 2 characters',
+        type: 'string_too_long',
+        ctx: { max_length: 2 },
+      },
     ]);
     const tooLong = schema.safeParse({ xs: [1, 2, 3, 4], s: '' }, VALIDATION_PARSE_PARAMS);
     expect(toValidationErrorBody(tooLong.error!).detail[0]).toMatchObject({ type: 'too_long', ctx: { max_length: 3 } });

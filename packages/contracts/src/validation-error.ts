@@ -38,7 +38,7 @@ export const validationErrorBodySchema = z
         }),
       )
       .min(1)
-      .describe('One entry per problem, in FastAPI\'s shape.'),
+      .describe("One entry per problem, in FastAPI's shape."),
     error: z.object({
       code: z.literal('invalid_request'),
       message: z.string().describe('One line naming the first bad field.'),
@@ -87,7 +87,11 @@ export function validationErrorBody(details: readonly ValidationErrorDetail[]): 
   };
 }
 
-function issueToDetails(issue: z.core.$ZodIssue, prefix: readonly LocSegment[], body: unknown): ValidationErrorDetail[] {
+function issueToDetails(
+  issue: z.core.$ZodIssue,
+  prefix: readonly LocSegment[],
+  body: unknown,
+): ValidationErrorDetail[] {
   const path = [...prefix, ...issue.path.map(toSegment)];
   const loc: LocSegment[] = ['body', ...path];
   switch (issue.code) {
@@ -207,7 +211,9 @@ function invalidTypeType(
   }
 }
 
-function boundType(issue: z.core.$ZodIssueTooBig | z.core.$ZodIssueTooSmall): Pick<ValidationErrorDetail, 'type' | 'ctx'> {
+function boundType(
+  issue: z.core.$ZodIssueTooBig | z.core.$ZodIssueTooSmall,
+): Pick<ValidationErrorDetail, 'type' | 'ctx'> {
   const big = issue.code === 'too_big';
   const bound = big ? (issue as z.core.$ZodIssueTooBig).maximum : (issue as z.core.$ZodIssueTooSmall).minimum;
   const inclusive = issue.inclusive !== false;
@@ -221,7 +227,8 @@ function boundType(issue: z.core.$ZodIssueTooBig | z.core.$ZodIssueTooSmall): Pi
     case 'set':
       return big ? { type: 'too_long', ctx: { max_length: limit } } : { type: 'too_short', ctx: { min_length: limit } };
     default:
-      if (big) return inclusive ? { type: 'less_than_equal', ctx: { le: limit } } : { type: 'less_than', ctx: { lt: limit } };
+      if (big)
+        return inclusive ? { type: 'less_than_equal', ctx: { le: limit } } : { type: 'less_than', ctx: { lt: limit } };
       return inclusive
         ? { type: 'greater_than_equal', ctx: { ge: limit } }
         : { type: 'greater_than', ctx: { gt: limit } };

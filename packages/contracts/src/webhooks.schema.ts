@@ -6,10 +6,16 @@ export const webhookAttemptSchema = z
   .object({
     attempt: z.int().min(1).describe('1 for the first try.'),
     at: z.iso.datetime({ offset: true }).describe('When the attempt started.'),
-    status_code: z.int().nullable().describe('The receiver\'s HTTP status; null when no answer came.'),
-    error: z.string().nullable().describe('Why there was no usable answer: timeout, connection refused, refused address, …'),
+    status_code: z.int().nullable().describe("The receiver's HTTP status; null when no answer came."),
+    error: z
+      .string()
+      .nullable()
+      .describe('Why there was no usable answer: timeout, connection refused, refused address, …'),
     duration_ms: z.number().min(0).nullable(),
-    next_attempt_at: z.iso.datetime({ offset: true }).nullable().describe('When the next attempt is due; null when none will follow.'),
+    next_attempt_at: z.iso
+      .datetime({ offset: true })
+      .nullable()
+      .describe('When the next attempt is due; null when none will follow.'),
   })
   .meta({ title: 'WebhookAttempt' });
 
@@ -17,9 +23,13 @@ export const webhookAttemptSchema = z
 export const webhookDeliverySchema = z
   .object({
     webhook_id: z.string().describe('The `webhook-id` header: the same on every attempt.'),
-    type: z.string().describe('`job.started`, `job.progress`, `job.completed`, `job.failed`, `job.canceled`, `batch.*`.'),
+    type: z
+      .string()
+      .describe('`job.started`, `job.progress`, `job.completed`, `job.failed`, `job.canceled`, `batch.*`.'),
     url: z.string(),
-    status: z.enum(['pending', 'delivered', 'failed']).describe('`failed`: every attempt failed (or the target was refused).'),
+    status: z
+      .enum(['pending', 'delivered', 'failed'])
+      .describe('`failed`: every attempt failed (or the target was refused).'),
     attempts: z.array(webhookAttemptSchema),
   })
   .meta({ title: 'WebhookDelivery', description: 'A webhook message and every attempt to deliver it.' });
@@ -48,7 +58,15 @@ export const jobWebhookPayloadSchema = z
         prediction_time_ms: z.number().optional().describe('`job.completed` only.'),
         model: z.string().optional().describe('`job.completed` only.'),
         images: z
-          .array(z.object({ index: z.int(), seed: z.int(), url: z.string().nullable(), content_type: z.string(), removed_for_safety: z.boolean() }))
+          .array(
+            z.object({
+              index: z.int(),
+              seed: z.int(),
+              url: z.string().nullable(),
+              content_type: z.string(),
+              removed_for_safety: z.boolean(),
+            }),
+          )
           .optional()
           .describe('`job.completed` only.'),
         error: z.object({ code: z.string(), message: z.string() }).nullable(),

@@ -8,7 +8,11 @@ import type { JobServices } from './job-services.js';
  * worker, so its end (usage, `canceled` webhook, batch counts) is recorded here; a running job's
  * worker records its own.
  */
-export async function cancelJob(redis: Redis, jobs: Pick<JobServices, 'queue' | 'lifecycle'>, jobId: string): Promise<CancelOutcome> {
+export async function cancelJob(
+  redis: Redis,
+  jobs: Pick<JobServices, 'queue' | 'lifecycle'>,
+  jobId: string,
+): Promise<CancelOutcome> {
   const outcome = await cancelRenderJob(redis, jobs.queue, jobId);
   if (outcome === 'canceled') {
     const job = await jobs.queue.getJob(jobId);

@@ -13,7 +13,14 @@
  */
 import type { Logger } from '@kiln/config';
 import { decodeFailure, type RenderJobResult, type WebhookEvent } from '@kiln/contracts';
-import { recordJobUsage, type BatchRecord, type BatchStore, type FairShare, type ItemEndStatus, type ItemOutcome } from '@kiln/state';
+import {
+  recordJobUsage,
+  type BatchRecord,
+  type BatchStore,
+  type FairShare,
+  type ItemEndStatus,
+  type ItemOutcome,
+} from '@kiln/state';
 import {
   appendAttempt,
   batchEventBody,
@@ -185,7 +192,10 @@ export class JobLifecycle {
     if (!batch) return;
     if (counted.startsWith('finished:')) {
       const final = counted.slice('finished:'.length) as 'completed' | 'canceled';
-      this.deps.logger.info({ batchId, completed: batch.completed, failed: batch.failed, canceled: batch.canceled }, `batch ${final}`);
+      this.deps.logger.info(
+        { batchId, completed: batch.completed, failed: batch.failed, canceled: batch.canceled },
+        `batch ${final}`,
+      );
       await this.batchEvent(batch, final);
       return;
     }

@@ -23,7 +23,11 @@ export interface JobServices {
 export function createJobServices(redis: Redis, config: Readonly<KilnConfig>, logger: Logger): JobServices {
   const prefix = config.queuePrefix;
   const queue = createRenderQueue(redis, { prefix, attempts: config.jobAttempts, retentionMs: config.resultTtlMs });
-  const webhooks = createWebhookQueue(redis, { prefix, attempts: config.webhookAttempts, backoffMs: config.webhookBackoffMs });
+  const webhooks = createWebhookQueue(redis, {
+    prefix,
+    attempts: config.webhookAttempts,
+    backoffMs: config.webhookBackoffMs,
+  });
   const batches = new BatchStore(redis, prefix, config.resultTtlMs);
   const fair = new FairShare(redis, { prefix });
   const lifecycle = new JobLifecycle({ redis, prefix, webhooks, batches, fair, logger, logTtlMs: config.resultTtlMs });

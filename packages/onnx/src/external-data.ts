@@ -25,7 +25,11 @@ export function externalDataLocation(tensor: TensorProto): ExternalDataLocation 
   if (!location) throw new Error(`initializer ${tensor.name ?? '?'} is external but has no location`);
   const offset = entries.has('offset') ? Number(entries.get('offset')) : 0;
   const length = entries.has('length') ? Number(entries.get('length')) : undefined;
-  if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+  if (
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
+  ) {
     throw new Error(`initializer ${tensor.name ?? '?'} has an invalid external offset/length`);
   }
   return { location, offset, length };

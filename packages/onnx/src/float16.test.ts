@@ -28,7 +28,9 @@ describe('float16', () => {
   });
 
   it('round-trips every non-NaN half exactly', () => {
-    const bits = Uint16Array.from({ length: 65536 }, (_, i) => i).filter((b) => (b & 0x7c00) !== 0x7c00 || (b & 0x3ff) === 0);
+    const bits = Uint16Array.from({ length: 65536 }, (_, i) => i).filter(
+      (b) => (b & 0x7c00) !== 0x7c00 || (b & 0x3ff) === 0,
+    );
     expect(Array.from(float32ToFloat16(float16ToFloat32(bits)))).toEqual(Array.from(bits));
   });
 });

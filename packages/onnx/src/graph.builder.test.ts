@@ -57,7 +57,9 @@ describe('GraphBuilder', () => {
     const { y } = await session.run({ x: input });
     expect(y.type).toBe('float16');
     const expected = reference(Array.from(float16ToFloat32(float32ToFloat16(x))), 2, w, b, 2);
-    Array.from(float16ToFloat32(y.data as Uint16Array)).forEach((value, i) => expect(value).toBeCloseTo(expected[i], 2));
+    Array.from(float16ToFloat32(y.data as Uint16Array)).forEach((value, i) =>
+      expect(value).toBeCloseTo(expected[i], 2),
+    );
   });
 
   it('refuses duplicate names', () => {

@@ -10,7 +10,8 @@ import type { AttributeProto, ModelProto, NodeProto, TensorProto, ValueInfoProto
 export type Dim = number | string;
 
 /** Tensor values. Float data given for a `float16` tensor is rounded to float16; a `Uint16Array` is taken as float16 bits. */
-export type TensorValues = Float32Array | Float64Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | number[];
+export type TensorValues =
+  Float32Array | Float64Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | number[];
 
 /** Values, or a function producing them when the model is written (keeps huge models out of memory). */
 export type TensorSource = TensorValues | (() => TensorValues);
@@ -167,7 +168,12 @@ export class GraphBuilder {
    * large ones go straight to the external file, so models over protobuf's 2 GiB limit can be written.
    */
   async write(path: string, options: ModelOptions & WriteModelOptions = {}): Promise<WrittenModel> {
-    return writeModelWithInitializers(path, this.modelWithInitializers([], options), this.materializedInitializers(), options);
+    return writeModelWithInitializers(
+      path,
+      this.modelWithInitializers([], options),
+      this.materializedInitializers(),
+      options,
+    );
   }
 
   private *materializedInitializers(): Generator<TensorProto> {
@@ -216,7 +222,8 @@ export function makeTensor(name: string, type: ElementType, dims: number[], valu
   if (values.length !== count) throw new Error(`tensor ${name}: ${values.length} values for dims [${dims.join(', ')}]`);
   const typed = toTypedArray(type, values);
   const rawData = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
-  if (rawData.byteLength !== count * elementByteSize(type)) throw new Error(`tensor ${name}: wrong byte size for ${type}`);
+  if (rawData.byteLength !== count * elementByteSize(type))
+    throw new Error(`tensor ${name}: wrong byte size for ${type}`);
   return { name, dims: [...dims], dataType: dataTypeCode(type), rawData };
 }
 
@@ -231,7 +238,9 @@ function toTypedArray(type: ElementType, values: TensorValues): Exclude<TensorVa
     case 'int32':
       return values instanceof Int32Array ? values : Int32Array.from(values as ArrayLike<number>);
     case 'int64':
-      return values instanceof BigInt64Array ? values : BigInt64Array.from(Array.from(values as ArrayLike<number>, (v) => BigInt(v)));
+      return values instanceof BigInt64Array
+        ? values
+        : BigInt64Array.from(Array.from(values as ArrayLike<number>, (v) => BigInt(v)));
     case 'int8':
       return values instanceof Int8Array ? values : Int8Array.from(values as ArrayLike<number>);
     case 'uint8':
@@ -247,7 +256,9 @@ function makeAttribute(name: string, value: AttributeValue): AttributeProto {
       : { name, type: AttributeType.FLOAT, f: value.value };
   }
   if (typeof value === 'number') {
-    return Number.isInteger(value) ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
+    return Number.isInteger(value)
+      ? { name, type: AttributeType.INT, i: value }
+      : { name, type: AttributeType.FLOAT, f: value };
   }
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) {

@@ -37,17 +37,25 @@ export function tensorToFloat32(tensor: TensorProto): Float32Array {
   const raw = tensor.rawData && tensor.rawData.byteLength > 0 ? tensor.rawData : undefined;
   switch (tensor.dataType) {
     case DataType.FLOAT:
-      return raw ? new Float32Array(alignedCopy(raw, count * 4, name).buffer) : Float32Array.from(tensor.floatData ?? []);
+      return raw
+        ? new Float32Array(alignedCopy(raw, count * 4, name).buffer)
+        : Float32Array.from(tensor.floatData ?? []);
     case DataType.FLOAT16:
-      return float16ToFloat32(raw ? new Uint16Array(alignedCopy(raw, count * 2, name).buffer) : (tensor.int32Data ?? []));
+      return float16ToFloat32(
+        raw ? new Uint16Array(alignedCopy(raw, count * 2, name).buffer) : (tensor.int32Data ?? []),
+      );
     case DataType.BFLOAT16: {
-      const bits = raw ? new Uint16Array(alignedCopy(raw, count * 2, name).buffer) : Uint16Array.from(tensor.int32Data ?? []);
+      const bits = raw
+        ? new Uint16Array(alignedCopy(raw, count * 2, name).buffer)
+        : Uint16Array.from(tensor.int32Data ?? []);
       const widened = new Uint32Array(bits.length);
       for (let i = 0; i < bits.length; i++) widened[i] = bits[i] << 16;
       return new Float32Array(widened.buffer);
     }
     case DataType.DOUBLE:
-      return Float32Array.from(raw ? new Float64Array(alignedCopy(raw, count * 8, name).buffer) : (tensor.doubleData ?? []));
+      return Float32Array.from(
+        raw ? new Float64Array(alignedCopy(raw, count * 8, name).buffer) : (tensor.doubleData ?? []),
+      );
     default:
       throw new Error(`initializer ${name} has non-float data type ${tensor.dataType}`);
   }
@@ -55,7 +63,8 @@ export function tensorToFloat32(tensor: TensorProto): Float32Array {
 
 /** Copies raw bytes into a fresh buffer, so typed-array views are aligned (the source is a view into the file). */
 function alignedCopy(raw: Uint8Array, byteLength: number, name: string): Uint8Array {
-  if (raw.byteLength !== byteLength) throw new Error(`initializer ${name} has ${raw.byteLength} bytes, expected ${byteLength}`);
+  if (raw.byteLength !== byteLength)
+    throw new Error(`initializer ${name} has ${raw.byteLength} bytes, expected ${byteLength}`);
   const copy = new Uint8Array(byteLength);
   copy.set(raw);
   return copy;

@@ -38,7 +38,10 @@ describe('model codec', () => {
 
     const conv = decoded.graph?.node?.find((node) => node.opType === 'Conv');
     expect(conv?.name).toBe('/conv/Conv');
-    expect(conv?.attribute?.find((a) => a.name === 'kernel_shape')).toMatchObject({ type: AttributeType.INTS, ints: [1, 1] });
+    expect(conv?.attribute?.find((a) => a.name === 'kernel_shape')).toMatchObject({
+      type: AttributeType.INTS,
+      ints: [1, 1],
+    });
     const leaky = decoded.graph?.node?.find((node) => node.opType === 'LeakyRelu');
     expect(leaky?.attribute?.[0]).toMatchObject({ name: 'alpha', type: AttributeType.FLOAT, f: 1 });
     const int64Constant = decoded.graph?.node?.filter((node) => node.opType === 'Constant')[1];

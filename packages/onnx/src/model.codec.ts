@@ -13,5 +13,10 @@ export function encodeModel(model: ModelProto): Uint8Array {
  */
 export function decodeModel(bytes: Uint8Array): ModelProto {
   const message = ModelProtoType.decode(bytes);
-  return ModelProtoType.toObject(message, { longs: Number, enums: Number, arrays: false, defaults: false }) as ModelProto;
+  return ModelProtoType.toObject(message, {
+    longs: Number,
+    enums: Number,
+    arrays: false,
+    defaults: false,
+  }) as ModelProto;
 }

@@ -30,7 +30,11 @@ function model() {
 
 async function runModel(path: string): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(path);
-  const x = new ort.Tensor('float32', Float32Array.from({ length: 64 }, (_, i) => (i % 7) - 3), [1, 64]);
+  const x = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: 64 }, (_, i) => (i % 7) - 3),
+    [1, 64],
+  );
   return (await session.run({ x })).y.data as Float32Array;
 }
 
@@ -54,7 +58,9 @@ describe('external data', () => {
       expect(readInitializer(loaded, 'big.weight')).toEqual(bigValues);
       expect(readInitializer(loaded, 'small.bias')).toEqual(smallValues);
       const half = readInitializer(loaded, 'big.half');
-      half.forEach((value, i) => expect(Math.abs(value - bigValues[i])).toBeLessThanOrEqual(Math.abs(bigValues[i]) / 1024 + 1e-7));
+      half.forEach((value, i) =>
+        expect(Math.abs(value - bigValues[i])).toBeLessThanOrEqual(Math.abs(bigValues[i]) / 1024 + 1e-7),
+      );
 
       // onnxruntime resolves the external file itself; a re-inlined copy computes the same thing.
       const fromExternal = await runModel(path);

@@ -42,7 +42,9 @@ export async function writeModelWithInitializers(
 ): Promise<WrittenModel> {
   await mkdir(dirname(path), { recursive: true });
   const threshold = options.externalData?.thresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD_BYTES;
-  const external = options.externalData ? await ExternalDataFile.create(path, options.externalData.location) : undefined;
+  const external = options.externalData
+    ? await ExternalDataFile.create(path, options.externalData.location)
+    : undefined;
   const stored: TensorProto[] = [];
   try {
     for (const tensor of initializers) {
@@ -59,7 +61,9 @@ export async function writeModelWithInitializers(
   }
   const bytes = encodeModel({ ...model, graph: { ...model.graph, initializer: stored } });
   if (bytes.byteLength > PROTOBUF_SIZE_LIMIT) {
-    throw new Error(`model ${path} is ${bytes.byteLength} bytes, over protobuf's 2 GiB limit; write it with externalData`);
+    throw new Error(
+      `model ${path} is ${bytes.byteLength} bytes, over protobuf's 2 GiB limit; write it with externalData`,
+    );
   }
   await writeFile(path, bytes);
   return { modelBytes: bytes.byteLength, externalDataBytes: external?.byteLength ?? 0 };
@@ -69,6 +73,10 @@ export async function writeModelWithInitializers(
  * Writes a model to `path`. With `externalData`, initializers of at least `thresholdBytes` are
  * moved to one file beside it (replaced if it exists), the layout diffusers' ONNX export uses.
  */
-export async function writeModel(path: string, model: ModelProto, options: WriteModelOptions = {}): Promise<WrittenModel> {
+export async function writeModel(
+  path: string,
+  model: ModelProto,
+  options: WriteModelOptions = {},
+): Promise<WrittenModel> {
   return writeModelWithInitializers(path, model, model.graph?.initializer ?? [], options);
 }

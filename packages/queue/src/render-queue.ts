@@ -20,7 +20,11 @@ export function createRenderQueue(connection: Redis, options: RenderQueueOptions
     removeOnComplete: { age: Math.ceil(options.retentionMs / 1000) },
     removeOnFail: { age: Math.ceil(options.retentionMs / 1000) },
   };
-  return new Queue<RenderJobData, RenderJobResult>(RENDER_QUEUE, { connection, prefix: options.prefix, defaultJobOptions });
+  return new Queue<RenderJobData, RenderJobResult>(RENDER_QUEUE, {
+    connection,
+    prefix: options.prefix,
+    defaultJobOptions,
+  });
 }
 
 export function createRenderQueueEvents(connection: Redis, prefix: string): QueueEvents {

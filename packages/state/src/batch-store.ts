@@ -161,7 +161,9 @@ export class BatchStore {
     ];
   }
 
-  async create(b: Pick<BatchRecord, 'id' | 'tenant' | 'keyId' | 'webhookUrl' | 'webhookEvents' | 'baseUrl'>): Promise<void> {
+  async create(
+    b: Pick<BatchRecord, 'id' | 'tenant' | 'keyId' | 'webhookUrl' | 'webhookEvents' | 'baseUrl'>,
+  ): Promise<void> {
     const now = new Date();
     await this.redis
       .multi()
@@ -238,7 +240,11 @@ export class BatchStore {
   async stage(id: string, entries: readonly unknown[]): Promise<void> {
     if (entries.length === 0) return;
     const key = this.key(id, 'staging');
-    await this.redis.multi().rpush(key, ...entries.map((e) => JSON.stringify(e))).pexpire(key, this.ttlMs).exec();
+    await this.redis
+      .multi()
+      .rpush(key, ...entries.map((e) => JSON.stringify(e)))
+      .pexpire(key, this.ttlMs)
+      .exec();
   }
 
   async readStaging<T>(id: string, start: number, count: number): Promise<T[]> {
@@ -259,11 +265,16 @@ export class BatchStore {
   async appendItems(id: string, entries: readonly BatchItemEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const key = this.key(id, 'items');
-    const multi = this.redis.multi().rpush(key, ...entries.map((e) => JSON.stringify(e))).pexpire(key, this.ttlMs);
+    const multi = this.redis
+      .multi()
+      .rpush(key, ...entries.map((e) => JSON.stringify(e)))
+      .pexpire(key, this.ttlMs);
     const withJobs = entries.filter((e) => e.job_id !== undefined);
     if (withJobs.length > 0) {
       const itemOf = this.key(id, 'item-of');
-      multi.hset(itemOf, Object.fromEntries(withJobs.map((e) => [e.job_id as string, JSON.stringify(e)]))).pexpire(itemOf, this.ttlMs);
+      multi
+        .hset(itemOf, Object.fromEntries(withJobs.map((e) => [e.job_id as string, JSON.stringify(e)])))
+        .pexpire(itemOf, this.ttlMs);
     }
     await multi.exec();
   }
@@ -317,7 +328,13 @@ export class BatchStore {
    * item, `counted`, `duplicate` (already counted) or `missing` (the batch expired).
    */
   async recordEnd(id: string, jobId: string, status: ItemEndStatus, outcome: ItemOutcome): Promise<string> {
-    return (await RECORD_END.run(this.redis, this.endKeys(id), [jobId, status, JSON.stringify(outcome), new Date().toISOString(), this.ttlMs])) as string;
+    return (await RECORD_END.run(this.redis, this.endKeys(id), [
+      jobId,
+      status,
+      JSON.stringify(outcome),
+      new Date().toISOString(),
+      this.ttlMs,
+    ])) as string;
   }
 
   /** The upload is over and every item is enqueued; returns `finished:…` when nothing was left to run. */

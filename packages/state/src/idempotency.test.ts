@@ -15,13 +15,19 @@ describe('requestFingerprint', () => {
     expect(requestFingerprint('POST', '/generate/sd3', { prompt: 'cat' })).not.toBe(base);
     expect(requestFingerprint('PUT', '/generate/sd', { prompt: 'cat' })).not.toBe(base);
     // Array order is meaningful (seeds), unlike key order.
-    expect(requestFingerprint('POST', '/p', { seed: [1, 2] })).not.toBe(requestFingerprint('POST', '/p', { seed: [2, 1] }));
+    expect(requestFingerprint('POST', '/p', { seed: [1, 2] })).not.toBe(
+      requestFingerprint('POST', '/p', { seed: [2, 1] }),
+    );
   });
 
   it('takes raw bytes for non-JSON bodies', () => {
     const lines = Buffer.from('{"a":1}\n{"b":2}\n');
-    expect(requestFingerprint('POST', '/v1/batches', lines)).toBe(requestFingerprint('POST', '/v1/batches', Buffer.from(lines)));
-    expect(requestFingerprint('POST', '/v1/batches', lines)).not.toBe(requestFingerprint('POST', '/v1/batches', Buffer.from('{"a":1}\n')));
+    expect(requestFingerprint('POST', '/v1/batches', lines)).toBe(
+      requestFingerprint('POST', '/v1/batches', Buffer.from(lines)),
+    );
+    expect(requestFingerprint('POST', '/v1/batches', lines)).not.toBe(
+      requestFingerprint('POST', '/v1/batches', Buffer.from('{"a":1}\n')),
+    );
   });
 });
 

@@ -16,7 +16,12 @@ export interface IndexedJob {
 }
 
 /** Adds jobs to their tenant's index (and batch index), and trims entries older than `retentionMs`. */
-export async function indexJobs(redis: Redis, prefix: string, jobs: readonly IndexedJob[], retentionMs: number): Promise<void> {
+export async function indexJobs(
+  redis: Redis,
+  prefix: string,
+  jobs: readonly IndexedJob[],
+  retentionMs: number,
+): Promise<void> {
   if (jobs.length === 0) return;
   const keys = stateKeys(prefix);
   const multi = redis.multi();

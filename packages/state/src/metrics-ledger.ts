@@ -101,7 +101,8 @@ export async function readFleetMetrics(redis: Redis, prefix: string): Promise<Fl
     redis.hget(metricsKey(prefix, 'busy'), 'seconds'),
     redis.lrange(metricsKey(prefix, 'recent-job-seconds'), 0, -1),
   ]);
-  const numbers = (hash: Record<string, string>) => Object.fromEntries(Object.entries(hash).map(([k, v]) => [k, Number(v)]));
+  const numbers = (hash: Record<string, string>) =>
+    Object.fromEntries(Object.entries(hash).map(([k, v]) => [k, Number(v)]));
   return {
     attempts: numbers(attempts),
     jobSeconds: histogram(JOB_DURATION_BUCKETS, jobs),

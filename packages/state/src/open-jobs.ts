@@ -22,7 +22,12 @@ return count
 
 export type ReserveResult = { ok: true } | { ok: false; open: number };
 
-async function reserveOnce(redis: Redis, key: string, limit: number, jobIds: readonly string[]): Promise<ReserveResult> {
+async function reserveOnce(
+  redis: Redis,
+  key: string,
+  limit: number,
+  jobIds: readonly string[],
+): Promise<ReserveResult> {
   const result = (await RESERVE.run(redis, [key], [limit, ...jobIds, Date.now()])) as number;
   return result >= 0 ? { ok: true } : { ok: false, open: -result - 1 };
 }
@@ -45,11 +50,13 @@ export async function reserveOpenJobs(
   // A slot taken moments ago may belong to a job whose request is still storing its inputs.
   const enqueueGrace = Date.now() - 60_000;
   const finished = await Promise.all(
-    rows.flatMap((id, i) => (i % 2 === 0 ? [{ id, reservedAt: Number(rows[i + 1]) }] : [])).map(async ({ id, reservedAt }) => {
-      const [finishedOn, createdAt] = await redis.hmget(queue.toKey(id), 'finishedOn', 'timestamp');
-      const gone = createdAt === null && reservedAt < enqueueGrace;
-      return gone || finishedOn !== null ? id : undefined;
-    }),
+    rows
+      .flatMap((id, i) => (i % 2 === 0 ? [{ id, reservedAt: Number(rows[i + 1]) }] : []))
+      .map(async ({ id, reservedAt }) => {
+        const [finishedOn, createdAt] = await redis.hmget(queue.toKey(id), 'finishedOn', 'timestamp');
+        const gone = createdAt === null && reservedAt < enqueueGrace;
+        return gone || finishedOn !== null ? id : undefined;
+      }),
   );
   const stale = finished.filter((id): id is string => id !== undefined);
   if (stale.length === 0) return first;
@@ -58,6 +65,11 @@ export async function reserveOpenJobs(
 }
 
 /** Gives a job's slot back (job ended, or was never enqueued). */
-export async function releaseOpenJobs(redis: Redis, prefix: string, keyId: string, jobIds: readonly string[]): Promise<void> {
+export async function releaseOpenJobs(
+  redis: Redis,
+  prefix: string,
+  keyId: string,
+  jobIds: readonly string[],
+): Promise<void> {
   if (jobIds.length) await redis.zrem(stateKeys(prefix).openJobs(keyId), ...jobIds);
 }

@@ -46,10 +46,10 @@ export async function takeRateLimit(
   limit: number,
   periodMs = 60_000,
 ): Promise<RateLimitDecision> {
-  const [allowed, retryAfterMs, remaining] = (await GCRA.run(redis, [stateKeys(prefix).rateLimit(keyId)], [limit, periodMs])) as [
-    number,
-    number,
-    number,
-  ];
+  const [allowed, retryAfterMs, remaining] = (await GCRA.run(
+    redis,
+    [stateKeys(prefix).rateLimit(keyId)],
+    [limit, periodMs],
+  )) as [number, number, number];
   return { allowed: allowed === 1, retryAfterMs, remaining };
 }

@@ -68,7 +68,11 @@ export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0
  * final attempts are paid for alike.
  */
 export async function recordAttemptTime(redis: Redis, prefix: string, jobId: string, workerMs: number): Promise<void> {
-  await ADD_ATTEMPT.run(redis, [stateKeys(prefix).usageAttempts(jobId)], [Math.max(0, Math.round(workerMs)), MARKER_TTL_S]);
+  await ADD_ATTEMPT.run(
+    redis,
+    [stateKeys(prefix).usageAttempts(jobId)],
+    [Math.max(0, Math.round(workerMs)), MARKER_TTL_S],
+  );
 }
 
 /**
@@ -90,7 +94,16 @@ export async function recordJobUsage(redis: Redis, prefix: string, usage: JobUsa
       keys.usageKeys(usage.tenant),
       keys.openJobs(usage.keyId),
     ],
-    [MARKER_TTL_S, USAGE_TTL_S, usage.keyId, usage.outcome, usage.images, steps, megapixelSteps.toFixed(6), usage.jobId],
+    [
+      MARKER_TTL_S,
+      USAGE_TTL_S,
+      usage.keyId,
+      usage.outcome,
+      usage.images,
+      steps,
+      megapixelSteps.toFixed(6),
+      usage.jobId,
+    ],
   );
   return counted === 1;
 }
@@ -118,7 +131,8 @@ export async function readUsage(
   const keys = stateKeys(prefix);
   const keyIds = (range.keyIds ?? (await redis.smembers(keys.usageKeys(tenant)))).slice().sort();
   const days: string[] = [];
-  for (let t = Date.parse(`${range.from}T00:00:00Z`); t <= Date.parse(`${range.to}T00:00:00Z`); t += 86_400_000) days.push(utcDay(t));
+  for (let t = Date.parse(`${range.from}T00:00:00Z`); t <= Date.parse(`${range.to}T00:00:00Z`); t += 86_400_000)
+    days.push(utcDay(t));
   const pipeline = redis.pipeline();
   const cells = days.flatMap((date) => keyIds.map((keyId) => ({ date, keyId })));
   for (const { date, keyId } of cells) pipeline.hgetall(keys.usageDay(tenant, keyId, date));

@@ -26,7 +26,13 @@ interface Entry extends WorkerCapacity {
   at: number;
 }
 
-export async function publishCapacity(redis: Redis, prefix: string, family: string, workerId: string, capacity: WorkerCapacity): Promise<void> {
+export async function publishCapacity(
+  redis: Redis,
+  prefix: string,
+  family: string,
+  workerId: string,
+  capacity: WorkerCapacity,
+): Promise<void> {
   const entry: Entry = { ...capacity, at: Date.now() };
   await redis.hset(stateKeys(prefix).capacity(family), workerId, JSON.stringify(entry));
 }
@@ -37,7 +43,9 @@ export async function withdrawCapacity(redis: Redis, prefix: string, family: str
 
 /** The capacities of the family's live workers (none while no worker has published one). */
 export async function liveCapacities(redis: Redis, prefix: string, family: string): Promise<WorkerCapacity[]> {
-  const entries = Object.values(await redis.hgetall(stateKeys(prefix).capacity(family))).map((text) => JSON.parse(text) as Entry);
+  const entries = Object.values(await redis.hgetall(stateKeys(prefix).capacity(family))).map(
+    (text) => JSON.parse(text) as Entry,
+  );
   const now = Date.now();
   return entries.filter((e) => now - e.at < STALE_MS).map(({ at: _at, ...capacity }) => capacity);
 }

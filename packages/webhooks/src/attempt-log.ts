@@ -27,16 +27,18 @@ export interface Subject {
 
 const MAX_RECORDS = 2000;
 
-export const attemptLogKey = (prefix: string, subject: Subject) => `${prefix}:kiln:webhook-log:${subject.kind}:${subject.id}`;
+export const attemptLogKey = (prefix: string, subject: Subject) =>
+  `${prefix}:kiln:webhook-log:${subject.kind}:${subject.id}`;
 
-export async function appendAttempt(redis: Redis, prefix: string, subject: Subject, record: AttemptRecord, ttlMs: number): Promise<void> {
+export async function appendAttempt(
+  redis: Redis,
+  prefix: string,
+  subject: Subject,
+  record: AttemptRecord,
+  ttlMs: number,
+): Promise<void> {
   const key = attemptLogKey(prefix, subject);
-  await redis
-    .multi()
-    .rpush(key, JSON.stringify(record))
-    .ltrim(key, -MAX_RECORDS, -1)
-    .pexpire(key, ttlMs)
-    .exec();
+  await redis.multi().rpush(key, JSON.stringify(record)).ltrim(key, -MAX_RECORDS, -1).pexpire(key, ttlMs).exec();
 }
 
 export async function readAttempts(redis: Redis, prefix: string, subject: Subject): Promise<AttemptRecord[]> {

@@ -3,7 +3,13 @@
  * (when the event happened), `data`. The body is built once when the event happens and sent
  * unchanged on every retry, so its signature input differs between attempts only by timestamp.
  */
-import { decodeFailure, type RenderJobData, type RenderJobProgress, type RenderJobResult, type WebhookEvent } from '@kiln/contracts';
+import {
+  decodeFailure,
+  type RenderJobData,
+  type RenderJobProgress,
+  type RenderJobResult,
+  type WebhookEvent,
+} from '@kiln/contracts';
 import { readJobData } from '@kiln/queue';
 import type { BatchRecord } from '@kiln/state';
 
@@ -31,7 +37,13 @@ export function jobSnapshot(job: {
   progress?: unknown;
 }): JobSnapshot {
   const data = readJobData(job);
-  return { id: job.id as string, data, returnvalue: job.returnvalue, failedReason: job.failedReason, progress: job.progress };
+  return {
+    id: job.id as string,
+    data,
+    returnvalue: job.returnvalue,
+    failedReason: job.failedReason,
+    progress: job.progress,
+  };
 }
 
 const linkBase = (data: RenderJobData) => (data.baseUrl ?? '').replace(/\/$/, '');
@@ -78,7 +90,11 @@ export function jobEventData(job: JobSnapshot, event: WebhookEvent) {
 }
 
 export function jobEventBody(job: JobSnapshot, event: WebhookEvent, at: Date = new Date()): string {
-  return JSON.stringify({ type: `job.${event}` satisfies JobEventType, timestamp: at.toISOString(), data: jobEventData(job, event) });
+  return JSON.stringify({
+    type: `job.${event}` satisfies JobEventType,
+    timestamp: at.toISOString(),
+    data: jobEventData(job, event),
+  });
 }
 
 /** Counts of a batch by state, as `GET /v1/batches/{id}` shows them. */
@@ -96,7 +112,12 @@ export function batchCounts(batch: BatchRecord, running: number) {
   };
 }
 
-export function batchEventBody(batch: BatchRecord, event: WebhookEvent, running: number, at: Date = new Date()): string {
+export function batchEventBody(
+  batch: BatchRecord,
+  event: WebhookEvent,
+  running: number,
+  at: Date = new Date(),
+): string {
   const base = (batch.baseUrl ?? '').replace(/\/$/, '');
   return JSON.stringify({
     type: `batch.${event}` satisfies BatchEventType,

@@ -12,7 +12,11 @@ describe('signWebhook', () => {
     const headers = signWebhook(secret, 'msg_1', body, at);
     const key = Buffer.from(secret.slice(6), 'base64');
     const expected = createHmac('sha256', key).update(`msg_1.1700000000.${body}`).digest('base64');
-    expect(headers).toEqual({ 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000', 'webhook-signature': `v1,${expected}` });
+    expect(headers).toEqual({
+      'webhook-id': 'msg_1',
+      'webhook-timestamp': '1700000000',
+      'webhook-signature': `v1,${expected}`,
+    });
   });
 
   it('verifies with the reference implementation, and a tampered body does not', () => {

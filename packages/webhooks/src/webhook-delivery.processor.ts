@@ -49,7 +49,9 @@ export function createWebhookDeliveryProcessor(deps: DeliveryProcessorDeps) {
         error: result.error,
         duration_ms: result.durationMs,
         outcome: result.ok ? 'delivered' : willRetry ? 'retrying' : 'failed',
-        next_attempt_at: willRetry ? new Date(Date.now() + backoffDelayMs(attempt, deps.backoffMs)).toISOString() : null,
+        next_attempt_at: willRetry
+          ? new Date(Date.now() + backoffDelayMs(attempt, deps.backoffMs)).toISOString()
+          : null,
       };
       await appendAttempt(deps.redis, deps.prefix, delivery.subject, entry, deps.logTtlMs);
     };
@@ -58,7 +60,13 @@ export function createWebhookDeliveryProcessor(deps: DeliveryProcessorDeps) {
       await checkWebhookUrl(delivery.url, { allowPrivate: deps.allowPrivate });
     } catch (err) {
       if (!(err instanceof WebhookUrlRefused)) throw err;
-      const result: AttemptResult = { ok: false, statusCode: null, error: `refused: ${err.reason}`, refused: true, durationMs: 0 };
+      const result: AttemptResult = {
+        ok: false,
+        statusCode: null,
+        error: `refused: ${err.reason}`,
+        refused: true,
+        durationMs: 0,
+      };
       await record(result, !err.transient);
       if (err.transient) throw new Error(err.reason, { cause: err });
       throw new UnrecoverableError(err.reason);

@@ -48,16 +48,22 @@ async function* limitedBody(req: Request, maxBytes: number): AsyncGenerator<Buff
   let source: Readable = req;
   if (encoding === 'gzip' || encoding === 'x-gzip') source = req.pipe(createGunzip());
   else if (encoding === 'deflate') source = req.pipe(createInflate());
-  else if (encoding !== 'identity') throw new KilnError('unsupported_media_type', `Content-Encoding ${encoding} is not supported (gzip, deflate)`);
+  else if (encoding !== 'identity')
+    throw new KilnError('unsupported_media_type', `Content-Encoding ${encoding} is not supported (gzip, deflate)`);
   let seen = 0;
   try {
     for await (const chunk of source) {
       seen += (chunk as Buffer).length;
-      if (seen > maxBytes) throw new KilnError('payload_too_large', `the batch body is over ${maxBytes} bytes (KILN_BATCH_MAX_BODY_BYTES)`);
+      if (seen > maxBytes)
+        throw new KilnError(
+          'payload_too_large',
+          `the batch body is over ${maxBytes} bytes (KILN_BATCH_MAX_BODY_BYTES)`,
+        );
       yield chunk as Buffer;
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'Z_DATA_ERROR') throw new KilnError('invalid_request', `the ${encoding} body cannot be decompressed`);
+    if ((err as NodeJS.ErrnoException).code === 'Z_DATA_ERROR')
+      throw new KilnError('invalid_request', `the ${encoding} body cannot be decompressed`);
     throw err;
   }
 }
@@ -68,7 +74,12 @@ function queryWebhook(req: Request): BatchUpload['query'] {
   const events = req.query.webhook_events;
   return {
     ...(typeof url === 'string' && { webhook_url: url }),
-    ...(typeof events === 'string' && { webhook_events: events.split(',').map((e) => e.trim()).filter(Boolean) }),
+    ...(typeof events === 'string' && {
+      webhook_events: events
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean),
+    }),
   };
 }
 
@@ -119,7 +130,12 @@ export function batchesRoutes(deps: ApiDeps): Router {
           req,
           res,
           async () => {
-            const submitted = await submitBatch(deps, caller, { source: createReadStream(file), format, query, baseUrl });
+            const submitted = await submitBatch(deps, caller, {
+              source: createReadStream(file),
+              format,
+              query,
+              baseUrl,
+            });
             errors = submitted.errors;
             return submitted.batchId;
           },
@@ -136,7 +152,9 @@ export function batchesRoutes(deps: ApiDeps): Router {
   router.get('/v1/batches', async (req, res) => {
     const limit = Math.min(100, Math.max(1, Number(req.query.limit) || 20));
     const ids = await batches.list(callerOf(res).tenant, limit);
-    const found = (await Promise.all(ids.map((id) => batches.get(id)))).filter((b): b is BatchRecord => b !== undefined);
+    const found = (await Promise.all(ids.map((id) => batches.get(id)))).filter(
+      (b): b is BatchRecord => b !== undefined,
+    );
     res.json({ batches: await Promise.all(found.map((b) => document(b, req))) });
   });
 
@@ -163,13 +181,23 @@ export function batchesRoutes(deps: ApiDeps): Router {
         const found = await batches.outcomes(batch.id, jobIds);
         for (const entry of entries) {
           const k = entry.job_id ? outcomes.get(entry.job_id) : undefined;
-          await write(resultLine(entry, k === undefined ? undefined : found[k], entry.job_id ? running.has(entry.job_id) : false, baseUrl));
+          await write(
+            resultLine(
+              entry,
+              k === undefined ? undefined : found[k],
+              entry.job_id ? running.has(entry.job_id) : false,
+              baseUrl,
+            ),
+          );
         }
         if (entries.length < RESULTS_CHUNK) break;
       } else {
         const jobIds = await batches.finished(batch.id, start, RESULTS_CHUNK);
         if (jobIds.length === 0) break;
-        const [entries, found] = await Promise.all([batches.itemsOf(batch.id, jobIds), batches.outcomes(batch.id, jobIds)]);
+        const [entries, found] = await Promise.all([
+          batches.itemsOf(batch.id, jobIds),
+          batches.outcomes(batch.id, jobIds),
+        ]);
         for (let k = 0; k < jobIds.length; k++) {
           const entry = entries[k];
           if (entry) await write(resultLine(entry, found[k], false, baseUrl));

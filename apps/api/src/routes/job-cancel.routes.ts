@@ -26,21 +26,31 @@ export function jobCancelRoutes(deps: ApiDeps): Router {
       return job;
     };
     await owned();
-    await createOnce(deps, req, res, async () => {
-      // A job canceled while waiting has its end (usage, webhook, batch count) recorded here.
-      const outcome = await cancelJob(deps.redis, deps.jobs, id);
-      if (outcome === 'missing') throw new KilnError('not_found', `no job ${id}`);
-      if (outcome === 'finished') {
-        throw new KilnError('conflict', `job ${id} has already ended (${await statusOf(await owned())}); there is nothing to cancel`, { jobId: id });
-      }
-      return id;
-    }, {});
+    await createOnce(
+      deps,
+      req,
+      res,
+      async () => {
+        // A job canceled while waiting has its end (usage, webhook, batch count) recorded here.
+        const outcome = await cancelJob(deps.redis, deps.jobs, id);
+        if (outcome === 'missing') throw new KilnError('not_found', `no job ${id}`);
+        if (outcome === 'finished') {
+          throw new KilnError(
+            'conflict',
+            `job ${id} has already ended (${await statusOf(await owned())}); there is nothing to cancel`,
+            { jobId: id },
+          );
+        }
+        return id;
+      },
+      {},
+    );
     const job = await owned();
     const status = await statusOf(job);
     // 200: the job has ended (canceled now, or by the request this one replays); 202: stopping.
-    res.status(FINAL_JOB_STATUSES.includes(status) ? 200 : 202).json(
-      await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config)),
-    );
+    res
+      .status(FINAL_JOB_STATUSES.includes(status) ? 200 : 202)
+      .json(await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config)));
   });
 
   return router;

@@ -21,7 +21,16 @@ function parseDay(name: string, text: string | undefined): number | undefined {
   return ms;
 }
 
-const SUMMED = ['jobs', 'jobs_completed', 'jobs_failed', 'jobs_canceled', 'images', 'steps', 'megapixel_steps', 'worker_seconds'] as const;
+const SUMMED = [
+  'jobs',
+  'jobs_completed',
+  'jobs_failed',
+  'jobs_canceled',
+  'images',
+  'steps',
+  'megapixel_steps',
+  'worker_seconds',
+] as const;
 
 export function usageRoutes(deps: ApiDeps): Router {
   const router = Router();
@@ -33,7 +42,8 @@ export function usageRoutes(deps: ApiDeps): Router {
     const to = parseDay('to', queryString(query, 'to')) ?? today;
     const from = parseDay('from', queryString(query, 'from')) ?? to - (USAGE_DEFAULT_DAYS - 1) * DAY_MS;
     if (from > to) throw new QueryValidationError('from', 'must not be after `to`');
-    if ((to - from) / DAY_MS + 1 > USAGE_MAX_DAYS) throw new QueryValidationError('from', `the range is at most ${USAGE_MAX_DAYS} days`);
+    if ((to - from) / DAY_MS + 1 > USAGE_MAX_DAYS)
+      throw new QueryValidationError('from', `the range is at most ${USAGE_MAX_DAYS} days`);
     const keyId = queryString(query, 'key_id');
     if (keyId !== undefined) {
       const key = deps.keys?.byId(keyId);

@@ -35,12 +35,19 @@ export class KilnClient {
     return { ...(this.apiKey && { authorization: `Bearer ${this.apiKey}` }), ...extra };
   }
 
-  private async call(method: string, pathname: string, body?: string, headers: Record<string, string> = {}): Promise<Response> {
+  private async call(
+    method: string,
+    pathname: string,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${pathname}`, { method, headers: this.headers(headers), body });
     } catch (err) {
-      throw new KilnHttpError(`cannot reach Kiln at ${this.baseUrl} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); is it running? (--url)`);
+      throw new KilnHttpError(
+        `cannot reach Kiln at ${this.baseUrl} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}); is it running? (--url)`,
+      );
     }
     if (!res.ok) {
       const text = await res.text();
@@ -56,7 +63,9 @@ export class KilnClient {
   }
 
   async submit(jsonl: string): Promise<SubmittedBatch> {
-    return (await (await this.call('POST', '/v1/batches', jsonl, { 'content-type': 'application/x-ndjson' })).json()) as SubmittedBatch;
+    return (await (
+      await this.call('POST', '/v1/batches', jsonl, { 'content-type': 'application/x-ndjson' })
+    ).json()) as SubmittedBatch;
   }
 
   async batch(id: string): Promise<BatchState> {

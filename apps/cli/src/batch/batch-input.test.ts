@@ -14,12 +14,28 @@ describe('parseSeedRange', () => {
 });
 
 describe('itemsFromCsv', () => {
-  const csv = ['prompt,negative_prompt,steps,custom_id,seeds', '"a cat, sitting",blurry,,,', 'a dog,,8,dog,7-8', 'a bird,,abc,,'].join('\n');
+  const csv = [
+    'prompt,negative_prompt,steps,custom_id,seeds',
+    '"a cat, sitting",blurry,,,',
+    'a dog,,8,dog,7-8',
+    'a bird,,abc,,',
+  ].join('\n');
 
-  it('expands rows × seeds into single-image items named <row id>-s<seed>, cells over defaults over the API\'s', () => {
-    const { items, problems } = itemsFromCsv(csv, { seeds: '0-1', defaults: { steps: 4, width: 64, height: 64, image_encoding: 'png' } });
+  it("expands rows × seeds into single-image items named <row id>-s<seed>, cells over defaults over the API's", () => {
+    const { items, problems } = itemsFromCsv(csv, {
+      seeds: '0-1',
+      defaults: { steps: 4, width: 64, height: 64, image_encoding: 'png' },
+    });
     expect(items.map((i) => i.custom_id)).toEqual(['row1-s0', 'row1-s1', 'dog-s7', 'dog-s8']);
-    expect(items[0].body).toEqual({ prompt: 'a cat, sitting', negative_prompt: 'blurry', steps: 4, width: 64, height: 64, image_encoding: 'png', seed: 0 });
+    expect(items[0].body).toEqual({
+      prompt: 'a cat, sitting',
+      negative_prompt: 'blurry',
+      steps: 4,
+      width: 64,
+      height: 64,
+      image_encoding: 'png',
+      seed: 0,
+    });
     expect(items[2].body).toMatchObject({ prompt: 'a dog', steps: 8, seed: 7 });
     // normalized with the API's schema: defaults applied for the manifest
     expect(items[0].request).toMatchObject({ sampler: 'DDIM', cfg_scale: 12, num_images: 1 });

@@ -57,7 +57,10 @@ export interface BatchInput {
 /** "0-9", "5", "1,4,9", "0-3,10-12" → the seeds, in order, without repeats. */
 export function parseSeedRange(text: string): number[] {
   const seeds: number[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:\s*-\s*(\d+))?$/.exec(part);
     if (!m) throw new Error(`seed range ${JSON.stringify(text)}: "${part}" is not a seed or a from-to range`);
     const from = Number(m[1]);
@@ -76,7 +79,10 @@ const FAMILIES = {
   '/generate/sd3': 'sd3',
 } as const satisfies Record<BatchInputItem['url'], ModelFamily>;
 
-function normalize(url: BatchInputItem['url'], body: Record<string, unknown>): { ok: true; request: GenerateRequest } | { ok: false; message: string } {
+function normalize(
+  url: BatchInputItem['url'],
+  body: Record<string, unknown>,
+): { ok: true; request: GenerateRequest } | { ok: false; message: string } {
   const parsed = parseGenerateRequest(FAMILIES[url], body, { allowAnyResolution: true });
   if (parsed.success) return { ok: true, request: parsed.data };
   return { ok: false, message: parsed.body.error.message };
@@ -88,7 +94,11 @@ function collect(candidates: Array<Omit<BatchInputItem, 'request'>>, problems: I
   for (const c of candidates) {
     const first = seen.get(c.custom_id);
     if (first !== undefined) {
-      problems.push({ line: c.line, custom_id: c.custom_id, message: `custom_id ${c.custom_id} is already used on line ${first}` });
+      problems.push({
+        line: c.line,
+        custom_id: c.custom_id,
+        message: `custom_id ${c.custom_id} is already used on line ${first}`,
+      });
       continue;
     }
     seen.set(c.custom_id, c.line);
@@ -122,7 +132,11 @@ export function itemsFromJsonl(text: string): BatchInput {
     const customId = typeof v.custom_id === 'string' ? v.custom_id : `line${line}`;
     const url = (isItem ? (v.url ?? '/generate/sd') : '/generate/sd') as string;
     if (url !== '/generate/sd' && url !== '/generate/sd3') {
-      problems.push({ line, custom_id: customId, message: `url must be /generate/sd or /generate/sd3, not ${JSON.stringify(url)}` });
+      problems.push({
+        line,
+        custom_id: customId,
+        message: `url must be /generate/sd or /generate/sd3, not ${JSON.stringify(url)}`,
+      });
       return;
     }
     const body = isItem ? { ...(v.body as Record<string, unknown>) } : { ...v };
@@ -144,7 +158,10 @@ export function itemsFromCsv(text: string, options: CsvOptions): BatchInput {
   if (rows.length === 0) throw new Error('the CSV file is empty');
   const header = rows[0].fields.map((h) => h.trim());
   const unknown = header.filter((h) => !(h in CSV_COLUMNS));
-  if (unknown.length > 0) throw new Error(`unknown CSV column ${JSON.stringify(unknown[0])}; columns: ${Object.keys(CSV_COLUMNS).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(
+      `unknown CSV column ${JSON.stringify(unknown[0])}; columns: ${Object.keys(CSV_COLUMNS).join(', ')}`,
+    );
   if (!header.includes('prompt')) throw new Error('the CSV file needs a "prompt" column');
   const defaultSeeds = parseSeedRange(options.seeds ?? '0');
   const candidates: Array<Omit<BatchInputItem, 'request'>> = [];
@@ -163,7 +180,12 @@ export function itemsFromCsv(text: string, options: CsvOptions): BatchInput {
     }
     let seeds: number[];
     try {
-      seeds = cells.seed !== undefined ? [Number(cells.seed)] : cells.seeds !== undefined ? parseSeedRange(cells.seeds) : defaultSeeds;
+      seeds =
+        cells.seed !== undefined
+          ? [Number(cells.seed)]
+          : cells.seeds !== undefined
+            ? parseSeedRange(cells.seeds)
+            : defaultSeeds;
     } catch (err) {
       problems.push({ line: row.line, custom_id: rowId, message: (err as Error).message });
       return;

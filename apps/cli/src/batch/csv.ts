@@ -42,7 +42,10 @@ export function parseCsv(text: string): CsvRow[] {
       continue;
     }
     if (ch === '"') {
-      if (field !== '') throw new CsvError(`line ${line}: a quote inside an unquoted field (quote the whole field and double the quote)`);
+      if (field !== '')
+        throw new CsvError(
+          `line ${line}: a quote inside an unquoted field (quote the whole field and double the quote)`,
+        );
       quoted = true;
       fieldStarted = true;
     } else if (ch === ',') {

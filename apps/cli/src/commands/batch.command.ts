@@ -12,7 +12,13 @@ import { loadClientEnv } from '@kiln/config';
 import cliProgress from 'cli-progress';
 import { itemsFromCsv, itemsFromJsonl, type BatchInput, type BatchInputItem } from '../batch/batch-input.js';
 import { KilnClient, type ResultLine } from '../batch/batch-client.js';
-import { appendManifest, imageFileName, loadManifest, writeImage, type ManifestEntry } from '../batch/batch-manifest.js';
+import {
+  appendManifest,
+  imageFileName,
+  loadManifest,
+  writeImage,
+  type ManifestEntry,
+} from '../batch/batch-manifest.js';
 
 export interface BatchFlags {
   out: string;
@@ -90,7 +96,8 @@ async function eachLimited<T>(values: readonly T[], limit: number, work: (v: T) 
 
 export async function batchCommand(file: string, flags: BatchFlags): Promise<void> {
   const input = await readInput(file, flags);
-  for (const p of input.problems) console.error(`${file}:${p.line}${p.custom_id ? ` (${p.custom_id})` : ''}: ${p.message}`);
+  for (const p of input.problems)
+    console.error(`${file}:${p.line}${p.custom_id ? ` (${p.custom_id})` : ''}: ${p.message}`);
   const out = path.resolve(flags.out);
   await mkdir(path.join(out, 'images'), { recursive: true });
 
@@ -102,21 +109,32 @@ export async function batchCommand(file: string, flags: BatchFlags): Promise<voi
     if (input.problems.length > 0) process.exitCode = 1;
     return;
   }
-  console.log(`${pending.length} of ${input.items.length} items to render${already ? ` (${already} already in the dataset)` : ''}`);
+  console.log(
+    `${pending.length} of ${input.items.length} items to render${already ? ` (${already} already in the dataset)` : ''}`,
+  );
 
   const env = loadClientEnv();
-  const client = new KilnClient((flags.url ?? env.url ?? 'http://127.0.0.1:8080').replace(/\/$/, ''), flags.apiKey ?? env.apiKey);
-  const jsonl = pending.map((item) => JSON.stringify({ custom_id: item.custom_id, url: item.url, body: item.body })).join('\n');
+  const client = new KilnClient(
+    (flags.url ?? env.url ?? 'http://127.0.0.1:8080').replace(/\/$/, ''),
+    flags.apiKey ?? env.apiKey,
+  );
+  const jsonl = pending
+    .map((item) => JSON.stringify({ custom_id: item.custom_id, url: item.url, body: item.body }))
+    .join('\n');
   const submitted = await client.submit(jsonl);
   const byId = new Map(pending.map((item) => [item.custom_id, item]));
   const failures: string[] = [];
-  for (const e of submitted.errors ?? []) failures.push(`${e.custom_id ?? `line ${e.line}`}: refused: ${e.error.message}`);
+  for (const e of submitted.errors ?? [])
+    failures.push(`${e.custom_id ?? `line ${e.line}`}: refused: ${e.error.message}`);
   const toFinish = pending.length - (submitted.errors?.length ?? 0);
-  console.log(`batch ${submitted.id}${submitted.counts.reused ? ` (${submitted.counts.reused} items already rendered by Kiln)` : ''}`);
+  console.log(
+    `batch ${submitted.id}${submitted.counts.reused ? ` (${submitted.counts.reused} items already rendered by Kiln)` : ''}`,
+  );
 
   const bar = new cliProgress.SingleBar(
     {
-      format: 'kiln batch |{bar}| {percentage}% | {value}/{total} items | {rate} items/s | ETA {eta_formatted} | {failed} failed',
+      format:
+        'kiln batch |{bar}| {percentage}% | {value}/{total} items | {rate} items/s | ETA {eta_formatted} | {failed} failed',
       noTTYOutput: true,
       notTTYSchedule: 1000,
       etaBuffer: 50,
@@ -153,11 +171,17 @@ export async function batchCommand(file: string, flags: BatchFlags): Promise<voi
               files.push('');
               continue;
             }
-            const name = path.posix.join('images', imageFileName(item.custom_id, img.index, imagesOf(item), extensionOf(img.content_type)));
+            const name = path.posix.join(
+              'images',
+              imageFileName(item.custom_id, img.index, imagesOf(item), extensionOf(img.content_type)),
+            );
             await writeImage(out, name, await client.download(img.url));
             files.push(name);
           }
-          await appendManifest(out, manifestEntries(item, line, files).filter((e) => e.file !== ''));
+          await appendManifest(
+            out,
+            manifestEntries(item, line, files).filter((e) => e.file !== ''),
+          );
         }
         finished++;
         tick();
@@ -175,7 +199,9 @@ export async function batchCommand(file: string, flags: BatchFlags): Promise<voi
     if (flags.progress) bar.stop();
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`done: ${finished - failed} items downloaded to ${out} in ${seconds} s${failures.length ? `, ${failures.length} failed` : ''}`);
+  console.log(
+    `done: ${finished - failed} items downloaded to ${out} in ${seconds} s${failures.length ? `, ${failures.length} failed` : ''}`,
+  );
   for (const f of failures) console.error(`  ${f}`);
   if (failures.length > 0 || input.problems.length > 0) process.exitCode = 1;
 }

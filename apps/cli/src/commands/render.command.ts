@@ -29,7 +29,17 @@ export interface RenderFlags {
   [flag: string]: unknown;
 }
 
-const NUMBER_FIELDS = new Set(['cfg_scale', 'steps', 'num_images', 'width', 'height', 'strength', 'clip_skip', 'mask_blur', 'inpaint_full_res_padding']);
+const NUMBER_FIELDS = new Set([
+  'cfg_scale',
+  'steps',
+  'num_images',
+  'width',
+  'height',
+  'strength',
+  'clip_skip',
+  'mask_blur',
+  'inpaint_full_res_padding',
+]);
 const IMAGE_FIELDS = new Set(['init_image', 'mask_image']);
 const CLI_ONLY = new Set(['model', 'out', 'microBatch', 'rng']);
 /** Flags that name files or folders: {@link takeAssetFlags} reads them. */
@@ -99,18 +109,26 @@ function pairs(value: string): Array<[string, string]> {
 
 /** Replaces the asset flags' files by stand-in names in `request`; returns the renderer's asset set. */
 async function takeAssetFlags(flags: RenderFlags, request: Record<string, unknown>): Promise<AssetFlags> {
-  const set: { loras?: Sd15AssetSet['loras']; textualInversions?: Sd15AssetSet['textualInversions']; vae?: string } = {};
+  const set: { loras?: Sd15AssetSet['loras']; textualInversions?: Sd15AssetSet['textualInversions']; vae?: string } =
+    {};
   const named = new Map<string, string>();
   if (typeof flags.loras === 'string') {
-    const loras = await Promise.all(pairs(flags.loras).map(async ([ref, weight]) => [await localAsset(ref, 'lora', '--loras'), weight]));
-    request.loras = Object.fromEntries(loras.map(([, weight], i) => [`lora-${i}`, weight === '' ? NaN : Number(weight)]));
+    const loras = await Promise.all(
+      pairs(flags.loras).map(async ([ref, weight]) => [await localAsset(ref, 'lora', '--loras'), weight]),
+    );
+    request.loras = Object.fromEntries(
+      loras.map(([, weight], i) => [`lora-${i}`, weight === '' ? NaN : Number(weight)]),
+    );
     set.loras = loras.map(([file, weight]) => ({ file, weight: Number(weight) }));
     for (const [file] of loras) named.set(file, '--loras');
   }
   if (typeof flags.textualInversions === 'string') {
     const flag = '--textual-inversions';
     const inversions = await Promise.all(
-      pairs(flags.textualInversions).map(async ([ref, trigger]) => [await localAsset(ref, 'textual_inversion', flag), trigger]),
+      pairs(flags.textualInversions).map(async ([ref, trigger]) => [
+        await localAsset(ref, 'textual_inversion', flag),
+        trigger,
+      ]),
     );
     request.textual_inversions = Object.fromEntries(inversions.map(([, trigger], i) => [`embedding-${i}`, trigger]));
     set.textualInversions = inversions.map(([file, trigger]) => ({ file, trigger }));
@@ -216,7 +234,13 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
   const renderer = new Renderer({ executionProvider: 'cpu' });
   try {
     const settings = { microBatchSize: Number(flags.microBatch ?? 4), rng: flags.rng ?? 'cpu' };
-    const request = toRenderRequest(job, modelDir, images, settings, Object.keys(assets.set).length > 0 ? assets.set : undefined);
+    const request = toRenderRequest(
+      job,
+      modelDir,
+      images,
+      settings,
+      Object.keys(assets.set).length > 0 ? assets.set : undefined,
+    );
     const result = await renderer.render(request).catch((err: unknown) => reportInputError(err, assets));
     if (!result) return;
     await mkdir(flags.out, { recursive: true });
@@ -224,7 +248,10 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
     const files: string[] = [];
     for (const [index, image] of result.images.entries()) {
       const file = `${index}.${extension}`;
-      await writeFile(path.join(flags.out, file), await encodeImage(image.pixels, image.width, image.height, job.request.image_encoding));
+      await writeFile(
+        path.join(flags.out, file),
+        await encodeImage(image.pixels, image.width, image.height, job.request.image_encoding),
+      );
       files.push(file);
     }
     await writeFile(

@@ -46,7 +46,8 @@ export async function startCommand(): Promise<void> {
   const worker = await startRenderWorker({ config, logger: logger.child({ role: 'worker' }) });
   const api = await startApi({ config, logger: logger.child({ role: 'api' }) });
   logger.info({ url: api.url, model: config.sd15Model }, `Kiln is up: ${api.url}`);
-  if (config.localMode) logger.warn('local mode: no KILN_KEYS_FILE, so Kiln listens on loopback only and every caller is tenant "local"');
+  if (config.localMode)
+    logger.warn('local mode: no KILN_KEYS_FILE, so Kiln listens on loopback only and every caller is tenant "local"');
   onShutdown(async () => {
     await api.close();
     await worker.close();

@@ -8,7 +8,10 @@ import type { MaskPlane, RgbImage } from './raster.js';
  */
 export function blendByMask(original: RgbImage, generated: RgbImage, alpha: MaskPlane): RgbImage {
   const { width, height } = original;
-  for (const [name, image] of [['generated', generated], ['mask', alpha]] as const) {
+  for (const [name, image] of [
+    ['generated', generated],
+    ['mask', alpha],
+  ] as const) {
     if (image.width !== width || image.height !== height) {
       throw new RangeError(`blendByMask: ${name} is ${image.width}×${image.height}, the original ${width}×${height}`);
     }

@@ -27,5 +27,9 @@ export async function encodeImage(
 /** Decodes an encoded image to RGB HWC uint8 (alpha dropped); used by tests and the CLI. */
 export async function decodeToRgb(bytes: Uint8Array): Promise<{ pixels: Uint8Array; width: number; height: number }> {
   const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  return {
+    pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+  };
 }

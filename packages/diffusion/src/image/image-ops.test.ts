@@ -60,7 +60,12 @@ describe('raster helpers', () => {
     const crop = cropRgb(src, { x1: 2, y1: 3, x2: 5, y2: 7 });
     expect([crop.width, crop.height]).toEqual([3, 4]);
     expect([...crop.pixels.subarray(0, 3)]).toEqual([2, 3, 5]);
-    const back = pasteRgb(image(8, 8, () => [0, 0, 0]), crop, 2, 3);
+    const back = pasteRgb(
+      image(8, 8, () => [0, 0, 0]),
+      crop,
+      2,
+      3,
+    );
     expect([...back.pixels.subarray((3 * 8 + 2) * 3, (3 * 8 + 2) * 3 + 3)]).toEqual([2, 3, 5]);
     expect(lumaOf(image(1, 1, () => [255, 255, 255])).values[0]).toBe(1);
     expect(Math.round(lumaOf(image(1, 1, () => [255, 0, 0])).values[0] * 255)).toBe(76);
@@ -71,17 +76,21 @@ describe('outpaintPrefill', () => {
   const width = 64;
   const height = 64;
   // A picture in the middle (left half orange, right half teal) on a white canvas; the border is masked.
-  const canvas = image(width, height, (x, y) => (x < 16 || x >= 48 || y < 16 || y >= 48 ? [255, 255, 255] : x < 32 ? [230, 120, 20] : [20, 160, 170]));
+  const canvas = image(width, height, (x, y) =>
+    x < 16 || x >= 48 || y < 16 || y >= 48 ? [255, 255, 255] : x < 32 ? [230, 120, 20] : [20, 160, 170],
+  );
   const mask = rectMask(width, height, 0, 0, width, height);
   for (let y = 16; y < 48; y++) for (let x = 16; x < 48; x++) mask.values[y * width + x] = 0;
   const filled = outpaintPrefill(canvas, mask);
   const at = (x: number, y: number) => [...filled.pixels.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)];
 
   it('never changes a known pixel', () => {
-    for (let y = 16; y < 48; y++) for (let x = 16; x < 48; x++) expect(at(x, y)).toEqual([...canvas.pixels.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)]);
+    for (let y = 16; y < 48; y++)
+      for (let x = 16; x < 48; x++)
+        expect(at(x, y)).toEqual([...canvas.pixels.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)]);
   });
 
-  it('continues the picture\'s colours into the border instead of the canvas white', () => {
+  it("continues the picture's colours into the border instead of the canvas white", () => {
     const [r, , b] = at(20, 4); // above the orange half
     expect(r).toBeGreaterThan(150);
     expect(b).toBeLessThan(120);

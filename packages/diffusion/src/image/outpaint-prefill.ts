@@ -56,7 +56,12 @@ function nearestKnown(known: Uint8Array, width: number, height: number): { sourc
     const p = queue[head++];
     const x = p % width;
     const y = (p - x) / width;
-    const neighbours = [x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1, y > 0 ? p - width : -1, y < height - 1 ? p + width : -1];
+    const neighbours = [
+      x > 0 ? p - 1 : -1,
+      x < width - 1 ? p + 1 : -1,
+      y > 0 ? p - width : -1,
+      y < height - 1 ? p + width : -1,
+    ];
     for (const n of neighbours) {
       if (n < 0 || distance[n] >= 0) continue;
       distance[n] = distance[p] + 1;

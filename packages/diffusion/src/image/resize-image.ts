@@ -18,7 +18,9 @@ export async function resizeRgb(image: RgbImage, width: number, height: number):
 export async function resizeMask(mask: MaskPlane, width: number, height: number): Promise<MaskPlane> {
   if (mask.width === width && mask.height === height) return mask;
   const levels = Uint8Array.from(mask.values, (v) => Math.round(Math.min(Math.max(v, 0), 1) * 255));
-  const { data } = await sharp(Buffer.from(levels.buffer), { raw: { width: mask.width, height: mask.height, channels: 1 } })
+  const { data } = await sharp(Buffer.from(levels.buffer), {
+    raw: { width: mask.width, height: mask.height, channels: 1 },
+  })
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     .raw()
     .toBuffer({ resolveWithObject: true });

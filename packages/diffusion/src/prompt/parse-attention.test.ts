@@ -7,7 +7,14 @@ const parse = (prompt: string): Array<[string, number]> =>
 describe('parsePromptAttention: the docstring examples of A1111 modules/prompt_parser.py', () => {
   it.each<[string, Array<[string, number]>]>([
     ['normal text', [['normal text', 1.0]]],
-    ['an (important) word', [['an ', 1.0], ['important', 1.1], [' word', 1.0]]],
+    [
+      'an (important) word',
+      [
+        ['an ', 1.0],
+        ['important', 1.1],
+        [' word', 1.0],
+      ],
+    ],
     ['(unbalanced', [['unbalanced', 1.1]]],
     ['\\(literal\\]', [['(literal]', 1.0]]],
     ['(unnecessary)(parens)', [['unnecessaryparens', 1.1]]],

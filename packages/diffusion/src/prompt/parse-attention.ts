@@ -39,10 +39,7 @@ const ATTENTION_TOKEN = new RegExp(
 );
 
 /** `re_break` (`\s*\bBREAK\b\s*`), with Python's Unicode `\s` and `\w` for the boundaries. */
-const BREAK_SEPARATOR = new RegExp(
-  `${WS}*(?<![${PYTHON_WORD_CLASS}])BREAK(?![${PYTHON_WORD_CLASS}])${WS}*`,
-  'u',
-);
+const BREAK_SEPARATOR = new RegExp(`${WS}*(?<![${PYTHON_WORD_CLASS}])BREAK(?![${PYTHON_WORD_CLASS}])${WS}*`, 'u');
 
 /** True for the entry that marks a `BREAK` (A1111 tests `text == 'BREAK' and weight == -1`). */
 export function isBreak(part: WeightedText): boolean {
@@ -108,7 +105,7 @@ export function parsePromptAttention(prompt: string): WeightedText[] {
 
   if (result.length === 0) result.push({ text: '', weight: 1 });
 
-  for (let i = 0; i + 1 < result.length; ) {
+  for (let i = 0; i + 1 < result.length;) {
     if (result[i].weight === result[i + 1].weight) {
       result[i].text += result[i + 1].text;
       result.splice(i + 1, 1);

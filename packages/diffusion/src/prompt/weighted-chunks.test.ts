@@ -131,7 +131,10 @@ describe('padding with a pad token other than eos (SD2)', () => {
       maxLength: 77,
     };
     const ids = Array.from(promptToChunks(sd2, 'a photo of a cat')[0].ids);
-    expect(ids).toEqual([...Array.from(tokenizer.encodePadded('a photo of a cat').slice(0, 7)), ...new Array(70).fill(0)]);
+    expect(ids).toEqual([
+      ...Array.from(tokenizer.encodePadded('a photo of a cat').slice(0, 7)),
+      ...new Array(70).fill(0),
+    ]);
     expect(Array.from(emptyChunk(sd2).ids)).toEqual([tokenizer.bosId, tokenizer.eosId, ...new Array(75).fill(0)]);
   });
 });

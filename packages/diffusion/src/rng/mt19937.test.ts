@@ -21,7 +21,7 @@ describe('Mt19937', () => {
     expect(draw(b, 700)).toEqual(draw(a, 700));
   });
 
-  it('reads negative seeds as two\'s complement, as manual_seed does', () => {
+  it("reads negative seeds as two's complement, as manual_seed does", () => {
     expect(torchSeedToUint64(-1)).toBe(2n ** 64n - 1n);
     expect(draw(new Mt19937(-1), 5)).toEqual(draw(new Mt19937(0xffffffff), 5));
   });

@@ -29,7 +29,11 @@ function threadEntry(): URL {
 
 function revive(error: SerializedError): Error {
   if (error.name === 'RenderInputError') {
-    return new RenderInputError((error.code ?? 'input_rejected') as RenderInputError['code'], error.message, error.field);
+    return new RenderInputError(
+      (error.code ?? 'input_rejected') as RenderInputError['code'],
+      error.message,
+      error.field,
+    );
   }
   if (error.name === 'RenderAbortedError') return new RenderAbortedError();
   const revived = new Error(error.message);

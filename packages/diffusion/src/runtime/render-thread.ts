@@ -13,7 +13,8 @@ if (!port) throw new Error('render-thread must run as a worker thread');
 const renderer = new Renderer((workerData as ThreadInit).options);
 
 function serialize(err: unknown): SerializedError {
-  if (err instanceof RenderInputError) return { name: err.name, message: err.message, code: err.code, field: err.field };
+  if (err instanceof RenderInputError)
+    return { name: err.name, message: err.message, code: err.code, field: err.field };
   if (err instanceof Error) return { name: err.name, message: err.message };
   return { name: 'Error', message: String(err) };
 }

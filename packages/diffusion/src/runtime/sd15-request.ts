@@ -48,7 +48,10 @@ export interface Sd15RenderRequest {
   params: Sd15RenderParams;
 }
 
-type DecodedParams = Omit<Sd15RenderParams, 'initImage' | 'maskImage'> & { initImage?: RgbImage; maskImage?: MaskPlane };
+type DecodedParams = Omit<Sd15RenderParams, 'initImage' | 'maskImage'> & {
+  initImage?: RgbImage;
+  maskImage?: MaskPlane;
+};
 
 // Encoded bytes are a typed array (whose prototype has a `values` method): test for them first.
 const isDecoded = (x: unknown): x is object => typeof x === 'object' && x !== null && !ArrayBuffer.isView(x);
@@ -61,11 +64,14 @@ export async function decodeRenderInputs(p: Sd15RenderParams): Promise<DecodedPa
   const { initImage, maskImage, ...rest } = p;
   const decoded: DecodedParams = rest;
   if (initImage !== undefined) {
-    decoded.initImage = isRgbImage(initImage) ? initImage : await decodeInitImage(initImage, { field: 'init_image', ...size });
+    decoded.initImage = isRgbImage(initImage)
+      ? initImage
+      : await decodeInitImage(initImage, { field: 'init_image', ...size });
   }
   if (maskImage !== undefined) {
     if (isMaskPlane(maskImage)) decoded.maskImage = maskImage;
-    else if (isRgbImage(maskImage)) throw new RenderInputError('input_rejected', 'pass a decoded mask as a MaskPlane', 'mask_image');
+    else if (isRgbImage(maskImage))
+      throw new RenderInputError('input_rejected', 'pass a decoded mask as a MaskPlane', 'mask_image');
     else decoded.maskImage = await decodeMaskImage(maskImage, { field: 'mask_image', ...size });
   }
   return decoded;
@@ -75,8 +81,14 @@ export async function decodeRenderInputs(p: Sd15RenderParams): Promise<DecodedPa
 export function renderSd15(model: Sd15Model, p: DecodedParams, hooks: RenderHooks): Promise<RenderResult> {
   const { initImage, maskImage } = p;
   if (!initImage) {
-    if (maskImage) throw new RenderInputError('input_rejected', 'mask_image needs init_image (the image the mask applies to)', 'mask_image');
-    if (p.outpainting) throw new RenderInputError('input_rejected', 'outpainting needs init_image and mask_image', 'outpainting');
+    if (maskImage)
+      throw new RenderInputError(
+        'input_rejected',
+        'mask_image needs init_image (the image the mask applies to)',
+        'mask_image',
+      );
+    if (p.outpainting)
+      throw new RenderInputError('input_rejected', 'outpainting needs init_image and mask_image', 'outpainting');
     return textToImage(model, p, hooks);
   }
   const strength = p.strength ?? DEFAULT_STRENGTH;

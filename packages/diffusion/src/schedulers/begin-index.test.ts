@@ -35,7 +35,9 @@ describe('StepIndex', () => {
   });
 
   it('refuses an index outside the schedule with a teaching error', () => {
-    expect(() => new StepIndex().setBegin(4, 4, 'EulerDiscreteScheduler')).toThrow(/EulerDiscreteScheduler: begin index 4 is outside the 4 timesteps/);
+    expect(() => new StepIndex().setBegin(4, 4, 'EulerDiscreteScheduler')).toThrow(
+      /EulerDiscreteScheduler: begin index 4 is outside the 4 timesteps/,
+    );
     expect(() => new StepIndex().setBegin(-1, 4, 'X')).toThrow(RangeError);
   });
 });
@@ -60,7 +62,7 @@ describe.each([...SAMPLER_NAMES])('%s', (sampler) => {
   });
 });
 
-it('Euler with a begin index scales its first input by that entry\'s sigma, whatever timestep it is given', () => {
+it("Euler with a begin index scales its first input by that entry's sigma, whatever timestep it is given", () => {
   const scheduler = createScheduler('K_EULER', config);
   scheduler.setTimesteps(10);
   scheduler.setBeginIndex!(6);

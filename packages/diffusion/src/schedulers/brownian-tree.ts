@@ -92,7 +92,13 @@ export class BrownianTree {
     const scale = Math.sqrt(this.t1 - this.t0);
     this.end = Float64Array.from(z, (v) => v * scale);
     this.path = [
-      { a: this.t0, b: this.t1, wa: new Float64Array(this.size), wb: this.end, seed: deriveSeed(this.rootSeed, ROOT_NODE) },
+      {
+        a: this.t0,
+        b: this.t1,
+        wa: new Float64Array(this.size),
+        wb: this.end,
+        seed: deriveSeed(this.rootSeed, ROOT_NODE),
+      },
     ];
   }
 

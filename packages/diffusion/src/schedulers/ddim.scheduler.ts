@@ -56,7 +56,11 @@ export class DDIMScheduler extends AlphaSpaceScheduler {
     super();
     this.config = resolveConfig(DDIM_DEFAULTS, config, extra);
     rejectEnabledOptions(this.name, this.config, { thresholding: false, rescale_betas_zero_snr: false });
-    this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'sample', 'v_prediction']);
+    this.predictionType = checkPredictionType(this.name, this.config.prediction_type, [
+      'epsilon',
+      'sample',
+      'v_prediction',
+    ]);
     this.spacing = checkTimestepSpacing(this.name, this.config.timestep_spacing);
     this.alphasCumprod = trainingAlphasCumprod(this.config);
     this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0];

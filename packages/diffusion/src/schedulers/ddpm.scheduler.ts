@@ -57,7 +57,11 @@ export class DDPMScheduler extends AlphaSpaceScheduler {
     super();
     this.config = resolveConfig(DDPM_DEFAULTS, config, extra);
     rejectEnabledOptions(this.name, this.config, { thresholding: false, rescale_betas_zero_snr: false });
-    this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'sample', 'v_prediction']);
+    this.predictionType = checkPredictionType(this.name, this.config.prediction_type, [
+      'epsilon',
+      'sample',
+      'v_prediction',
+    ]);
     const varianceType = this.config.variance_type;
     if (varianceType !== 'fixed_small' && varianceType !== 'fixed_small_log' && varianceType !== 'fixed_large') {
       throw new Error(`${this.name}: variance_type ${JSON.stringify(varianceType)} is not supported by Kiln`);

@@ -48,11 +48,7 @@ export function karrasSigmasFrom(
   sigmaMin?: number | null,
   sigmaMax?: number | null,
 ): number[] {
-  return karrasSigmas(
-    sigmaMin ?? inSigmas[inSigmas.length - 1],
-    sigmaMax ?? inSigmas[0],
-    numInferenceSteps,
-  );
+  return karrasSigmas(sigmaMin ?? inSigmas[inSigmas.length - 1], sigmaMax ?? inSigmas[0], numInferenceSteps);
 }
 
 /** diffusers' `_convert_to_exponential`: `exp(linspace(log(sigma_max), log(sigma_min), N))` in float64. */
@@ -229,9 +225,7 @@ export class StepIndex {
   private index: number | null = null;
   private begin: number | null = null;
 
-  constructor(
-    private readonly lookup: (timesteps: readonly number[], timestep: number) => number = indexForTimestep,
-  ) {}
+  constructor(private readonly lookup: (timesteps: readonly number[], timestep: number) => number = indexForTimestep) {}
 
   /** The index of the step under way; null before the first `at` after a reset. */
   get current(): number | null {

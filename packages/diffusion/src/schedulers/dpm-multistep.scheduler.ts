@@ -110,7 +110,10 @@ export class DPMSolverMultistepScheduler extends DpmSolverFamilyScheduler {
   setTimesteps(numInferenceSteps: number): void {
     const c = this.config;
     const train = this.training;
-    const lastTimestep = lastTimestepAfterClipping(train.lambdas, configNumber(c.lambda_min_clipped, 'lambda_min_clipped'));
+    const lastTimestep = lastTimestepAfterClipping(
+      train.lambdas,
+      configNumber(c.lambda_min_clipped, 'lambda_min_clipped'),
+    );
     let timesteps = spacedIntegerTimesteps(
       c.timestep_spacing as TimestepSpacing,
       numInferenceSteps,
@@ -123,7 +126,9 @@ export class DPMSolverMultistepScheduler extends DpmSolverFamilyScheduler {
       const karras = karrasScheduleOver(train, numInferenceSteps);
       sigmas = karras.sigmas;
       // The cosine schedule keeps fractional timesteps; the int64 cast then truncates them.
-      timesteps = karras.timesteps.map((t) => (c.beta_schedule === 'squaredcos_cap_v2' ? Math.trunc(t) : numpyRound(t)));
+      timesteps = karras.timesteps.map((t) =>
+        c.beta_schedule === 'squaredcos_cap_v2' ? Math.trunc(t) : numpyRound(t),
+      );
     } else {
       sigmas = sigmasAtTimesteps(timesteps, train.sigmas);
     }
@@ -140,7 +145,8 @@ export class DPMSolverMultistepScheduler extends DpmSolverFamilyScheduler {
     const count = this.timesteps.length;
     // Lower orders at the very end stabilise few-step sampling (and a zero final sigma needs order 1).
     const lowerOrderFinal =
-      index === count - 1 && (c.euler_at_final || (c.lower_order_final && count < 15) || c.final_sigmas_type === 'zero');
+      index === count - 1 &&
+      (c.euler_at_final || (c.lower_order_final && count < 15) || c.final_sigmas_type === 'zero');
     const lowerOrderSecond = index === count - 2 && c.lower_order_final && count < 15;
 
     const converted = this.convertModelOutput(modelOutput, sample, this.algorithm.endsWith('dpmsolver++'));

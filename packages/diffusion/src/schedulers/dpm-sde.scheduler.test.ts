@@ -32,7 +32,11 @@ function sample(scheduler: Scheduler, steps: number, x0: Float32Array, seeds: re
 
 const x0 = Float32Array.from(fixture.x0_randn_seed7 as number[]);
 const otherX0 = new TorchCpuGenerator(3).randn([1, ...ITEM_SHAPE]);
-const SDE_SAMPLERS: Group2SamplerName[] = ['DPM_PLUS_PLUS_2M_SDE', 'DPM_PLUS_PLUS_2M_SDE_KARRAS', 'DPM_PLUS_PLUS_SDE_KARRAS'];
+const SDE_SAMPLERS: Group2SamplerName[] = [
+  'DPM_PLUS_PLUS_2M_SDE',
+  'DPM_PLUS_PLUS_2M_SDE_KARRAS',
+  'DPM_PLUS_PLUS_SDE_KARRAS',
+];
 
 describe('2M SDE samplers: deterministic parts equal their ODE siblings in the reference', () => {
   const pairs: [Group2SamplerName, string][] = [
@@ -41,13 +45,18 @@ describe('2M SDE samplers: deterministic parts equal their ODE siblings in the r
   ];
   for (const [name, sibling] of pairs) {
     for (const [steps, expected] of Object.entries(
-      fixture.samplers[sibling].variants.sd15_from_config.by_steps as Record<string, { timesteps: number[]; sigmas: number[] }>,
+      fixture.samplers[sibling].variants.sd15_from_config.by_steps as Record<
+        string,
+        { timesteps: number[]; sigmas: number[] }
+      >,
     )) {
       it(`${name}: ${steps}-step timesteps and sigmas are ${sibling}'s`, () => {
         const scheduler = GROUP2_SCHEDULERS[name](sd15);
         scheduler.setTimesteps(Number(steps));
         expect(scheduler.timesteps).toEqual(expected.timesteps);
-        scheduler.sigmas?.forEach((s, i) => expect(Math.abs(s - expected.sigmas[i])).toBeLessThanOrEqual(1e-6 * expected.sigmas[i]));
+        scheduler.sigmas?.forEach((s, i) =>
+          expect(Math.abs(s - expected.sigmas[i])).toBeLessThanOrEqual(1e-6 * expected.sigmas[i]),
+        );
         expect(scheduler.sigmas?.length).toBe(expected.sigmas.length);
       });
     }

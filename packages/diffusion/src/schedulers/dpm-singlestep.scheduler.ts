@@ -102,7 +102,10 @@ export class DPMSolverSinglestepScheduler extends DpmSolverFamilyScheduler {
   setTimesteps(numInferenceSteps: number): void {
     const c = this.config;
     const train = this.training;
-    const lastTimestep = lastTimestepAfterClipping(train.lambdas, configNumber(c.lambda_min_clipped, 'lambda_min_clipped'));
+    const lastTimestep = lastTimestepAfterClipping(
+      train.lambdas,
+      configNumber(c.lambda_min_clipped, 'lambda_min_clipped'),
+    );
     // Singlestep always spaces linearly: linspace(0, T - 1 - clipped, n + 1), rounded, reversed.
     let timesteps = spacedIntegerTimesteps('linspace', numInferenceSteps, lastTimestep, c.num_train_timesteps, 0);
     let sigmas: number[];
@@ -160,7 +163,8 @@ export class DPMSolverSinglestepScheduler extends DpmSolverFamilyScheduler {
   /** diffusers' `get_order_list`. */
   private computeOrderList(steps: number): number[] {
     const order = this.config.solver_order;
-    const repeat = (pattern: number[], times: number) => Array.from({ length: Math.max(times, 0) }, () => pattern).flat();
+    const repeat = (pattern: number[], times: number) =>
+      Array.from({ length: Math.max(times, 0) }, () => pattern).flat();
     let orders: number[];
     if (this.config.lower_order_final) {
       if (order === 3) {
@@ -168,7 +172,8 @@ export class DPMSolverSinglestepScheduler extends DpmSolverFamilyScheduler {
         else if (steps % 3 === 1) orders = [...repeat([1, 2, 3], Math.floor(steps / 3)), 1];
         else orders = [...repeat([1, 2, 3], Math.floor(steps / 3)), 1, 2];
       } else if (order === 2) {
-        orders = steps % 2 === 0 ? [...repeat([1, 2], steps / 2 - 1), 1, 1] : [...repeat([1, 2], Math.floor(steps / 2)), 1];
+        orders =
+          steps % 2 === 0 ? [...repeat([1, 2], steps / 2 - 1), 1, 1] : [...repeat([1, 2], Math.floor(steps / 2)), 1];
       } else {
         orders = new Array(steps).fill(1);
       }

@@ -45,13 +45,37 @@ type Case = [label: string, expectedOrder: number, make: () => Scheduler];
 const cases: Case[] = [];
 for (const order of [1, 2, 3]) {
   cases.push(
-    [`singlestep dpmsolver++ midpoint, order ${order}`, order, () => new DPMSolverSinglestepScheduler(SD15, { ...SMOOTH, solver_order: order })],
-    [`singlestep dpmsolver++ heun, order ${order}`, order, () => new DPMSolverSinglestepScheduler(SD15, { ...SMOOTH, solver_order: order, solver_type: 'heun' })],
-    [`singlestep dpmsolver, order ${order}`, order, () => new DPMSolverSinglestepScheduler(SD15, { ...SMOOTH, solver_order: order, algorithm_type: 'dpmsolver' })],
+    [
+      `singlestep dpmsolver++ midpoint, order ${order}`,
+      order,
+      () => new DPMSolverSinglestepScheduler(SD15, { ...SMOOTH, solver_order: order }),
+    ],
+    [
+      `singlestep dpmsolver++ heun, order ${order}`,
+      order,
+      () => new DPMSolverSinglestepScheduler(SD15, { ...SMOOTH, solver_order: order, solver_type: 'heun' }),
+    ],
+    [
+      `singlestep dpmsolver, order ${order}`,
+      order,
+      () => new DPMSolverSinglestepScheduler(SD15, { ...SMOOTH, solver_order: order, algorithm_type: 'dpmsolver' }),
+    ],
     // UniC raises UniP-p to order p + 1.
-    [`UniPC bh2, order ${order}`, order + 1, () => new UniPCMultistepScheduler(SD15, { ...SMOOTH, solver_order: order })],
-    [`UniPC bh1, order ${order}`, order + 1, () => new UniPCMultistepScheduler(SD15, { ...SMOOTH, solver_order: order, solver_type: 'bh1' })],
-    [`UniPC noise prediction, order ${order}`, order + 1, () => new UniPCMultistepScheduler(SD15, { ...SMOOTH, solver_order: order, predict_x0: false })],
+    [
+      `UniPC bh2, order ${order}`,
+      order + 1,
+      () => new UniPCMultistepScheduler(SD15, { ...SMOOTH, solver_order: order }),
+    ],
+    [
+      `UniPC bh1, order ${order}`,
+      order + 1,
+      () => new UniPCMultistepScheduler(SD15, { ...SMOOTH, solver_order: order, solver_type: 'bh1' }),
+    ],
+    [
+      `UniPC noise prediction, order ${order}`,
+      order + 1,
+      () => new UniPCMultistepScheduler(SD15, { ...SMOOTH, solver_order: order, predict_x0: false }),
+    ],
   );
 }
 for (const order of [1, 2]) {

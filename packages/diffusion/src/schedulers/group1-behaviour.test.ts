@@ -88,7 +88,9 @@ describe('errors that teach', () => {
     it(`${name}: step before setTimesteps says to call setTimesteps`, () => {
       const scheduler = GROUP1_SCHEDULERS[name](SD15_CONFIG);
       const x = new Float32Array(NUMEL);
-      expect(() => scheduler.step(x, 999, x, { shape: SHAPE })).toThrow(/before setTimesteps: call scheduler\.setTimesteps/);
+      expect(() => scheduler.step(x, 999, x, { shape: SHAPE })).toThrow(
+        /before setTimesteps: call scheduler\.setTimesteps/,
+      );
     });
   }
 
@@ -189,7 +191,7 @@ describe('the scheduler interface', () => {
     }
   });
 
-  it('k-diffusion samplers report diffusers\' init_noise_sigma before setTimesteps too (the largest training sigma)', () => {
+  it("k-diffusion samplers report diffusers' init_noise_sigma before setTimesteps too (the largest training sigma)", () => {
     for (const name of ['K_EULER', 'K_EULER_ANCESTRAL', 'KLMS', 'HEUN', 'DPM_2', 'DPM_2_ANCESTRAL'] as const) {
       const scheduler = GROUP1_SCHEDULERS[name](SD15_CONFIG);
       const before = scheduler.initNoiseSigma;

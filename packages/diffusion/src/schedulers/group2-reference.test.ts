@@ -38,7 +38,8 @@ const VARIANT_CONFIGS: Record<string, Record<string, unknown>> = {
   leading: { ...fixture.sd15_scheduler_config, timestep_spacing: 'leading' },
 };
 
-type RecordedName = 'DPM_SOLVER_MULTISTEP' | 'DPM_PLUS_PLUS_2M_KARRAS' | 'DPM_SINGLE' | 'UNI_PC' | 'DPM_PLUS_PLUS_SDE_KARRAS';
+type RecordedName =
+  'DPM_SOLVER_MULTISTEP' | 'DPM_PLUS_PLUS_2M_KARRAS' | 'DPM_SINGLE' | 'UNI_PC' | 'DPM_PLUS_PLUS_SDE_KARRAS';
 const DETERMINISTIC: RecordedName[] = ['DPM_SOLVER_MULTISTEP', 'DPM_PLUS_PLUS_2M_KARRAS', 'DPM_SINGLE', 'UNI_PC'];
 const ALL_RECORDED: RecordedName[] = [...DETERMINISTIC, 'DPM_PLUS_PLUS_SDE_KARRAS'];
 

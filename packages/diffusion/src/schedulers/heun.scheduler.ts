@@ -70,7 +70,11 @@ export class HeunDiscreteScheduler extends SigmaSpaceScheduler {
     this.config = resolveConfig(HEUN_DEFAULTS, config, extra);
     rejectEnabledOptions(this.name, this.config, { use_beta_sigmas: false });
     checkSigmaConversion(this.name, this.config);
-    this.predictionType = checkPredictionType(this.name, this.config.prediction_type, ['epsilon', 'sample', 'v_prediction']);
+    this.predictionType = checkPredictionType(this.name, this.config.prediction_type, [
+      'epsilon',
+      'sample',
+      'v_prediction',
+    ]);
     this.spacing = checkTimestepSpacing(this.name, this.config.timestep_spacing);
     this.table = discreteSigmaTable(this.config);
   }

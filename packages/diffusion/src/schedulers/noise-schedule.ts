@@ -84,8 +84,7 @@ export function linspaceF32(start: number, end: number, steps: number): Float32A
   const e = f32(end);
   const step = f32(f32(e - s) / (steps - 1));
   const halfway = Math.floor(steps / 2);
-  const scalarAt = (idx: number): number =>
-    idx < halfway ? fmaF32(step, idx, s) : fmaF32(-step, steps - idx - 1, e);
+  const scalarAt = (idx: number): number => (idx < halfway ? fmaF32(step, idx, s) : fmaF32(-step, steps - idx - 1, e));
   let i = 0;
   for (; i <= steps - 2 * AVX2_FLOAT_LANES; i += 2 * AVX2_FLOAT_LANES) {
     for (let register = i; register < i + 2 * AVX2_FLOAT_LANES; register += AVX2_FLOAT_LANES) {

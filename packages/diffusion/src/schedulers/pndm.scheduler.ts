@@ -89,7 +89,10 @@ export class PNDMScheduler extends AlphaSpaceScheduler {
       const half = Math.floor(Math.floor(trainSteps / n) / 2);
       const prk: number[] = [];
       for (const t of ascending.slice(-PNDM_ORDER)) prk.push(t, t + half);
-      const doubled = prk.slice(0, -1).flatMap((t) => [t, t]).slice(1, -1);
+      const doubled = prk
+        .slice(0, -1)
+        .flatMap((t) => [t, t])
+        .slice(1, -1);
       this.prkTimesteps = doubled.reverse();
       const plms = ascending.slice(0, -3).reverse();
       this.schedule = [...this.prkTimesteps, ...plms];
@@ -140,7 +143,12 @@ export class PNDMScheduler extends AlphaSpaceScheduler {
   }
 
   /** `step_plms`: Adams–Bashforth combinations of up to 4 past model outputs (PNDM paper, eq. 12). */
-  private stepLinearMultistep(modelOutput: Float32Array, timestep: number, sample: Float32Array, n: number): Float32Array {
+  private stepLinearMultistep(
+    modelOutput: Float32Array,
+    timestep: number,
+    sample: Float32Array,
+    n: number,
+  ): Float32Array {
     const stride = Math.floor(this.config.num_train_timesteps / n);
     let prevTimestep = timestep - stride;
     let fromTimestep = timestep;

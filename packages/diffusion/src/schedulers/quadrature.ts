@@ -75,7 +75,8 @@ export function integrate(f: (x: number) => number, a: number, b: number, option
       if (interval.errorEstimate > intervals[worst].errorEstimate) worst = i;
     });
     // Stop at the target, or once the estimate is down at float64 round-off of the integral itself.
-    const roundOffFloor = 50 * Number.EPSILON * intervals.reduce((sum, interval) => sum + Math.abs(interval.integral), 0);
+    const roundOffFloor =
+      50 * Number.EPSILON * intervals.reduce((sum, interval) => sum + Math.abs(interval.integral), 0);
     if (error <= Math.max(epsAbs, epsRel * Math.abs(integral), roundOffFloor)) return integral;
     if (intervals.length >= maxIntervals) {
       throw new Error(`integrate: no convergence after ${maxIntervals} subintervals (error estimate ${error})`);

@@ -33,7 +33,9 @@ export function rejectEnabledOptions(
 /** A positive integer number of inference steps no larger than the training schedule. */
 export function checkInferenceSteps(className: string, numInferenceSteps: number, numTrainTimesteps: number): void {
   if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) {
-    throw new Error(`${className}.setTimesteps: numInferenceSteps must be a positive integer, got ${numInferenceSteps}`);
+    throw new Error(
+      `${className}.setTimesteps: numInferenceSteps must be a positive integer, got ${numInferenceSteps}`,
+    );
   }
   if (numInferenceSteps > numTrainTimesteps) {
     throw new Error(

@@ -22,7 +22,10 @@ export class BytePairEncoder {
    * @param preserved words returned whole, never split (upstream seeds its cache with the
    *   special tokens so that `<|endoftext|>` in text stays one symbol)
    */
-  constructor(merges: ReadonlyArray<readonly [string, string]>, private readonly preserved: ReadonlySet<string> = new Set()) {
+  constructor(
+    merges: ReadonlyArray<readonly [string, string]>,
+    private readonly preserved: ReadonlySet<string> = new Set(),
+  ) {
     this.ranks = new Map(merges.map(([left, right], rank) => [pairKey(left, right), rank]));
   }
 
@@ -31,7 +34,11 @@ export class BytePairEncoder {
    * (the `#version` header), keep at most `limit` rules, split each on whitespace.
    */
   static parseMerges(text: string, limit = CLIP_MERGE_LIMIT): Array<[string, string]> {
-    const lines = text.replace(/\r\n?/g, '\n').trim().split('\n').slice(1, 1 + limit);
+    const lines = text
+      .replace(/\r\n?/g, '\n')
+      .trim()
+      .split('\n')
+      .slice(1, 1 + limit);
     return lines.map((line, index) => {
       const parts = line.trim().split(/\s+/);
       if (parts.length !== 2) throw new Error(`merges.txt line ${index + 2} is not a pair: ${JSON.stringify(line)}`);
@@ -58,7 +65,7 @@ export class BytePairEncoder {
       if (best === undefined) break;
       const [first, second] = best;
       const merged: string[] = [];
-      for (let i = 0; i < symbols.length; ) {
+      for (let i = 0; i < symbols.length;) {
         if (symbols[i] === first && i + 1 < symbols.length && symbols[i + 1] === second) {
           merged.push(first + second);
           i += 2;

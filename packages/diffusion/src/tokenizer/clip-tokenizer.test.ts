@@ -52,7 +52,11 @@ describe('ClipTokenizer special tokens', () => {
   it('keeps a literal special token whole, even glued to punctuation', () => {
     // Cut out before cleanup, so "(" stays its own word rather than "(<|".
     expect(tokenizer.tokenize('(<|endoftext|>')).toEqual(['(</w>', '<|endoftext|>']);
-    expect(tokenizer.encode('a <|startoftext|> b')).toEqual([tokenizer.tokenId('a</w>'), 49406, tokenizer.tokenId('b</w>')]);
+    expect(tokenizer.encode('a <|startoftext|> b')).toEqual([
+      tokenizer.tokenId('a</w>'),
+      49406,
+      tokenizer.tokenId('b</w>'),
+    ]);
   });
 
   it('truncates to 75 content ids and always ends with eos', () => {
@@ -83,7 +87,9 @@ describe('ClipTokenizer.fromDirectory', () => {
     const fromModel = await ClipTokenizer.fromDirectory(model);
     expect(fromModel.padId).toBe(49407);
     expect(fromModel.maxLength).toBe(77);
-    expect(Array.from(fromModel.encodePadded('a photo of a cat'))).toEqual(Array.from(tokenizer.encodePadded('a photo of a cat')));
+    expect(Array.from(fromModel.encodePadded('a photo of a cat'))).toEqual(
+      Array.from(tokenizer.encodePadded('a photo of a cat')),
+    );
   });
 
   it('pads with the configured pad token (SD2 / SDXL second encoder: "!")', async () => {

@@ -11,8 +11,7 @@ import { readClipTokenizerConfig, type ClipTokenizerConfig } from './tokenizer-c
  * `regex` and IGNORECASE): the special tokens, English contractions, letter runs, single
  * digits, and runs of anything else that is not whitespace.
  */
-const CLIP_WORD_PATTERN =
-  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/giu;
+const CLIP_WORD_PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/giu;
 
 /**
  * The CLIP BPE tokenizer, giving exactly the ids of transformers' slow `CLIPTokenizer` as
@@ -122,7 +121,8 @@ export class ClipTokenizer {
 
   private requireId(token: string, role: string): number {
     const id = this.vocab.get(token);
-    if (id === undefined) throw new Error(`CLIP tokenizer: ${role} token ${JSON.stringify(token)} is not in the vocabulary`);
+    if (id === undefined)
+      throw new Error(`CLIP tokenizer: ${role} token ${JSON.stringify(token)} is not in the vocabulary`);
     return id;
   }
 }

@@ -15,7 +15,7 @@ export function splitOnSpecialTokens(text: string, specialTokens: readonly strin
   const tokens = [...new Set(specialTokens)].filter((t) => t.length > 0).sort((a, b) => b.length - a.length);
   const pieces: TextPiece[] = [];
   let start = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const token = tokens.find((t) => text.startsWith(t, i));
     if (token === undefined) {
       i++;

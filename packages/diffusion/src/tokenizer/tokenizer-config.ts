@@ -44,14 +44,20 @@ export async function readClipTokenizerConfig(dir: string): Promise<ClipTokenize
     eosToken: token('eos_token', DEFAULT_CLIP_CONFIG.eosToken),
     padToken: token('pad_token', DEFAULT_CLIP_CONFIG.padToken),
     unkToken: token('unk_token', DEFAULT_CLIP_CONFIG.unkToken),
-    extraTokens: [...addedTokens(tokenizerConfig.added_tokens_decoder), ...additionalTokens(merged.additional_special_tokens)],
+    extraTokens: [
+      ...addedTokens(tokenizerConfig.added_tokens_decoder),
+      ...additionalTokens(merged.additional_special_tokens),
+    ],
     modelMaxLength: maxLength(tokenizerConfig.model_max_length),
   };
 }
 
 function additionalTokens(value: unknown): Array<{ content: string }> {
   if (!Array.isArray(value)) return [];
-  return value.map(tokenContent).filter((t): t is string => t !== undefined).map((content) => ({ content }));
+  return value
+    .map(tokenContent)
+    .filter((t): t is string => t !== undefined)
+    .map((content) => ({ content }));
 }
 
 function addedTokens(value: unknown): Array<{ content: string; id: number }> {

@@ -22,7 +22,13 @@ export const DIFFUSERS_ATTENTION_NAMES = { q: 'to_q', k: 'to_k', v: 'to_v', out:
  * Multi-head scaled dot-product attention over [batch, tokens, features] inputs:
  * softmax(q kᵀ / sqrt(head_dim) + mask) v with the heads split from the feature axis.
  */
-export function attention(ctx: NetContext, query: string, context: string, shape: AttentionShape, additiveMask?: string): string {
+export function attention(
+  ctx: NetContext,
+  query: string,
+  context: string,
+  shape: AttentionShape,
+  additiveMask?: string,
+): string {
   const g = ctx.graph;
   const { queryDim, contextDim, heads, qkvBias, names } = shape;
   if (queryDim % heads !== 0) throw new Error(`attention width ${queryDim} is not divisible by ${heads} heads`);

@@ -11,12 +11,23 @@ export interface ConvOptions {
 }
 
 /** torch.nn.Conv2d with bias; the weight is [out, in, k, k] under the module name. */
-export function conv2d(ctx: NetContext, scope: string, x: string, inChannels: number, outChannels: number, options: ConvOptions = {}): string {
+export function conv2d(
+  ctx: NetContext,
+  scope: string,
+  x: string,
+  inChannels: number,
+  outChannels: number,
+  options: ConvOptions = {},
+): string {
   const kernel = options.kernel ?? 3;
   const half = (kernel - 1) / 2;
   const g = ctx.graph;
   return g.scope(scope, () => {
-    const weight = ctx.parameter('weight', [outChannels, inChannels, kernel, kernel], fanInInit(inChannels * kernel * kernel, options.gain));
+    const weight = ctx.parameter(
+      'weight',
+      [outChannels, inChannels, kernel, kernel],
+      fanInInit(inChannels * kernel * kernel, options.gain),
+    );
     const bias = ctx.parameter('bias', [outChannels], BIAS_INIT);
     return g.op('Conv', [x, weight, bias], {
       kernel_shape: [kernel, kernel],

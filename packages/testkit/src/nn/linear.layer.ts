@@ -12,7 +12,14 @@ export interface LinearOptions {
  * torch.nn.Linear on a 2-D input, the way PyTorch exports it: Gemm with transB=1 and the weight
  * in PyTorch's [out, in] layout under its module name.
  */
-export function linear2d(ctx: NetContext, scope: string, x: string, inFeatures: number, outFeatures: number, options: LinearOptions = {}): string {
+export function linear2d(
+  ctx: NetContext,
+  scope: string,
+  x: string,
+  inFeatures: number,
+  outFeatures: number,
+  options: LinearOptions = {},
+): string {
   const g = ctx.graph;
   return g.scope(scope, () => {
     const weight = ctx.parameter('weight', [outFeatures, inFeatures], fanInInit(inFeatures, options.gain));
@@ -26,7 +33,14 @@ export function linear2d(ctx: NetContext, scope: string, x: string, inFeatures: 
  * torch.nn.Linear on a [batch, tokens, features] input, the way PyTorch exports it: MatMul with
  * a transposed [in, out] weight, then Add of the bias.
  */
-export function linear3d(ctx: NetContext, scope: string, x: string, inFeatures: number, outFeatures: number, options: LinearOptions = {}): string {
+export function linear3d(
+  ctx: NetContext,
+  scope: string,
+  x: string,
+  inFeatures: number,
+  outFeatures: number,
+  options: LinearOptions = {},
+): string {
   const g = ctx.graph;
   return g.scope(scope, () => {
     const product = g.op('MatMul', [x, ctx.matmulWeight(inFeatures, outFeatures, fanInInit(inFeatures, options.gain))]);

@@ -45,8 +45,11 @@ export class NetContext {
   matmulWeight(inFeatures: number, outFeatures: number, init: ParameterInit): string {
     const key = `${this.graph.scopePath}.weight`;
     const { seed } = this;
-    return this.graph.addInitializer(`onnx::MatMul_${this.matmulWeights++}`, this.precision, [inFeatures, outFeatures], () =>
-      uniformValues(seed, key, inFeatures * outFeatures, init.std, init.mean ?? 0),
+    return this.graph.addInitializer(
+      `onnx::MatMul_${this.matmulWeights++}`,
+      this.precision,
+      [inFeatures, outFeatures],
+      () => uniformValues(seed, key, inFeatures * outFeatures, init.std, init.mean ?? 0),
     );
   }
 

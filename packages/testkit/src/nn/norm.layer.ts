@@ -14,7 +14,14 @@ export function groupCount(channels: number, preferred = 32): number {
  * exporter does: reshape to [N, G, -1], InstanceNormalization with unit scale, reshape back,
  * then the per-channel affine (weight/bias [C] under the module name).
  */
-export function groupNorm(ctx: NetContext, scope: string, x: string, channels: number, eps: number, groups = groupCount(channels)): string {
+export function groupNorm(
+  ctx: NetContext,
+  scope: string,
+  x: string,
+  channels: number,
+  eps: number,
+  groups = groupCount(channels),
+): string {
   const g = ctx.graph;
   return g.scope(scope, () => {
     const weight = ctx.parameter('weight', [channels], NORM_WEIGHT_INIT);

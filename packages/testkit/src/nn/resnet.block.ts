@@ -18,7 +18,13 @@ export interface ResnetShape {
  * diffusers' ResnetBlock2D (resnet.py): norm1 → SiLU → conv1 → + time_emb_proj(SiLU(temb)) →
  * norm2 → SiLU → conv2, added to the input (through a 1×1 conv_shortcut when widths differ).
  */
-export function resnetBlock(ctx: NetContext, scope: string, x: string, shape: ResnetShape, timeEmbedding?: string): string {
+export function resnetBlock(
+  ctx: NetContext,
+  scope: string,
+  x: string,
+  shape: ResnetShape,
+  timeEmbedding?: string,
+): string {
   const g = ctx.graph;
   const { inChannels, outChannels, eps, timeEmbeddingDim } = shape;
   return g.scope(scope, () => {
@@ -30,7 +36,8 @@ export function resnetBlock(ctx: NetContext, scope: string, x: string, shape: Re
     }
     h = silu(ctx, groupNorm(ctx, 'norm2', h, outChannels, eps));
     h = conv2d(ctx, 'conv2', h, outChannels, outChannels, { gain: RESIDUAL_BRANCH_GAIN });
-    const shortcut = inChannels === outChannels ? x : conv2d(ctx, 'conv_shortcut', x, inChannels, outChannels, { kernel: 1 });
+    const shortcut =
+      inChannels === outChannels ? x : conv2d(ctx, 'conv_shortcut', x, inChannels, outChannels, { kernel: 1 });
     return g.op('Add', [shortcut, h]);
   });
 }

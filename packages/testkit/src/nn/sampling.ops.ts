@@ -8,7 +8,9 @@ export function unetDownsample(ctx: NetContext, x: string, channels: number): st
 
 /** VAE encoder Downsample2D: pad (0, 1, 0, 1) then 3×3 conv with stride 2 and no padding. */
 export function vaeDownsample(ctx: NetContext, x: string, channels: number): string {
-  return ctx.graph.scope('downsamplers.0', () => conv2d(ctx, 'conv', x, channels, channels, { stride: 2, pads: [0, 0, 1, 1] }));
+  return ctx.graph.scope('downsamplers.0', () =>
+    conv2d(ctx, 'conv', x, channels, channels, { stride: 2, pads: [0, 0, 1, 1] }),
+  );
 }
 
 /**

@@ -18,15 +18,26 @@ export interface TransformerShape {
  * diffusers' Transformer2DModel as SD1.5 configures it (use_linear_projection=False, one block):
  * GroupNorm(eps 1e-6) → proj_in (1×1 conv) → tokens → BasicTransformerBlock → proj_out → + input.
  */
-export function transformer2d(ctx: NetContext, scope: string, x: string, encoderHiddenStates: string, shape: TransformerShape): string {
+export function transformer2d(
+  ctx: NetContext,
+  scope: string,
+  x: string,
+  encoderHiddenStates: string,
+  shape: TransformerShape,
+): string {
   const g = ctx.graph;
   const { channels } = shape;
   return g.scope(scope, () => {
     const normalized = groupNorm(ctx, 'norm', x, channels, 1e-6);
     const tokens = spatialToTokens(ctx, conv2d(ctx, 'proj_in', normalized, channels, channels, { kernel: 1 }));
-    const transformed = g.scope('transformer_blocks.0', () => basicTransformerBlock(ctx, tokens, encoderHiddenStates, shape));
+    const transformed = g.scope('transformer_blocks.0', () =>
+      basicTransformerBlock(ctx, tokens, encoderHiddenStates, shape),
+    );
     const spatial = tokensToSpatial(ctx, transformed, x);
-    return g.op('Add', [conv2d(ctx, 'proj_out', spatial, channels, channels, { kernel: 1, gain: RESIDUAL_BRANCH_GAIN }), x]);
+    return g.op('Add', [
+      conv2d(ctx, 'proj_out', spatial, channels, channels, { kernel: 1, gain: RESIDUAL_BRANCH_GAIN }),
+      x,
+    ]);
   });
 }
 
@@ -37,7 +48,13 @@ export function transformer2d(ctx: NetContext, scope: string, x: string, encoder
 function basicTransformerBlock(ctx: NetContext, tokens: string, context: string, shape: TransformerShape): string {
   const g = ctx.graph;
   const { channels, heads, crossAttentionDim } = shape;
-  const selfShape = { queryDim: channels, contextDim: channels, heads, qkvBias: false, names: DIFFUSERS_ATTENTION_NAMES };
+  const selfShape = {
+    queryDim: channels,
+    contextDim: channels,
+    heads,
+    qkvBias: false,
+    names: DIFFUSERS_ATTENTION_NAMES,
+  };
   let h = tokens;
   const norm1 = layerNorm(ctx, 'norm1', h, channels, 1e-5);
   h = g.op('Add', [g.scope('attn1', () => attention(ctx, norm1, norm1, selfShape)), h]);

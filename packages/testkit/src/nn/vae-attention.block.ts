@@ -11,7 +11,13 @@ export function vaeAttention(ctx: NetContext, scope: string, x: string, channels
   const g = ctx.graph;
   return g.scope(scope, () => {
     const tokens = spatialToTokens(ctx, groupNorm(ctx, 'group_norm', x, channels, eps));
-    const shape = { queryDim: channels, contextDim: channels, heads: 1, qkvBias: true, names: DIFFUSERS_ATTENTION_NAMES };
+    const shape = {
+      queryDim: channels,
+      contextDim: channels,
+      heads: 1,
+      qkvBias: true,
+      names: DIFFUSERS_ATTENTION_NAMES,
+    };
     return g.op('Add', [tokensToSpatial(ctx, attention(ctx, tokens, tokens, shape), x), x]);
   });
 }

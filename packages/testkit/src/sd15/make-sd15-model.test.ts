@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinySd15Model } from './make-sd15-model.js';
 import type { MadeSd15Model } from './make-sd15-model.js';
-import { floatTensor, maxAbsDifference, openSession, promptIds, randomTensor, signature, summary, values } from './ort.test-helpers.js';
+import {
+  floatTensor,
+  maxAbsDifference,
+  openSession,
+  promptIds,
+  randomTensor,
+  signature,
+  summary,
+  values,
+} from './ort.test-helpers.js';
 
 let root: string;
 let base: MadeSd15Model;
@@ -20,7 +29,9 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const nested = await Promise.all(
-    entries.map((entry) => (entry.isDirectory() ? listFiles(join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`])),
+    entries.map((entry) =>
+      entry.isDirectory() ? listFiles(join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`],
+    ),
   );
   return nested.flat().sort();
 }
@@ -40,7 +51,13 @@ describe('makeTinySd15Model folder', () => {
       'vae_decoder/model.onnx',
       'vae_encoder/model.onnx',
     ]);
-    expect(Object.keys(base.files).sort()).toEqual(['text_encoder/model.onnx', 'unet/model.onnx', 'unet/weights.pb', 'vae_decoder/model.onnx', 'vae_encoder/model.onnx']);
+    expect(Object.keys(base.files).sort()).toEqual([
+      'text_encoder/model.onnx',
+      'unet/model.onnx',
+      'unet/weights.pb',
+      'vae_decoder/model.onnx',
+      'vae_encoder/model.onnx',
+    ]);
   });
 
   it('writes model_index.json, the PNDM scheduler config and the real CLIP tokenizer', async () => {
@@ -48,7 +65,8 @@ describe('makeTinySd15Model folder', () => {
     expect(index._class_name).toBe('OnnxStableDiffusionPipeline');
     expect(index.scheduler).toEqual(['diffusers', 'PNDMScheduler']);
     expect(index.tokenizer).toEqual(['transformers', 'CLIPTokenizer']);
-    for (const part of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) expect(index[part]).toEqual(['diffusers', 'OnnxRuntimeModel']);
+    for (const part of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'])
+      expect(index[part]).toEqual(['diffusers', 'OnnxRuntimeModel']);
     const scheduler = JSON.parse(await readFile(join(base.dir, 'scheduler', 'scheduler_config.json'), 'utf8'));
     expect(scheduler).toMatchObject({
       _class_name: 'PNDMScheduler',
@@ -86,7 +104,9 @@ describe('makeTinySd15Model determinism', () => {
       ['vae_encoder/model.onnx', 'encoder.conv_in.weight'],
     ]) {
       const [a, b] = await Promise.all([readModel(join(base.dir, file)), readModel(join(other.dir, file))]);
-      expect(maxAbsDifference(readInitializer(a, name), readInitializer(b, name)), `${file} ${name}`).toBeGreaterThan(0.01);
+      expect(maxAbsDifference(readInitializer(a, name), readInitializer(b, name)), `${file} ${name}`).toBeGreaterThan(
+        0.01,
+      );
     }
   });
 });
@@ -104,7 +124,9 @@ describe('makeTinySd15Model variants', () => {
     });
     expect(out_sample.dims).toEqual([2, 4, 8, 8]);
     expect(summary(values(out_sample)).nonFinite).toBe(0);
-    expect(readInitializer(await readModel(join(made.dir, 'unet', 'model.onnx')), 'conv_in.weight')).toHaveLength(32 * 9 * 9);
+    expect(readInitializer(await readModel(join(made.dir, 'unet', 'model.onnx')), 'conv_in.weight')).toHaveLength(
+      32 * 9 * 9,
+    );
   });
 
   it('writes optimum’s latent_parameters encoder: mean ‖ log-variance, the mean equal to latent_sample', async () => {
@@ -121,7 +143,9 @@ describe('makeTinySd15Model variants', () => {
     for (let b = 0; b < 2; b++) {
       const mean = moments.subarray(b * 8 * plane, (b * 8 + 4) * plane);
       const logVariance = summary(moments.subarray((b * 8 + 4) * plane, (b + 1) * 8 * plane));
-      expect(maxAbsDifference(mean, values(latent_sample).subarray(b * 4 * plane, (b + 1) * 4 * plane))).toBeLessThan(1e-5);
+      expect(maxAbsDifference(mean, values(latent_sample).subarray(b * 4 * plane, (b + 1) * 4 * plane))).toBeLessThan(
+        1e-5,
+      );
       expect(logVariance.mean).toBeLessThan(-6);
       expect(logVariance.mean).toBeGreaterThan(-10);
     }
@@ -134,7 +158,10 @@ describe('makeTinySd15Model variants', () => {
     const decoder = await openSession(join(made.dir, 'vae_decoder', 'model.onnx'));
     const encoder = await openSession(join(made.dir, 'vae_encoder', 'model.onnx'));
     expect(signature(text).inputs).toEqual([['input_ids', 'int32']]);
-    expect(signature(text).outputs.slice(0, 2)).toEqual([['last_hidden_state', 'float16'], ['pooler_output', 'float16']]);
+    expect(signature(text).outputs.slice(0, 2)).toEqual([
+      ['last_hidden_state', 'float16'],
+      ['pooler_output', 'float16'],
+    ]);
     expect(signature(unet).inputs).toEqual([
       ['sample', 'float16'],
       ['timestep', 'float16'],

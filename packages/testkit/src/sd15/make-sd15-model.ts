@@ -35,14 +35,20 @@ export async function makeTinySd15Model(dir: string, options: MakeSd15ModelOptio
   const files: Record<string, number> = {};
   const write = async (component: string, build: () => GraphBuilder, always?: WriteModelOptions['externalData']) => {
     const graph = build();
-    const external = always ?? (graph.initializerBytes() > INLINE_LIMIT_BYTES ? { location: 'model.onnx_data' } : undefined);
+    const external =
+      always ?? (graph.initializerBytes() > INLINE_LIMIT_BYTES ? { location: 'model.onnx_data' } : undefined);
     const modelPath = join(dir, component, 'model.onnx');
     for (const stale of ['weights.pb', 'model.onnx_data']) {
       if (stale !== external?.location) await rm(join(dir, component, stale), { force: true });
     }
-    await graph.write(modelPath, { externalData: external, producerName: '@kiln/testkit', docString: describe(component, config) });
+    await graph.write(modelPath, {
+      externalData: external,
+      producerName: '@kiln/testkit',
+      docString: describe(component, config),
+    });
     files[`${component}/model.onnx`] = (await stat(modelPath)).size;
-    if (external) files[`${component}/${external.location}`] = (await stat(join(dir, component, external.location))).size;
+    if (external)
+      files[`${component}/${external.location}`] = (await stat(join(dir, component, external.location))).size;
   };
 
   await write('text_encoder', () => buildTextEncoder(config.text, precision, seed));

@@ -32,7 +32,10 @@ export async function writePipelineFiles(dir: string, inpainting: boolean): Prom
   await mkdir(join(dir, 'scheduler'), { recursive: true });
   await mkdir(join(dir, 'tokenizer'), { recursive: true });
   await writeFile(join(dir, 'model_index.json'), modelIndexJson(inpainting));
-  await writeFile(join(dir, 'scheduler', 'scheduler_config.json'), await readFile(join(ASSETS, 'sd15', 'scheduler_config.json')));
+  await writeFile(
+    join(dir, 'scheduler', 'scheduler_config.json'),
+    await readFile(join(ASSETS, 'sd15', 'scheduler_config.json')),
+  );
   for (const file of await readdir(join(ASSETS, 'clip'))) {
     await copyFile(join(ASSETS, 'clip', file), join(dir, 'tokenizer', file));
   }

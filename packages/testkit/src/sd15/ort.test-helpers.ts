@@ -3,7 +3,11 @@ import { float16ToFloat32, float32ToFloat16 } from '@kiln/onnx';
 import { uniformValues } from '../prng.js';
 
 /** Session options for tests: the 2-core CI budget. */
-export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, interOpNumThreads: 1, logSeverityLevel: 3 };
+export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 2,
+  interOpNumThreads: 1,
+  logSeverityLevel: 3,
+};
 
 export function openSession(path: string): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(path, SESSION_OPTIONS);

@@ -18,7 +18,14 @@ describe('SD1.5 configuration', () => {
 
   it('resolves SD1.5’s architecture for full size', () => {
     const config = resolveSd15Config({ fullSize: true, unetInChannels: 9 });
-    expect(config.text).toMatchObject({ hidden: 768, layers: 12, heads: 12, intermediate: 3072, vocabSize: 49408, maxPositions: 77 });
+    expect(config.text).toMatchObject({
+      hidden: 768,
+      layers: 12,
+      heads: 12,
+      intermediate: 3072,
+      vocabSize: 49408,
+      maxPositions: 77,
+    });
     expect(config.unet).toMatchObject({
       inChannels: 9,
       blockChannels: [320, 640, 1280, 1280],
@@ -34,7 +41,11 @@ describe('SD1.5 configuration', () => {
     const config = resolveSd15Config({ blockChannels: [16, 32, 48], crossAttentionDim: 24, textLayers: 2, fp16: true });
     expect(config.precision).toBe('float16');
     expect(config.text).toMatchObject({ hidden: 24, layers: 2 });
-    expect(config.unet).toMatchObject({ blockChannels: [16, 32, 48], crossAttentionDim: 24, attentionPerBlock: [false, false, true] });
+    expect(config.unet).toMatchObject({
+      blockChannels: [16, 32, 48],
+      crossAttentionDim: 24,
+      attentionPerBlock: [false, false, true],
+    });
     expect(48 % config.unet.heads).toBe(0);
   });
 

@@ -30,14 +30,18 @@ function layerNorm(x: Float32Array, width: number, weight: Float32Array, bias: F
     const slice = x.subarray(row * width, (row + 1) * width);
     const mean = slice.reduce((a, b) => a + b, 0) / width;
     const variance = slice.reduce((a, b) => a + (b - mean) ** 2, 0) / width;
-    for (let i = 0; i < width; i++) out[row * width + i] = ((slice[i] - mean) / Math.sqrt(variance + 1e-5)) * weight[i] + bias[i];
+    for (let i = 0; i < width; i++)
+      out[row * width + i] = ((slice[i] - mean) / Math.sqrt(variance + 1e-5)) * weight[i] + bias[i];
   }
   return out;
 }
 
 describe('text encoder', () => {
   it('has diffusers’ input/output names and types, plus hidden_states.0..L', () => {
-    const hiddenStates = Array.from({ length: LAYERS + 1 }, (_, i): [string, string] => [`hidden_states.${i}`, 'float32']);
+    const hiddenStates = Array.from({ length: LAYERS + 1 }, (_, i): [string, string] => [
+      `hidden_states.${i}`,
+      'float32',
+    ]);
     expect(signature(session)).toEqual({
       inputs: [['input_ids', 'int32']],
       outputs: [['last_hidden_state', 'float32'], ['pooler_output', 'float32'], ...hiddenStates],
@@ -90,7 +94,10 @@ describe('text encoder', () => {
     const ids = promptIds(1, 77, [12]);
     const changed = Int32Array.from(ids);
     changed[8] = 4000;
-    const [a, b] = [values((await encode(ids, 1, 77)).last_hidden_state), values((await encode(changed, 1, 77)).last_hidden_state)];
+    const [a, b] = [
+      values((await encode(ids, 1, 77)).last_hidden_state),
+      values((await encode(changed, 1, 77)).last_hidden_state),
+    ];
     expect(maxAbsDifference(a.subarray(0, 8 * HIDDEN), b.subarray(0, 8 * HIDDEN))).toBe(0);
     expect(maxAbsDifference(a.subarray(8 * HIDDEN), b.subarray(8 * HIDDEN))).toBeGreaterThan(0.01);
   });

@@ -46,19 +46,27 @@ export function buildTextEncoder(config: TextEncoderConfig, precision: Precision
   const pooled = g.op('GatherND', [last, eosIndex], { batch_dims: 1 });
   g.addOutput('last_hidden_state', precision, ['batch', 'sequence', hidden], last);
   g.addOutput('pooler_output', precision, ['batch', hidden], pooled);
-  hiddenStates.forEach((state, i) => g.addOutput(`hidden_states.${i}`, precision, ['batch', 'sequence', hidden], state));
+  hiddenStates.forEach((state, i) =>
+    g.addOutput(`hidden_states.${i}`, precision, ['batch', 'sequence', hidden], state),
+  );
   return g;
 }
 
 /** token_embedding(input_ids) + position_embedding(0..sequence-1). */
 function embeddings(ctx: NetContext, inputIds: string, config: TextEncoderConfig): string {
   const g = ctx.graph;
-  const tokenTable = g.scope('token_embedding', () => ctx.parameter('weight', [config.vocabSize, config.hidden], { std: TOKEN_EMBEDDING_STD }));
+  const tokenTable = g.scope('token_embedding', () =>
+    ctx.parameter('weight', [config.vocabSize, config.hidden], { std: TOKEN_EMBEDDING_STD }),
+  );
   const positionTable = g.scope('position_embedding', () =>
     ctx.parameter('weight', [config.maxPositions, config.hidden], { std: POSITION_EMBEDDING_STD }),
   );
   const tokens = g.scope('token_embedding', () => g.op('Gather', [tokenTable, inputIds]));
-  const positions = g.op('Range', [g.constant('int64', [], [0]), sequenceLength(ctx, inputIds), g.constant('int64', [], [1])]);
+  const positions = g.op('Range', [
+    g.constant('int64', [], [0]),
+    sequenceLength(ctx, inputIds),
+    g.constant('int64', [], [1]),
+  ]);
   return g.op('Add', [tokens, g.scope('position_embedding', () => g.op('Gather', [positionTable, positions]))]);
 }
 

@@ -5,7 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTinySd15Model } from './make-sd15-model.js';
-import { floatTensor, maxAbsDifference, openSession, randomTensor, signature, summary, values } from './ort.test-helpers.js';
+import {
+  floatTensor,
+  maxAbsDifference,
+  openSession,
+  randomTensor,
+  signature,
+  summary,
+  values,
+} from './ort.test-helpers.js';
 
 const D = 32;
 let dir: string;
@@ -67,9 +75,12 @@ describe('unet', () => {
   it('depends on the timestep and on the text embedding', async () => {
     const base = unetInputs(2, 8, 8, 77, 900);
     const reference = values((await session.run(base)).out_sample);
-    const otherTime = values((await session.run({ ...base, timestep: floatTensor('float32', [100, 100], [2]) })).out_sample);
+    const otherTime = values(
+      (await session.run({ ...base, timestep: floatTensor('float32', [100, 100], [2]) })).out_sample,
+    );
     const otherText = values(
-      (await session.run({ ...base, encoder_hidden_states: randomTensor('float32', [2, 77, D], 'other-context') })).out_sample,
+      (await session.run({ ...base, encoder_hidden_states: randomTensor('float32', [2, 77, D], 'other-context') }))
+        .out_sample,
     );
     expect(maxAbsDifference(reference, otherTime)).toBeGreaterThan(1e-3);
     expect(maxAbsDifference(reference, otherText)).toBeGreaterThan(1e-3);

@@ -34,7 +34,11 @@ export function buildUnet(config: UnetConfig, precision: Precision, seed: number
   const resnet = (scope: string, x: string, inChannels: number, outChannels: number) =>
     resnetBlock(ctx, scope, x, { inChannels, outChannels, eps, timeEmbeddingDim }, temb);
   const transformer = (scope: string, x: string, channels: number) =>
-    transformer2d(ctx, scope, x, context, { channels, heads: config.heads, crossAttentionDim: config.crossAttentionDim });
+    transformer2d(ctx, scope, x, context, {
+      channels,
+      heads: config.heads,
+      crossAttentionDim: config.crossAttentionDim,
+    });
 
   let h = conv2d(ctx, 'conv_in', sample, config.inChannels, blockChannels[0]);
   let channels = blockChannels[0];

@@ -41,7 +41,12 @@ describe('vae', () => {
     });
 
     it(`encodes ${batch}×3×${8 * height}×${8 * width} images to ${height}×${width} latents`, async () => {
-      const image = randomTensor('float32', [batch, 3, 8 * height, 8 * width], `image-${batch}-${height}-${width}`, 0.5);
+      const image = randomTensor(
+        'float32',
+        [batch, 3, 8 * height, 8 * width],
+        `image-${batch}-${height}-${width}`,
+        0.5,
+      );
       const { latent_sample } = await encoder.run({ sample: image });
       expect(latent_sample.dims).toEqual([batch, 4, height, width]);
       const { std, nonFinite } = summary(values(latent_sample));

@@ -58,7 +58,12 @@ export function buildVaeEncoder(config: VaeConfig, precision: Precision, seed: n
   const parameters = quantConv(ctx, moments, latentChannels);
 
   if (config.encoderOutput === 'latent_parameters') {
-    g.addOutput('latent_parameters', precision, ['batch', 2 * latentChannels, 'height_latent', 'width_latent'], parameters);
+    g.addOutput(
+      'latent_parameters',
+      precision,
+      ['batch', 2 * latentChannels, 'height_latent', 'width_latent'],
+      parameters,
+    );
   } else {
     const mean = g.op('Slice', [parameters, ctx.int64([0]), ctx.int64([latentChannels]), ctx.int64([1])]);
     g.addOutput('latent_sample', precision, ['batch', latentChannels, 'height_latent', 'width_latent'], mean);
