@@ -32,7 +32,9 @@ describe('workers survive bad input and lose no job', () => {
         checkpoint: 'no-such-model',
       });
       expect(unknownCheckpoint.status).toBe(422);
-      expect(unknownCheckpoint.json.error).toMatchObject({ code: 'input_rejected', field: 'checkpoint' });
+      // Refused at intake, before anything is queued (apps/api/src/asset-resolve.ts).
+      expect(unknownCheckpoint.json.error.code).toBe('invalid_request');
+      expect(unknownCheckpoint.json.detail.map((d: { loc: string[] }) => d.loc[1])).toContain('checkpoint');
 
       const good = await postJson(`${h.url}/generate/sd`, { prompt: 'still alive', steps: 2, seed: 5 });
       expect(good.status).toBe(200);
