@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AssetError,
+  DiffusionThread,
   OnnxModel,
   Renderer,
   loadPatchedModel,
@@ -383,6 +384,29 @@ describe('patched sessions', () => {
       expect(Buffer.from(other.images[0].pixels).equals(Buffer.from(first.images[0].pixels))).toBe(false);
     } finally {
       await renderer.dispose();
+    }
+  });
+
+  it('report "loading assets" as a stage before the first step, only when the set is not loaded yet', async () => {
+    const file = path.join(work, 'staged-lora.safetensors');
+    await writeFile(file, lora.kohyaF32);
+    const thread = new DiffusionThread();
+    try {
+      const events = () => {
+        const seen: string[] = [];
+        return { seen, hooks: { onStage: (stage: string) => seen.push(stage), onProgress: () => seen.push('step') } };
+      };
+      const request = { family: 'sd15' as const, modelDir, params, assets: { loras: [{ file, weight: 0.5 }] } };
+      const first = events();
+      await thread.render(request, first.hooks);
+      expect(first.seen[0]).toBe('loading_assets');
+      expect(first.seen.slice(1).every((e) => e === 'step')).toBe(true);
+      const again = events();
+      await thread.render(request, again.hooks);
+      expect(again.seen).not.toContain('loading_assets');
+      expect(again.seen.length).toBeGreaterThan(0);
+    } finally {
+      await thread.close();
     }
   });
 });

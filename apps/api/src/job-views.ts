@@ -45,6 +45,7 @@ export function progressOf(job: RenderJob): RenderJobProgress {
       totalSteps: p.totalSteps ?? total,
       imagesDone: p.imagesDone ?? 0,
       numImages: p.numImages ?? job.data.seeds.length,
+      stage: p.stage ?? 'denoising',
     };
   }
   return { step: 0, totalSteps: total, imagesDone: 0, numImages: job.data.seeds.length };
@@ -66,6 +67,7 @@ export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQue
       total_steps: progress.totalSteps,
       images_done: status === 'completed' ? job.data.seeds.length : progress.imagesDone,
       num_images: job.data.seeds.length,
+      stage: status === 'running' ? (progress.stage ?? 'denoising') : null,
     },
     queue_position: status === 'queued' ? await queuePosition(redis, queue, job.id as string) : null,
     attempts_made: job.attemptsMade,

@@ -20,7 +20,7 @@ import {
   type RenderJobResult,
 } from '@kiln/contracts';
 import type { KilnConfig, Logger } from '@kiln/config';
-import type { RenderProgress } from '@kiln/diffusion';
+import type { RenderProgress, RenderStage } from '@kiln/diffusion';
 import type { JobLifecycle } from '@kiln/jobs';
 import { CANCELED_FAILURE, cancelKeys, createRedis, isCancelRequested, type RenderJob } from '@kiln/queue';
 import { recordAttemptMetrics, recordAttemptTime, type JobOutcome } from '@kiln/state';
@@ -33,6 +33,8 @@ export interface AttemptContext {
   signal?: AbortSignal;
   /** Called by the pipeline after each denoising step. */
   reportProgress(progress: RenderProgress): void;
+  /** Called when the render enters a stage other than denoising (loading a new asset set). */
+  reportStage(stage: RenderStage): void;
 }
 
 export type RenderProcessor = (job: RenderJob, attempt: AttemptContext) => Promise<RenderJobResult>;
@@ -65,6 +67,11 @@ function progressReporter(job: RenderJob, onReport: (progress: RenderJobProgress
         () => onReport(stored),
         () => undefined,
       );
+    },
+    /** A stage before the first step: stored on the job (GET /v1/jobs/{id} shows it), not timed. */
+    stage(stage: RenderStage) {
+      const stored: Partial<RenderJobProgress> = { stage };
+      job.updateProgress(stored).catch(() => undefined);
     },
   };
 }
@@ -147,7 +154,7 @@ export function createRenderAttempts({
           if (await isCancelRequested(redis, prefix, job.id as string)) throw new UnrecoverableError(CANCELED_FAILURE);
           const spent = attemptsSpent(job);
           if (spent) throw new UnrecoverableError(encodeFailure(spent));
-          result = await processor(job, { signal, reportProgress: progress.report });
+          result = await processor(job, { signal, reportProgress: progress.report, reportStage: progress.stage });
         } catch (err) {
           const canceled = err instanceof Error && decodeFailure(err.message).code === 'canceled';
           await account(job, canceled ? 'canceled' : 'failed', started, progress.stepDurationsMs, 0);

@@ -137,6 +137,7 @@ export function createRenderProcessor({ config, store, thread, logger, assetCach
       result = await thread.render(toRenderRequest(data, modelDir, images, settings, local?.set), {
         signal: attempt.signal,
         onProgress: attempt.reportProgress,
+        onStage: attempt.reportStage,
       });
     } catch (err) {
       if (err instanceof RenderInputError) throw unrecoverable(err.code, err.message, err.field);

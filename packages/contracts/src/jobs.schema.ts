@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { assetReportSchema } from './assets.schema.js';
 import { errorInfoSchema } from './errors.js';
 import { MODEL_FAMILIES } from './model-family.js';
+import { RUNNING_STAGES } from './render-job.schema.js';
 import { MAX_SEED } from './seeds.js';
 
 /** States of a job. `queued` → `running` → `completed` | `failed` | `canceled`. */
@@ -28,6 +29,13 @@ export const jobProgressSchema = z
     ),
     images_done: count.describe('Images finished so far.'),
     num_images: z.int().min(1).describe('Images the job makes (`num_images` of the request).'),
+    stage: z
+      .enum(RUNNING_STAGES)
+      .nullable()
+      .describe(
+        'While running: `loading_assets` while the worker loads and merges an asset set no earlier job used ' +
+          '(LoRAs, embeddings, a VAE), then `denoising`. Null otherwise.',
+      ),
   })
   .meta({ description: 'How far the job has come.' });
 

@@ -143,4 +143,10 @@ export interface RenderJobProgress {
   totalSteps: number;
   imagesDone: number;
   numImages: number;
+  /** Absent (or `denoising`) once steps are reported; `loading_assets` while a new asset set is merged. */
+  stage?: RunningStage;
 }
+
+/** What a running job is doing: merging a LoRA/embedding/VAE set it is the first to use, or denoising. */
+export const RUNNING_STAGES = ['loading_assets', 'denoising'] as const;
+export type RunningStage = (typeof RUNNING_STAGES)[number];

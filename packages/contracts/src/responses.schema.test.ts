@@ -60,7 +60,7 @@ describe('jobSchema', () => {
     batch_id: null,
     attempts_made: 0,
     cancel_requested: false,
-    progress: { step: 0, total_steps: 30, images_done: 0, num_images: 2 },
+    progress: { step: 0, total_steps: 30, images_done: 0, num_images: 2, stage: null },
     queue_position: 3,
     created_at: '2025-01-02T03:04:05.678Z',
     started_at: null,
@@ -73,7 +73,7 @@ describe('jobSchema', () => {
   const completed: Job = {
     ...queued,
     status: 'completed',
-    progress: { step: 30, total_steps: 30, images_done: 2, num_images: 2 },
+    progress: { step: 30, total_steps: 30, images_done: 2, num_images: 2, stage: null },
     queue_position: null,
     started_at: '2025-01-02T03:04:06.000Z',
     finished_at: '2025-01-02T03:04:09+00:00',
@@ -115,6 +115,15 @@ describe('jobSchema', () => {
     ['a missing progress', { progress: undefined }],
   ])('rejects %s', (_, patch) => {
     expect(jobSchema.safeParse({ ...queued, ...patch }).success).toBe(false);
+  });
+
+  it('shows what a running job is doing: loading an asset set, then denoising', () => {
+    for (const stage of ['loading_assets', 'denoising'] as const) {
+      expect(
+        jobSchema.safeParse({ ...queued, status: 'running', progress: { ...queued.progress, stage } }).success,
+      ).toBe(true);
+    }
+    expect(jobSchema.safeParse({ ...queued, progress: { ...queued.progress, stage: 'napping' } }).success).toBe(false);
   });
 });
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ModelMemoryProfile } from '@kiln/memory';
 import { RenderAbortedError, RenderInputError } from '../errors.js';
-import type { RenderProgress, RenderResult } from '../pipelines/sd15/render-types.js';
+import type { RenderProgress, RenderResult, RenderStage } from '../pipelines/sd15/render-types.js';
 import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
 import type { HostMessage, SerializedError, ThreadInit, ThreadMessage } from './thread-protocol.js';
 
@@ -18,6 +18,14 @@ interface Pending {
   resolve: (r: RenderResult | ModelMemoryProfile | undefined) => void;
   reject: (e: Error) => void;
   onProgress?: (p: RenderProgress) => void;
+  onStage?: (stage: RenderStage) => void;
+}
+
+/** What a caller of {@link DiffusionThread.render} can hook into. */
+export interface RenderThreadHooks {
+  signal?: AbortSignal;
+  onProgress?: (p: RenderProgress) => void;
+  onStage?: (stage: RenderStage) => void;
 }
 
 /** The compiled thread entry; when running from TypeScript sources (tests), the build output next to them. */
@@ -71,6 +79,10 @@ export class DiffusionThread {
     if (!entry) return;
     if (m.type === 'progress') {
       entry.onProgress?.(m.progress);
+      return;
+    }
+    if (m.type === 'stage') {
+      entry.onStage?.(m.stage);
       return;
     }
     this.pending.delete(m.id);
@@ -129,18 +141,12 @@ export class DiffusionThread {
     );
   }
 
-  render(
-    request: RenderRequest,
-    hooks: { signal?: AbortSignal; onProgress?: (p: RenderProgress) => void } = {},
-  ): Promise<RenderResult> {
+  render(request: RenderRequest, hooks: RenderThreadHooks = {}): Promise<RenderResult> {
     if (hooks.signal?.aborted) return Promise.reject(new RenderAbortedError());
     return this.inTurn(() => this.renderNow(request, hooks), hooks.signal);
   }
 
-  private renderNow(
-    request: RenderRequest,
-    hooks: { signal?: AbortSignal; onProgress?: (p: RenderProgress) => void },
-  ): Promise<RenderResult> {
+  private renderNow(request: RenderRequest, hooks: RenderThreadHooks): Promise<RenderResult> {
     const abortFlag = new SharedArrayBuffer(4);
     const flag = new Int32Array(abortFlag);
     const onAbort = () => Atomics.store(flag, 0, 1);
@@ -148,7 +154,7 @@ export class DiffusionThread {
     return new Promise<RenderResult>((resolve, reject) => {
       this.send(
         { type: 'render', id: this.nextId++, request, abortFlag },
-        { resolve: (r) => resolve(r as RenderResult), reject, onProgress: hooks.onProgress },
+        { resolve: (r) => resolve(r as RenderResult), reject, onProgress: hooks.onProgress, onStage: hooks.onStage },
       );
     }).finally(() => hooks.signal?.removeEventListener('abort', onAbort));
   }

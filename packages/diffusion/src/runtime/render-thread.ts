@@ -37,6 +37,7 @@ port.on('message', async (message: HostMessage) => {
     const result = await renderer.render(message.request, {
       signal,
       onProgress: (progress) => post({ type: 'progress', id: message.id, progress }),
+      onStage: (stage) => post({ type: 'stage', id: message.id, stage }),
     });
     // Pixel and latent buffers move to the host without a copy.
     const transfer = [...result.images.map((i) => i.pixels.buffer), ...result.latents.map((l) => l.buffer)];

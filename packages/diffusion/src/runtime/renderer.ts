@@ -54,6 +54,11 @@ export class Renderer {
 
   constructor(private readonly options: RendererOptions = {}) {}
 
+  /** Whether rendering with this asset set first has to load and merge it. */
+  private needsLoading(dir: string, assets: Sd15AssetSet = {}): boolean {
+    return !this.models.has(assetSetKey(dir, assets));
+  }
+
   private async model(dir: string, assets: Sd15AssetSet = {}): Promise<LoadedSd15> {
     const key = assetSetKey(dir, assets);
     let entry = this.models.get(key);
@@ -117,6 +122,7 @@ export class Renderer {
     // Images first: a bad image fails fast, naming its field, without loading a model.
     const params = await decodeRenderInputs(request.params);
     const loading = performance.now();
+    if (request.assets && this.needsLoading(request.modelDir, request.assets)) hooks.onStage?.('loading_assets');
     const { model, report } = await this.model(request.modelDir, request.assets);
     const loadMs = performance.now() - loading;
     const result = await withSafetyCheck(model, await renderSd15(model, params, hooks));

@@ -1,4 +1,4 @@
-import type { RenderProgress, RenderResult } from '../pipelines/sd15/render-types.js';
+import type { RenderProgress, RenderResult, RenderStage } from '../pipelines/sd15/render-types.js';
 import type { ModelMemoryProfile } from '@kiln/memory';
 import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
 
@@ -16,6 +16,7 @@ export interface SerializedError {
 
 export type ThreadMessage =
   | { type: 'progress'; id: number; progress: RenderProgress }
+  | { type: 'stage'; id: number; stage: RenderStage }
   | { type: 'done'; id: number; result?: RenderResult; profile?: ModelMemoryProfile }
   | { type: 'error'; id: number; error: SerializedError };
 

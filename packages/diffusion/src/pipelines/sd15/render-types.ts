@@ -9,10 +9,15 @@ export interface RenderProgress {
   numImages: number;
 }
 
+/** A stage of a render that is not denoising and can take long enough to be worth reporting. */
+export type RenderStage = 'loading_assets';
+
 export interface RenderHooks {
   /** Checked between two denoising steps; when aborted the render throws RenderAbortedError. */
   signal?: { readonly aborted: boolean };
   onProgress?: (progress: RenderProgress) => void;
+  /** Called when the render enters a stage other than denoising (e.g. merging a new asset set). */
+  onStage?: (stage: RenderStage) => void;
 }
 
 export interface RenderedImage {
