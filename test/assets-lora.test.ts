@@ -409,4 +409,28 @@ describe('patched sessions', () => {
       await thread.close();
     }
   });
+
+  it('keep asset sets loaded while their weights fit modelCacheBytes, least recently used released first', async () => {
+    const file = path.join(work, 'budget-lora.safetensors');
+    await writeFile(file, lora.kohyaF32);
+    const { memoryProfile } = await import('@kiln/diffusion');
+    const base = await loadSd15Model(modelDir);
+    const { weightsBytes } = await memoryProfile(base);
+    await base.dispose();
+    const renderer = new Renderer({ modelCacheBytes: Math.floor(weightsBytes * 2.5) });
+    try {
+      const request = (weight: number) => ({
+        family: 'sd15' as const,
+        modelDir,
+        params,
+        assets: { loras: [{ file, weight }] },
+      });
+      for (const weight of [0.3, 0.4, 0.5]) await renderer.render(request(weight));
+      const keys = [...renderer['models'].keys()];
+      expect(keys).toHaveLength(2);
+      expect(keys.some((k) => k.includes('0.3'))).toBe(false);
+    } finally {
+      await renderer.dispose();
+    }
+  });
 });

@@ -32,6 +32,7 @@ const envSchema = z.object({
   KILN_WORKER_CONCURRENCY: int(1, 1),
   KILN_MICRO_BATCH: int(4, 1),
   // A render's peak memory budget on a worker; by default three quarters of this machine's memory.
+  KILN_MODEL_CACHE_MB: z.coerce.number().int().min(1).optional(),
   KILN_WORKER_MEMORY_MB: int(Math.floor((os.totalmem() * 0.75) / 2 ** 20), 256),
   KILN_INTRA_OP_THREADS: int(0, 0),
   KILN_RESULT_TTL_HOURS: z.coerce
@@ -98,6 +99,11 @@ export interface KilnConfig {
    * fit, and the API refuses, before queueing, a request that fits no live worker's budget.
    */
   workerMemoryBytes: number;
+  /**
+   * Weights of loaded model/asset combinations a worker keeps (least recently used released first);
+   * unset: one at a time. The memory budget counts one model's weights, so leave room for the rest.
+   */
+  modelCacheBytes: number | undefined;
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
   intraOpThreads: number;
   resultTtlMs: number;
@@ -179,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: e.KILN_WORKER_CONCURRENCY,
     microBatchSize: e.KILN_MICRO_BATCH,
     workerMemoryBytes: e.KILN_WORKER_MEMORY_MB * 2 ** 20,
+    modelCacheBytes: e.KILN_MODEL_CACHE_MB === undefined ? undefined : e.KILN_MODEL_CACHE_MB * 2 ** 20,
     intraOpThreads: e.KILN_INTRA_OP_THREADS,
     resultTtlMs: e.KILN_RESULT_TTL_HOURS * 3600_000,
     syncTimeoutMs: e.KILN_SYNC_TIMEOUT_MS,

@@ -37,6 +37,12 @@ export type ModelFamily = RenderRequest['family'];
 export interface RendererOptions extends SessionSettings {
   /** How many SD1.5 models stay loaded at once (least recently used is released first). */
   maxLoadedModels?: number;
+  /**
+   * With it, SD1.5 models (each asset set is its own) stay loaded while their weights together fit
+   * this many bytes, least recently used released first, the newest always kept; `maxLoadedModels`
+   * then defaults to no count limit.
+   */
+  modelCacheBytes?: number;
   /** false: SD3 models run without their T5 encoder even when it is installed (zeros in its place; saves ~19 GB fp32). */
   sd3LoadT5?: boolean;
 }
@@ -78,12 +84,31 @@ export class Renderer {
   }
 
   private async evict(): Promise<void> {
-    const max = this.options.maxLoadedModels ?? 1;
-    while (this.models.size > max) {
+    const budget = this.options.modelCacheBytes;
+    const max = this.options.maxLoadedModels ?? (budget === undefined ? 1 : Number.POSITIVE_INFINITY);
+    while (
+      this.models.size > 1 &&
+      (this.models.size > max || (budget !== undefined && (await this.cachedBytes()) > budget))
+    ) {
       const [oldest, entry] = this.models.entries().next().value as [string, Promise<LoadedSd15>];
       this.models.delete(oldest);
       await entry.then(({ model }) => model.dispose()).catch(() => undefined);
     }
+  }
+
+  /** The weights of every loaded SD1.5 model, as the memory estimate counts them. */
+  private async cachedBytes(): Promise<number> {
+    const loaded = await Promise.all(
+      [...this.models.values()].map((entry) =>
+        entry
+          .then(({ model }) => memoryProfile(model))
+          .then(
+            (p) => p.weightsBytes,
+            () => 0,
+          ),
+      ),
+    );
+    return loaded.reduce((a, b) => a + b, 0);
   }
 
   private async sd3Model(dir: string): Promise<Sd3Model> {
