@@ -6,7 +6,13 @@ export { textToImage, type TextToImageParams } from './pipelines/sd15/text-to-im
 export { imageToImage, type ImageToImageParams } from './pipelines/sd15/image-to-image.pipeline.js';
 export { DEFAULT_IMAGE_LIMITS, decodeInitImage, decodeMaskImage, type ImageLimits } from './image/decode-image.js';
 export type { MaskPlane, PixelRegion, RgbImage } from './image/raster.js';
-export type { RenderHooks, RenderProgress, RenderResult, RenderStage, RenderedImage } from './pipelines/sd15/render-types.js';
+export type {
+  RenderHooks,
+  RenderProgress,
+  RenderResult,
+  RenderStage,
+  RenderedImage,
+} from './pipelines/sd15/render-types.js';
 export { Renderer, type ModelFamily, type RenderRequest, type RendererOptions } from './runtime/renderer.js';
 export {
   DEFAULT_STRENGTH,
