@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { exited, pollUntil } from './harness.js';
+import { collectLines, exited, pollUntil } from './harness.js';
 
 const KILN_BIN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
 
@@ -30,15 +30,7 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (text: string) => {
-      const lines = (rest + text).split('\n');
-      rest = lines.pop()!;
-      logs.push(...lines);
-    });
-  }
+  collectLines(child, logs);
   const alive = () => child.exitCode === null && child.signalCode === null;
   const ready = () => logs.some((line) => line.includes('"worker ready"'));
   return {

@@ -136,6 +136,20 @@ export async function freePort(): Promise<number> {
 }
 
 /** Whether the process has exited, waiting up to `timeoutMs` for it. */
+/** Appends every complete line a child process writes (stdout and stderr) to `logs`. */
+export function collectLines(child: ChildProcess, logs: string[]): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (text: string) => {
+      const lines = (rest + text).split('\n');
+      rest = lines.pop() ?? '';
+      logs.push(...lines);
+    });
+  }
+}
+
 export async function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return true;
   return new Promise((resolve) => {
@@ -245,15 +259,7 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
   const logs: string[] = [];
   const launch = async (): Promise<ChildProcess> => {
     const child = spawn(process.execPath, [KILN_BIN, 'api'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let rest = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (text: string) => {
-        const lines = (rest + text).split('\n');
-        rest = lines.pop()!;
-        logs.push(...lines);
-      });
-    }
+    collectLines(child, logs);
     const up = () => child.exitCode === null && child.signalCode === null;
     try {
       await pollUntil(
