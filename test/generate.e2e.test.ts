@@ -65,7 +65,7 @@ describe('POST /generate/sd end to end (real Redis, real worker, tiny model)', (
       error: null,
       queue_position: null,
     });
-    expect(job.progress).toEqual({ step: 4, total_steps: 4, images_done: 1, num_images: 1 });
+    expect(job.progress).toEqual({ step: 4, total_steps: 4, images_done: 1, num_images: 1, stage: null });
     expect(Date.parse(job.finished_at)).toBeGreaterThanOrEqual(Date.parse(job.created_at));
     const imageRes = await fetch(job.images[0].url);
     expect(imageRes.headers.get('content-type')).toBe('image/png');
