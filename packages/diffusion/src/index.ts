@@ -1,6 +1,13 @@
 /** Kiln's diffusion core: no HTTP, no Redis, no environment variables. */
 export { RenderAbortedError, RenderInputError } from './errors.js';
-export { OnnxModel, ModelLoadError, type ExecutionProvider, type SessionSettings } from './models/onnx-session.js';
+export {
+  OnnxModel,
+  ModelLoadError,
+  ONNX_RUNTIME_VERSION,
+  type ExecutionProvider,
+  type SessionSettings,
+} from './models/onnx-session.js';
+export { ExecutionProviderError } from './models/execution-provider.js';
 export { loadSd15Model, type Sd15Model } from './models/sd15-model.js';
 export { textToImage, type TextToImageParams } from './pipelines/sd15/text-to-image.pipeline.js';
 export { imageToImage, type ImageToImageParams } from './pipelines/sd15/image-to-image.pipeline.js';

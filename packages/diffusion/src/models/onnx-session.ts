@@ -6,8 +6,18 @@
 import nodePath from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { float16ToFloat32, float32ToFloat16 } from '@kiln/onnx';
+import {
+  explainProviderFailure,
+  providerAttempts,
+  rememberAutoChoice,
+  sessionProviders,
+  type ExecutionProvider,
+} from './execution-provider.js';
 
-export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
+export type { ExecutionProvider } from './execution-provider.js';
+
+/** The onnxruntime-node version this process runs (a worker announces it). */
+export const ONNX_RUNTIME_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
 
 export interface SessionSettings {
   executionProvider?: ExecutionProvider;
@@ -55,19 +65,6 @@ export class ModelLoadError extends Error {
     readonly path: string,
   ) {
     super(message);
-  }
-}
-
-function providersFor(ep: ExecutionProvider): string[][] {
-  switch (ep) {
-    case 'cpu':
-      return [['cpu']];
-    case 'cuda':
-      return [['cuda', 'cpu']];
-    case 'webgpu':
-      return [['webgpu', 'cpu']];
-    case 'auto':
-      return [['cuda', 'cpu'], ['webgpu', 'cpu'], ['cpu']];
   }
 }
 
@@ -152,9 +149,10 @@ export class OnnxModel {
   ) {}
 
   static async load(path: string, settings: SessionSettings = {}): Promise<OnnxModel> {
-    const attempts = providersFor(settings.executionProvider ?? 'cpu');
+    const ep = settings.executionProvider ?? 'cpu';
     let lastError: unknown;
-    for (const providers of attempts) {
+    for (const provider of providerAttempts(ep)) {
+      const providers = sessionProviders(provider);
       try {
         const options: ort.InferenceSession.SessionOptions = {
           executionProviders: providers,
@@ -163,6 +161,7 @@ export class OnnxModel {
         };
         if (settings.intraOpThreads) options.intraOpNumThreads = settings.intraOpThreads;
         const session = await ort.InferenceSession.create(path, options);
+        rememberAutoChoice(ep, provider);
         return new OnnxModel(
           path,
           session,
@@ -171,6 +170,9 @@ export class OnnxModel {
           providers[0],
         );
       } catch (err) {
+        // A provider asked for by name fails loudly; `auto` moves on to the next one.
+        const providerError = explainProviderFailure(provider, err);
+        if (providerError && ep !== 'auto') throw providerError;
         lastError = err;
       }
     }

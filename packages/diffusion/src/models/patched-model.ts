@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataLocation, encodeModel, externalDataLocation, PROTOBUF_SIZE_LIMIT, resolveExternalPath } from '@kiln/onnx';
 import type { ModelProto, TensorProto } from '@kiln/onnx';
+import { explainProviderFailure, providerAttempts, rememberAutoChoice, sessionProviders } from './execution-provider.js';
 import { ModelLoadError, OnnxModel, type SessionSettings, type ValueInfo } from './onnx-session.js';
 
 /** Room left for the graph itself when deciding whether patched tensors fit inline. */
@@ -58,7 +59,9 @@ export async function loadPatchedModel(
   const bytes = encodeModel({ ...model, graph: { ...graph, initializer: tensors } });
 
   let lastError: unknown;
-  for (const executionProviders of providersFor(settings.executionProvider ?? 'cpu')) {
+  const ep = settings.executionProvider ?? 'cpu';
+  for (const provider of providerAttempts(ep)) {
+    const executionProviders = sessionProviders(provider);
     try {
       const session = await ort.InferenceSession.create(bytes, {
         executionProviders,
@@ -67,8 +70,12 @@ export async function loadPatchedModel(
         ...(settings.intraOpThreads ? { intraOpNumThreads: settings.intraOpThreads } : {}),
         ...sessionExtra,
       });
-      return wrapSession(path, session, executionProviders[0]);
+      rememberAutoChoice(ep, provider);
+      return wrapSession(path, session, provider);
     } catch (err) {
+      // The same rule as OnnxModel.load: a provider asked for by name fails loudly.
+      const providerError = explainProviderFailure(provider, err);
+      if (providerError && ep !== 'auto') throw providerError;
       lastError = err;
     }
   }
@@ -114,18 +121,6 @@ async function allInMemory(path: string, tensors: readonly TensorProto[]) {
     externalData.push({ path: location, data: await readFile(resolveExternalPath(path, location)) });
   }
   return { tensors: moved, sessionExtra: { externalData } satisfies SessionExtra };
-}
-
-/** The provider lists `OnnxModel.load` tries, in order (each falls back to CPU). */
-function providersFor(ep: NonNullable<SessionSettings['executionProvider']>): string[][] {
-  switch (ep) {
-    case 'cpu':
-      return [['cpu']];
-    case 'auto':
-      return [['cuda', 'cpu'], ['webgpu', 'cpu'], ['cpu']];
-    default:
-      return [[ep, 'cpu']];
-  }
 }
 
 /**
