@@ -60,3 +60,7 @@ export type { Sd15ModelParts } from './models/sd15-model.js';
 export { DEFAULT_VAE_TILE_SIZE } from './pipelines/sd15/vae-tiles.js';
 export { DEFAULT_MAX_PROMPT_CHUNKS } from './pipelines/sd15/encode-prompt.js';
 export { memoryProfile } from './pipelines/sd15/memory-plan.js';
+export { ControlNetModel, type ControlNetResiduals } from './models/controlnet-model.js';
+export { findUnetResidualInputs, type UnetResidualInputs } from './models/unet-residual-inputs.js';
+export { controlNetKeep, conditioningTensor, type ControlNetInput } from './pipelines/sd15/controlnet-residuals.js';
+export type { ControlNetRequest } from './runtime/controlnet-request.js';

@@ -58,6 +58,20 @@ describe('worker memory estimate', () => {
     expect(estimateWorkerPeak(tiny, request({ encodesImage: true })).vaeEncodeBytes).toBeGreaterThan(e.vaeDecodeBytes);
   });
 
+  it('adds a ControlNet run, its residuals and conditioning images, and its weights when asked', () => {
+    const plain = estimateWorkerPeak(tiny, request());
+    expect(plain.controlNetBytes).toBe(0);
+    const one = estimateWorkerPeak(tiny, request({ controlNets: { count: 1, weightsBytes: 3e6 } }));
+    const items = 2; // a guided pair
+    expect(one.weightsBytes).toBe(12e6 + 3e6);
+    expect(one.controlNetBytes).toBe(
+      stageBytes(tiny.unet, items, 64, 64, 77) + 4 * items * 64 * 64 * 1640 + 4 * items * 3 * 512 * 512,
+    );
+    expect(one.totalBytes).toBe(plain.totalBytes + 3e6 + one.controlNetBytes);
+    const two = estimateWorkerPeak(tiny, request({ controlNets: { count: 2, weightsBytes: 0 } }));
+    expect(two.controlNetBytes).toBeGreaterThan(one.controlNetBytes);
+  });
+
   it('bounds the VAE by its tile: a 2048×2048 image costs one 1024×1024 tile plus its float output', () => {
     const tile = estimateWorkerPeak(tiny, request({ width: 1024, height: 1024 })).vaeDecodeBytes;
     const big = estimateWorkerPeak(tiny, request({ width: 2048, height: 2048 })).vaeDecodeBytes;

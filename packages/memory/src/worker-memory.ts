@@ -95,6 +95,12 @@ export interface RequestMemoryShape {
   vaeTileLatent: number | null;
   /** UNet input channels: 4, or 9 for an inpainting UNet. */
   unetInChannels?: number;
+  /**
+   * ControlNets run at each step (docs/controlnet.md): how many, and the bytes of their weights
+   * when the profile's `weightsBytes` does not already count them (the API's estimate; a worker's
+   * profile of a model loaded with its ControlNets does).
+   */
+  controlNets?: { count: number; weightsBytes: number };
 }
 
 export interface MemoryEstimate {
@@ -107,7 +113,16 @@ export interface MemoryEstimate {
   textBytes: number;
   vaeDecodeBytes: number;
   vaeEncodeBytes: number;
+  /** A ControlNet run beside the UNet's resident arena, plus the residuals it hands the UNet. */
+  controlNetBytes: number;
 }
+
+/**
+ * Residual floats per latent pixel and batch item that a ControlNet hands the UNet: SD1.5's 12 down
+ * residuals (3 × 320 at full size, 320 + 2 × 640 at 1/2, 640 + 2 × 1280 at 1/4, 3 × 1280 at 1/8)
+ * and the 1280-channel mid residual at 1/8: 960 + 400 + 200 + 60 + 20 = 1640.
+ */
+const CONTROLNET_RESIDUAL_FLOATS_PER_LATENT_PIXEL = 1640;
 
 const cells = (side: number, downsample: number) => Math.ceil(side / downsample);
 
@@ -157,10 +172,35 @@ export function estimateWorkerPeak(profile: ModelMemoryProfile, r: RequestMemory
   // Every image's RGB pixels and final latents are held until the request ends.
   const hostBytes = images * (3 * r.width * r.height + F32 * 4 * h * w);
   const runtimeBytes = RUNTIME_BYTES;
-  const weightsBytes = profile.weightsBytes;
+  const weightsBytes = profile.weightsBytes + (r.controlNets?.weightsBytes ?? 0);
+  // A ControlNet has the UNet's down path and mid block: its run is bounded by the UNet's widest
+  // phase. Its session keeps no arena, so one run is alive at a time, while the summed residuals
+  // (and each net's own before summing) live until the UNet has run.
+  const controlNetCount = r.controlNets?.count ?? 0;
+  const controlNetBytes =
+    controlNetCount === 0
+      ? 0
+      : stageBytes(profile.unet, items, h, w, contextTokens) +
+        F32 * items * h * w * CONTROLNET_RESIDUAL_FLOATS_PER_LATENT_PIXEL * Math.min(controlNetCount, 2) +
+        F32 * items * 3 * r.width * r.height * controlNetCount; // the conditioning tensors
   const totalBytes =
-    runtimeBytes + weightsBytes + hostBytes + unetBytes + Math.max(textBytes, vaeDecodeBytes, vaeEncodeBytes);
-  return { totalBytes, runtimeBytes, weightsBytes, hostBytes, unetBytes, textBytes, vaeDecodeBytes, vaeEncodeBytes };
+    runtimeBytes +
+    weightsBytes +
+    hostBytes +
+    unetBytes +
+    controlNetBytes +
+    Math.max(textBytes, vaeDecodeBytes, vaeEncodeBytes);
+  return {
+    totalBytes,
+    runtimeBytes,
+    weightsBytes,
+    hostBytes,
+    unetBytes,
+    textBytes,
+    vaeDecodeBytes,
+    vaeEncodeBytes,
+    controlNetBytes,
+  };
 }
 
 /**

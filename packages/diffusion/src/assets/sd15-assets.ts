@@ -23,6 +23,8 @@ export interface Sd15AssetSet {
   textualInversions?: ReadonlyArray<{ file: string; trigger?: string }>;
   /** A folder with `vae_decoder/model.onnx` (and optionally `vae_encoder/model.onnx`) to use instead of the model's. */
   vae?: string;
+  /** ControlNet `model.onnx` files loaded beside the model (docs/controlnet.md). */
+  controlnets?: readonly string[];
 }
 
 export interface Sd15AssetReport {
@@ -82,6 +84,7 @@ export async function loadSd15ModelWithAssets(
 
   const model = await loadSd15Model(modelDir, settings, {
     tokenizer,
+    controlnets: assets.controlnets,
     partDir: (part) => (part === 'vae_decoder' || part === 'vae_encoder' ? vaeDir?.[part] : undefined),
     loadSession: (part, file, partSettings) => {
       const component = components[part as LoraComponent];
@@ -111,8 +114,16 @@ export function assetSetKey(dir: string, assets: Sd15AssetSet = {}): string {
   const loras = (assets.loras ?? []).map(({ file, weight }) => [resolve(file), weight]);
   const inversions = (assets.textualInversions ?? []).map(({ file, trigger }) => [resolve(file), trigger ?? null]);
   const vae = assets.vae === undefined ? null : resolve(assets.vae);
-  if (loras.length === 0 && inversions.length === 0 && vae === null) return resolve(dir);
-  return JSON.stringify({ model: resolve(dir), vae, loras, inversions });
+  // Loading order does not change a ControlNet's session: the set is keyed sorted and without repeats.
+  const controlnets = [...new Set((assets.controlnets ?? []).map((file) => resolve(file)))].sort();
+  if (loras.length === 0 && inversions.length === 0 && vae === null && controlnets.length === 0) return resolve(dir);
+  return JSON.stringify({
+    model: resolve(dir),
+    vae,
+    loras,
+    inversions,
+    ...(controlnets.length > 0 && { controlnets }),
+  });
 }
 
 /** The VAE parts a folder provides: the decoder is required, the encoder optional (the model's stays). */

@@ -8,6 +8,8 @@ import { ClipTokenizer } from '../tokenizer/index.js';
 import type { SchedulerConfig } from '../schedulers/scheduler.js';
 import { ModelLoadError, OnnxModel, type SessionSettings } from './onnx-session.js';
 import { unetInChannels } from './unet-channels.js';
+import { ControlNetModel } from './controlnet-model.js';
+import { findUnetResidualInputs, type UnetResidualInputs } from './unet-residual-inputs.js';
 
 /** SD1.5's VAE latent scale; diffusers' ONNX pipeline hard-codes it, a `vae_decoder/config.json` may override it. */
 const SD15_VAE_SCALING_FACTOR = 0.18215;
@@ -28,6 +30,12 @@ export interface Sd15Model {
   readonly textOutputName: string;
   /** Number of `hidden_states.N` outputs, 0 when the export does not expose them (then clip_skip > 1 is refused). */
   readonly hiddenStateCount: number;
+  /** The UNet's ControlNet residual inputs; undefined for a plain UNet (which cannot take a ControlNet). */
+  readonly unetResiduals: UnetResidualInputs | undefined;
+  /** diffusers' `layers_per_block` of the UNet (unet/config.json, else SD1.5's 2): where its residuals halve in size. */
+  readonly unetLayersPerBlock: number;
+  /** ControlNets loaded with the model (an asset set's), by the resolved path of their `model.onnx`. */
+  readonly controlnets: ReadonlyMap<string, ControlNetModel>;
   dispose(): Promise<void>;
 }
 
@@ -57,6 +65,8 @@ export interface Sd15ModelParts {
   /** Creates a part's session instead of `OnnxModel.load`. */
   loadSession?: (part: string, file: string, settings: SessionSettings) => Promise<OnnxModel>;
   tokenizer?: ClipTokenizer;
+  /** ControlNet `model.onnx` files to load with the model (cached and released with its sessions). */
+  controlnets?: readonly string[];
 }
 
 type PartArgs = [dir: string, part: string, settings: SessionSettings, parts: Sd15ModelParts];
@@ -101,6 +111,15 @@ export async function loadSd15Model(
   }
   const vaeConfigFile = path.join(parts.partDir?.('vae_decoder') ?? modelDir, 'vae_decoder', 'config.json');
   const vaeConfig = (await exists(vaeConfigFile)) ? await readJson<{ scaling_factor?: number }>(vaeConfigFile) : {};
+  const controlnets = new Map<string, ControlNetModel>();
+  for (const file of parts.controlnets ?? []) {
+    const resolved = path.resolve(file);
+    if (!controlnets.has(resolved)) controlnets.set(resolved, await ControlNetModel.load(resolved, settings));
+  }
+  const unetConfigFile = path.join(modelDir, 'unet', 'config.json');
+  const unetConfig = (await exists(unetConfigFile))
+    ? await readJson<{ layers_per_block?: number }>(unetConfigFile)
+    : {};
   const hiddenStateCount = [...textEncoder.outputs.keys()].filter((n) => /^hidden_states\.\d+$/.test(n)).length;
   const textOutputName = textEncoder.outputs.has('last_hidden_state')
     ? 'last_hidden_state'
@@ -119,8 +138,12 @@ export async function loadSd15Model(
     unetInChannels: await unetInChannels(modelDir, unet),
     textOutputName,
     hiddenStateCount,
+    unetResiduals: findUnetResidualInputs(unet),
+    unetLayersPerBlock: typeof unetConfig.layers_per_block === 'number' ? unetConfig.layers_per_block : 2,
+    controlnets,
     async dispose() {
       for (const m of [textEncoder, unet, vaeDecoder, vaeEncoder, safetyChecker]) await m?.dispose();
+      for (const c of controlnets.values()) await c.dispose();
     },
   };
 }

@@ -5,6 +5,7 @@
  * merge time. Requests are routed by model family; SD3 models have a cache of their own that holds
  * one model at most.
  */
+import { resolve } from 'node:path';
 import type { ModelMemoryProfile } from '@kiln/memory';
 import {
   assetSetKey,
@@ -25,6 +26,15 @@ import { decodeSd3RenderInputs, renderSd3, type Sd3RenderRequest } from './sd3-r
 async function withSafetyCheck(model: Sd15Model, result: RenderResult): Promise<RenderResult> {
   if (!model.safetyChecker) return result;
   return { ...result, images: await checkImages(model.safetyChecker, result.images) };
+}
+
+/** The request's asset set with its ControlNets: they load (and are cached) with the model's sessions. */
+function withControlNets(
+  assets: Sd15AssetSet | undefined,
+  controls: readonly { model: string }[],
+): Sd15AssetSet | undefined {
+  if (controls.length === 0) return assets;
+  return { ...assets, controlnets: [...new Set(controls.map((c) => resolve(c.model)))] };
 }
 
 export type { Sd15RenderParams, Sd15RenderRequest, ImageInput } from './sd15-request.js';
@@ -146,9 +156,10 @@ export class Renderer {
     }
     // Images first: a bad image fails fast, naming its field, without loading a model.
     const params = await decodeRenderInputs(request.params);
+    const assets = withControlNets(request.assets, params.controlnets ?? []);
     const loading = performance.now();
-    if (request.assets && this.needsLoading(request.modelDir, request.assets)) hooks.onStage?.('loading_assets');
-    const { model, report } = await this.model(request.modelDir, request.assets);
+    if (assets && this.needsLoading(request.modelDir, assets)) hooks.onStage?.('loading_assets');
+    const { model, report } = await this.model(request.modelDir, assets);
     const loadMs = performance.now() - loading;
     const result = await withSafetyCheck(model, await renderSd15(model, params, hooks));
     // What the assets did goes back with the images: unmatched LoRA keys are reported, never dropped.

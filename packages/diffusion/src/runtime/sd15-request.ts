@@ -14,6 +14,8 @@ import { inpaint, type InpaintParams } from '../pipelines/sd15/inpaint.pipeline.
 import type { TextToImageParams } from '../pipelines/sd15/render-params.js';
 import type { RenderHooks, RenderResult } from '../pipelines/sd15/render-types.js';
 import { textToImage } from '../pipelines/sd15/text-to-image.pipeline.js';
+import type { ControlNetInput } from '../pipelines/sd15/controlnet-residuals.js';
+import { decodeControlNets, type ControlNetRequest } from './controlnet-request.js';
 
 /** Encoded image bytes (PNG, JPEG or WebP), or pixels already decoded at the output size. */
 export type ImageInput = Uint8Array | RgbImage;
@@ -21,7 +23,9 @@ export type ImageInput = Uint8Array | RgbImage;
 /** The default strength (docs/generate.md) with an init_image. */
 export const DEFAULT_STRENGTH = 0.8;
 
-export interface Sd15RenderParams extends TextToImageParams {
+export interface Sd15RenderParams extends Omit<TextToImageParams, 'controlnets'> {
+  /** ControlNets (`controlnet`, `controlnet_image`, …), in request order; their residuals are summed. */
+  controlnets?: readonly ControlNetRequest[];
   /** `init_image`: image-to-image source, or the picture to inpaint/outpaint. */
   initImage?: ImageInput;
   /** `mask_image`: white = repaint. Needs `initImage`. */
@@ -48,9 +52,10 @@ export interface Sd15RenderRequest {
   params: Sd15RenderParams;
 }
 
-type DecodedParams = Omit<Sd15RenderParams, 'initImage' | 'maskImage'> & {
+type DecodedParams = Omit<Sd15RenderParams, 'initImage' | 'maskImage' | 'controlnets'> & {
   initImage?: RgbImage;
   maskImage?: MaskPlane;
+  controlnets?: ControlNetInput[];
 };
 
 // Encoded bytes are a typed array (whose prototype has a `values` method): test for them first.
@@ -61,8 +66,10 @@ const isRgbImage = (x: unknown): x is RgbImage => isDecoded(x) && 'pixels' in x 
 /** Decodes the request's images to the output size (a bad image fails here, naming its field). */
 export async function decodeRenderInputs(p: Sd15RenderParams): Promise<DecodedParams> {
   const size = { width: p.width, height: p.height, limits: p.imageLimits };
-  const { initImage, maskImage, ...rest } = p;
+  const { initImage, maskImage, controlnets, ...rest } = p;
   const decoded: DecodedParams = rest;
+  if (controlnets !== undefined && controlnets.length > 0)
+    decoded.controlnets = await decodeControlNets(controlnets, size);
   if (initImage !== undefined) {
     decoded.initImage = isRgbImage(initImage)
       ? initImage

@@ -8,6 +8,7 @@ import type { HostTensor } from '../../models/onnx-session.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import type { RandomSource } from '../../rng/index.js';
 import type { Scheduler } from '../../schedulers/index.js';
+import type { UnetResidualSource } from './controlnet-residuals.js';
 import { applyGuidanceInPlace } from './guidance.js';
 
 /** Extra UNet input channels per image (an inpainting UNet's mask and masked-image latents). */
@@ -30,6 +31,8 @@ export interface DenoiseInputs {
   cfgScale: number;
   generators: readonly RandomSource[];
   conditioning?: UnetConditioning;
+  /** The UNet's ControlNet residual inputs for each step (see controlnet-residuals.ts). */
+  residuals?: UnetResidualSource;
   /** Runs after each scheduler step with the loop index; returns the latents to continue with. */
   afterStep?: (latents: Float32Array, index: number) => Float32Array;
   signal?: { readonly aborted: boolean };
@@ -95,22 +98,35 @@ export async function denoise(inputs: DenoiseInputs): Promise<{ latents: Float32
       ? new UnetSampleBuffer(unetBatch, batch, channels, latentHeight * latentWidth, conditioning)
       : undefined;
   const timestep: HostTensor = { data: new Float32Array(unetBatch), dims: [unetBatch] };
+  // A ControlNet takes the 4-channel model input of both guidance halves, without an inpainting
+  // UNet's extra channels: the UNet's own sample buffer when it has none, else a buffer of its own.
+  const controlSample =
+    inputs.residuals && conditioning
+      ? new UnetSampleBuffer(unetBatch, batch, channels, latentHeight * latentWidth, undefined)
+      : undefined;
   for (let i = 0; i < timesteps.length; i++) {
     if (inputs.signal?.aborted) throw new RenderAbortedError();
     const t = timesteps[i];
     const scaled = scheduler.scaleModelInput(latents, t);
     (timestep.data as Float32Array).fill(t);
-    const out = await model.unet.run(
-      {
-        sample: {
-          data: sample ? sample.write(scaled) : scaled,
-          dims: [unetBatch, inChannels, latentHeight, latentWidth],
-        },
-        timestep,
-        encoder_hidden_states: context,
+    const feeds: Record<string, HostTensor> = {
+      sample: {
+        data: sample ? sample.write(scaled) : scaled,
+        dims: [unetBatch, inChannels, latentHeight, latentWidth],
       },
-      ['out_sample'],
-    );
+      timestep,
+      encoder_hidden_states: context,
+    };
+    if (inputs.residuals) {
+      const control: HostTensor = conditioning
+        ? {
+            data: (controlSample as UnetSampleBuffer).write(scaled),
+            dims: [unetBatch, channels, latentHeight, latentWidth],
+          }
+        : feeds.sample;
+      Object.assign(feeds, await inputs.residuals.feeds(control, timestep, context, i, timesteps.length));
+    }
+    const out = await model.unet.run(feeds, ['out_sample']);
     unetCalls++;
     // The output is a fresh buffer each run, so guidance can overwrite it (schedulers may keep it).
     const raw = out.out_sample.data as Float32Array;

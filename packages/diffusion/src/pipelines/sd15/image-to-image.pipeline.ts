@@ -12,10 +12,11 @@ import type { RgbImage } from '../../image/raster.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import { createScheduler } from '../../schedulers/index.js';
 import { checkImageSize, checkRenderInputs, checkVaeEncoder, denoisingStepsFor } from './check-inputs.js';
+import { checkControlNets, unetResidualSource } from './controlnet-residuals.js';
 import { denoise } from './denoise-loop.js';
 import { chunkCount, encodePrompts } from './encode-prompt.js';
 import { planMemory } from './memory-plan.js';
-import { renderMicroBatches, startRenderClock } from './micro-batches.js';
+import { batchGeometry, renderMicroBatches, startRenderClock } from './micro-batches.js';
 import { noisedImageLatents } from './prepare-latents.js';
 import { promptContext } from './prompt-context.js';
 import type { RenderParams } from './render-params.js';
@@ -43,6 +44,7 @@ export async function imageToImage(
   checkVaeEncoder(model, 'init_image');
   checkImageSize(p.initImage, p, 'init_image');
   denoisingStepsFor(p.steps, p.strength);
+  checkControlNets(model, p.controlnets ?? [], p);
 
   const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip, p.maxPromptChunks);
   const plan = await planMemory(model, p, { promptChunks: chunkCount(prompts), encodesImage: true });
@@ -65,6 +67,7 @@ export async function imageToImage(
       context: promptContext(prompts, batch.size, guided),
       cfgScale: p.cfgScale,
       generators: batch.generators,
+      residuals: unetResidualSource(model, p.controlnets ?? [], batchGeometry(p, batch.size, guided)),
       signal: hooks.signal,
       onStep: batch.reportStep,
     });

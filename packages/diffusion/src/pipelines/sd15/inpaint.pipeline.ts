@@ -16,16 +16,18 @@
  * sample (4-channel UNet, or strength < 1), the noise, the masked image's posterior sample, then
  * the sampler's own draws.
  */
-import type { MaskPlane, RgbImage } from '../../image/raster.js';
+import { cropRgb, type MaskPlane, type RgbImage } from '../../image/raster.js';
+import { resizeRgb } from '../../image/resize-image.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import { randnPerItem } from '../../rng/index.js';
 import { createScheduler } from '../../schedulers/index.js';
 import { checkImageSize, checkRenderInputs, checkVaeEncoder, denoisingStepsFor } from './check-inputs.js';
+import { checkControlNets, unetResidualSource, type ControlNetInput } from './controlnet-residuals.js';
 import { denoise, type UnetConditioning } from './denoise-loop.js';
 import { chunkCount, encodePrompts } from './encode-prompt.js';
 import { planMemory } from './memory-plan.js';
 import { planInpaint, type InpaintOptions } from './inpaint-plan.js';
-import { renderMicroBatches, startRenderClock } from './micro-batches.js';
+import { batchGeometry, renderMicroBatches, startRenderClock } from './micro-batches.js';
 import { scaleByInitSigma } from './prepare-latents.js';
 import { promptContext } from './prompt-context.js';
 import type { RenderParams } from './render-params.js';
@@ -103,6 +105,7 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
   checkImageSize(p.initImage, p, 'init_image');
   checkImageSize(p.maskImage, p, 'mask_image');
   denoisingStepsFor(p.steps, p.strength);
+  checkControlNets(model, p.controlnets ?? [], p);
   const options: InpaintOptions = {
     outpainting: p.outpainting ?? INPAINT_DEFAULTS.outpainting,
     maskBlur: p.maskBlur ?? INPAINT_DEFAULTS.maskBlur,
@@ -112,6 +115,13 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
   };
 
   const plan = await planInpaint(p.initImage, p.maskImage, options);
+  // The conditioning images follow the image: cut out and scaled like it with inpaint_full_res.
+  const region = plan.region;
+  const controls: ControlNetInput[] = await Promise.all(
+    (p.controlnets ?? []).map(async (c) =>
+      region ? { ...c, image: await resizeRgb(cropRgb(c.image, region), p.width, p.height) } : c,
+    ),
+  );
   const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip, p.maxPromptChunks);
   const memory = await planMemory(model, p, { promptChunks: chunkCount(prompts), encodesImage: true });
   const guided = p.cfgScale > 1;
@@ -161,6 +171,7 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
         context: promptContext(prompts, batch.size, guided),
         cfgScale: p.cfgScale,
         generators,
+        residuals: unetResidualSource(model, controls, batchGeometry(p, batch.size, guided)),
         conditioning: maskedLatents && inpaintingConditioning(latentMask, maskedLatents, batch.size),
         afterStep: inpaintingUnet
           ? undefined

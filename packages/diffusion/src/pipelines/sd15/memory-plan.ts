@@ -31,7 +31,14 @@ const profiles = new WeakMap<Sd15Model, Promise<ModelMemoryProfile>>();
 
 /** Bytes of every file in the folders of the model's sessions (the graphs and their external weights). */
 async function weightsBytes(model: Sd15Model): Promise<number> {
-  const sessions = [model.textEncoder, model.unet, model.vaeDecoder, model.vaeEncoder, model.safetyChecker];
+  const sessions = [
+    model.textEncoder,
+    model.unet,
+    model.vaeDecoder,
+    model.vaeEncoder,
+    model.safetyChecker,
+    ...[...model.controlnets.values()].map((c) => c.session),
+  ];
   let total = 0;
   for (const session of sessions) {
     if (!session) continue;
@@ -70,6 +77,8 @@ export async function planMemory(
     encodesImage: work.encodesImage,
     vaeTileLatent: tileLatent,
     unetInChannels: model.unetInChannels,
+    // The ControlNets' weights are in the profile already: they were loaded with the model.
+    controlNets: { count: p.controlnets?.length ?? 0, weightsBytes: 0 },
   };
   const budget = p.memoryBudgetBytes;
   if (budget === undefined)

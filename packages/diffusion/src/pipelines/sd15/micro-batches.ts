@@ -34,9 +34,20 @@ export interface DenoisedBatch {
   unetCalls: number;
 }
 
+/** A micro-batch's geometry as the UNet's residual inputs need it. */
+export function batchGeometry(p: RenderParams, size: number, guided: boolean) {
+  return { size, guided, latentHeight: p.height / 8, latentWidth: p.width / 8 };
+}
+
 /** Measures a render: wall time and the time spent inside onnxruntime, from the pipeline's first stage. */
 export function startRenderClock(model: Sd15Model) {
-  const sessions = () => [model.textEncoder, model.unet, model.vaeDecoder, model.vaeEncoder];
+  const sessions = () => [
+    model.textEncoder,
+    model.unet,
+    model.vaeDecoder,
+    model.vaeEncoder,
+    ...[...model.controlnets.values()].map((c) => c.session),
+  ];
   const onnxMs = () => sessions().reduce((sum, s) => sum + (s?.runMs ?? 0), 0);
   const started = performance.now();
   const onnxBefore = onnxMs();

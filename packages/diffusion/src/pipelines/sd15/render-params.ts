@@ -1,4 +1,5 @@
 import type { RngSource } from '../../rng/index.js';
+import type { ControlNetInput } from './controlnet-residuals.js';
 
 /** What every SD1.5 render takes (text-to-image is exactly this). */
 export interface RenderParams {
@@ -24,6 +25,8 @@ export interface RenderParams {
   vaeTileSize?: number;
   /** Most 77-token chunks a prompt (or negative prompt) may take (default DEFAULT_MAX_PROMPT_CHUNKS). */
   maxPromptChunks?: number;
+  /** ControlNets steering the composition (loaded with the model: `Sd15ModelParts.controlnets`). */
+  controlnets?: readonly ControlNetInput[];
 }
 
 /** Text-to-image takes the common parameters only. */

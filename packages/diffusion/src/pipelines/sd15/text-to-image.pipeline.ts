@@ -7,10 +7,11 @@
 import type { Sd15Model } from '../../models/sd15-model.js';
 import { createScheduler } from '../../schedulers/index.js';
 import { checkRenderInputs } from './check-inputs.js';
+import { checkControlNets, unetResidualSource } from './controlnet-residuals.js';
 import { denoise } from './denoise-loop.js';
 import { chunkCount, encodePrompts } from './encode-prompt.js';
 import { planMemory } from './memory-plan.js';
-import { renderMicroBatches, startRenderClock } from './micro-batches.js';
+import { batchGeometry, renderMicroBatches, startRenderClock } from './micro-batches.js';
 import { pureNoiseLatents } from './prepare-latents.js';
 import { promptContext } from './prompt-context.js';
 import type { TextToImageParams } from './render-params.js';
@@ -28,6 +29,7 @@ export async function textToImage(
     field: 'mask_image',
     message: 'it is an inpainting model: send init_image and mask_image',
   });
+  checkControlNets(model, p.controlnets ?? [], p);
   const prompts = await encodePrompts(model, p.prompt, p.negativePrompt, p.clipSkip, p.maxPromptChunks);
   const plan = await planMemory(model, p, { promptChunks: chunkCount(prompts), encodesImage: false });
   const guided = p.cfgScale > 1;
@@ -45,6 +47,7 @@ export async function textToImage(
       context: promptContext(prompts, batch.size, guided),
       cfgScale: p.cfgScale,
       generators: batch.generators,
+      residuals: unetResidualSource(model, p.controlnets ?? [], batchGeometry(p, batch.size, guided)),
       signal: hooks.signal,
       onStep: batch.reportStep,
     });
