@@ -22,6 +22,8 @@ const keySchema = z.object({
   rate_limit_per_minute: z.number().int().positive().optional(),
   max_queued_jobs: z.number().int().positive().optional(),
   lane: z.enum(['interactive', 'batch']).default('interactive'),
+  /** An operator's key also sees the whole fleet: GET /v1/workers, GET /v1/queue (docs/operations.md). */
+  operator: z.boolean().default(false),
 });
 const keysFileSchema = z.object({ keys: z.array(keySchema) }).superRefine((file, ctx) => {
   const seen = new Set<string>();
@@ -37,13 +39,21 @@ export interface Caller {
   keyId: string;
   tenant: string;
   lane: 'interactive' | 'batch';
+  /** May see the fleet (workers, queues), not only its own tenant's work. */
+  operator: boolean;
   /** Requests per minute for this key (429 above it); undefined = unlimited. */
   rateLimitPerMinute?: number;
   /** Jobs this key may have accepted and not ended (503 `queue_full` above it); undefined = unlimited. */
   maxQueuedJobs?: number;
 }
 
-export const LOCAL_CALLER: Caller = Object.freeze({ keyId: 'local', tenant: 'local', lane: 'interactive' });
+/** Local mode has one user, who runs the machine: the operator. */
+export const LOCAL_CALLER: Caller = Object.freeze({
+  keyId: 'local',
+  tenant: 'local',
+  lane: 'interactive',
+  operator: true,
+});
 
 /** Why a keys file cannot be used, naming the file and the field. */
 export class KeysFileError extends Error {
@@ -156,6 +166,7 @@ export function authenticate(keys: KeyRing | undefined, throttle?: AuthFailureTh
       keyId: key.id,
       tenant: key.tenant,
       lane: key.lane,
+      operator: key.operator,
       rateLimitPerMinute: key.rate_limit_per_minute,
       maxQueuedJobs: key.max_queued_jobs,
     } satisfies Caller;
@@ -164,3 +175,12 @@ export function authenticate(keys: KeyRing | undefined, throttle?: AuthFailureTh
 }
 
 export const callerOf = (res: Response): Caller => res.locals.caller as Caller;
+
+/** The caller, who must hold an operator key (`"operator": true` in the keys file); 403 otherwise. */
+export function operatorOf(res: Response): Caller {
+  const caller = callerOf(res);
+  if (!caller.operator) {
+    throw new KilnError('forbidden', 'this needs an operator key ("operator": true in the keys file)');
+  }
+  return caller;
+}
