@@ -1,6 +1,7 @@
 /** How batches look to clients: the batch document and the lines of its results. */
 import type { BatchItemEntry, BatchRecord, ItemOutcome } from '@kiln/state';
 import { batchCounts } from '@kiln/webhooks';
+import { storageUrlFields, type ImageUrlSigner } from './image-urls.js';
 
 export function batchDocument(batch: BatchRecord, running: number, baseUrl: string) {
   const done = batch.ended;
@@ -24,7 +25,13 @@ export function batchDocument(batch: BatchRecord, running: number, baseUrl: stri
 }
 
 /** One results line: an item, and its outcome once it has ended. */
-export function resultLine(entry: BatchItemEntry, outcome: ItemOutcome | undefined, running: boolean, baseUrl: string) {
+export async function resultLine(
+  entry: BatchItemEntry,
+  outcome: ItemOutcome | undefined,
+  running: boolean,
+  baseUrl: string,
+  urls?: ImageUrlSigner,
+) {
   const jobId = entry.job_id ?? null;
   const status = entry.error ? 'invalid' : outcome ? outcome.status : running ? 'running' : 'queued';
   return {
@@ -34,12 +41,15 @@ export function resultLine(entry: BatchItemEntry, outcome: ItemOutcome | undefin
     job_id: jobId,
     status,
     seeds: outcome?.seeds ?? [],
-    images: (outcome?.images ?? []).map((img) => ({
-      index: img.index,
-      seed: img.seed,
-      url: img.removed_for_safety ? null : `${baseUrl}/v1/jobs/${jobId}/images/${img.index}`,
-      content_type: img.content_type,
-    })),
+    images: await Promise.all(
+      (outcome?.images ?? []).map(async (img) => ({
+        index: img.index,
+        seed: img.seed,
+        url: img.removed_for_safety ? null : `${baseUrl}/v1/jobs/${jobId}/images/${img.index}`,
+        content_type: img.content_type,
+        ...(urls && (await storageUrlFields(urls, { ...img, contentType: img.content_type }))),
+      })),
+    ),
     model: outcome?.model ?? null,
     reused: entry.reused === true,
     finished_at: outcome?.finished_at ?? null,

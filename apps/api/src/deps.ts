@@ -2,7 +2,7 @@ import type { KilnConfig, Logger } from '@kiln/config';
 import type { ModelFamily } from '@kiln/contracts';
 import type { JobServices } from '@kiln/jobs';
 import type { RenderQueue } from '@kiln/queue';
-import type { FileStore } from '@kiln/storage';
+import type { BlobStore } from '@kiln/storage';
 import type { WebhookSecrets } from '@kiln/webhooks';
 import type { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -19,7 +19,7 @@ export interface ApiDeps {
   /** The render queue (`jobs.queue`): where routes look jobs up. */
   queue: RenderQueue;
   queueEvents: QueueEvents;
-  store: FileStore;
+  store: BlobStore;
   keys: KeyRing | undefined;
   models: ModelCatalog;
   /** Batches, fair-share clock, webhook queue and the job lifecycle, shared with the workers. */

@@ -4,7 +4,8 @@
  */
 import { decodeFailure, isCanceledReason, type RenderJobProgress, type RenderJobResult } from '@kiln/contracts';
 import { isCancelRequested, queuePosition, type RenderJob, type RenderQueue } from '@kiln/queue';
-import type { FileStore } from '@kiln/storage';
+import type { BlobStore } from '@kiln/storage';
+import { storageUrlFields, type ImageUrlSigner } from './image-urls.js';
 import type { Redis } from 'ioredis';
 
 export type KilnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
@@ -51,7 +52,14 @@ export function progressOf(job: RenderJob): RenderJobProgress {
   return { step: 0, totalSteps: total, imagesDone: 0, numImages: job.data.seeds.length };
 }
 
-export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQueue, baseUrl: string) {
+/** With `urls`, each image also gets its checksum and a presigned storage URL (`?image_urls=1`). */
+export async function jobDocument(
+  job: RenderJob,
+  redis: Redis,
+  queue: RenderQueue,
+  baseUrl: string,
+  urls?: ImageUrlSigner,
+) {
   const status = await statusOf(job);
   const progress = progressOf(job);
   const result = status === 'completed' ? job.returnvalue : undefined;
@@ -82,19 +90,22 @@ export async function jobDocument(job: RenderJob, redis: Redis, queue: RenderQue
     seeds: job.data.seeds,
     prediction_time_ms: result?.predictionTimeMs ?? null,
     assets: result?.assets ?? null,
-    images: (result?.images ?? []).map((img) => ({
-      index: img.index,
-      seed: img.seed,
-      url: img.key ? `${baseUrl}/v1/jobs/${job.id}/images/${img.index}` : null,
-      content_type: img.contentType,
-      removed_for_safety: img.removedForSafety,
-      safety_score: img.safetyScore,
-    })),
+    images: await Promise.all(
+      (result?.images ?? []).map(async (img) => ({
+        index: img.index,
+        seed: img.seed,
+        url: img.key ? `${baseUrl}/v1/jobs/${job.id}/images/${img.index}` : null,
+        content_type: img.contentType,
+        removed_for_safety: img.removedForSafety,
+        safety_score: img.safetyScore,
+        ...(urls && (await storageUrlFields(urls, img))),
+      })),
+    ),
   };
 }
 
 /** OctoAI's ImageGenerationResponse, with the image bytes read back from storage. */
-export async function generationResponse(jobId: string, result: RenderJobResult, store: FileStore) {
+export async function generationResponse(jobId: string, result: RenderJobResult, store: BlobStore) {
   const images = await Promise.all(
     result.images.map(async (img) => {
       const bytes = img.key ? await store.get(img.key) : undefined;

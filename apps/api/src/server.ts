@@ -1,7 +1,7 @@
 import type { KilnConfig, Logger } from '@kiln/config';
 import { createJobServices } from '@kiln/jobs';
 import { createRedis, createRenderQueueEvents } from '@kiln/queue';
-import { FileStore } from '@kiln/storage';
+import { createStore } from '@kiln/storage';
 import { WebhookSecrets } from '@kiln/webhooks';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,7 +38,7 @@ export async function startApi({
     redis,
     queue: jobs.queue,
     queueEvents,
-    store: new FileStore(config.dataDir),
+    store: createStore(config.storage, config.dataDir),
     keys: config.keysFile
       ? new KeyRing(config.keysFile, (err) =>
           logger.error({ err: err.message }, 'keys file not reloaded; the last good keys stay in use'),

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { ASSET_FIELD, type JobAssets, type ResolvedAsset } from '@kiln/contracts';
 import type { Sd15AssetSet } from '@kiln/diffusion';
 import { AssetError, checkpointArchiveFiles } from '@kiln/diffusion/asset-check';
-import type { FileStore } from '@kiln/storage';
+import type { BlobStore } from '@kiln/storage';
 
 /** An asset a job names cannot be had (deleted, changed, not installed here): the job's fault. */
 export class AssetUnavailableError extends Error {
@@ -60,7 +60,7 @@ export class AssetCache {
   private readonly pinned = new Map<string, number>();
 
   constructor(
-    private readonly store: FileStore,
+    private readonly store: BlobStore,
     private readonly dir: string,
     private readonly maxBytes: number,
     private readonly libraryDir: string | undefined,

@@ -5,10 +5,10 @@
  */
 import { JOB_IMAGE_FIELDS, type JobImageField, type JobInputs } from '@kiln/contracts';
 import { RenderInputError } from '@kiln/diffusion';
-import { InvalidKeyError, type FileStore } from '@kiln/storage';
+import { InvalidKeyError, type BlobStore } from '@kiln/storage';
 import type { InputImages } from './render-params.js';
 
-async function readInput(store: FileStore, field: JobImageField, key: string): Promise<Uint8Array> {
+async function readInput(store: BlobStore, field: JobImageField, key: string): Promise<Uint8Array> {
   let bytes: Buffer | undefined;
   try {
     bytes = await store.get(key);
@@ -28,7 +28,7 @@ async function readInput(store: FileStore, field: JobImageField, key: string): P
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export async function readInputImages(store: FileStore, inputs: JobInputs): Promise<InputImages> {
+export async function readInputImages(store: BlobStore, inputs: JobInputs): Promise<InputImages> {
   const images: InputImages = {};
   for (const field of JOB_IMAGE_FIELDS) {
     const key = inputs[field];

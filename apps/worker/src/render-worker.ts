@@ -3,7 +3,7 @@ import type { RenderJobData, RenderJobResult } from '@kiln/contracts';
 import { DiffusionThread } from '@kiln/diffusion';
 import { createJobServices } from '@kiln/jobs';
 import { RENDER_QUEUE, createRedis } from '@kiln/queue';
-import { FileStore } from '@kiln/storage';
+import { createStore } from '@kiln/storage';
 import { Worker } from 'bullmq';
 import path from 'node:path';
 import { startCapacityAnnouncer } from './capacity.js';
@@ -36,7 +36,7 @@ const STALLED_CHECK_MAX_MS = 5000;
 export async function startRenderWorker({ config, logger, warm = true }: RenderWorkerOptions): Promise<RenderWorker> {
   const connection = createRedis(config.redisUrl);
   const commands = createRedis(config.redisUrl);
-  const store = new FileStore(config.dataDir);
+  const store = createStore(config.storage, config.dataDir);
   const thread = new DiffusionThread({
     executionProvider: config.executionProvider,
     intraOpThreads: config.intraOpThreads,

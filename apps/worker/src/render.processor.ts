@@ -4,6 +4,7 @@
  * by the input are unrecoverable (reported as 4xx, never retried); anything else throws and the
  * queue retries it with backoff.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -26,7 +27,7 @@ import {
   type RenderResult,
 } from '@kiln/diffusion';
 import { MalformedJobError, readJobData, type RenderJob } from '@kiln/queue';
-import { resultKey, resultManifestKey, type FileStore } from '@kiln/storage';
+import { resultKey, resultManifestKey, type BlobStore } from '@kiln/storage';
 import { UnrecoverableError } from 'bullmq';
 import { AssetCache, AssetUnavailableError, type LocalAssets } from './asset-cache.js';
 import { readInputImages } from './input-images.js';
@@ -35,7 +36,7 @@ import { toRenderRequest } from './render-params.js';
 
 export interface ProcessorDeps {
   config: Readonly<KilnConfig>;
-  store: FileStore;
+  store: BlobStore;
   thread: DiffusionThread;
   logger: Logger;
   /** Where the job's custom assets come from (default: one built from the config). */
@@ -81,15 +82,18 @@ async function storeImages(
   jobId: string,
   result: RenderResult,
   encoding: 'png' | 'jpeg',
-  store: FileStore,
+  store: BlobStore,
 ): Promise<StoredImage[]> {
   return Promise.all(
     result.images.map(async (image, index) => {
       const stored = { index, seed: image.seed, contentType: CONTENT_TYPES[encoding], safetyScore: image.safetyScore };
       if (image.removedForSafety) return { ...stored, key: null, removedForSafety: true };
       const key = resultKey(jobId, index, FILE_EXTENSIONS[encoding]);
-      await store.put(key, await encodeImage(image.pixels, image.width, image.height, encoding));
-      return { ...stored, key, removedForSafety: false };
+      const bytes = await encodeImage(image.pixels, image.width, image.height, encoding);
+      await store.put(key, bytes);
+      // Clients downloading straight from storage (presigned URLs) check what they got against it.
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      return { ...stored, key, sha256, removedForSafety: false };
     }),
   );
 }

@@ -1,12 +1,12 @@
 import type { Logger } from '@kiln/config';
-import type { FileStore } from '@kiln/storage';
+import type { BlobStore } from '@kiln/storage';
 
 /**
  * Deletes stored inputs and results older than the retention TTL, at start and then every
  * `everyMs`. BullMQ drops the finished job records after the same TTL (removeOnComplete/Fail age),
  * so a job and its files go together. Several workers sweeping the same folder is harmless.
  */
-export function startRetentionSweeper(store: FileStore, ttlMs: number, logger: Logger, everyMs = 3600_000): () => void {
+export function startRetentionSweeper(store: BlobStore, ttlMs: number, logger: Logger, everyMs = 3600_000): () => void {
   const sweep = () =>
     store
       .sweep(ttlMs)

@@ -85,6 +85,20 @@ export interface KilnConfig {
   sd15Model: string;
   sd3Model: string | undefined;
   executionProvider: 'cpu' | 'cuda' | 'webgpu' | 'auto';
+  // Storage: the filesystem (KILN_DATA_DIR) or an S3-compatible bucket. S3 credentials are not
+  // read here: the AWS SDK's default chain finds them (AWS_ACCESS_KEY_ID…), so they are never logged.
+  KILN_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  KILN_S3_ENDPOINT: z.string().url().optional(),
+  KILN_S3_PUBLIC_ENDPOINT: z.string().url().optional(),
+  KILN_S3_REGION: z.string().min(1).default('us-east-1'),
+  KILN_S3_BUCKET: z.string().min(3).optional(),
+  KILN_S3_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._-]*\/?)*$/, 'slash-separated segments of letters, digits, . _ -')
+    .default(''),
+  KILN_S3_FORCE_PATH_STYLE: flag,
+  // Presigned image URLs: at most S3's limit of 7 days.
+  KILN_IMAGE_URL_TTL_S: int(3600, 1).pipe(z.number().max(604_800)),
   keysFile: string | undefined;
   /** Local mode: no keys file, every caller is the `local` tenant, loopback only. */
   localMode: boolean;
@@ -174,8 +188,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: e.KILN_PUBLIC_URL,
     dataDir: path.resolve(e.KILN_DATA_DIR),
     modelsDir: path.resolve(e.KILN_MODELS_DIR),
+  /** Where inputs, results and uploaded assets live: `KILN_DATA_DIR`, or an S3-compatible bucket. */
+  storage: StorageConfig;
+  /** Lifetime of presigned image URLs (`?image_urls=1`), in seconds. */
+  imageUrlTtlSeconds: number;
     sd15Model: e.KILN_SD15_MODEL,
     sd3Model: e.KILN_SD3_MODEL,
+/** `KILN_STORAGE` and `KILN_S3_*`; the same shape `@kiln/storage`'s `createStore` takes. */
+export type StorageConfig =
+  | { kind: 'fs' }
+  | {
+      kind: 's3';
+      endpoint?: string;
+      publicEndpoint?: string;
+      region: string;
+      bucket: string;
+      prefix: string;
+      forcePathStyle: boolean;
+    };
+
     executionProvider: e.KILN_EXECUTION_PROVIDER,
     keysFile: e.KILN_KEYS_FILE,
     localMode,
@@ -187,6 +218,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerMemoryBytes: e.KILN_WORKER_MEMORY_MB * 2 ** 20,
     modelCacheBytes: e.KILN_MODEL_CACHE_MB === undefined ? undefined : e.KILN_MODEL_CACHE_MB * 2 ** 20,
     intraOpThreads: e.KILN_INTRA_OP_THREADS,
+  if (e.KILN_STORAGE === 's3' && !e.KILN_S3_BUCKET) {
+    throw new ConfigError('invalid configuration:\n  KILN_S3_BUCKET: required when KILN_STORAGE=s3');
+  }
     resultTtlMs: e.KILN_RESULT_TTL_HOURS * 3600_000,
     syncTimeoutMs: e.KILN_SYNC_TIMEOUT_MS,
     maxBodyBytes: e.KILN_MAX_BODY_BYTES,
@@ -215,4 +249,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     assetCacheBytes: e.KILN_ASSET_CACHE_BYTES,
     logLevel: e.KILN_LOG_LEVEL,
   });
+}
+    storage: storageOf(e),
+    imageUrlTtlSeconds: e.KILN_IMAGE_URL_TTL_S,
+
+function storageOf(e: z.output<typeof envSchema>): StorageConfig {
+  if (e.KILN_STORAGE === 'fs') return { kind: 'fs' };
+  return {
+    kind: 's3',
+    ...(e.KILN_S3_ENDPOINT && { endpoint: e.KILN_S3_ENDPOINT }),
+    ...(e.KILN_S3_PUBLIC_ENDPOINT && { publicEndpoint: e.KILN_S3_PUBLIC_ENDPOINT }),
+    region: e.KILN_S3_REGION,
+    bucket: e.KILN_S3_BUCKET as string,
+    prefix: e.KILN_S3_PREFIX,
+    forcePathStyle: e.KILN_S3_FORCE_PATH_STYLE,
+  };
 }

@@ -1,3 +1,3 @@
-export { loadConfig, ConfigError, type KilnConfig } from './config.js';
+export { loadConfig, ConfigError, type KilnConfig, type StorageConfig } from './config.js';
 export { createLogger, type Logger } from './logger.js';
 export { loadClientEnv, type ClientEnv } from './client-env.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorInfoSchema } from './errors.js';
-import { IMAGE_CONTENT_TYPES } from './jobs.schema.js';
+import { IMAGE_CONTENT_TYPES, storageUrlFields } from './jobs.schema.js';
 import { REQUEST_LIMITS } from './request-fields.js';
 import { MAX_SEED } from './seeds.js';
 import { validationErrorBodySchema } from './validation-error.js';
@@ -144,6 +144,7 @@ export const batchResultLineSchema = z
         seed: z.int().min(0).max(MAX_SEED),
         url: z.string().nullable().describe('The image bytes; null when removed for safety.'),
         content_type: z.enum([IMAGE_CONTENT_TYPES.jpeg, IMAGE_CONTENT_TYPES.png]),
+        ...storageUrlFields,
       }),
     ),
     model: z.string().nullable().describe('The model folder that rendered it.'),

@@ -39,6 +39,33 @@ export const jobProgressSchema = z
   })
   .meta({ description: 'How far the job has come.' });
 
+/**
+ * Present with `?image_urls=1`: where to download an image straight from object storage, and
+ * the bytes' checksum. Shared by job documents and batch result lines.
+ */
+export const storageUrlFields = {
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable()
+    .optional()
+    .describe('SHA-256 (hex) of the image bytes; null when removed for safety or for jobs stored before checksums.'),
+  image_url: z
+    .string()
+    .nullable()
+    .optional()
+    .describe(
+      'With `?image_urls=1`: a presigned URL that downloads the bytes straight from the S3-compatible store, ' +
+        "no API key needed, until `image_url_expires_at`; only the job's owner gets one. Null when Kiln stores " +
+        'results on its filesystem (download from `url`) or the image was removed for safety.',
+    ),
+  image_url_expires_at: z.iso
+    .datetime({ offset: true })
+    .nullable()
+    .optional()
+    .describe('When `image_url` stops working (ISO 8601); null without one.'),
+};
+
 /** One finished image of a job. */
 export const jobImageSchema = z
   .object({
@@ -50,6 +77,7 @@ export const jobImageSchema = z
       .describe('MIME type of the bytes at `url`.'),
     removed_for_safety: z.boolean().describe('True when the safety checker withheld the image.'),
     safety_score: z.number().nullable().describe("The safety checker's score; null when the model has no checker."),
+    ...storageUrlFields,
   })
   .meta({ description: 'A finished image.' });
 

@@ -165,6 +165,14 @@ export function batchPaths(): Record<string, Json> {
             schema: { type: 'string', enum: ['input', 'finished'], default: 'input' },
           },
           { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
+          {
+            name: 'image_urls',
+            in: 'query',
+            required: false,
+            description:
+              '`1`: each image also gets `image_url`, a presigned, expiring URL straight to the object store (S3 storage only), and `sha256`.',
+            schema: { type: 'string', enum: ['0', '1'], default: '0' },
+          },
         ],
         responses: {
           '200': {

@@ -266,7 +266,17 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
       ),
     },
     '/v1/jobs/{id}': {
-      parameters: [idParameter('The job id (the `id` of a response, the `response_id` of an async request).')],
+      parameters: [
+        idParameter('The job id (the `id` of a response, the `response_id` of an async request).'),
+        {
+          name: 'image_urls',
+          in: 'query',
+          required: false,
+          description:
+            '`1`: each image also gets `image_url`, a presigned, expiring URL straight to the object store (S3 storage only), and `sha256`.',
+          schema: { type: 'string', enum: ['0', '1'], default: '0' },
+        },
+      ],
       ...getOperation('jobs', 'getJob', 'State, progress and results of a job', {
         description: 'The job.',
         content: jsonContent('Job'),

@@ -123,6 +123,8 @@ export interface StoredImage {
   seed: number;
   /** Storage key of the encoded image; null when it was removed for safety. */
   key: string | null;
+  /** SHA-256 (hex) of the stored bytes, for clients that download from storage; absent on older jobs. */
+  sha256?: string | null;
   contentType: string;
   removedForSafety: boolean;
   safetyScore: number | null;

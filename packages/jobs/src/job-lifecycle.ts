@@ -226,3 +226,5 @@ export function itemOutcome(job: JobSnapshot, status: ItemEndStatus): ItemOutcom
     finished_at: new Date().toISOString(),
   };
 }
+      key: img.key,
+      sha256: img.sha256 ?? null,

@@ -74,7 +74,15 @@ export interface BatchItemEntry {
 export interface ItemOutcome {
   status: ItemEndStatus;
   seeds: number[];
-  images: Array<{ index: number; seed: number; removed_for_safety: boolean; content_type: string }>;
+  /** `key` and `sha256` of the stored image (absent on outcomes recorded before they were kept). */
+  images: Array<{
+    index: number;
+    seed: number;
+    removed_for_safety: boolean;
+    content_type: string;
+    key?: string | null;
+    sha256?: string | null;
+  }>;
   model: string | null;
   error: { code: string; message: string } | null;
   finished_at: string;

@@ -4,39 +4,18 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { PERMANENT_PREFIXES, StoreLimitError, assertKey, type BlobStore } from './blob-store.js';
 
-/** Keys are slash-separated paths of safe segments: `results/<job>/0.png`. */
-const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-
-export class InvalidKeyError extends Error {}
-
-/** A streamed write went over its `maxBytes`: nothing was stored. */
-export class StoreLimitError extends Error {
-  constructor(readonly maxBytes: number) {
-    super(`over the limit of ${maxBytes} bytes`);
-    this.name = 'StoreLimitError';
-  }
-}
-
-/**
- * Top-level folders retention never sweeps: assets live until their owner deletes them, and a
- * worker bounds its asset cache itself.
- */
-const PERMANENT_PREFIXES = new Set(['assets', 'asset-cache']);
-
-function assertKey(key: string): void {
-  const segments = key.split('/');
-  if (segments.length === 0 || !segments.every((s) => SEGMENT.test(s) && s !== '..' && s !== '.')) {
-    throw new InvalidKeyError(`invalid storage key: ${JSON.stringify(key)}`);
-  }
-}
+export { InvalidKeyError, StoreLimitError } from './blob-store.js';
 
 /**
  * A blob store on the local filesystem, rooted at `KILN_DATA_DIR/<namespace>`. Writes are atomic
  * (a temporary file in the same folder, then rename), so a reader never sees half an image and a
  * crash never leaves a truncated result under its final name.
  */
-export class FileStore {
+export class FileStore implements BlobStore {
+  readonly kind = 'fs' as const;
+
   constructor(readonly root: string) {}
 
   private pathOf(key: string): string {
@@ -132,6 +111,11 @@ export class FileStore {
    */
   async sweep(ttlMs: number, now = Date.now()): Promise<number> {
     return sweepDir(this.root, now - ttlMs, true);
+  }
+
+  /** The filesystem has no URLs of its own: the API serves these bytes (`/v1/jobs/{id}/images/{i}`). */
+  signedUrl(): Promise<undefined> {
+    return Promise.resolve(undefined);
   }
 }
 

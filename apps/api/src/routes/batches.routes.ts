@@ -22,6 +22,7 @@ import { cancelBatchItems, submitBatch, type BatchUpload } from '../batch-submis
 import { batchDocument, resultLine } from '../batch-views.js';
 import type { ApiDeps } from '../deps.js';
 import { createOnce } from '../idempotency.js';
+import { wantsImageUrls } from '../image-urls.js';
 
 const RESULTS_CHUNK = 1000;
 
@@ -167,6 +168,10 @@ export function batchesRoutes(deps: ApiDeps): Router {
     const order = req.query.order === 'finished' ? 'finished' : 'input';
     const offset = Math.max(0, Number(req.query.offset) || 0);
     const baseUrl = baseUrlOf(req, deps.config);
+    // ownBatch checked the caller: storage URLs go to the batch's owner only.
+    const urls = wantsImageUrls(req.query)
+      ? { store: deps.store, ttlSeconds: deps.config.imageUrlTtlSeconds }
+      : undefined;
     const running = await batches.activeJobs(batch.id);
     res.status(200).type('application/x-ndjson');
     const write = async (line: unknown) => {
@@ -182,11 +187,12 @@ export function batchesRoutes(deps: ApiDeps): Router {
         for (const entry of entries) {
           const k = entry.job_id ? outcomes.get(entry.job_id) : undefined;
           await write(
-            resultLine(
+            await resultLine(
               entry,
               k === undefined ? undefined : found[k],
               entry.job_id ? running.has(entry.job_id) : false,
               baseUrl,
+              urls,
             ),
           );
         }
@@ -200,7 +206,7 @@ export function batchesRoutes(deps: ApiDeps): Router {
         ]);
         for (let k = 0; k < jobIds.length; k++) {
           const entry = entries[k];
-          if (entry) await write(resultLine(entry, found[k], false, baseUrl));
+          if (entry) await write(await resultLine(entry, found[k], false, baseUrl, urls));
         }
         if (jobIds.length < RESULTS_CHUNK) break;
       }

@@ -3,10 +3,12 @@
  * and its images. A job of another tenant answers 404, exactly like a job that does not exist.
  */
 import { KilnError, decodeFailure } from '@kiln/contracts';
+import { pipeline } from 'node:stream/promises';
 import { Router, type Response } from 'express';
 import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
+import { wantsImageUrls } from '../image-urls.js';
 import {
   OCTOAI_STATUS,
   generationResponse,
@@ -66,17 +68,27 @@ export function jobsRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/v1/jobs/:id', async (req, res) => {
+    const urls = wantsImageUrls(req.query)
+      ? { store: deps.store, ttlSeconds: deps.config.imageUrlTtlSeconds }
+      : undefined;
+    // settled() answers 404 for another tenant's job before any URL is signed.
     const { job } = await settled(req.params.id, res);
-    res.json(await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config)));
+    res.json(await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config), urls));
   });
 
   router.get('/v1/jobs/:id/images/:index', async (req, res) => {
     const job = await ownJob(req.params.id, res);
     const index = Number(req.params.index);
     const image = (await job.getState()) === 'completed' ? job.returnvalue.images[index] : undefined;
-    const bytes = image?.key ? await deps.store.get(image.key) : undefined;
-    if (!image || !bytes) throw new KilnError('not_found', `job ${job.id} has no image ${req.params.index}`);
-    res.type(image.contentType).set('Cache-Control', 'private, max-age=31536000, immutable').send(bytes);
+    // Streamed from either store, never read whole into memory.
+    const source = image?.key ? await deps.store.openRead(image.key) : undefined;
+    if (!image || !source) throw new KilnError('not_found', `job ${job.id} has no image ${req.params.index}`);
+    res.type(image.contentType).set('Cache-Control', 'private, max-age=31536000, immutable');
+    await pipeline(source, res).catch((err: Error) => {
+      // Headers are sent: a storage failure mid-stream can only cut the response short.
+      deps.logger.warn({ jobId: job.id, err: err.message }, 'image stream ended early');
+      res.destroy();
+    });
   });
 
   return router;
