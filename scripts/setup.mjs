@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The setup step behind `npm start` and `npm test`: build the TypeScript projects and write the
 // default tiny models to ./models/tiny-sd15 and ./models/tiny-sd3 when no model is there. With --redis, also make sure
-// a Redis answers on 127.0.0.1:6379 (starting a daemonized redis-server for the test suite).
+// a Redis answers on 127.0.0.1:6379 (starting a daemonized redis-server for the test suite) and, as root, that
+// Debian's chromium is installed for the dashboard's browser tests.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -45,6 +46,21 @@ function redisAnswers() {
       resolve(false);
     });
   });
+}
+
+// The dashboard's browser tests (test/ui.e2e.test.ts) drive Debian's Chromium: install it for the
+// test run when it is missing and we may (root, apt); otherwise that test says what to install.
+const CHROMIUM = '/usr/bin/chromium';
+if (process.argv.includes('--redis') && !existsSync(CHROMIUM) && process.getuid?.() === 0) {
+  if (spawnSync('sh', ['-c', 'command -v apt-get']).status === 0) {
+    console.log('[setup] installing Debian chromium for the dashboard tests (apt-get install chromium)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = () => spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env }).status;
+    if (install() !== 0) {
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+      install();
+    }
+  }
 }
 
 if (process.argv.includes('--redis') && !process.env.REDIS_URL && !(await redisAnswers())) {

@@ -20,6 +20,7 @@ import { rateLimit } from './rate-limit.js';
 import { batchesRoutes, isBatchUpload } from './routes/batches.routes.js';
 import { assetsRoutes } from './routes/assets.routes.js';
 import { webhooksRoutes } from './routes/webhooks.routes.js';
+import { uiRoutes } from './routes/ui.routes.js';
 
 /** Builds the Express app; it never listens (main.ts and tests do). */
 export function createApp(deps: ApiDeps): Express {
@@ -36,6 +37,7 @@ export function createApp(deps: ApiDeps): Express {
   const gate = new RedisGate(deps.redis);
   app.use(healthRoutes(deps, gate));
   app.use(metricsRoutes(deps));
+  app.use(uiRoutes()); // the dashboard's files hold no data: the page reads the API with the user's key
   // Who is calling is known before any body is read: an unknown caller's 30 MB is never parsed.
   app.use(authenticate(deps.keys, new AuthFailureThrottle(deps.config.authFailuresPerMinute)));
   app.use(checkIdParams());

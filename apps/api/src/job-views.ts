@@ -2,7 +2,13 @@
  * How BullMQ's job records look to clients: OctoAI's request status, Kiln's job document and
  * the OctoAI response body. One mapping from BullMQ states to Kiln statuses.
  */
-import { decodeFailure, isCanceledReason, type RenderJobProgress, type RenderJobResult } from '@kiln/contracts';
+import {
+  decodeFailure,
+  isCanceledReason,
+  recordableRequest,
+  type RenderJobProgress,
+  type RenderJobResult,
+} from '@kiln/contracts';
 import { isCancelRequested, queuePosition, type RenderJob, type RenderQueue } from '@kiln/queue';
 import type { BlobStore } from '@kiln/storage';
 import { storageUrlFields, type ImageUrlSigner } from './image-urls.js';
@@ -89,6 +95,7 @@ export async function jobDocument(
       : null,
     seeds: job.data.seeds,
     prediction_time_ms: result?.predictionTimeMs ?? null,
+    parameters: recordableRequest(job.data.request),
     assets: result?.assets ?? null,
     images: await Promise.all(
       (result?.images ?? []).map(async (img) => ({

@@ -110,6 +110,13 @@ export const jobSchema = z
       .min(0)
       .nullable()
       .describe('Generation time in milliseconds once completed; null before.'),
+    parameters: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        'The request as the job runs it: every default applied, the sampler canonical, input images left out; ' +
+          'the prompts only when the request set `log_prompt` (they are kept in job records only then).',
+      ),
     assets: assetReportSchema
       .nullable()
       .optional()

@@ -1,0 +1,36 @@
+/**
+ * Who is looking: whether the API wants a key (local mode does not), and whether the key is an
+ * operator's. Both are asked of the API itself, never guessed: `GET /v1/jobs` answers 401 without a
+ * valid key, and `GET /v1/queue` answers 200 to an operator and 403 to a tenant.
+ */
+import { api, ApiError, storedKey } from './api.js';
+
+export type FleetAccess = 'operator' | 'tenant' | 'unavailable';
+
+export interface Session {
+  /** False in local mode (no keys file): no key was needed. */
+  keyed: boolean;
+  fleet: FleetAccess;
+}
+
+/** The session for the stored key (or none); undefined when the API wants a key it was not given. */
+export async function probeSession(): Promise<Session | undefined> {
+  try {
+    await api('v1/jobs?limit=1');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return undefined;
+    throw err;
+  }
+  return { keyed: storedKey() !== null, fleet: await fleetAccess() };
+}
+
+async function fleetAccess(): Promise<FleetAccess> {
+  try {
+    await api('v1/queue');
+    return 'operator';
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 403 || err.status === 401)) return 'tenant';
+    // 404: an API without the fleet endpoints
+    return 'unavailable';
+  }
+}
