@@ -47,7 +47,7 @@ function cannyThresholds(options: PreprocessOptions): { low: number; high: numbe
 }
 
 /** One byte per pixel → RGB with the byte in all three channels. */
-function replicatePlane(width: number, height: number, plane: ArrayLike<number>): RgbImage {
+function replicatePlane(width: number, height: number, plane: Uint8Array): RgbImage {
   const pixels = new Uint8Array(width * height * 3);
   for (let i = 0; i < plane.length; i++) {
     const v = plane[i];
@@ -80,11 +80,9 @@ export function preprocessConditioningImage(
       // PIL's convert("L") (what diffusers-side tooling uses); lumaOf stores luma / 255, so
       // rounding recovers Pillow's integer exactly.
       const luma = lumaOf(image).values;
-      return replicatePlane(
-        width,
-        height,
-        Uint8Array.from(luma, (v) => Math.round(v * 255)),
-      );
+      const plane = new Uint8Array(luma.length);
+      for (let i = 0; i < luma.length; i++) plane[i] = Math.round(luma[i] * 255);
+      return replicatePlane(width, height, plane);
     }
     default: {
       const unknown: never = method;

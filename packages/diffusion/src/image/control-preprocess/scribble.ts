@@ -39,60 +39,84 @@ function reflect101(p: number, length: number): number {
   return p;
 }
 
-/** Index tables so the inner loops need no border logic: taps[i * size + k] for output i. */
-function tapIndices(length: number, radius: number): Int32Array {
-  const size = 2 * radius + 1;
-  const taps = new Int32Array(length * size);
-  for (let i = 0; i < length; i++) {
-    for (let k = 0; k < size; k++) taps[i * size + k] = reflect101(i + k - radius, length);
-  }
-  return taps;
-}
-
-/** Separable blur of one interleaved channel of `image` into a float plane. */
-function blurChannel(image: RgbImage, channel: number, kernel: Float64Array): Float64Array {
+/**
+ * Horizontal pass of the separable blur on all three interleaved channels, stored in float32 as
+ * cv2's row filter stores it. The kernel is symmetric, so mirrored taps are added before the
+ * multiply; each row is padded once with the reflected border so the inner loop has no
+ * border logic.
+ */
+function blurRows(image: RgbImage, kernel: Float64Array): Float32Array {
   const { width, height, pixels } = image;
-  const size = kernel.length;
-  const radius = (size - 1) / 2;
-  const columns = tapIndices(width, radius);
-  const rows = tapIndices(height, radius);
-  const horizontal = new Float64Array(width * height);
+  const radius = (kernel.length - 1) / 2;
+  const centre = kernel[radius];
+  const padded = new Float64Array((width + 2 * radius) * 3);
+  const out = new Float32Array(width * height * 3);
   for (let y = 0; y < height; y++) {
-    const base = y * width * 3 + channel;
-    for (let x = 0; x < width; x++) {
-      let acc = 0;
-      for (let k = 0; k < size; k++) acc += pixels[base + columns[x * size + k] * 3] * kernel[k];
-      horizontal[y * width + x] = acc;
+    const row = y * width * 3;
+    for (let i = 0; i < width + 2 * radius; i++) {
+      const from = row + reflect101(i - radius, width) * 3;
+      padded[i * 3] = pixels[from];
+      padded[i * 3 + 1] = pixels[from + 1];
+      padded[i * 3 + 2] = pixels[from + 2];
     }
-  }
-  const out = new Float64Array(width * height);
-  for (let y = 0; y < height; y++) {
-    for (let k = 0; k < size; k++) {
-      const from = rows[y * size + k] * width;
-      const weight = kernel[k];
-      for (let x = 0; x < width; x++) out[y * width + x] += horizontal[from + x] * weight;
+    for (let j = 0; j < width * 3; j++) {
+      const c = j + radius * 3;
+      let acc = padded[c] * centre;
+      for (let k = 1; k <= radius; k++) acc += (padded[c - 3 * k] + padded[c + 3 * k]) * kernel[radius + k];
+      out[row + j] = acc;
     }
   }
   return out;
 }
 
+/** Vertical pass for output row `y` of a `blurRows` result into `into` (width × 3 values). */
+function blurColumnsAt(
+  rows: Float32Array,
+  width: number,
+  height: number,
+  y: number,
+  kernel: Float64Array,
+  into: Float64Array,
+): void {
+  const radius = (kernel.length - 1) / 2;
+  const stride = width * 3;
+  const centre = kernel[radius];
+  const row = y * stride;
+  for (let j = 0; j < stride; j++) into[j] = rows[row + j] * centre;
+  for (let k = 1; k <= radius; k++) {
+    const above = reflect101(y - k, height) * stride;
+    const below = reflect101(y + k, height) * stride;
+    const weight = kernel[radius + k];
+    for (let j = 0; j < stride; j++) into[j] += (rows[above + j] + rows[below + j]) * weight;
+  }
+}
+
 /** The scribble as one byte per pixel (255 stroke, 0 background). */
 export function scribblePlane(image: RgbImage, threshold = SCRIBBLE_XDOG_THRESHOLD): Uint8Array {
-  const narrow = cv2GaussianKernel(NARROW_SIGMA);
-  const wide = cv2GaussianKernel(WIDE_SIGMA);
-  const count = image.width * image.height;
-  const darkness = new Float64Array(count).fill(Infinity);
-  for (let c = 0; c < 3; c++) {
-    const sharp = blurChannel(image, c, narrow);
-    const soft = blurChannel(image, c, wide);
-    for (let i = 0; i < count; i++) darkness[i] = Math.min(darkness[i], soft[i] - sharp[i]);
-  }
-  const strokes = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    // The reference's `dog = uint8(clip(255 - darkness))` truncates; 255 - dog is the integer
-    // darkness, clipped to 0..255.
-    const dog = Math.trunc(Math.min(Math.max(255 - darkness[i], 0), 255));
-    if (2 * (255 - dog) > threshold) strokes[i] = 255;
+  const { width, height } = image;
+  const narrowKernel = cv2GaussianKernel(NARROW_SIGMA);
+  const wideKernel = cv2GaussianKernel(WIDE_SIGMA);
+  const narrowRows = blurRows(image, narrowKernel);
+  const wideRows = blurRows(image, wideKernel);
+  const narrow = new Float64Array(width * 3);
+  const wide = new Float64Array(width * 3);
+  const strokes = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    blurColumnsAt(narrowRows, width, height, y, narrowKernel, narrow);
+    blurColumnsAt(wideRows, width, height, y, wideKernel, wide);
+    for (let x = 0; x < width; x++) {
+      const i = x * 3;
+      // Both blurs are float32 images in the reference; round them the same way.
+      const darkness = Math.min(
+        Math.fround(wide[i]) - Math.fround(narrow[i]),
+        Math.fround(wide[i + 1]) - Math.fround(narrow[i + 1]),
+        Math.fround(wide[i + 2]) - Math.fround(narrow[i + 2]),
+      );
+      // The reference's `dog = uint8(clip(255 - darkness))` truncates; 255 - dog is the
+      // integer darkness, clipped to 0..255.
+      const dog = Math.trunc(Math.min(Math.max(255 - darkness, 0), 255));
+      if (2 * (255 - dog) > threshold) strokes[y * width + x] = 255;
+    }
   }
   return strokes;
 }
