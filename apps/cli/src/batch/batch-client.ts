@@ -20,7 +20,15 @@ export interface ResultLine {
   job_id: string | null;
   status: 'invalid' | 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
   seeds: number[];
-  images: Array<{ index: number; seed: number; url: string | null; content_type: string }>;
+  images: Array<{
+    index: number;
+    seed: number;
+    url: string | null;
+    content_type: string;
+    /** A presigned URL straight to object storage (S3 store), and the bytes' checksum. */
+    image_url?: string | null;
+    sha256?: string | null;
+  }>;
   model: string | null;
   error: { code: string; message: string } | null;
 }
@@ -74,11 +82,22 @@ export class KilnClient {
 
   /** Items that have ended, in the order they ended, from position `offset`. */
   async finishedSince(id: string, offset: number): Promise<ResultLine[]> {
-    const text = await (await this.call('GET', `/v1/batches/${id}/results?order=finished&offset=${offset}`)).text();
+    // image_urls=1: download from object storage where Kiln has one, with checksums either way.
+    const text = await (
+      await this.call('GET', `/v1/batches/${id}/results?order=finished&offset=${offset}&image_urls=1`)
+    ).text();
     return text
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as ResultLine);
+  }
+
+  /** Where and how to fetch an image through the API (for downloads that stream to disk). */
+  get imageAccess(): { url(imageUrl: string): string; headers: Record<string, string> } {
+    return {
+      url: (imageUrl) => `${this.baseUrl}${imageUrl.startsWith('http') ? new URL(imageUrl).pathname : imageUrl}`,
+      headers: this.headers(),
+    };
   }
 
   async download(url: string): Promise<Buffer> {

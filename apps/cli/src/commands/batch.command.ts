@@ -12,13 +12,8 @@ import { loadClientEnv } from '@kiln/config';
 import cliProgress from 'cli-progress';
 import { itemsFromCsv, itemsFromJsonl, type BatchInput, type BatchInputItem } from '../batch/batch-input.js';
 import { KilnClient, type ResultLine } from '../batch/batch-client.js';
-import {
-  appendManifest,
-  imageFileName,
-  loadManifest,
-  writeImage,
-  type ManifestEntry,
-} from '../batch/batch-manifest.js';
+import { downloadImage } from '../batch/image-download.js';
+import { appendManifest, imageFileName, loadManifest, type ManifestEntry } from '../batch/batch-manifest.js';
 
 export interface BatchFlags {
   out: string;
@@ -175,7 +170,7 @@ export async function batchCommand(file: string, flags: BatchFlags): Promise<voi
               'images',
               imageFileName(item.custom_id, img.index, imagesOf(item), extensionOf(img.content_type)),
             );
-            await writeImage(out, name, await client.download(img.url));
+            await downloadImage(img, out, name, client.imageAccess);
             files.push(name);
           }
           await appendManifest(
