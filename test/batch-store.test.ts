@@ -3,11 +3,13 @@
  * item and never before the upload is over, and a canceled batch ends `canceled`.
  */
 import { randomBytes } from 'node:crypto';
-import { createRedis } from '@kiln/queue';
+import { redisKeyPrefix } from '@kiln/config';
+import { createRedis, deleteKeysMatching } from '@kiln/queue';
 import { BatchStore, type ItemOutcome } from '@kiln/state';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-const redis = createRedis(undefined);
+// The run's Redis: 127.0.0.1:6379, or the cluster of `npm run test:cluster`.
+const redis = createRedis(process.env.REDIS_URL);
 let prefix: string;
 let store: BatchStore;
 
@@ -21,7 +23,7 @@ const outcome = (status: ItemOutcome['status']): ItemOutcome => ({
 });
 
 beforeEach(async () => {
-  prefix = `kiln-test-batch-${randomBytes(4).toString('hex')}`;
+  prefix = redisKeyPrefix(`kiln-test-batch-${randomBytes(4).toString('hex')}`, process.env.REDIS_URL);
   store = new BatchStore(redis, prefix, 60_000);
   await store.create({
     id: 'b1',
@@ -34,8 +36,7 @@ beforeEach(async () => {
   await store.setCounts('b1', { total: 3, valid: 3, invalid: 0 });
 });
 afterEach(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deleteKeysMatching(redis, `${prefix}:*`);
 });
 afterAll(() => redis.disconnect());
 

@@ -3,20 +3,21 @@
  * which BullMQ hands out prioritized jobs is the order the clock intends.
  */
 import { randomBytes } from 'node:crypto';
-import { createRedis } from '@kiln/queue';
+import { redisKeyPrefix } from '@kiln/config';
+import { createRedis, deleteKeysMatching } from '@kiln/queue';
 import { FAIR_FLOOR, FairShare, PRIORITY_LIMIT, fairCost, fairPriority } from '@kiln/state';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-const redis = createRedis(undefined);
+// The run's Redis: 127.0.0.1:6379, or the cluster of `npm run test:cluster`.
+const redis = createRedis(process.env.REDIS_URL);
 let prefix: string;
 
 beforeEach(() => {
-  prefix = `kiln-test-fair-${randomBytes(4).toString('hex')}`;
+  prefix = redisKeyPrefix(`kiln-test-fair-${randomBytes(4).toString('hex')}`, process.env.REDIS_URL);
 });
 afterEach(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deleteKeysMatching(redis, `${prefix}:*`);
 });
 afterAll(() => redis.disconnect());
 
@@ -96,7 +97,7 @@ describe('FairShare', () => {
       expect(c[0].priority).toBe(FAIR_FLOOR);
 
       const worker = new Worker('render', async (job) => void order.push(job.id as string), {
-        connection: createRedis(undefined),
+        connection: createRedis(process.env.REDIS_URL),
         prefix,
         concurrency: 1,
       });

@@ -11,8 +11,8 @@ import { connect, createServer as createNetServer, type AddressInfo } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { startApi, type ApiServer } from '@kiln/api';
-import { createLogger, loadConfig, type KilnConfig } from '@kiln/config';
-import { createRedis, pingRedis } from '@kiln/queue';
+import { createLogger, loadConfig, redisKeyPrefix, type KilnConfig } from '@kiln/config';
+import { createRedis, deleteKeysMatching, pingRedis } from '@kiln/queue';
 import { makeTinySd15Model, type MakeSd15ModelOptions } from '@kiln/testkit';
 import { startRenderWorker, type RenderWorker } from '@kiln/worker';
 
@@ -66,6 +66,8 @@ export async function startHarness(
     KILN_MODELS_DIR: await tinyModelsDir(),
     KILN_QUEUE_PREFIX: prefix,
     KILN_LOG_LEVEL: 'silent',
+    // The Redis of the run (a cluster under `npm run test:cluster`); 127.0.0.1:6379 when unset.
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,
   });
   const logger = createLogger('test', config.logLevel);
@@ -81,8 +83,8 @@ export async function startHarness(
       await api.close();
       await worker?.close();
       const redis = createRedis(config.redisUrl);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
+      // config.queuePrefix: the prefix as keys carry it (`{kiln-test-…}` on a cluster).
+      await deleteKeysMatching(redis, `${config.queuePrefix}:*`);
       redis.disconnect();
       await rm(dataDir, { recursive: true, force: true });
     },
@@ -309,8 +311,7 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
       redis.on('error', () => undefined);
       try {
         await redis.connect();
-        const keys = await redis.keys(`${prefix}:*`);
-        for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+        await deleteKeysMatching(redis, `${redisKeyPrefix(prefix, fullEnv.REDIS_URL)}:*`);
       } catch {
         // that Redis is gone (an outage test stopped it): nothing to clean
       } finally {

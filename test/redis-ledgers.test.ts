@@ -3,7 +3,15 @@
  * Redis with a prefix of their own: the atomicity each of them promises.
  */
 import { randomBytes } from 'node:crypto';
-import { cancelKeys, cancelRenderJob, createRedis, createRenderQueue, createRenderQueueEvents } from '@kiln/queue';
+import { redisKeyPrefix } from '@kiln/config';
+import {
+  cancelKeys,
+  cancelRenderJob,
+  createRedis,
+  createRenderQueue,
+  createRenderQueueEvents,
+  deleteKeysMatching,
+} from '@kiln/queue';
 import {
   IdempotencyConflictError,
   recordAttemptTime,
@@ -20,14 +28,14 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sd15Job } from './job-fixtures.js';
 
-const prefix = `kiln-test-${randomBytes(4).toString('hex')}`;
-const redis = createRedis(undefined);
+// The run's Redis: 127.0.0.1:6379, or the cluster of `npm run test:cluster` (where the prefix is a hash tag).
+const prefix = redisKeyPrefix(`kiln-test-${randomBytes(4).toString('hex')}`, process.env.REDIS_URL);
+const redis = createRedis(process.env.REDIS_URL);
 const queue = createRenderQueue(redis, { prefix, attempts: 3, retentionMs: 3600_000 });
 
 afterAll(async () => {
   await queue.close();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deleteKeysMatching(redis, `${prefix}:*`);
   redis.disconnect();
 });
 
@@ -184,7 +192,7 @@ describe('open jobs (max_queued_jobs)', () => {
 });
 
 describe('cancelRenderJob', () => {
-  const eventsConnection = createRedis(undefined);
+  const eventsConnection = createRedis(process.env.REDIS_URL);
   const events = createRenderQueueEvents(eventsConnection, prefix);
   beforeAll(() => events.waitUntilReady());
   afterAll(async () => {
@@ -215,7 +223,7 @@ describe('cancelRenderJob', () => {
   });
 
   it('asks the workers to stop an active job, and reports a missing one', async () => {
-    const subscriber = createRedis(undefined);
+    const subscriber = createRedis(process.env.REDIS_URL);
     const received: string[] = [];
     subscriber.on('message', (_channel, message) => received.push(message));
     await subscriber.subscribe(cancelKeys(prefix).channel);
@@ -223,7 +231,7 @@ describe('cancelRenderJob', () => {
       await queue.add('sd15', data, { jobId: 'c-active' });
       // Take it the way a worker does, without a processor.
       const { Worker } = await import('bullmq');
-      const workerConnection = createRedis(undefined);
+      const workerConnection = createRedis(process.env.REDIS_URL);
       const worker = new Worker(queue.name, null, { connection: workerConnection, prefix });
       const token = 'test-token';
       const job = await worker.getNextJob(token);

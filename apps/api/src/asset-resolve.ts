@@ -18,7 +18,7 @@ import {
 } from '@kiln/contracts';
 import { AssetStore } from '@kiln/state';
 import type { KilnConfig } from '@kiln/config';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { sharedAssetLibrary } from './asset-library.js';
 
 /** The SD1.5 request fields that name assets. */
@@ -39,7 +39,7 @@ export class AssetResolver {
   private readonly store: AssetStore;
 
   constructor(
-    private readonly deps: { redis: Redis; config: Readonly<KilnConfig> },
+    private readonly deps: { redis: RedisClient; config: Readonly<KilnConfig> },
     private readonly tenant: string,
   ) {
     this.store = new AssetStore(deps.redis, deps.config.queuePrefix);

@@ -5,7 +5,7 @@ import type { RenderQueue } from '@kiln/queue';
 import type { BlobStore } from '@kiln/storage';
 import type { WebhookSecrets } from '@kiln/webhooks';
 import type { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyRing } from './auth.js';
@@ -15,7 +15,7 @@ import type { MemoryAdmission } from './memory-admission.js';
 export interface ApiDeps {
   config: Readonly<KilnConfig>;
   logger: Logger;
-  redis: Redis;
+  redis: RedisClient;
   /** The render queue (`jobs.queue`): where routes look jobs up. */
   queue: RenderQueue;
   queueEvents: QueueEvents;

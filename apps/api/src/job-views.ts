@@ -12,7 +12,7 @@ import {
 import { isCancelRequested, queuePosition, type RenderJob, type RenderQueue } from '@kiln/queue';
 import type { BlobStore } from '@kiln/storage';
 import { storageUrlFields, type ImageUrlSigner } from './image-urls.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 
 export type KilnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
 export type { RenderJob };
@@ -61,7 +61,7 @@ export function progressOf(job: RenderJob): RenderJobProgress {
 /** With `urls`, each image also gets its checksum and a presigned storage URL (`?image_urls=1`). */
 export async function jobDocument(
   job: RenderJob,
-  redis: Redis,
+  redis: RedisClient,
   queue: RenderQueue,
   baseUrl: string,
   urls?: ImageUrlSigner,

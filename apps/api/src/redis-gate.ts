@@ -9,7 +9,8 @@
 import { KilnError } from '@kiln/contracts';
 import type { KilnConfig } from '@kiln/config';
 import type { NextFunction, Request, Response } from 'express';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 
 /** Seconds a client is asked to wait while Redis is away. */
 export const REDIS_RETRY_AFTER_SECONDS = 2;
@@ -41,7 +42,7 @@ export class RedisGate {
   private unresponsive = false;
 
   constructor(
-    private readonly redis: Pick<Redis, 'status' | 'ping'>,
+    private readonly redis: Pick<RedisClient, 'status' | 'ping'>,
     private readonly probeMs = 500,
   ) {}
 
@@ -79,6 +80,11 @@ const CONNECTION_ERRORS = [
   'ECONNRESET',
   'EPIPE',
   'ETIMEDOUT',
+  // ioredis' Cluster client: no node answers, or the cluster lost a slot's master.
+  "Cluster isn't ready",
+  'None of startup nodes is available',
+  'Failed to refresh slots cache',
+  'CLUSTERDOWN',
 ];
 
 /** Whether an error means Redis went away mid-request (so the answer is 503, not 500). */
@@ -90,7 +96,7 @@ export function isRedisUnavailableError(err: unknown): boolean {
 }
 
 /** Resolves once the connection is ready: with no offline queue, nothing may be sent before. */
-export async function untilReady(redis: Redis): Promise<void> {
+export async function untilReady(redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
 }

@@ -9,12 +9,12 @@ import type { KilnConfig, Logger } from '@kiln/config';
 import { DEFAULT_VAE_TILE_SIZE } from '@kiln/diffusion';
 import type { ModelMemoryProfile } from '@kiln/memory';
 import { CAPACITY_REFRESH_MS, publishCapacity, withdrawCapacity } from '@kiln/state';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 
 const VAE_SCALE = 8;
 
 export function startCapacityAnnouncer(
-  redis: Redis,
+  redis: RedisClient,
   { config, logger, profile }: { config: Readonly<KilnConfig>; logger: Logger; profile: ModelMemoryProfile },
 ): () => Promise<void> {
   const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

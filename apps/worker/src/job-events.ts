@@ -18,7 +18,7 @@ import type { JobServices } from '@kiln/jobs';
 import { fairPriority } from '@kiln/state';
 import { jobSnapshot, startWebhookWorker } from '@kiln/webhooks';
 import { Job, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { startEndReconciler } from './end-reconciler.js';
 
 export interface JobEvents {
@@ -39,7 +39,7 @@ export function startJobEvents(
     logger,
     commands,
     jobs,
-  }: { config: Readonly<KilnConfig>; logger: Logger; commands: Redis; jobs: JobServices },
+  }: { config: Readonly<KilnConfig>; logger: Logger; commands: RedisClient; jobs: JobServices },
 ): JobEvents {
   const { lifecycle, fair } = jobs;
   const delivery = startWebhookWorker({ config, logger, commands });

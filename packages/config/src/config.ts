@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import os from 'node:os';
 import path from 'node:path';
+import { parseRedisUrl, redisKeyPrefix } from './redis-url.js';
 
 const flag = z
   .enum(['0', '1', 'true', 'false', ''])
@@ -13,7 +14,16 @@ const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).defa
  * `process.env`; docs/configuration.md documents the same list.
  */
 const envSchema = z.object({
-  REDIS_URL: z.string().url().optional(),
+  REDIS_URL: z
+    .string()
+    .superRefine((url, ctx) => {
+      try {
+        parseRedisUrl(url);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .optional(),
   PORT: int(8080, 0),
   KILN_HOST: z.string().optional(),
   KILN_PUBLIC_URL: z.string().url().optional(),
@@ -27,7 +37,8 @@ const envSchema = z.object({
   KILN_WEBHOOK_ALLOW_PRIVATE: flag,
   KILN_QUEUE_PREFIX: z
     .string()
-    .regex(/^[a-zA-Z0-9_-]+$/)
+    // `{name}`: a hash tag chosen by hand (a cluster gets one anyway; docs/operations.md, "Redis Cluster").
+    .regex(/^([a-zA-Z0-9_-]+|\{[a-zA-Z0-9_-]+\})$/)
     .default('kiln'),
   KILN_WORKER_CONCURRENCY: int(1, 1),
   KILN_MICRO_BATCH: int(4, 1),
@@ -104,6 +115,7 @@ export interface KilnConfig {
   localMode: boolean;
   allowAnyResolution: boolean;
   webhookAllowPrivate: boolean;
+  /** The prefix of every Redis key: KILN_QUEUE_PREFIX, as a hash tag (`{kiln}`) on a Redis Cluster. */
   queuePrefix: string;
   workerConcurrency: number;
   /** Images per UNet call (CFG doubles it); fewer when a render would not fit `workerMemoryBytes`. */
@@ -212,7 +224,7 @@ export type StorageConfig =
     localMode,
     allowAnyResolution: e.KILN_ALLOW_ANY_RESOLUTION,
     webhookAllowPrivate: e.KILN_WEBHOOK_ALLOW_PRIVATE,
-    queuePrefix: e.KILN_QUEUE_PREFIX,
+    queuePrefix: redisKeyPrefix(e.KILN_QUEUE_PREFIX, e.REDIS_URL),
     workerConcurrency: e.KILN_WORKER_CONCURRENCY,
     microBatchSize: e.KILN_MICRO_BATCH,
     workerMemoryBytes: e.KILN_WORKER_MEMORY_MB * 2 ** 20,

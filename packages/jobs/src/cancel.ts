@@ -1,6 +1,6 @@
 import { cancelRenderJob, type CancelOutcome } from '@kiln/queue';
 import { jobSnapshot } from '@kiln/webhooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import type { JobServices } from './job-services.js';
 
 /**
@@ -9,7 +9,7 @@ import type { JobServices } from './job-services.js';
  * worker records its own.
  */
 export async function cancelJob(
-  redis: Redis,
+  redis: RedisClient,
   jobs: Pick<JobServices, 'queue' | 'lifecycle'>,
   jobId: string,
 ): Promise<CancelOutcome> {

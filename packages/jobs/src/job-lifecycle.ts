@@ -30,14 +30,14 @@ import {
   type WebhookDelivery,
   type WebhookQueue,
 } from '@kiln/webhooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { usageOf } from './job-usage.js';
 
 /** `progress` events are sent at most this often per job (2 per second). */
 export const PROGRESS_INTERVAL_MS = 500;
 
 export interface JobLifecycleDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   webhooks: WebhookQueue;
   batches: BatchStore;

@@ -8,7 +8,7 @@ import type { KilnConfig, Logger } from '@kiln/config';
 import { createRenderQueue, type RenderQueue } from '@kiln/queue';
 import { BatchStore, FairShare } from '@kiln/state';
 import { createWebhookQueue, type WebhookQueue } from '@kiln/webhooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { JobLifecycle } from './job-lifecycle.js';
 
 export interface JobServices {
@@ -20,7 +20,7 @@ export interface JobServices {
   close(): Promise<void>;
 }
 
-export function createJobServices(redis: Redis, config: Readonly<KilnConfig>, logger: Logger): JobServices {
+export function createJobServices(redis: RedisClient, config: Readonly<KilnConfig>, logger: Logger): JobServices {
   const prefix = config.queuePrefix;
   const queue = createRenderQueue(redis, { prefix, attempts: config.jobAttempts, retentionMs: config.resultTtlMs });
   const webhooks = createWebhookQueue(redis, {

@@ -14,7 +14,7 @@
  *   running the job aborts its AbortSignal (BullMQ's `worker.cancelJob`), the inference thread
  *   stops between two denoising steps and the job fails, unrecoverably, as `canceled`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { CANCELED, encodeFailure } from '@kiln/contracts';
 import { LuaScript } from './lua-script.js';
 import type { RenderQueue } from './render-queue.js';
@@ -64,7 +64,7 @@ export type CancelOutcome =
  * Cancels a job: a waiting one at once, a running one by asking its worker. The marker is set
  * first, so a worker that takes the job between the two steps still sees it.
  */
-export async function cancelRenderJob(redis: Redis, queue: RenderQueue, jobId: string): Promise<CancelOutcome> {
+export async function cancelRenderJob(redis: RedisClient, queue: RenderQueue, jobId: string): Promise<CancelOutcome> {
   const keys = cancelKeys(queue.opts.prefix ?? 'bull');
   const job = await queue.getJob(jobId);
   if (!job) return 'missing';
@@ -93,6 +93,6 @@ export async function cancelRenderJob(redis: Redis, queue: RenderQueue, jobId: s
 }
 
 /** Whether someone asked to cancel this job (the worker checks before it starts it). */
-export async function isCancelRequested(redis: Redis, prefix: string, jobId: string): Promise<boolean> {
+export async function isCancelRequested(redis: RedisClient, prefix: string, jobId: string): Promise<boolean> {
   return (await redis.exists(cancelKeys(prefix).marker(jobId))) === 1;
 }

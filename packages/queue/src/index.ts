@@ -1,5 +1,6 @@
 export * from './render-job.js';
 export * from './render-queue.js';
-export { createRedis, pingRedis, DEFAULT_REDIS_URL } from './connection.js';
+export { createRedis, pingRedis, masterNodes, DEFAULT_REDIS_URL, type RedisClient } from './connection.js';
+export * from './redis-keys.js';
 export * from './cancel-job.js';
 export * from './lua-script.js';

@@ -1,5 +1,5 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { RenderJobData, RenderJobResult } from '@kiln/contracts';
 import { RENDER_QUEUE } from './render-job.js';
 
@@ -13,7 +13,7 @@ export interface RenderQueueOptions {
   retentionMs: number;
 }
 
-export function createRenderQueue(connection: Redis, options: RenderQueueOptions): RenderQueue {
+export function createRenderQueue(connection: RedisClient, options: RenderQueueOptions): RenderQueue {
   const defaultJobOptions: JobsOptions = {
     attempts: options.attempts,
     backoff: { type: 'exponential', delay: 1000 },
@@ -27,7 +27,7 @@ export function createRenderQueue(connection: Redis, options: RenderQueueOptions
   });
 }
 
-export function createRenderQueueEvents(connection: Redis, prefix: string): QueueEvents {
+export function createRenderQueueEvents(connection: RedisClient, prefix: string): QueueEvents {
   return new QueueEvents(RENDER_QUEUE, { connection, prefix });
 }
 
@@ -35,7 +35,7 @@ export function createRenderQueueEvents(connection: Redis, prefix: string): Queu
  * Jobs ahead of `jobId` while it waits: non-prioritized jobs (the `wait` list, consumed from its
  * right end) run first, then prioritized ones by priority. Null when the job is not waiting.
  */
-export async function queuePosition(client: Redis, queue: RenderQueue, jobId: string): Promise<number | null> {
+export async function queuePosition(client: RedisClient, queue: RenderQueue, jobId: string): Promise<number | null> {
   const waitKey = queue.toKey('wait');
   const index = await client.lpos(waitKey, jobId);
   if (index !== null) {

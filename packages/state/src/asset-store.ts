@@ -4,7 +4,7 @@
  * The bytes are in storage (`assets/<upload id>.<ext>`); a record is the only way to reach them,
  * so an asset another tenant uploaded is, for everyone else, simply not there.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 
 export interface AssetRecord {
   tenant: string;
@@ -25,7 +25,7 @@ const indexKey = (prefix: string, tenant: string) => `${prefix}:kiln:assets:${te
 
 export class AssetStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -18,7 +18,7 @@
  * - `p:kiln:batch-index:{tenant}:{sha256}` → job id: custom_id + body → the job that renders it (resubmission)
  * - `p:kiln:batches:{tenant}`      sorted set: the tenant's batch ids by creation time
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { LuaScript } from '@kiln/queue';
 
 export type BatchStatus = 'validating' | 'in_progress' | 'completed' | 'canceling' | 'canceled';
@@ -147,7 +147,7 @@ const num = (v: string | undefined) => (v === undefined ? 0 : Number(v));
 
 export class BatchStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** How long batch records live after they were last touched (the results' retention). */
     private readonly ttlMs: number,

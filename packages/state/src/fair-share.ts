@@ -13,7 +13,7 @@
  *   `rebaseAfter` units past base, {@link FairShare.rebase} moves base up to V and lowers the
  *   priority of every waiting batch item by the same amount (order kept).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { LuaScript } from '@kiln/queue';
 import { PRIORITY } from '@kiln/queue';
 
@@ -77,7 +77,7 @@ export class FairShare {
   readonly rebaseAfter: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: FairShareOptions,
   ) {
     this.rebaseAfter = options.rebaseAfter ?? DEFAULT_REBASE_AFTER;

@@ -12,7 +12,7 @@
  * the job of the identical request before it, for as long as that job is open.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { stateKeys } from './state-keys.js';
 import { LuaScript } from '@kiln/queue';
 
@@ -82,7 +82,7 @@ return 1
 `);
 
 export interface IdempotentOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The queue prefix (KILN_QUEUE_PREFIX). */
   prefix: string;
   /** Keys are scoped to a tenant: two tenants may use the same key for different things. */
@@ -121,7 +121,7 @@ export async function runIdempotent(
 }
 
 interface ClaimOptions {
-  redis: Redis;
+  redis: RedisClient;
   recordKey: string;
   fingerprint: string;
   /** How long a finished record answers with its resource. */
@@ -183,7 +183,7 @@ async function claimOnce(
 
 /** Options of {@link runWhileOpen}. */
 export interface WhileOpenOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The queue prefix (KILN_QUEUE_PREFIX). */
   prefix: string;
   /** The caller: the same request from another tenant or another API key is another request. */

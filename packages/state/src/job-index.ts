@@ -4,7 +4,7 @@
  * its batch id when it is a batch item. Entries of jobs removed by result retention are trimmed
  * by age when jobs are added, and skipped (and dropped) when a listing meets them.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { stateKeys } from './state-keys.js';
 
 export interface IndexedJob {
@@ -17,7 +17,7 @@ export interface IndexedJob {
 
 /** Adds jobs to their tenant's index (and batch index), and trims entries older than `retentionMs`. */
 export async function indexJobs(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   jobs: readonly IndexedJob[],
   retentionMs: number,
@@ -66,7 +66,7 @@ export function decodeCursor(text: string): JobCursor | undefined {
  * member, descending, in ZREVRANGEBYSCORE, which makes (score, id) a total order to resume from.
  */
 export async function* indexedJobIds(
-  redis: Redis,
+  redis: RedisClient,
   indexKey: string,
   cursor: JobCursor | undefined,
   chunkSize = 100,
@@ -85,6 +85,6 @@ export async function* indexedJobIds(
 }
 
 /** Drops index entries whose job is gone (removed by retention). */
-export async function unindexJobs(redis: Redis, indexKey: string, jobIds: readonly string[]): Promise<void> {
+export async function unindexJobs(redis: RedisClient, indexKey: string, jobIds: readonly string[]): Promise<void> {
   if (jobIds.length) await redis.zrem(indexKey, ...jobIds);
 }

@@ -4,7 +4,7 @@
  * ends, and whichever API process is scraped reads the totals: one view of the whole fleet.
  * Bucket counts are stored per bucket (not cumulative) and summed at read time.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { stateKeys } from './state-keys.js';
 
 /** Upper bounds (seconds) of the job duration histogram. */
@@ -33,7 +33,7 @@ function bucketIndex(bounds: readonly number[], seconds: number): number {
 }
 
 /** Adds one ended attempt to the fleet's metrics (one MULTI). */
-export async function recordAttemptMetrics(redis: Redis, prefix: string, m: AttemptMetrics): Promise<void> {
+export async function recordAttemptMetrics(redis: RedisClient, prefix: string, m: AttemptMetrics): Promise<void> {
   const seconds = m.durationMs / 1000;
   const multi = redis.multi();
   multi.hincrby(metricsKey(prefix, 'attempts'), m.outcome, 1);
@@ -92,7 +92,7 @@ export interface FleetMetrics {
   recentMeanJobSeconds: number | null;
 }
 
-export async function readFleetMetrics(redis: Redis, prefix: string): Promise<FleetMetrics> {
+export async function readFleetMetrics(redis: RedisClient, prefix: string): Promise<FleetMetrics> {
   const [attempts, jobs, steps, images, busy, recent] = await Promise.all([
     redis.hgetall(metricsKey(prefix, 'attempts')),
     redis.hgetall(metricsKey(prefix, 'job-seconds')),

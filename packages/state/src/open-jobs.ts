@@ -5,7 +5,7 @@
  * waiting). Slots of jobs that ended without giving theirs back (a job that exhausted its stall
  * retries, a lost Redis write) are reclaimed by checking their state when the key is at its limit.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { stateKeys } from './state-keys.js';
 import { LuaScript } from '@kiln/queue';
 import type { RenderQueue } from '@kiln/queue';
@@ -23,7 +23,7 @@ return count
 export type ReserveResult = { ok: true } | { ok: false; open: number };
 
 async function reserveOnce(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   limit: number,
   jobIds: readonly string[],
@@ -37,7 +37,7 @@ async function reserveOnce(
  * that have ended or no longer exist, then tries again.
  */
 export async function reserveOpenJobs(
-  redis: Redis,
+  redis: RedisClient,
   queue: RenderQueue,
   keyId: string,
   limit: number,
@@ -66,7 +66,7 @@ export async function reserveOpenJobs(
 
 /** Gives a job's slot back (job ended, or was never enqueued). */
 export async function releaseOpenJobs(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   keyId: string,
   jobIds: readonly string[],

@@ -5,7 +5,7 @@
  * the theoretical arrival time (TAT) of the next request. Redis' own clock (TIME) is used, so
  * API processes on machines with skewed clocks agree.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { stateKeys } from './state-keys.js';
 import { LuaScript } from '@kiln/queue';
 
@@ -40,7 +40,7 @@ export interface RateLimitDecision {
 
 /** Takes one request from `keyId`'s allowance of `limit` per `periodMs` (default one minute). */
 export async function takeRateLimit(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   keyId: string,
   limit: number,

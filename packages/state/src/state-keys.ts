@@ -1,7 +1,9 @@
 /**
  * Redis keys of Kiln's own state (BullMQ's are `<prefix>:render:*`). One place, so the API and
  * the worker agree, and everything lives under the queue prefix (several Kilns can share a Redis,
- * and the tests remove `<prefix>:*` when they end).
+ * and the tests remove `<prefix>:*` when they end). On a Redis Cluster the prefix is a hash tag,
+ * `{kiln}` (config's `queuePrefix`), so these keys and BullMQ's all hash to one slot and any script
+ * or MULTI may touch them together: every key must start with `prefix` (test/redis-key-slots.test.ts).
  */
 export function stateKeys(prefix: string) {
   const base = `${prefix}:kiln`;

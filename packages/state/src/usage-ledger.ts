@@ -6,7 +6,7 @@
  * after recording, the end reconciler replaying it, a cancel racing with completion) is counted
  * once. Worker time is added per attempt to a per-job counter and moved to the day then.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { stateKeys } from './state-keys.js';
 import { LuaScript } from '@kiln/queue';
 
@@ -67,7 +67,12 @@ export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0
  * the job ends ({@link recordJobUsage}). A worker records every attempt this way, so retried and
  * final attempts are paid for alike.
  */
-export async function recordAttemptTime(redis: Redis, prefix: string, jobId: string, workerMs: number): Promise<void> {
+export async function recordAttemptTime(
+  redis: RedisClient,
+  prefix: string,
+  jobId: string,
+  workerMs: number,
+): Promise<void> {
   await ADD_ATTEMPT.run(
     redis,
     [stateKeys(prefix).usageAttempts(jobId)],
@@ -80,7 +85,7 @@ export async function recordAttemptTime(redis: Redis, prefix: string, jobId: str
  * the same job change nothing and return false. Adds the worker time of all its attempts and gives
  * the job's `max_queued_jobs` slot back.
  */
-export async function recordJobUsage(redis: Redis, prefix: string, usage: JobUsage): Promise<boolean> {
+export async function recordJobUsage(redis: RedisClient, prefix: string, usage: JobUsage): Promise<boolean> {
   const keys = stateKeys(prefix);
   const steps = usage.images * usage.stepsPerImage;
   const megapixelSteps = ((usage.width * usage.height) / 1e6) * steps;
@@ -123,7 +128,7 @@ export interface UsageRow {
 
 /** Usage rows of a tenant's keys (or the given ones) for each day from `from` to `to` (inclusive, `YYYY-MM-DD`). */
 export async function readUsage(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   tenant: string,
   range: { from: string; to: string; keyIds?: readonly string[] },
@@ -160,6 +165,11 @@ export async function readUsage(
 }
 
 /** Whether a key id has usage recorded under this tenant. */
-export async function tenantHasUsageKey(redis: Redis, prefix: string, tenant: string, keyId: string): Promise<boolean> {
+export async function tenantHasUsageKey(
+  redis: RedisClient,
+  prefix: string,
+  tenant: string,
+  keyId: string,
+): Promise<boolean> {
   return (await redis.sismember(stateKeys(prefix).usageKeys(tenant), keyId)) === 1;
 }

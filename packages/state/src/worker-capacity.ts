@@ -6,7 +6,7 @@
  * (a worker that died without saying goodbye).
  */
 import type { ModelMemoryProfile } from '@kiln/memory';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { stateKeys } from './state-keys.js';
 
 /** How often a worker refreshes its entry. */
@@ -27,7 +27,7 @@ interface Entry extends WorkerCapacity {
 }
 
 export async function publishCapacity(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   family: string,
   workerId: string,
@@ -37,12 +37,17 @@ export async function publishCapacity(
   await redis.hset(stateKeys(prefix).capacity(family), workerId, JSON.stringify(entry));
 }
 
-export async function withdrawCapacity(redis: Redis, prefix: string, family: string, workerId: string): Promise<void> {
+export async function withdrawCapacity(
+  redis: RedisClient,
+  prefix: string,
+  family: string,
+  workerId: string,
+): Promise<void> {
   await redis.hdel(stateKeys(prefix).capacity(family), workerId);
 }
 
 /** The capacities of the family's live workers (none while no worker has published one). */
-export async function liveCapacities(redis: Redis, prefix: string, family: string): Promise<WorkerCapacity[]> {
+export async function liveCapacities(redis: RedisClient, prefix: string, family: string): Promise<WorkerCapacity[]> {
   const entries = Object.values(await redis.hgetall(stateKeys(prefix).capacity(family))).map(
     (text) => JSON.parse(text) as Entry,
   );

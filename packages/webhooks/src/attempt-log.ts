@@ -2,7 +2,7 @@
  * Every delivery attempt, kept in Redis under the job (or batch) it is about and served at
  * `GET /v1/jobs/{id}/webhooks`. A list per subject, capped, expiring with the results.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 
 export interface AttemptRecord {
   webhook_id: string;
@@ -31,7 +31,7 @@ export const attemptLogKey = (prefix: string, subject: Subject) =>
   `${prefix}:kiln:webhook-log:${subject.kind}:${subject.id}`;
 
 export async function appendAttempt(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   subject: Subject,
   record: AttemptRecord,
@@ -41,7 +41,7 @@ export async function appendAttempt(
   await redis.multi().rpush(key, JSON.stringify(record)).ltrim(key, -MAX_RECORDS, -1).pexpire(key, ttlMs).exec();
 }
 
-export async function readAttempts(redis: Redis, prefix: string, subject: Subject): Promise<AttemptRecord[]> {
+export async function readAttempts(redis: RedisClient, prefix: string, subject: Subject): Promise<AttemptRecord[]> {
   const raw = await redis.lrange(attemptLogKey(prefix, subject), 0, -1);
   return raw.map((line) => JSON.parse(line) as AttemptRecord);
 }

@@ -3,7 +3,7 @@
  * (so a message enqueued twice is delivered once), retried with exponential backoff.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { z } from 'zod';
 import { deliveryJobOptions } from './backoff.js';
 
@@ -33,7 +33,7 @@ export interface WebhookQueueOptions {
 
 export type WebhookQueue = Queue<WebhookDelivery>;
 
-export function createWebhookQueue(connection: Redis, options: WebhookQueueOptions): WebhookQueue {
+export function createWebhookQueue(connection: RedisClient, options: WebhookQueueOptions): WebhookQueue {
   return new Queue<WebhookDelivery>(WEBHOOK_QUEUE, {
     connection,
     prefix: options.prefix,

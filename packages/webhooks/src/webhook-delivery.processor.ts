@@ -7,7 +7,7 @@
  */
 import type { Logger } from '@kiln/config';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { WebhookUrlRefused, checkWebhookUrl } from './address-policy.js';
 import { appendAttempt, type AttemptRecord } from './attempt-log.js';
 import { backoffDelayMs } from './backoff.js';
@@ -17,7 +17,7 @@ import { signWebhook } from './signing.js';
 import type { WebhookSecrets } from './webhook-secrets.js';
 
 export interface DeliveryProcessorDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   secrets: WebhookSecrets;
   logger: Logger;

@@ -1,7 +1,7 @@
 import type { KilnConfig, Logger } from '@kiln/config';
 import { createRedis } from '@kiln/queue';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@kiln/queue';
 import { WEBHOOK_QUEUE, type WebhookDelivery } from './delivery-queue.js';
 import { createWebhookDeliveryProcessor } from './webhook-delivery.processor.js';
 import { WebhookSecrets } from './webhook-secrets.js';
@@ -23,7 +23,7 @@ export function startWebhookWorker({
 }: {
   config: Readonly<KilnConfig>;
   logger: Logger;
-  commands: Redis;
+  commands: RedisClient;
 }): WebhookWorker {
   const connection = createRedis(config.redisUrl);
   const processor = createWebhookDeliveryProcessor({
