@@ -51,10 +51,15 @@ describe('scribblePlane (ControlNet 1.1 scribble_xdog)', () => {
   });
 
   it('needs a stroke darker than its surroundings in every channel', () => {
-    // A red line on white is dark in green and blue only; red stays 255 everywhere, and the
-    // minimum over channels is 0.
-    const red = image(41, 5, (x) => (x >= 19 && x <= 21 ? [255, 0, 0] : WHITE));
-    expect(strokeColumns(scribblePlane(red), 41, 5)).toEqual([]);
+    // A red line on white is dark in green and blue only, a cyan one in red only; the channel
+    // that stays 255 everywhere has difference 0, and the minimum over channels is 0.
+    for (const colour of [
+      [255, 0, 0],
+      [0, 255, 255],
+    ]) {
+      const line = image(41, 5, (x) => (x >= 19 && x <= 21 ? colour : WHITE));
+      expect(strokeColumns(scribblePlane(line), 41, 5), String(colour)).toEqual([]);
+    }
     const black = image(41, 5, (x) => (x >= 19 && x <= 21 ? BLACK : WHITE));
     expect(strokeColumns(scribblePlane(black), 41, 5)).toEqual([19, 20, 21]);
   });
