@@ -4,6 +4,7 @@
  *
  *   lora/<name>.safetensors                  textual_inversion/<name>.pt | .safetensors | .bin
  *   vae/<name>/vae_decoder/model.onnx        checkpoint/<name>/model_index.json (a diffusers ONNX folder)
+ *   controlnet/<name>/model.onnx             (a ControlNet export, its external weights beside it)
  *
  * Workers read the same folder (installed on every machine, or shared), so a job carries only the
  * path relative to it. Library files are the operator's and are trusted to be what they say; a
@@ -22,6 +23,7 @@ const LAYOUT: Readonly<Record<AssetType, { extensions: readonly string[] } | { m
   textual_inversion: { extensions: ['.pt', '.safetensors', '.bin'] },
   vae: { marker: path.join('vae_decoder', 'model.onnx') },
   checkpoint: { marker: 'model_index.json' },
+  controlnet: { marker: 'model.onnx' },
 };
 
 export interface LibraryEntry {

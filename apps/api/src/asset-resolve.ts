@@ -11,6 +11,8 @@ import {
   ASSET_FIELD,
   KilnError,
   LIBRARY_PREFIX,
+  MODEL_CONTROLNET_FOLDER,
+  MODEL_CONTROLNET_PREFIX,
   type AssetType,
   type JobAssets,
   type ResolvedAsset,
@@ -27,6 +29,7 @@ export interface AssetFields {
   vae?: string;
   loras?: Record<string, number>;
   textual_inversions?: Record<string, string>;
+  controlnet?: string | string[];
 }
 
 type Found = { type: AssetType; resolved: (type: AssetType) => ResolvedAsset } | undefined;
@@ -90,6 +93,17 @@ export class AssetResolver {
         resolved[i] ? [{ asset: resolved[i], trigger }] : [],
       );
     }
+    const controlnets = fields.controlnet === undefined ? [] : [fields.controlnet].flat();
+    for (const [i, name] of controlnets.entries()) {
+      const loc = Array.isArray(fields.controlnet) ? ['controlnet', i] : ['controlnet'];
+      if (name.startsWith(MODEL_CONTROLNET_PREFIX)) {
+        const problem = await this.modelControlNetProblem(name, fields.checkpoint);
+        if (problem) problems.push({ loc: ['body', ...loc], msg: problem, type: 'value_error' });
+        continue;
+      }
+      const controlnet = await one('controlnet', name, loc);
+      if (controlnet) assets.controlnets = { ...assets.controlnets, [name]: controlnet };
+    }
     if (problems.length > 0) throw new KilnError('invalid_request', problems[0].msg, { validation: problems });
     return Object.keys(assets).length > 0 ? assets : undefined;
   }
@@ -113,6 +127,24 @@ export class AssetResolver {
     if (!record) return undefined;
     const { key, sha256, size } = record;
     return { type: record.type, resolved: (type) => ({ source: 'upload', name, type, key, sha256, size }) };
+  }
+
+  /**
+   * Why `model:<folder>` names no ControlNet of the model the request renders with, or undefined.
+   * An uploaded or library checkpoint is only unpacked on workers: its folder is checked there.
+   */
+  private async modelControlNetProblem(name: string, checkpoint: string | undefined): Promise<string | undefined> {
+    const folder = name.slice(MODEL_CONTROLNET_PREFIX.length);
+    if (!MODEL_CONTROLNET_FOLDER.test(folder)) {
+      return `${name}: a ControlNet inside the model folder is named model:controlnet (or model:controlnet<suffix>)`;
+    }
+    const model = checkpoint ?? this.deps.config.sd15Model;
+    if (!(await this.modelFolder(model))) return undefined;
+    const found = await stat(path.join(this.deps.config.modelsDir, model, folder, 'model.onnx')).then(
+      () => true,
+      () => false,
+    );
+    return found ? undefined : `the model ${model} has no ControlNet ${folder}/model.onnx (named by ${name})`;
   }
 
   private async modelFolder(name: string): Promise<boolean> {

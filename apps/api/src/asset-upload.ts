@@ -14,6 +14,7 @@ import {
   checkLoraFile,
   checkpointArchiveFiles,
   checkVaeDecoderFile,
+  checkControlNetFile,
 } from '@kiln/diffusion/asset-check';
 import type { AssetRecord } from '@kiln/state';
 import { StoreLimitError, assetKey } from '@kiln/storage';
@@ -28,6 +29,7 @@ const EXTENSION: Readonly<Record<AssetType, string>> = {
   lora: 'safetensors',
   textual_inversion: 'bin',
   vae: 'onnx',
+  controlnet: 'onnx',
 };
 
 type UploadDeps = Pick<ApiDeps, 'config' | 'store' | 'models'>;
@@ -138,6 +140,7 @@ async function checkFile(
     }
     if (type === 'textual_inversion') return await checkEmbeddingFile(bytes, name, modelDir);
     if (type === 'checkpoint') return { files: checkpointArchiveFiles(bytes, name).size };
+    if (type === 'controlnet') return checkControlNetFile(bytes, name);
     const { latentChannels } = checkVaeDecoderFile(bytes, name);
     if (latentChannels !== undefined && latentChannels !== 4) {
       throw new AssetError('shape_mismatch', `decodes ${latentChannels}-channel latents; SD1.5's have 4`, name);

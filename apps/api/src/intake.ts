@@ -6,6 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import {
+  controlNetImages,
   JOB_IMAGE_FIELDS,
   KilnError,
   parseGenerateRequest,
@@ -85,6 +86,18 @@ export class Intake {
       const key = inputKey(origin.jobId, field);
       await this.deps.store.put(key, image.bytes);
       inputs[field] = key;
+    }
+    // One conditioning image per ControlNet, in the request's order.
+    const controlImages = controlNetImages(request);
+    for (const [i, value] of controlImages.entries()) {
+      const field =
+        controlImages.length > 1 || Array.isArray(request.controlnet_image)
+          ? `controlnet_image.${i}`
+          : 'controlnet_image';
+      const image = checkBase64Image(field, value, this.deps.config.maxImagePixels);
+      const key = inputKey(origin.jobId, `controlnet_image_${i}`);
+      await this.deps.store.put(key, image.bytes);
+      inputs.controlnet_images = [...(inputs.controlnet_images ?? []), key];
     }
     const job: RenderJobData = {
       ...toJobRequest(request),

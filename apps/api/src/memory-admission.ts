@@ -12,6 +12,12 @@ import { liveCapacities, type WorkerCapacity } from '@kiln/state';
 import type { ApiDeps } from './deps.js';
 
 const GIB = 2 ** 30;
+/**
+ * A ControlNet's weights as a share of its SD1.5 model's (the UNet's down half and mid block: 1.45 GB
+ * of 4.3 GB fp32 for SD1.5, 3.4 MB of 19 MB for the tiny reference model), for requests whose
+ * ControlNet sizes the API does not read.
+ */
+const CONTROLNET_WEIGHTS_SHARE = 0.35;
 /** Capacities change when workers start and stop: a second's staleness costs nothing. */
 const CACHE_MS = 1000;
 
@@ -41,12 +47,19 @@ export class MemoryAdmission {
       promptChunks: Math.max(promptChunksAtMost(request.prompt), promptChunksAtMost(request.negative_prompt ?? '')),
       encodesImage: request.init_image !== undefined,
     };
-    const fits = capacities.some(
-      (c) => chooseMicroBatch(c.profile, { ...shape, vaeTileLatent: c.vaeTileLatent }, c.budgetBytes) > 0,
-    );
+    const controlNetCount = request.controlnet === undefined ? 0 : [request.controlnet].flat().length;
+    const on = (c: WorkerCapacity): RequestMemoryShape => ({
+      ...shape,
+      vaeTileLatent: c.vaeTileLatent,
+      controlNets: {
+        count: controlNetCount,
+        weightsBytes: Math.round(controlNetCount * CONTROLNET_WEIGHTS_SHARE * c.profile.weightsBytes),
+      },
+    });
+    const fits = capacities.some((c) => chooseMicroBatch(c.profile, on(c), c.budgetBytes) > 0);
     if (fits) return;
     const largest = capacities.reduce((a, b) => (b.budgetBytes > a.budgetBytes ? b : a));
-    const needed = estimateWorkerPeak(largest.profile, { ...shape, vaeTileLatent: largest.vaeTileLatent }).totalBytes;
+    const needed = estimateWorkerPeak(largest.profile, on(largest)).totalBytes;
     throw new KilnError(
       'invalid_request',
       `a ${request.width}×${request.height} render needs about ${(needed / GIB).toFixed(1)} GiB on a worker; ` +

@@ -34,6 +34,8 @@ export interface LocalAssets {
   checkpointDir?: string;
   /** Local file or folder name → the request field and the asset's name. */
   names: Map<string, { field: string; name: string }>;
+  /** The job's ControlNet assets: request name → local `model.onnx`. */
+  controlnets: Record<string, string>;
   /** Call when the job is done with the files: until then no eviction removes them. */
   release(): void;
 }
@@ -50,6 +52,8 @@ const LOCAL_FILE: Record<ResolvedAsset['type'], (sha256: string) => string> = {
   textual_inversion: (sha) => `${sha}.bin`,
   vae: (sha) => path.join(sha, 'vae_decoder', 'model.onnx'),
   checkpoint: (sha) => path.join(sha, 'model_index.json'),
+  // In a folder of its own: the memory estimate counts the files beside a session's model.onnx.
+  controlnet: (sha) => path.join(sha, 'controlnet', 'model.onnx'),
 };
 
 export class AssetCache {
@@ -87,8 +91,14 @@ export class AssetCache {
       return shown;
     };
     const set: Sd15AssetSet = {};
+    const controlnets: Record<string, string> = {};
     let checkpointDir: string | undefined;
     try {
+      for (const [name, asset] of Object.entries(assets.controlnets ?? {})) {
+        const file = await local(asset);
+        // A library ControlNet is its folder; the core takes the model.onnx in it.
+        controlnets[name] = asset.source === 'library' ? path.join(file, 'model.onnx') : file;
+      }
       if (assets.vae) set.vae = await local(assets.vae);
       if (assets.loras?.length) {
         const loras = [];
@@ -108,7 +118,7 @@ export class AssetCache {
       release();
       throw err;
     }
-    return { set, names, release, ...(checkpointDir !== undefined && { checkpointDir }) };
+    return { set, names, controlnets, release, ...(checkpointDir !== undefined && { checkpointDir }) };
   }
 
   private async localPath(asset: ResolvedAsset, used: Set<string>): Promise<string> {

@@ -3,12 +3,12 @@
  * `mask_image` bytes before queueing and the job carries their keys. The bytes are decoded on the
  * inference thread, which names the field when an image cannot be used.
  */
-import { JOB_IMAGE_FIELDS, type JobImageField, type JobInputs } from '@kiln/contracts';
+import { JOB_IMAGE_FIELDS, type JobInputs } from '@kiln/contracts';
 import { RenderInputError } from '@kiln/diffusion';
 import { InvalidKeyError, type BlobStore } from '@kiln/storage';
 import type { InputImages } from './render-params.js';
 
-async function readInput(store: BlobStore, field: JobImageField, key: string): Promise<Uint8Array> {
+async function readInput(store: BlobStore, field: string, key: string): Promise<Uint8Array> {
   let bytes: Buffer | undefined;
   try {
     bytes = await store.get(key);
@@ -33,6 +33,14 @@ export async function readInputImages(store: BlobStore, inputs: JobInputs): Prom
   for (const field of JOB_IMAGE_FIELDS) {
     const key = inputs[field];
     if (key !== undefined) images[field] = await readInput(store, field, key);
+  }
+  if (inputs.controlnet_images) {
+    const keys = inputs.controlnet_images;
+    images.controlnet_images = [];
+    for (const [i, key] of keys.entries()) {
+      const field = keys.length > 1 ? `controlnet_image.${i}` : 'controlnet_image';
+      images.controlnet_images.push(await readInput(store, field, key));
+    }
   }
   return images;
 }

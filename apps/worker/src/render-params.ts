@@ -3,17 +3,34 @@
  * pipeline's parameters, shared by the worker and `kiln render` (so both render the same job the
  * same way). Input images arrive as bytes: the worker reads them from storage, the CLI from files.
  */
-import type { JobImageField, RenderJobData, Sd15Job, Sd3Job } from '@kiln/contracts';
-import type {
-  ImageLimits,
-  RenderRequest,
-  RngSource,
-  Sd15AssetSet,
-  Sd15RenderParams,
-  Sd3RenderParams,
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import {
+  MODEL_CONTROLNET_FOLDER,
+  MODEL_CONTROLNET_PREFIX,
+  type JobImageField,
+  type RenderJobData,
+  type Sd15Job,
+  type Sd3Job,
+} from '@kiln/contracts';
+import {
+  RenderInputError,
+  type ControlNetRequest,
+  type ImageLimits,
+  type RenderRequest,
+  type RngSource,
+  type Sd15AssetSet,
+  type Sd15RenderParams,
+  type Sd3RenderParams,
 } from '@kiln/diffusion';
 
-export type InputImages = Partial<Record<JobImageField, Uint8Array>>;
+export type InputImages = Partial<Record<JobImageField, Uint8Array>> & {
+  /** One conditioning image per ControlNet, in the request's order. */
+  controlnet_images?: Uint8Array[];
+};
+
+/** Request name → local `model.onnx` of the job's ControlNet assets (the asset cache's, or `kiln render`'s files). */
+export type ControlNetFiles = Readonly<Record<string, string>>;
 
 export interface RenderSettings {
   /** Images per UNet call (the worker's `KILN_MICRO_BATCH`). */
@@ -36,9 +53,53 @@ export function toRenderRequest(
   images: InputImages,
   settings: RenderSettings,
   assets?: Sd15AssetSet,
+  controlnetFiles: ControlNetFiles = {},
 ): RenderRequest {
   if (job.family === 'sd3') return { family: 'sd3', modelDir, params: toSd3RenderParams(job, images, settings) };
-  return { family: 'sd15', modelDir, params: toRenderParams(job, images, settings), ...(assets && { assets }) };
+  const params = toRenderParams(job, images, settings);
+  const controlnets = toControlNetRequests(job, modelDir, images, controlnetFiles);
+  return {
+    family: 'sd15',
+    modelDir,
+    params: controlnets ? { ...params, controlnets } : params,
+    ...(assets && { assets }),
+  };
+}
+
+/**
+ * The job's ControlNets with their files and conditioning images: an asset by its local file, a
+ * `model:<folder>` ControlNet inside the model folder (a 422 naming `controlnet` when it is not there).
+ */
+export function toControlNetRequests(
+  job: Sd15Job,
+  modelDir: string,
+  images: InputImages,
+  files: ControlNetFiles,
+): ControlNetRequest[] | undefined {
+  const controlnets = job.request.controlnets;
+  if (!controlnets) return undefined;
+  return controlnets.map((c, i) => {
+    const field = controlnets.length > 1 ? `controlnet.${i}` : 'controlnet';
+    let model = files[c.name];
+    if (c.name.startsWith(MODEL_CONTROLNET_PREFIX)) {
+      const folder = c.name.slice(MODEL_CONTROLNET_PREFIX.length);
+      model = path.join(modelDir, folder, 'model.onnx');
+      if (!MODEL_CONTROLNET_FOLDER.test(folder) || !existsSync(model)) {
+        throw new RenderInputError('input_rejected', `the model has no ControlNet ${folder}/model.onnx`, field);
+      }
+    }
+    if (model === undefined)
+      throw new RenderInputError('input_rejected', `ControlNet ${c.name} is not available`, field);
+    const image = images.controlnet_images?.[i];
+    if (!image) {
+      throw new RenderInputError(
+        'input_rejected',
+        `no conditioning image for ControlNet ${c.name}`,
+        'controlnet_image',
+      );
+    }
+    return { model, image, scale: c.scale, earlyStop: c.early_stop, ...(c.preprocess && { preprocess: c.preprocess }) };
+  });
 }
 
 export function toRenderParams(job: Sd15Job, images: InputImages, settings: RenderSettings): Sd15RenderParams {

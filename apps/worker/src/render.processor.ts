@@ -138,7 +138,8 @@ export function createRenderProcessor({ config, store, thread, logger, assetCach
         memoryBudgetBytes: config.workerMemoryBytes,
         imageLimits: { maxPixels: config.maxImagePixels, maxBytes: config.maxBodyBytes },
       };
-      result = await thread.render(toRenderRequest(data, modelDir, images, settings, local?.set), {
+      const request = toRenderRequest(data, modelDir, images, settings, local?.set, local?.controlnets);
+      result = await thread.render(request, {
         signal: attempt.signal,
         onProgress: attempt.reportProgress,
         onStage: attempt.reportStage,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { REQUEST_LIMITS } from './request-fields.js';
 
 /** The kinds of asset, as `POST /v1/assets` names them in `type`. */
-export const ASSET_TYPES = ['checkpoint', 'lora', 'textual_inversion', 'vae'] as const;
+export const ASSET_TYPES = ['checkpoint', 'lora', 'textual_inversion', 'vae', 'controlnet'] as const;
 
 /** One of {@link ASSET_TYPES}. */
 export type AssetType = (typeof ASSET_TYPES)[number];
@@ -34,6 +34,7 @@ export const ASSET_FIELD: Readonly<Record<AssetType, string>> = {
   lora: 'loras',
   textual_inversion: 'textual_inversions',
   vae: 'vae',
+  controlnet: 'controlnet',
 };
 
 /** One asset as `GET /v1/assets` lists it. */
@@ -76,7 +77,7 @@ export const resolvedAssetSchema = z.discriminatedUnion('source', [
     source: z.literal('library'),
     name: z.string().min(1).max(REQUEST_LIMITS.assetNameMaxChars),
     type: z.enum(ASSET_TYPES),
-    path: z.string().regex(/^(checkpoint|lora|textual_inversion|vae)\/[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/),
+    path: z.string().regex(/^(checkpoint|lora|textual_inversion|vae|controlnet)\/[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/),
   }),
 ]);
 
@@ -88,6 +89,8 @@ export const jobAssetsSchema = z.strictObject({
   vae: resolvedAssetSchema.optional(),
   loras: z.array(z.strictObject({ asset: resolvedAssetSchema, weight: z.number() })).optional(),
   textual_inversions: z.array(z.strictObject({ asset: resolvedAssetSchema, trigger: z.string().min(1) })).optional(),
+  /** The request's ControlNet assets by the name it gave (`model:` ControlNets are in the model folder, not here). */
+  controlnets: z.record(z.string(), resolvedAssetSchema).optional(),
 });
 
 export type JobAssets = z.output<typeof jobAssetsSchema>;

@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import {
+  controlNetIssues,
+  sd15ControlNetFieldsRejectedBySd3,
+  sd15ControlNetRequestFields,
+} from './controlnet-fields.js';
 import { VALIDATION_PARSE_PARAMS } from './issue-messages.js';
 import type { ModelFamily } from './model-family.js';
 import {
@@ -245,26 +250,44 @@ export function createSd15RequestSchema(opts: SchemaOptions) {
     ...resolutionFields('sd15', opts),
     ...sd15OnlyRequestFields,
     ...sd15InpaintRequestFields,
+    ...sd15ControlNetRequestFields,
     ...secondPromptFieldsRejectedBySd15,
   };
   const object = z
     .strictObject(shape)
     .meta({ title: 'Sd15GenerateRequest', description: 'Body of POST /generate/sd (Stable Diffusion 1.5).' });
-  return withCrossFieldRules(object, 'sd15', opts).superRefine(
-    (v, ctx) => {
-      if (v.sampler === 'LCM' && v.steps > LCM_MAX_STEPS) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['steps'],
-          message:
-            `sampler LCM takes at most ${LCM_MAX_STEPS} steps (it picks them from its ${LCM_MAX_STEPS}-step ` +
-            'distillation schedule); 4–8 is usual',
-          params: { type: 'less_than_equal', ctx: { le: LCM_MAX_STEPS } },
-        });
-      }
-    },
-    { when: whenValid(['sampler', 'steps']) },
-  );
+  return withCrossFieldRules(object, 'sd15', opts)
+    .superRefine(
+      (v, ctx) => {
+        for (const issue of controlNetIssues(v)) {
+          ctx.addIssue({ code: 'custom', ...issue, params: { type: 'value_error' } });
+        }
+      },
+      {
+        when: whenValid([
+          'controlnet',
+          'controlnet_image',
+          'controlnet_conditioning_scale',
+          'controlnet_early_stop',
+          'controlnet_preprocess',
+        ]),
+      },
+    )
+    .superRefine(
+      (v, ctx) => {
+        if (v.sampler === 'LCM' && v.steps > LCM_MAX_STEPS) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['steps'],
+            message:
+              `sampler LCM takes at most ${LCM_MAX_STEPS} steps (it picks them from its ${LCM_MAX_STEPS}-step ` +
+              'distillation schedule); 4–8 is usual',
+            params: { type: 'less_than_equal', ctx: { le: LCM_MAX_STEPS } },
+          });
+        }
+      },
+      { when: whenValid(['sampler', 'steps']) },
+    );
 }
 
 /**
@@ -287,6 +310,7 @@ export function createSd3RequestSchema(opts: SchemaOptions) {
     ...resolutionFields('sd3', opts),
     ...sd15OnlyFieldsRejectedBySd3,
     ...sd15InpaintFieldsRejectedBySd3,
+    ...sd15ControlNetFieldsRejectedBySd3,
     ...sd3SecondPromptFields,
   };
   const object = z

@@ -7,6 +7,7 @@ export * from './errors.js';
 export * from './issue-messages.js';
 export * from './validation-error.js';
 export * from './request-fields.js';
+export * from './controlnet-fields.js';
 export * from './generate-request.schema.js';
 export * from './generate-response.schema.js';
 export * from './jobs.schema.js';

@@ -6,6 +6,7 @@
  * job's envelope. The SDXL-only fields (`use_refiner`, `high_noise_frac`) validate only at values
  * that change nothing here, so they have nothing to carry.
  */
+import { toJobControlNets } from './controlnet-fields.js';
 import type { GenerateRequest } from './generate-request.schema.js';
 import type { Sd15JobRequest, Sd3JobRequest } from './render-job.schema.js';
 import { REQUEST_DEFAULTS } from './request-fields.js';
@@ -35,6 +36,7 @@ export function toJobRequest(request: GenerateRequest): FamilyJobRequest {
     return { family: 'sd3', request: { ...common, sampler: parsed.sampler, ...second } };
   }
   const D = REQUEST_DEFAULTS;
+  const controlnets = toJobControlNets(parsed);
   return {
     family: 'sd15',
     request: {
@@ -50,6 +52,7 @@ export function toJobRequest(request: GenerateRequest): FamilyJobRequest {
       inpaint_full_res: parsed.inpaint_full_res ?? D.inpaint_full_res,
       inpaint_full_res_padding: parsed.inpaint_full_res_padding ?? D.inpaint_full_res_padding,
       inpaint_paste_original: parsed.inpaint_paste_original ?? D.inpaint_paste_original,
+      ...(controlnets && { controlnets }),
     },
   };
 }

@@ -26,6 +26,11 @@ const ASKING: Record<string, unknown> = {
   vae: 'my-vae',
   loras: { 'my-lora': 0.5 },
   textual_inversions: { 'my-ti': 'trigger' },
+  controlnet: 'sd15-canny',
+  controlnet_image: 'aGk=',
+  controlnet_conditioning_scale: 0.5,
+  controlnet_early_stop: 0.5,
+  controlnet_preprocess: true,
   high_noise_frac: 0.5,
   prompt_2: 'a second prompt',
   negative_prompt_2: 'a second negative prompt',
@@ -38,7 +43,16 @@ function takesNull(property: Json): boolean {
 
 function refusedAt(family: ModelFamily, field: string, value: unknown): boolean {
   // With the images the inpainting fields need, so that only the field itself can be at fault.
-  const body = { prompt: 'p', init_image: 'aGk=', ...(family === 'sd15' && { mask_image: 'aGk=' }), [field]: value };
+  // And the ControlNet and its image the other ControlNet fields need.
+  const controlnet = family === 'sd15' &&
+    field.startsWith('controlnet') && { controlnet: 'c-canny', controlnet_image: 'aGk=' };
+  const body = {
+    prompt: 'p',
+    init_image: 'aGk=',
+    ...(family === 'sd15' && { mask_image: 'aGk=' }),
+    ...controlnet,
+    [field]: value,
+  };
   const parsed = parseGenerateRequest(family, body, { allowAnyResolution: true });
   return !parsed.success && parsed.body.detail.some((d) => d.loc[0] === 'body' && d.loc[1] === field);
 }

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { jobAssetsSchema, type AssetReport } from './assets.schema.js';
+import { CONTROLNET_LIMITS, jobControlNetSchema } from './controlnet-fields.js';
 import { IMAGE_ENCODINGS, REQUEST_LIMITS } from './request-fields.js';
 import { ANY_RESOLUTION_LIMITS } from './resolutions.js';
 import { SD15_SAMPLERS, SD3_SAMPLERS } from './samplers.js';
@@ -50,6 +51,8 @@ export const sd15JobRequestSchema = z.strictObject({
   inpaint_full_res: z.boolean(),
   inpaint_full_res_padding: z.int().min(0).max(L.inpaintFullResPaddingMax),
   inpaint_paste_original: z.boolean(),
+  /** The request's ControlNets in order (docs/controlnet.md); their images are in the job's `inputs.controlnet_images`. */
+  controlnets: z.array(jobControlNetSchema).min(1).max(CONTROLNET_LIMITS.maxControlNets).optional(),
 });
 
 /** An SD3 job's request. */
@@ -65,6 +68,8 @@ export const sd3JobRequestSchema = z.strictObject({
 export const jobInputsSchema = z.strictObject({
   init_image: z.string().min(1).optional(),
   mask_image: z.string().min(1).optional(),
+  /** One per ControlNet, in the order of the request's `controlnets`. */
+  controlnet_images: z.array(z.string().min(1)).min(1).max(CONTROLNET_LIMITS.maxControlNets).optional(),
 });
 
 /** The fields every job has besides its request: who asked, where events go, its batch. */

@@ -102,6 +102,44 @@ export function checkVaeDecoderFile(bytes: Uint8Array, name: string): { latentCh
   return channels === undefined ? {} : { latentChannels: Number(channels) };
 }
 
+/**
+ * A ControlNet as one ONNX file in optimum's ControlNet layout (docs/controlnet.md): inputs
+ * `sample`, `timestep`, `encoder_hidden_states`, `controlnet_cond` (and optionally
+ * `conditioning_scale`), outputs `down_block_res_samples.{i}` and `mid_block_res_sample`. Weights
+ * must be inline (one file). Throws {@link AssetError}.
+ */
+export function checkControlNetFile(
+  bytes: Uint8Array,
+  name: string,
+): { down_residuals: number; conditioning_scale_input: boolean } {
+  let model;
+  try {
+    model = decodeModel(bytes);
+  } catch (err) {
+    throw new AssetError('invalid_model', `is not an ONNX model (${(err as Error).message})`, name);
+  }
+  const graph = model.graph ?? {};
+  // Initializers may be listed as graph inputs by older exporters: only the real inputs count.
+  const weights = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = new Set((graph.input ?? []).map((v) => v.name).filter((n) => !weights.has(n)));
+  const outputs = (graph.output ?? []).map((v) => v.name ?? '');
+  const missing = ['sample', 'timestep', 'encoder_hidden_states', 'controlnet_cond'].filter((n) => !inputs.has(n));
+  const down = outputs.filter((n) => /^down_block_res_samples?[._]?\d+$/.test(n));
+  if (missing.length > 0 || down.length === 0 || !outputs.some((n) => /^mid_block_res_samples?$/.test(n))) {
+    throw new AssetError(
+      'invalid_model',
+      'is not a ControlNet export: expected inputs sample, timestep, encoder_hidden_states, controlnet_cond and ' +
+        'outputs down_block_res_samples.{i}, mid_block_res_sample' +
+        (missing.length > 0 ? ` (missing ${missing.join(', ')})` : ''),
+      name,
+    );
+  }
+  const external = (graph.initializer ?? []).some((tensor) => (tensor.externalData ?? []).length > 0);
+  if (external)
+    throw new AssetError('invalid_model', 'keeps weights in external files; upload one self-contained .onnx', name);
+  return { down_residuals: down.length, conditioning_scale_input: inputs.has('conditioning_scale') };
+}
+
 /** The files an SD1.5 checkpoint archive must hold (diffusers' ONNX layout). */
 const CHECKPOINT_FILES = [
   'model_index.json',

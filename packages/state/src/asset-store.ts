@@ -9,7 +9,7 @@ import type { RedisClient } from '@kiln/queue';
 export interface AssetRecord {
   tenant: string;
   name: string;
-  type: 'checkpoint' | 'lora' | 'textual_inversion' | 'vae';
+  type: 'checkpoint' | 'lora' | 'textual_inversion' | 'vae' | 'controlnet';
   /** Storage key of the file. */
   key: string;
   size: number;
