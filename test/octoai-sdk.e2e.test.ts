@@ -179,10 +179,11 @@ describe('@octoai/sdk 1.11.0: every request field', () => {
     expect(res.images[0]!.seed).toBe(5);
   });
 
-  // Fields of the SDK type that Kiln cannot honour (yet) on SD1.5: a value that asks for them
-  // is a 422 naming the field, surfacing as the SDK's UnprocessableEntityError.
+  // Fields of the SDK type that Kiln cannot honour on SD1.5, or values naming what does not exist
+  // (an asset, a ControlNet), or a ControlNet field without its ControlNet: a 422 naming the field,
+  // surfacing as the SDK's UnprocessableEntityError. ControlNets themselves: controlnet.e2e.test.ts.
   it.each<[keyof Request, Partial<Request>]>([
-    ['controlnet', { controlnet: 'depth' }],
+    ['controlnet', { controlnet: 'depth', controlnetImage: 'aGk=' }],
     ['controlnetImage', { controlnetImage: 'aGk=' }],
     ['controlnetConditioningScale', { controlnetConditioningScale: 0.5 }],
     ['controlnetEarlyStop', { controlnetEarlyStop: 0.5 }],
