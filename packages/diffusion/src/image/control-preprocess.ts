@@ -12,8 +12,9 @@ export const CONTROL_PREPROCESSORS = ['canny', 'scribble', 'grayscale'] as const
 export type ControlPreprocessor = (typeof CONTROL_PREPROCESSORS)[number];
 
 export interface PreprocessOptions {
-  /** Canny's hysteresis thresholds on the L1 Sobel magnitude, 0..255, low ≤ high (cv2 floors fractions). */
+  /** Canny: a pixel can be an edge if its L1 Sobel magnitude exceeds this; 0..255, default 100. */
   lowThreshold?: number;
+  /** Canny: a pixel seeds an edge if its magnitude exceeds this; low..255, default 200 (cv2 floors fractions). */
   highThreshold?: number;
 }
 

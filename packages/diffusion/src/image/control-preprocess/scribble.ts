@@ -4,11 +4,12 @@
  * `cv2.GaussianBlur(img.astype(float32), (0, 0), σ)` does; where the wide blur is brighter than
  * the narrow one by more than threshold / 2 in every channel (the pixel is darker than its
  * surroundings: a dark line, or the dark side of an edge) the scribble is white, elsewhere black.
- * The lines come out a few pixels thick, like a marker drawing.
+ * Dark lines keep their width; a step from dark to light gives a band about 8 px wide on its
+ * dark side, like a marker stroke.
  *
  * One deliberate difference: the reference computes `2 * (255 - dog)` in uint8, which wraps for
- * differences of 128 and more, so the darkest strokes (difference 128..144) vanish from its
- * output. Kiln compares without the wrap.
+ * differences of 128 and more, so pixels with a difference of 128..144 drop out of its strokes.
+ * Kiln compares without the wrap.
  */
 import type { RgbImage } from '../raster.js';
 
