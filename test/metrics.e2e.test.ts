@@ -51,23 +51,31 @@ describe('GET /metrics', () => {
     expect((await api.post(`/v1/jobs/${canceled.json.response_id}/cancel`)).status).toBe(200);
 
     const m = await scrape();
-    expect(m.get('kiln_jobs{state="completed"}')).toBe(1);
-    expect(m.get('kiln_jobs{state="prioritized"}')).toBe(2);
-    expect(m.get('kiln_jobs{state="delayed"}')).toBe(1);
-    expect(m.get('kiln_jobs{state="failed"}')).toBe(1);
-    expect(m.get('kiln_jobs{state="active"}')).toBe(0);
+    expect(m.get('kiln_jobs{queue="render",state="completed"}')).toBe(1);
+    expect(m.get('kiln_jobs{queue="render",state="prioritized"}')).toBe(2);
+    expect(m.get('kiln_jobs{queue="render",state="delayed"}')).toBe(1);
+    expect(m.get('kiln_jobs{queue="render",state="failed"}')).toBe(1);
+    expect(m.get('kiln_jobs{queue="render",state="active"}')).toBe(0);
+    expect(m.get('kiln_jobs{queue="webhooks",state="waiting"}')).toBe(0);
+    // The same jobs by family and lane: async requests are prioritized, the delayed one kept apart.
+    expect(m.get('kiln_queue_jobs{family="sd15",lane="async",state="prioritized"}')).toBe(2);
+    expect(m.get('kiln_queue_jobs{family="sd15",lane="interactive",state="delayed"}')).toBe(1);
+    expect(m.get('kiln_queue_jobs{family="sd15",lane="interactive",state="waiting"}')).toBe(0);
+    expect(m.get('kiln_workers_busy')).toBe(0);
     expect(m.get('kiln_workers')).toBe(0);
     expect(m.get('kiln_images_generated_total{family="sd15"}')).toBe(2);
     expect(m.get('kiln_job_attempts_total{outcome="completed"}')).toBe(1);
 
-    const jobCount = m.get('kiln_job_duration_seconds_count')!;
-    const jobSum = m.get('kiln_job_duration_seconds_sum')!;
+    // Durations by family, model and resolution class (64×64: small).
+    const series = 'family="sd15",model="tiny-sd15",resolution="small"';
+    const jobCount = m.get(`kiln_job_duration_seconds_count{${series}}`)!;
+    const jobSum = m.get(`kiln_job_duration_seconds_sum{${series}}`)!;
     expect(jobCount).toBe(1);
     expect(jobSum).toBeGreaterThan(0);
-    expect(m.get('kiln_job_duration_seconds_bucket{le="+Inf"}')).toBe(jobCount);
+    expect(m.get(`kiln_job_duration_seconds_bucket{${series},le="+Inf"}`)).toBe(jobCount);
     expect(m.get('kiln_worker_busy_seconds_total')).toBeCloseTo(jobSum, 3);
     // 6 steps per micro-batch, the first of each left out.
-    const steps = m.get('kiln_step_duration_seconds_count')!;
+    const steps = m.get(`kiln_step_duration_seconds_count{${series}}`)!;
     expect(steps).toBeGreaterThanOrEqual(5);
     expect(steps).toBeLessThanOrEqual(10);
     const buckets = [...m.entries()]
@@ -75,8 +83,16 @@ describe('GET /metrics', () => {
       .map(([, v]) => v);
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
     expect(buckets.at(-1)).toBe(steps);
-    // 3 queued jobs × the mean completed job.
-    expect(m.get('kiln_backlog_seconds')).toBeCloseTo(3 * jobSum, 2);
+    // 3 queued jobs (64×64, 2 steps, 1 image, guided: 0.016384 work units each) over the measured throughput.
+    const perJob = 2 * ((64 * 64) / 1e6) * 1 * 2;
+    expect(m.get('kiln_backlog_work_units{family="sd15",lane="async"}')).toBeCloseTo(2 * perJob, 6);
+    expect(m.get('kiln_backlog_work_units{family="sd15",lane="interactive"}')).toBeCloseTo(perJob, 6);
+    const rate = m.get(
+      'kiln_worker_throughput_work_units_per_second{family="sd15",model="tiny-sd15",execution_provider="cpu"}',
+    )!;
+    // its one job: 6 steps × 0.004096 MP × 2 images × 2 (guided), over that job's wall time
+    expect(Math.abs((rate * jobSum) / (6 * ((64 * 64) / 1e6) * 2 * 2) - 1)).toBeLessThan(1e-3);
+    expect(m.get('kiln_backlog_worker_seconds{family="sd15",lane="async"}')).toBeCloseTo((2 * perJob) / rate, 4);
     expect(m.get('kiln_api_process_cpu_user_seconds_total')).toBeGreaterThan(0);
   });
 });

@@ -14,6 +14,8 @@ export interface TestKey {
   rate_limit_per_minute?: number;
   max_queued_jobs?: number;
   lane?: 'interactive' | 'batch';
+  /** An operator key: also sees the fleet (GET /v1/workers, GET /v1/queue). */
+  operator?: boolean;
 }
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -20,6 +20,7 @@ import { rateLimit } from './rate-limit.js';
 import { batchesRoutes, isBatchUpload } from './routes/batches.routes.js';
 import { assetsRoutes } from './routes/assets.routes.js';
 import { webhooksRoutes } from './routes/webhooks.routes.js';
+import { fleetRoutes } from './routes/fleet.routes.js';
 import { uiRoutes } from './routes/ui.routes.js';
 
 /** Builds the Express app; it never listens (main.ts and tests do). */
@@ -63,6 +64,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(stylePresetsRoutes());
   app.use(batchesRoutes(deps));
   app.use(webhooksRoutes(deps));
+  app.use(fleetRoutes(deps));
   app.use((req, _res, next) => next(new KilnError('not_found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger, gate));
   return app;

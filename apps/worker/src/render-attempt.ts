@@ -23,9 +23,10 @@ import type { KilnConfig, Logger } from '@kiln/config';
 import type { RenderProgress, RenderStage } from '@kiln/diffusion';
 import type { JobLifecycle } from '@kiln/jobs';
 import { CANCELED_FAILURE, cancelKeys, createRedis, isCancelRequested, type RenderJob } from '@kiln/queue';
-import { recordAttemptMetrics, recordAttemptTime, type JobOutcome } from '@kiln/state';
+import { recordAttemptMetrics, recordAttemptTime, resolutionClass, type JobOutcome } from '@kiln/state';
 import { jobSnapshot } from '@kiln/webhooks';
 import { UnrecoverableError, type Worker } from 'bullmq';
+import { modelLabel, type FleetPresence } from './fleet-presence.js';
 
 /** What the processor gets besides the job. */
 export interface AttemptContext {
@@ -99,10 +100,13 @@ export function createRenderAttempts({
   config,
   logger,
   lifecycle,
+  presence,
 }: {
   config: Readonly<KilnConfig>;
   logger: Logger;
   lifecycle: JobLifecycle;
+  /** The worker's fleet entry: its current job, busy time and throughput. */
+  presence?: Pick<FleetPresence, 'attemptStarted' | 'attemptEnded'>;
 }): RenderAttempts {
   const prefix = config.queuePrefix;
   const redis = createRedis(config.redisUrl);
@@ -129,10 +133,13 @@ export function createRenderAttempts({
     images: number,
   ) {
     const durationMs = performance.now() - started;
+    presence?.attemptEnded(job.id as string, job.data, outcome === 'completed', durationMs);
     try {
       await recordAttemptTime(redis, prefix, job.id as string, durationMs);
       await recordAttemptMetrics(redis, prefix, {
         family: job.data.family,
+        model: modelLabel(config, job.data),
+        resolution: resolutionClass(job.data.request.width, job.data.request.height),
         outcome,
         durationMs,
         stepDurationsMs,
@@ -148,6 +155,7 @@ export function createRenderAttempts({
       // Three declared parameters: BullMQ passes the AbortSignal only to processors that take it.
       return async function processAttempt(job: RenderJob, _token?: string, signal?: AbortSignal) {
         const started = performance.now();
+        presence?.attemptStarted(job.id as string);
         const progress = progressReporter(job, onProgress(job));
         let result: RenderJobResult;
         try {

@@ -7,6 +7,8 @@ import { createStore } from '@kiln/storage';
 import { Worker } from 'bullmq';
 import path from 'node:path';
 import { startCapacityAnnouncer } from './capacity.js';
+import { startBacklogUpkeep } from './backlog-upkeep.js';
+import { startFleetPresence } from './fleet-presence.js';
 import { startJobEvents } from './job-events.js';
 import { createRenderAttempts } from './render-attempt.js';
 import { createRenderProcessor } from './render.processor.js';
@@ -44,13 +46,22 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
   });
   // The default model's memory profile, published with the worker's budget once it is loaded.
   const profile = warm
-    ? await thread.warm(path.join(config.modelsDir, config.sd15Model)).catch((err: Error) => {
+    ? await thread.warm(path.join(config.modelsDir, config.sd15Model)).catch(async (err: Error) => {
+        // A provider asked for by name that cannot run here would fail every job: do not start.
+        if (err.name === 'ExecutionProviderError') {
+          await thread.close();
+          commands.disconnect();
+          connection.disconnect();
+          throw err;
+        }
         logger.warn({ err: err.message }, 'default model could not be preloaded');
         return undefined;
       })
     : undefined;
+  const presence = startFleetPresence(commands, { config, logger });
+  if (profile) presence.modelLoaded(config.sd15Model);
   const jobs = createJobServices(commands, config, logger);
-  const attempts = createRenderAttempts({ config, logger, lifecycle: jobs.lifecycle });
+  const attempts = createRenderAttempts({ config, logger, lifecycle: jobs.lifecycle, presence });
   const worker = new Worker<RenderJobData, RenderJobResult>(
     RENDER_QUEUE,
     attempts.wrap(createRenderProcessor({ config, store, thread, logger })),
@@ -76,6 +87,7 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
   await attempts.attach(worker);
   const events = startJobEvents(worker, { config, logger, commands, jobs });
+  const stopBacklogUpkeep = startBacklogUpkeep(worker, commands, { config, logger });
   const running = worker.run().catch((err: Error) => logger.error({ err: err.message }, 'worker stopped'));
   const stopAnnouncing = profile
     ? startCapacityAnnouncer(commands, { config, logger, profile })
@@ -90,6 +102,8 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
       await running;
       await attempts.close();
       await events.close();
+      await stopBacklogUpkeep();
+      await presence.close();
       await jobs.close();
       await thread.close();
       await commands.quit().catch(() => commands.disconnect());

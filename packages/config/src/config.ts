@@ -32,6 +32,10 @@ const envSchema = z.object({
   KILN_SD15_MODEL: z.string().default('tiny-sd15'),
   KILN_SD3_MODEL: z.string().default('tiny-sd3'),
   KILN_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu', 'auto']).default('cpu'),
+  // A worker's fleet entry lapses after 3 missed heartbeats (GET /v1/workers, /readyz).
+  KILN_WORKER_HEARTBEAT_MS: int(5_000, 100),
+  // Work units per second per worker assumed for the backlog before any worker has measured one.
+  KILN_ASSUMED_THROUGHPUT: z.coerce.number().positive().default(1),
   KILN_KEYS_FILE: z.string().optional(),
   KILN_ALLOW_ANY_RESOLUTION: flag,
   KILN_WEBHOOK_ALLOW_PRIVATE: flag,
@@ -96,6 +100,10 @@ export interface KilnConfig {
   sd15Model: string;
   sd3Model: string | undefined;
   executionProvider: 'cpu' | 'cuda' | 'webgpu' | 'auto';
+  /** How often a worker refreshes its fleet entry; the entry lapses after three missed ones. */
+  workerHeartbeatMs: number;
+  /** Work units per second assumed for the backlog's worker-seconds until a worker measures its own. */
+  assumedThroughput: number;
   // Storage: the filesystem (KILN_DATA_DIR) or an S3-compatible bucket. S3 credentials are not
   // read here: the AWS SDK's default chain finds them (AWS_ACCESS_KEY_ID…), so they are never logged.
   KILN_STORAGE: z.enum(['fs', 's3']).default('fs'),
@@ -220,6 +228,8 @@ export type StorageConfig =
     };
 
     executionProvider: e.KILN_EXECUTION_PROVIDER,
+    workerHeartbeatMs: e.KILN_WORKER_HEARTBEAT_MS,
+    assumedThroughput: e.KILN_ASSUMED_THROUGHPUT,
     keysFile: e.KILN_KEYS_FILE,
     localMode,
     allowAnyResolution: e.KILN_ALLOW_ANY_RESOLUTION,

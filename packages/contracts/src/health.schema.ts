@@ -18,6 +18,12 @@ export const readinessSchema = z
     checks: z
       .record(z.string(), readinessCheckSchema)
       .describe('By name: `redis` (reachable) and `worker` (a worker seen recently).'),
+    redis: z.boolean().optional().describe('Whether Redis answered (the `redis` check).'),
+    workers: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('Live workers: those whose heartbeat has not lapsed (the `worker` check); see GET /v1/workers.'),
   })
   .meta({ title: 'Readiness', description: 'Whether Kiln can take work now.' });
 

@@ -20,4 +20,5 @@ export * from './usage.schema.js';
 export * from './batches.schema.js';
 export * from './webhooks.schema.js';
 export * from './health.schema.js';
+export * from './fleet.schema.js';
 export * from './openapi.js';

@@ -8,6 +8,7 @@ import { JOB_LIST_QUERY, jobListSchema } from './job-list.schema.js';
 import { usageRowSchema, usageSchema } from './usage.schema.js';
 import { assetPaths, assetSchemas } from './openapi-assets.js';
 import { batchPaths, batchSchemas, webhookDefinitions } from './openapi-batches.js';
+import { fleetPaths, fleetSchemas } from './openapi-fleet.js';
 import type { ModelFamily } from './model-family.js';
 import { GENERATE_PATHS } from './model-family.js';
 import { withEngines } from './openapi-fields.js';
@@ -214,6 +215,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
     UsageRow: toComponent(usageRowSchema, 'output'),
     ...batchSchemas(),
     ...assetSchemas(),
+    ...fleetSchemas(),
     StylePresetList: stylePresetListComponent(),
     Health: toComponent(healthSchema, 'output'),
     Readiness: toComponent(readinessSchema, 'output'),
@@ -451,6 +453,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
     },
     ...batchPaths(),
     ...assetPaths(),
+    ...fleetPaths(),
   };
 
   return {

@@ -14,6 +14,7 @@
 import type { Logger } from '@kiln/config';
 import { decodeFailure, type RenderJobResult, type WebhookEvent } from '@kiln/contracts';
 import {
+  moveBacklog,
   recordJobUsage,
   type BatchRecord,
   type BatchStore,
@@ -121,6 +122,7 @@ export class JobLifecycle {
 
   /** A worker started the job (each attempt). */
   async started(job: JobSnapshot): Promise<void> {
+    await this.moveBacklog(job.id, 'active');
     if (job.data.fairTag !== undefined) await this.deps.fair.started(job.data.fairTag);
     await this.jobEvent(job, 'started');
     for (const batchId of await this.batchesOf(job)) {
@@ -150,6 +152,7 @@ export class JobLifecycle {
   /** An attempt failed and BullMQ will try again later: the item is not running meanwhile. */
   async retrying(job: JobSnapshot): Promise<void> {
     this.lastProgress.delete(job.id);
+    await this.moveBacklog(job.id, 'delayed'); // BullMQ holds it for its backoff
     for (const batchId of await this.batchesOf(job)) await this.deps.batches.markInactive(batchId, job.id);
   }
 
@@ -160,6 +163,7 @@ export class JobLifecycle {
    */
   async ended(job: JobSnapshot, end: JobEnd): Promise<void> {
     this.lastProgress.delete(job.id);
+    await this.moveBacklog(job.id, 'gone');
     const snapshot: JobSnapshot = { ...job, returnvalue: end.result ?? job.returnvalue };
     await this.recordUsage(snapshot, end.status);
     await this.jobEvent(snapshot, end.status);
@@ -170,6 +174,13 @@ export class JobLifecycle {
       const counted = await this.deps.batches.recordEnd(batchId, job.id, end.status, outcome);
       await this.afterItemEnd(batchId, counted);
     }
+  }
+
+  /** The backlog is a signal (backlog-tracking.ts): a failed write is logged, the transition goes on. */
+  private async moveBacklog(jobId: string, state: 'active' | 'delayed' | 'gone'): Promise<void> {
+    await moveBacklog(this.deps.redis, this.deps.prefix, state, [{ jobId }]).catch((err: Error) =>
+      this.deps.logger.warn({ jobId, err: err.message }, 'backlog not updated'),
+    );
   }
 
   /** Counts the job's usage (retried a few times: a lost record is lost usage). */
@@ -220,11 +231,11 @@ export function itemOutcome(job: JobSnapshot, status: ItemEndStatus): ItemOutcom
       seed: img.seed,
       removed_for_safety: img.removedForSafety,
       content_type: img.contentType,
+      key: img.key,
+      sha256: img.sha256 ?? null,
     })),
     model: result?.model ?? null,
     error: failure ? { code: failure.code, message: failure.message } : null,
     finished_at: new Date().toISOString(),
   };
 }
-      key: img.key,
-      sha256: img.sha256 ?? null,

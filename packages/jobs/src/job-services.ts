@@ -9,6 +9,7 @@ import { createRenderQueue, type RenderQueue } from '@kiln/queue';
 import { BatchStore, FairShare } from '@kiln/state';
 import { createWebhookQueue, type WebhookQueue } from '@kiln/webhooks';
 import type { RedisClient } from '@kiln/queue';
+import { trackBacklog } from './backlog-tracking.js';
 import { JobLifecycle } from './job-lifecycle.js';
 
 export interface JobServices {
@@ -22,7 +23,12 @@ export interface JobServices {
 
 export function createJobServices(redis: RedisClient, config: Readonly<KilnConfig>, logger: Logger): JobServices {
   const prefix = config.queuePrefix;
-  const queue = createRenderQueue(redis, { prefix, attempts: config.jobAttempts, retentionMs: config.resultTtlMs });
+  const queue = trackBacklog(
+    createRenderQueue(redis, { prefix, attempts: config.jobAttempts, retentionMs: config.resultTtlMs }),
+    redis,
+    prefix,
+    logger,
+  );
   const webhooks = createWebhookQueue(redis, {
     prefix,
     attempts: config.webhookAttempts,

@@ -9,3 +9,8 @@ export * from './rate-limit.js';
 export * from './usage-ledger.js';
 export * from './asset-store.js';
 export * from './worker-capacity.js';
+export * from './work-units.js';
+export * from './backlog.js';
+export * from './throughput.js';
+export * from './worker-registry.js';
+export * from './job-withdrawal.js';

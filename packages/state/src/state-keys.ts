@@ -37,6 +37,16 @@ export function stateKeys(prefix: string) {
     metrics: (name: string) => `${base}:metrics:${name}`,
     /** Live workers' memory budgets and model profiles of one model family (worker-capacity.ts). */
     capacity: (family: string) => `${base}:capacity:${family}`,
+    /** Live workers, scored by last heartbeat (ms): the index of GET /v1/workers (worker-registry.ts). */
+    workers: `${base}:workers`,
+    /** One worker's announcement, expiring when its heartbeats stop. */
+    worker: (workerId: string) => `${base}:worker:${workerId}`,
+    /** Backlog counters by family, lane and state (backlog.ts). */
+    backlog: `${base}:backlog`,
+    /** Each tracked job's family, lane, work units and state: what makes backlog moves idempotent. */
+    backlogJobs: `${base}:backlog-jobs`,
+    /** Measured throughput (work units per second) by family, model and execution provider. */
+    throughput: `${base}:throughput`,
   };
 }
 

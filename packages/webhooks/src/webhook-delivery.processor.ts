@@ -6,6 +6,7 @@
  * better by waiting and fails at once.
  */
 import type { Logger } from '@kiln/config';
+import { recordWebhookAttempt } from '@kiln/state';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { RedisClient } from '@kiln/queue';
 import { WebhookUrlRefused, checkWebhookUrl } from './address-policy.js';
@@ -54,6 +55,7 @@ export function createWebhookDeliveryProcessor(deps: DeliveryProcessorDeps) {
           : null,
       };
       await appendAttempt(deps.redis, deps.prefix, delivery.subject, entry, deps.logTtlMs);
+      await recordWebhookAttempt(deps.redis, deps.prefix, entry.outcome).catch(() => undefined); // a metric only
     };
 
     try {

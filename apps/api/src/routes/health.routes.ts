@@ -1,9 +1,10 @@
-import { buildOpenApiDocument } from '@kiln/contracts';
+import { buildOpenApiDocument, type Readiness } from '@kiln/contracts';
+import { liveWorkers } from '@kiln/state';
 import { Router } from 'express';
 import type { ApiDeps } from '../deps.js';
 import type { RedisGate } from '../redis-gate.js';
 
-/** A worker counts as seen when it holds a BullMQ connection to the render queue. */
+/** A worker counts as seen while its fleet heartbeat has not lapsed (GET /v1/workers). */
 export function healthRoutes(deps: ApiDeps, gate: RedisGate): Router {
   const router = Router();
   let openApi: unknown;
@@ -23,9 +24,26 @@ export function healthRoutes(deps: ApiDeps, gate: RedisGate): Router {
           return false;
         },
       ));
-    const workers = redis ? await deps.queue.getWorkersCount().catch(() => 0) : 0;
+    const live = redis ? await liveWorkers(deps.redis, deps.config.queuePrefix).catch(() => []) : [];
+    const workers = live.length;
     const ready = redis && workers > 0;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', redis, workers });
+    const lastBeat = live
+      .map((w) => w.last_heartbeat_at)
+      .sort()
+      .at(-1);
+    const body: Readiness = {
+      status: ready ? 'ready' : 'not_ready',
+      checks: {
+        redis: { ok: redis, ...(!redis && { detail: 'Redis does not answer' }) },
+        worker: {
+          ok: workers > 0,
+          detail: lastBeat ? `${workers} live, last heartbeat ${lastBeat}` : 'no worker heartbeat within 3 intervals',
+        },
+      },
+      redis,
+      workers,
+    };
+    res.status(ready ? 200 : 503).json(body);
   });
 
   router.get('/openapi.json', (_req, res) => {
