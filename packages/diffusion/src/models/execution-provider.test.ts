@@ -32,7 +32,7 @@ describe('execution providers', () => {
     expect((err as ExecutionProviderError).provider).toBe('cuda');
     const message = (err as Error).message;
     expect(message).toContain('libonnxruntime_providers_cuda.so');
-    expect(message).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node');
+    expect(message).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install');
     expect(message).toContain('Failed to load shared library'); // what onnxruntime itself said
   });
 

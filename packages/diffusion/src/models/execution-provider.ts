@@ -75,8 +75,8 @@ export function explainProviderFailure(provider: ConcreteProvider, err: unknown)
     if (missing.length > 0) {
       return new ExecutionProviderError(
         `KILN_EXECUTION_PROVIDER=cuda: onnxruntime-node's CUDA provider is not installed (missing ${missing.join(', ')}` +
-          `${dir ? ` in ${dir}` : ''}). Install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node ` +
-          `on a host with CUDA 12 and cuDNN 9; ${how}. onnxruntime said: ${firstLine(reason)}`,
+          `${dir ? ` in ${dir}` : ''}). Install it on a host with CUDA 12 and cuDNN 9 with ` +
+          `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install; ${how}. onnxruntime said: ${firstLine(reason)}`,
         provider,
       );
     }
