@@ -42,6 +42,17 @@ program
   .option('--loras <file-or-name=weight,...>')
   .option('--textual-inversions <file-or-name=trigger,...>')
   .option('--clip-skip <n>')
+  .option(
+    '--controlnet <file-dir-or-name,...>',
+    'ControlNet(s): model.onnx or its folder, library:<name>, model:controlnet',
+  )
+  .option('--controlnet-image <file,...>', 'conditioning image(s), one per ControlNet')
+  .option('--controlnet-conditioning-scale <n,...>', 'ControlNet strength 0..2 (default 1), one or one per ControlNet')
+  .option('--controlnet-early-stop <n,...>', 'fraction of steps the ControlNet acts on, 0..1 (default 1)')
+  .option(
+    '--controlnet-preprocess',
+    'turn a photo into the conditioning image (canny, scribble, grayscale ControlNets)',
+  )
   .option('--micro-batch <n>', 'images per UNet call', '4')
   .addOption(
     new Option('--rng <source>', 'cpu = torch CPU generator (diffusers), nv = A1111 NV (CUDA randn)')

@@ -20,6 +20,7 @@ import {
 } from '@kiln/contracts';
 import { FILE_EXTENSIONS, Renderer, RenderInputError, encodeImage, type Sd15AssetSet } from '@kiln/diffusion';
 import { toRenderRequest, type InputImages } from '@kiln/worker';
+import { CONTROLNET_FLAGS, ControlNetFlagError, takeControlNetFlags } from './render-controlnet.js';
 
 export interface RenderFlags {
   model: string;
@@ -145,7 +146,7 @@ async function takeAssetFlags(flags: RenderFlags, request: Record<string, unknow
 async function buildRequest(flags: RenderFlags): Promise<Record<string, unknown>> {
   const request: Record<string, unknown> = {};
   for (const [flag, value] of Object.entries(flags)) {
-    if (CLI_ONLY.has(flag) || ASSET_FLAGS.has(flag) || value === undefined) continue;
+    if (CLI_ONLY.has(flag) || ASSET_FLAGS.has(flag) || CONTROLNET_FLAGS.has(flag) || value === undefined) continue;
     // commander gives `--no-…` options their default (true) when absent: that is "not sent".
     if (flag === 'inpaintPasteOriginal' && value === true) continue;
     const field = snake(flag);
@@ -204,15 +205,17 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
   const body = await buildRequest(flags);
   let assets: AssetFlags;
   let modelDir: string;
+  let controlnetFiles: Record<string, string>;
   try {
     assets = await takeAssetFlags(flags, body);
+    controlnetFiles = await takeControlNetFlags(flags, body);
     // `--checkpoint` names another model folder (or a library checkpoint), as a request's does on a worker.
     modelDir =
       typeof flags.checkpoint === 'string'
         ? await localAsset(flags.checkpoint, 'checkpoint', '--checkpoint')
         : path.resolve(flags.model);
   } catch (err) {
-    if (!(err instanceof AssetFlagError)) throw err;
+    if (!(err instanceof AssetFlagError) && !(err instanceof ControlNetFlagError)) throw err;
     console.error(`${err.flag}: ${err.message}`);
     process.exitCode = 2;
     return;
@@ -221,7 +224,11 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
   // The CLI renders at any multiple of 8: the allowed-pairs rule is an API operator's policy.
   const parsed = parseGenerateRequest(family, body, { allowAnyResolution: true });
   if (!parsed.success) {
-    for (const d of parsed.body.detail) console.error(`--${String(d.loc.at(-1)).replace(/_/g, '-')}: ${d.msg}`);
+    for (const d of parsed.body.detail) {
+      // The field, not a list index after it (`controlnet_image.1` is --controlnet-image).
+      const field = d.loc.filter((part) => typeof part === 'string').at(-1);
+      console.error(`--${String(field).replace(/_/g, '-')}: ${d.msg}`);
+    }
     process.exitCode = 2;
     return;
   }
@@ -230,18 +237,19 @@ export async function renderCommand(flags: RenderFlags): Promise<void> {
   const images: InputImages = {};
   if (request.init_image !== undefined) images.init_image = Buffer.from(request.init_image, 'base64');
   if (request.mask_image !== undefined) images.mask_image = Buffer.from(request.mask_image, 'base64');
+  if (request.family === 'sd15' && request.controlnet_image !== undefined) {
+    images.controlnet_images = [request.controlnet_image].flat().map((b64) => Buffer.from(b64, 'base64'));
+  }
   const { seeds } = job;
   const renderer = new Renderer({ executionProvider: 'cpu' });
   try {
     const settings = { microBatchSize: Number(flags.microBatch ?? 4), rng: flags.rng ?? 'cpu' };
-    const request = toRenderRequest(
-      job,
-      modelDir,
-      images,
-      settings,
-      Object.keys(assets.set).length > 0 ? assets.set : undefined,
-    );
-    const result = await renderer.render(request).catch((err: unknown) => reportInputError(err, assets));
+    // Mapping the job can refuse it too (a model:controlnet the model folder lacks).
+    const render = async () => {
+      const assetSet = Object.keys(assets.set).length > 0 ? assets.set : undefined;
+      return renderer.render(toRenderRequest(job, modelDir, images, settings, assetSet, controlnetFiles));
+    };
+    const result = await render().catch((err: unknown) => reportInputError(err, assets));
     if (!result) return;
     await mkdir(flags.out, { recursive: true });
     const extension = FILE_EXTENSIONS[job.request.image_encoding];
