@@ -27,6 +27,10 @@ const API_FORBIDDEN = {
   message: 'the API never loads ONNX, an image codec or the diffusion core (only @kiln/diffusion/asset-check).',
 };
 const EXPRESS = { regex: '^express', message: 'the worker never loads Express.' };
+const BROWSER = {
+  regex: '^(?!\\.\\.?/|preact$|preact/hooks$)',
+  message: 'the dashboard is browser code: Preact (named by its import map) and its own modules only.',
+};
 
 /**
  * One folder's import rules, for static `import` and dynamic `import()` alike. ESLint replaces (not
@@ -90,6 +94,7 @@ export default defineConfig(
   forbid(['apps/api/src/**/*.ts'], API_FORBIDDEN),
   forbid(['apps/worker/src/**/*.ts'], EXPRESS, ONNX, SHARP),
   forbid(['apps/cli/src/**/*.ts'], ONNX, SHARP),
+  forbid(['apps/ui/src/**/*.{ts,tsx}'], BROWSER),
   {
     // packages/config is the one reader of the environment; everything else is handed its config.
     files: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts'],

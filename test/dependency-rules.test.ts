@@ -14,7 +14,7 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) return sourceFiles(full);
-    return /\.ts$/.test(name) && !/\.test\.ts$|test-helpers\.ts$/.test(name) ? [full] : [];
+    return /\.tsx?$/.test(name) && !/\.test\.ts$|test-helpers\.ts$/.test(name) ? [full] : [];
   });
 }
 
@@ -38,7 +38,7 @@ describe('dependency rules', () => {
 
   it('packages never import apps', () => {
     const files = packages.flatMap((p) => src(`packages/${p}`));
-    expect(violations(files, /^@kiln\/(api|worker|cli)$/)).toEqual([]);
+    expect(violations(files, /^@kiln\/(api|worker|cli|ui)$/)).toEqual([]);
   });
 
   it('the diffusion core knows nothing of HTTP, Redis, queues, storage or configuration', () => {
@@ -75,6 +75,14 @@ describe('dependency rules', () => {
   it('the queue and the shared state know nothing of webhooks or the job lifecycle built on them', () => {
     expect(violations([...src('packages/queue'), ...src('packages/state')], /^@kiln\/(webhooks|jobs)$/)).toEqual([]);
     expect(violations(src('packages/webhooks'), /^@kiln\/jobs$/)).toEqual([]);
+  });
+
+  it('the dashboard (apps/ui) is browser code: Preact (as its import map names it) and its own modules only', () => {
+    const files = src('apps/ui');
+    expect(files.length).toBeGreaterThan(5);
+    expect(violations(files, /^(?!\.\.?\/|preact$|preact\/hooks$)/)).toEqual([]);
+    const importMap = readFileSync(path.join(ROOT, 'apps/ui/public/index.html'), 'utf8');
+    for (const name of ['preact', 'preact/hooks', 'preact/jsx-runtime']) expect(importMap).toContain(`"${name}":`);
   });
 
   it('the worker never loads Express', () => {

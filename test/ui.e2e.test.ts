@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from './harness.js';
+import { pollUntil, startHarness, type Harness } from './harness.js';
 import { ASYNC, client, keysFileWith, newKey, smallRequest, type Client } from './tenancy-helpers.js';
 
 const CHROMIUM = process.env.KILN_CHROMIUM ?? '/usr/bin/chromium';
@@ -257,6 +257,71 @@ describe('the dashboard at /ui in headless Chromium', () => {
     await shoot(page, 'workers');
     expect(errors).toEqual([]);
     await page.context().close();
+  });
+
+  it("the overview shows the queue's waiting jobs and backlog as GET /v1/queue counts them", async () => {
+    // An API of its own with no worker: what is queued stays queued, so the page can be compared.
+    const idle = await startHarness(
+      { KILN_KEYS_FILE: h.config.keysFile!, KILN_ALLOW_ANY_RESOLUTION: '1' },
+      { worker: false },
+    );
+    try {
+      const tenant = client(idle.url, aliceKey.token);
+      for (const seed of [1, 2]) {
+        const res = await tenant.post('/generate/sd', smallRequest({ seed, steps: 10, num_images: 2 }), ASYNC);
+        expect(res.status, res.text).toBe(201);
+      }
+      // The backlog's counters follow the queue's events: wait until both jobs are counted.
+      const operator = client(idle.url, operatorKey.token);
+      const lane = await pollUntil(async () => {
+        const queue = (await operator.get('/v1/queue')).json;
+        return queue.lanes.find((l: any) => l.family === 'sd15' && l.waiting + l.prioritized === 2);
+      }, 10_000);
+      expect(lane).toBeDefined();
+
+      const { page, errors } = await openTab();
+      await page.goto(`${idle.url}/ui`);
+      await page.fill('input[name=api_key]', operatorKey.token);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=jobs-waiting]:text("2")');
+      expect(await page.textContent('[data-testid=ready]')).toBe('no');
+      expect(await page.textContent('[data-testid=workers-alive]')).toBe('0 / 0');
+      const row = await page.$$eval('[data-testid=lanes] tbody tr', (rows) =>
+        rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)),
+      );
+      expect(row).toContainEqual([
+        'sd15',
+        lane.lane,
+        String(lane.waiting),
+        String(lane.prioritized),
+        '0',
+        '0',
+        lane.backlog_work_units.toFixed(2),
+        expect.any(String),
+      ]);
+      expect(lane.backlog_work_units).toBeGreaterThan(0);
+      await shoot(page, 'overview-backlog');
+      expect(errors).toEqual([]);
+      await page.context().close();
+    } finally {
+      await idle.stop();
+    }
+  });
+
+  it('in local mode (no keys file) opens without a sign-in, as the operator', async () => {
+    const local = await startHarness({ KILN_ALLOW_ANY_RESOLUTION: '1' }, { worker: false });
+    try {
+      const { page, errors } = await openTab();
+      await page.goto(`${local.url}/ui`);
+      await page.waitForSelector('[data-testid=role]');
+      expect(await page.textContent('[data-testid=role]')).toBe('operator · local mode');
+      expect(await page.$('input[name=api_key]')).toBeNull();
+      expect(await page.$('[data-nav=workers]')).not.toBeNull();
+      expect(errors).toEqual([]);
+      await page.context().close();
+    } finally {
+      await local.stop();
+    }
   });
 
   it("a tenant sees neither the fleet nor another tenant's jobs and batches", async () => {

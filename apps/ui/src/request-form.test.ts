@@ -25,13 +25,42 @@ describe('formFields (from the OpenAPI document the API serves)', () => {
     expect(byName.prompt).toMatchObject({ kind: 'prompt', required: true, basic: true });
     expect(byName.steps).toMatchObject({ kind: 'integer', min: 1, max: 200, default: 30 });
     expect(byName.cfg_scale).toMatchObject({ kind: 'number', max: 50 });
-    expect(byName.seed.kind).toBe('seed');
+    expect(byName.seed).toMatchObject({ kind: 'oneOrList', itemType: 'integer' });
     expect(byName.sampler.kind).toBe('choice');
     expect(byName.sampler.options).toContain('K_EULER_ANCESTRAL');
-    expect(byName.init_image.kind).toBe('image');
+    expect(byName.init_image).toMatchObject({ kind: 'image', multiple: false });
     expect(byName.loras.kind).toBe('json');
     expect(byName.outpainting.kind).toBe('boolean');
     expect(byName.webhook_events).toMatchObject({ kind: 'list', options: expect.arrayContaining(['completed']) });
+  });
+
+  it('reads nested anyOf: a value or a list of values, one image or several', () => {
+    // the shape zod gives `x.or(z.array(x)).nullable()` (ControlNet fields: one value per ControlNet)
+    const oneOrMany = (one: JsonSchema): JsonSchema => ({
+      anyOf: [{ anyOf: [one, { type: 'array', items: one }] }, { type: 'null' }],
+    });
+    const fields = formFields({
+      properties: {
+        scale: oneOrMany({ type: 'number', minimum: 0, maximum: 2 }),
+        flag: oneOrMany({ type: 'boolean' }),
+        cond_image: oneOrMany({ type: 'string', minLength: 1 }),
+      },
+    });
+    expect(fields).toMatchObject([
+      { name: 'scale', kind: 'oneOrList', itemType: 'number', min: 0, max: 2 },
+      { name: 'flag', kind: 'oneOrList', itemType: 'boolean' },
+      { name: 'cond_image', kind: 'image', multiple: true },
+    ]);
+    const { body, errors } = requestBody(fields, {
+      scale: '0.5, 1.2',
+      flag: 'true',
+      cond_image: 'iVBORw0KGgo=\nR0lGODlh',
+    });
+    expect(errors).toEqual([]);
+    expect(body).toEqual({ scale: [0.5, 1.2], flag: true, cond_image: ['iVBORw0KGgo=', 'R0lGODlh'] });
+    expect(requestBody(fields, { flag: 'maybe' }).errors).toEqual([
+      { field: 'flag', message: 'one boolean value, or a comma-separated list of them' },
+    ]);
   });
 
   it("offers the engine's allowed sizes", () => {
@@ -70,6 +99,7 @@ describe('requestBody', () => {
 
   it('reads a list of seeds with random entries', () => {
     expect(requestBody(fields, { prompt: 'x', seed: '1, null, 3' }).body.seed).toEqual([1, null, 3]);
+    expect(requestBody(fields, { prompt: 'x', seed: '42' }).body.seed).toBe(42);
   });
 
   it('names the field of a value it cannot read, and a missing prompt', () => {

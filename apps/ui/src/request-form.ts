@@ -26,7 +26,7 @@ export interface JsonSchema {
 }
 
 export type FieldKind =
-  'text' | 'prompt' | 'integer' | 'number' | 'boolean' | 'choice' | 'image' | 'seed' | 'json' | 'list';
+  'text' | 'prompt' | 'integer' | 'number' | 'boolean' | 'choice' | 'image' | 'oneOrList' | 'json' | 'list';
 
 export interface FieldSpec {
   name: string;
@@ -38,6 +38,10 @@ export interface FieldSpec {
   default?: unknown;
   /** For `choice` and `list`. */
   options?: string[];
+  /** For `oneOrList` (a value or a list of them, as `seed` is): the type of one value. */
+  itemType?: string;
+  /** For `image`: whether several images may be given (a list of base64 strings). */
+  multiple?: boolean;
   min?: number;
   max?: number;
   step?: number;
@@ -58,29 +62,43 @@ const BASIC = [
   'image_encoding',
 ];
 
-/** The schema of a value without its `null` ("not given") branch; undefined when no value is accepted at all. */
+/**
+ * The schemas of the values a property accepts: its `anyOf` branches, nested ones flattened,
+ * without `null` ("not given"); empty when the engine accepts no value at all.
+ */
 function valueBranches(schema: JsonSchema): JsonSchema[] {
-  const branches = (schema.anyOf ?? [schema]).filter((b) => b.type !== 'null');
-  // `{ not: {} }` is how the schema says "this engine refuses the field" (422 naming it).
-  return branches.filter((b) => !(b.not && Object.keys(b.not).length === 0));
+  const flat = (s: JsonSchema): JsonSchema[] => (s.anyOf ? s.anyOf.flatMap(flat) : [s]);
+  return (
+    flat(schema)
+      .filter((b) => b.type !== 'null')
+      // `{ not: {} }` is how the schema says "this engine refuses the field" (422 naming it).
+      .filter((b) => !(b.not && Object.keys(b.not).length === 0))
+  );
 }
 
-function kindOf(name: string, branches: JsonSchema[]): Pick<FieldSpec, 'kind' | 'options' | 'min' | 'max' | 'step'> {
-  if (branches.some((b) => b.type === 'array') && branches.some((b) => b.type === 'integer')) return { kind: 'seed' };
-  const [b] = branches;
-  if (b.type === 'array') return { kind: 'list', options: b.items?.enum?.map(String) };
+type Kind = Pick<FieldSpec, 'kind' | 'options' | 'min' | 'max' | 'step' | 'itemType' | 'multiple'>;
+
+function numberBounds(b: JsonSchema): Pick<FieldSpec, 'min' | 'max' | 'step'> {
+  return {
+    min: b.minimum ?? b.exclusiveMinimum,
+    max: b.maximum,
+    step: b.multipleOf ?? (b.type === 'integer' ? 1 : undefined),
+  };
+}
+
+function kindOf(name: string, branches: JsonSchema[]): Kind {
+  const list = branches.find((b) => b.type === 'array');
+  const one = branches.find((b) => b.type !== 'array');
+  if (name.endsWith('_image')) return { kind: 'image', multiple: list !== undefined };
+  if (list && one && !list.items?.enum) {
+    return { kind: 'oneOrList', itemType: one.type, ...numberBounds(one) };
+  }
+  if (list) return { kind: 'list', options: list.items?.enum?.map(String) };
+  const b = one as JsonSchema;
   if (b.type === 'object') return { kind: 'json' };
   if (b.type === 'boolean') return { kind: 'boolean' };
   if (b.enum) return { kind: 'choice', options: b.enum.map(String) };
-  if (b.type === 'integer' || b.type === 'number') {
-    return {
-      kind: b.type,
-      min: b.minimum ?? b.exclusiveMinimum,
-      max: b.maximum,
-      step: b.multipleOf ?? (b.type === 'integer' ? 1 : undefined),
-    };
-  }
-  if (name.endsWith('_image')) return { kind: 'image' };
+  if (b.type === 'integer' || b.type === 'number') return { kind: b.type, ...numberBounds(b) };
   if (name.includes('prompt')) return { kind: 'prompt' };
   return { kind: 'text' };
 }
@@ -120,6 +138,14 @@ export interface FieldError {
   message: string;
 }
 
+/** One value of a `oneOrList` field; `null` (or `random`) leaves that entry to the API (a random seed). */
+function parseItem(text: string, type: string | undefined): unknown {
+  if (text === 'null' || text === 'random') return null;
+  if (type === 'integer' || type === 'number') return parseNumber(text, type === 'integer');
+  if (type === 'boolean') return text === 'true' ? true : text === 'false' ? false : undefined;
+  return text;
+}
+
 function parseNumber(text: string, integer: boolean): number | undefined {
   const n = Number(text);
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) return undefined;
@@ -155,11 +181,17 @@ export function requestBody(
       case 'boolean':
         body[field.name] = text === 'true';
         break;
-      case 'seed': {
+      case 'oneOrList': {
         const parts = text.split(/[\s,]+/).filter(Boolean);
-        const seeds = parts.map((p) => (p === 'null' || p === 'random' ? null : parseNumber(p, true)));
-        if (seeds.some((s) => s === undefined)) fail('a whole number, or a comma-separated list (null = random)');
-        else body[field.name] = parts.length === 1 && seeds[0] !== null ? seeds[0] : seeds;
+        const items = parts.map((p) => parseItem(p, field.itemType));
+        if (items.some((v) => v === undefined)) fail(`one ${field.itemType} value, or a comma-separated list of them`);
+        else body[field.name] = items.length === 1 && items[0] !== null ? items[0] : items;
+        break;
+      }
+      case 'image': {
+        // several chosen files arrive as base64 strings, one a line
+        const images = text.split('\n').filter(Boolean);
+        body[field.name] = images.length === 1 ? images[0] : images;
         break;
       }
       case 'list':

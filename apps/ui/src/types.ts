@@ -61,12 +61,23 @@ export interface QueueLane {
   prioritized: number;
   delayed: number;
   active: number;
+  /** steps × megapixels × images (× 2 with guidance) of the waiting jobs. */
+  backlog_work_units: number;
   backlog_worker_seconds: number;
+}
+
+export interface Throughput {
+  family: string;
+  model: string;
+  execution_provider: string;
+  units_per_second: number;
+  samples: number;
 }
 
 export interface QueueHealth {
   lanes: QueueLane[];
   workers: { alive: number; busy: number };
+  throughput: Throughput[];
 }
 
 export interface Worker {

@@ -55,7 +55,8 @@ function FleetHealth() {
             <th>prioritized</th>
             <th>delayed</th>
             <th>active</th>
-            <th>backlog</th>
+            <th>backlog (work units)</th>
+            <th>backlog (worker time)</th>
           </tr>
         </thead>
         <tbody>
@@ -67,11 +68,39 @@ function FleetHealth() {
               <td>{l.prioritized}</td>
               <td>{l.delayed}</td>
               <td>{l.active}</td>
+              <td>{l.backlog_work_units.toFixed(2)}</td>
               <td>{duration(l.backlog_worker_seconds)}</td>
             </tr>
           ))}
         </tbody>
       </table>
+      {(queue.data?.throughput.length ?? 0) > 0 && (
+        <>
+          <h2 class="subhead">Measured throughput (one worker)</h2>
+          <table class="table" data-testid="throughput">
+            <thead>
+              <tr>
+                <th>family</th>
+                <th>model</th>
+                <th>provider</th>
+                <th>work units / s</th>
+                <th>jobs measured</th>
+              </tr>
+            </thead>
+            <tbody>
+              {queue.data?.throughput.map((t) => (
+                <tr key={`${t.family}/${t.model}/${t.execution_provider}`}>
+                  <td>{t.family}</td>
+                  <td>{t.model}</td>
+                  <td>{t.execution_provider}</td>
+                  <td>{t.units_per_second.toFixed(2)}</td>
+                  <td>{t.samples}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
     </Card>
   );
 }

@@ -127,6 +127,16 @@ function RequestForm({ path, schema }: { path: string; schema: JsonSchema }) {
   );
 }
 
+/** A chosen file as base64, as the API takes images. */
+function base64Of(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ''));
+    reader.onerror = () => reject(reader.error ?? new Error(`cannot read ${file.name}`));
+    reader.readAsDataURL(file);
+  });
+}
+
 function Field({
   field,
   value,
@@ -186,12 +196,10 @@ function Field({
           {...common}
           type="file"
           accept="image/png,image/jpeg,image/webp"
-          onChange={(e) => {
-            const file = (e.target as HTMLInputElement).files?.[0];
-            if (!file) return onChange('');
-            const reader = new FileReader();
-            reader.onload = () => onChange(String(reader.result).replace(/^data:[^,]*,/, ''));
-            reader.readAsDataURL(file);
+          multiple={field.multiple}
+          onChange={async (e) => {
+            const files = [...((e.target as HTMLInputElement).files ?? [])];
+            onChange((await Promise.all(files.map(base64Of))).join('\n'));
           }}
         />
       );
@@ -199,8 +207,18 @@ function Field({
     case 'json':
       input = <textarea {...common} rows={2} value={value} onInput={onInput} placeholder='{"name": 0.8}' />;
       break;
-    case 'seed':
-      input = <input {...common} type="text" value={value} onInput={onInput} placeholder="random; 42, or 1,2,null" />;
+    case 'oneOrList':
+      input = (
+        <input
+          {...common}
+          type="text"
+          value={value}
+          onInput={onInput}
+          placeholder={
+            field.name === 'seed' ? 'random; 42, or 1,2,null' : `${placeholder || field.itemType}; or a list: a,b`
+          }
+        />
+      );
       break;
     case 'list':
       input = (
