@@ -84,6 +84,8 @@ describe('the dashboard at /ui in headless Chromium', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'.*script-src 'self' 'sha256-/);
     expect((await fetch(`${h.url}/ui/no-such-file.js`)).status).toBe(404);
+    // Before sign-in the page asks whether a key is needed (it is: there is a keys file).
+    expect(await (await fetch(`${h.url}/ui/mode.json`)).json()).toEqual({ local_mode: false });
 
     const { page, errors } = await openTab();
     await page.goto(`${h.url}/ui`);

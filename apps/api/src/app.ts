@@ -38,7 +38,7 @@ export function createApp(deps: ApiDeps): Express {
   const gate = new RedisGate(deps.redis);
   app.use(healthRoutes(deps, gate));
   app.use(metricsRoutes(deps));
-  app.use(uiRoutes()); // the dashboard's files hold no data: the page reads the API with the user's key
+  app.use(uiRoutes({ localMode: !deps.keys })); // files without data: the page reads the API with the user's key
   // Who is calling is known before any body is read: an unknown caller's 30 MB is never parsed.
   app.use(authenticate(deps.keys, new AuthFailureThrottle(deps.config.authFailuresPerMinute)));
   app.use(checkIdParams());

@@ -62,9 +62,9 @@ export function App() {
         </nav>
         <span class="who" data-testid="role">
           {operator ? 'operator' : 'tenant'}
-          {!session.keyed && ' · local mode'}
+          {session.localMode && ' · local mode'}
         </span>
-        {session.keyed && (
+        {!session.localMode && (
           <button type="button" class="link" onClick={signOut}>
             Sign out
           </button>

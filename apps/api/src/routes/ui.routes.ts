@@ -45,12 +45,30 @@ function contentSecurityPolicy(indexHtml: string): string {
   ].join('; ');
 }
 
-export function uiRoutes(): Router {
+/** What the page needs to know before it has a key: whether the API wants one at all. */
+export interface UiOptions {
+  /** Local mode (no keys file): the page opens without a sign-in. */
+  localMode: boolean;
+}
+
+/** The dashboard's routes; when its files are missing (not installed or not built), /ui says so and the API runs on. */
+export function uiRoutes(options: UiOptions): Router {
   const router = Router({ strict: true });
-  const folders = uiFolders();
-  const indexFile = path.join(folders.page, 'index.html');
+  let folders: ReturnType<typeof uiFolders>;
+  let indexHtml: string;
+  try {
+    folders = uiFolders();
+    indexHtml = readFileSync(path.join(folders.page, 'index.html'), 'utf8');
+  } catch (err) {
+    router.use('/ui', (_req, res) => {
+      res
+        .status(503)
+        .type('text/plain')
+        .send(`The dashboard is not installed (@kiln/ui): ${(err as Error).message}`);
+    });
+    return router;
+  }
   const built = existsSync(path.join(folders.modules, 'main.js'));
-  const indexHtml = readFileSync(indexFile, 'utf8');
   const csp = contentSecurityPolicy(indexHtml);
   const staticOptions = {
     index: false,
@@ -72,6 +90,10 @@ export function uiRoutes(): Router {
       return;
     }
     res.set('Cache-Control', 'no-cache').type('html').send(indexHtml);
+  });
+  // Asked before sign-in, so that local mode needs no key and a keyed API is not probed with none.
+  router.get('/ui/mode.json', (_req, res) => {
+    res.json({ local_mode: options.localMode });
   });
   router.get('/ui/vendor/preact/:file', (req, res, next) => {
     const file = folders.vendor[req.params.file];
