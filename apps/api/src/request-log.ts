@@ -1,11 +1,15 @@
 /**
  * The access log. It records an allowlist of request headers (any other header may carry a
  * credential: `Authorization`, `X-API-Key`, cookies, a proxy's token) and the query string with the
- * values of unknown parameters replaced (`?api_key=…`, `?webhook_url=https://user:pass@…`).
+ * values of unknown parameters replaced (`?api_key=…`, `?webhook_url=https://user:pass@…`). Never a
+ * body: prompts and base64 images stay out of the logs. Each line carries the request id, and once
+ * known the caller's tenant and key id and the job the request created or read (`jobId`), which
+ * the worker's lines for that job carry too.
  */
 import type { Logger } from '@kiln/config';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
 import { pinoHttp } from 'pino-http';
 
 const LOGGED_HEADERS = [
@@ -64,8 +68,27 @@ export function loggableHeaders(headers: IncomingMessage['headers']): Record<str
   return kept;
 }
 
+/** A job id a response body names (`id`, `response_id`, `error.job_id`): the log's link to the worker's lines. */
+function jobIdOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as { id?: unknown; response_id?: unknown; object?: unknown; error?: { job_id?: unknown } };
+  const id = b.response_id ?? b.error?.job_id ?? (b.object === undefined ? b.id : undefined);
+  return typeof id === 'string' && REQUEST_ID.test(id) ? id : undefined;
+}
+
+/** Who called and which job it was about, known once the request has been handled. */
+export function requestContext(res: {
+  locals: { caller?: { tenant: string; keyId: string }; jobId?: string };
+}): Record<string, string> {
+  const { caller, jobId } = res.locals;
+  return {
+    ...(caller && { tenant: caller.tenant, keyId: caller.keyId }),
+    ...(jobId && { jobId }),
+  };
+}
+
 export function requestLog(logger: Logger) {
-  return pinoHttp({
+  const log = pinoHttp({
     logger,
     // A client's request id is echoed into logs and error bodies: only a short, plain one.
     genReqId: (req) => {
@@ -89,5 +112,16 @@ export function requestLog(logger: Logger) {
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
+    customProps: (_req, res) => requestContext(res as unknown as Parameters<typeof requestContext>[0]),
   });
+  return (req: Request, res: Response, next: NextFunction) => {
+    // Note the job a JSON answer names (the body itself is never logged).
+    const json = res.json.bind(res);
+    res.json = (body: unknown) => {
+      const jobId = jobIdOf(body);
+      if (jobId && res.locals.jobId === undefined) res.locals.jobId = jobId;
+      return json(body);
+    };
+    log(req, res, next);
+  };
 }

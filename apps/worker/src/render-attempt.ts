@@ -96,6 +96,20 @@ export function attemptsSpent(job: RenderJob): JobFailure | undefined {
   };
 }
 
+/**
+ * What every log line about a job carries: ids and the tenant, never the prompt or an image (the
+ * API's access line for the request that created it carries the same `jobId`).
+ */
+export function jobLogContext(job: RenderJob): Record<string, string | number> {
+  return {
+    jobId: job.id as string,
+    tenant: job.data.tenant,
+    keyId: job.data.keyId,
+    ...(job.data.batchId && { batchId: job.data.batchId }),
+    attempt: job.attemptsStarted,
+  };
+}
+
 export function createRenderAttempts({
   config,
   logger,
@@ -134,6 +148,7 @@ export function createRenderAttempts({
   ) {
     const durationMs = performance.now() - started;
     presence?.attemptEnded(job.id as string, job.data, outcome === 'completed', durationMs);
+    logger.info({ ...jobLogContext(job), outcome, ms: Math.round(durationMs) }, 'attempt ended');
     try {
       await recordAttemptTime(redis, prefix, job.id as string, durationMs);
       await recordAttemptMetrics(redis, prefix, {
@@ -156,6 +171,7 @@ export function createRenderAttempts({
       return async function processAttempt(job: RenderJob, _token?: string, signal?: AbortSignal) {
         const started = performance.now();
         presence?.attemptStarted(job.id as string);
+        logger.info(jobLogContext(job), 'attempt started');
         const progress = progressReporter(job, onProgress(job));
         let result: RenderJobResult;
         try {

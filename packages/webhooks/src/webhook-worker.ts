@@ -46,7 +46,9 @@ export function startWebhookWorker({
   worker.on('error', (err) => logger.error({ err: err.message }, 'webhook worker error'));
   worker.on('failed', (job, err) => {
     if (job && (job.finishedOn || err.name === 'UnrecoverableError')) {
-      logger.warn({ webhookId: job.data.id, url: job.data.url, err: err.message }, 'webhook given up');
+      // the origin only: a webhook URL's path or query may carry the receiver's token
+      const origin = URL.canParse(job.data.url) ? new URL(job.data.url).origin : '[unparsable]';
+      logger.warn({ webhookId: job.data.id, origin, err: err.message }, 'webhook given up');
     }
   });
   return {
