@@ -93,6 +93,7 @@ models
   .option('--full-size', 'real SD1.5 dimensions, for benchmarks (~3.4 GB fp32)')
   .option('--fp16', 'float16 weights and I/O')
   .option('--inpainting', 'a 9-channel inpainting UNet')
+  .option('--controlnet', 'sd15: also controlnet/model.onnx and a UNet with ControlNet residual inputs')
   .option('--no-t5', 'sd3: leave out text_encoder_3 (T5); Kiln then uses zeros for its embeddings')
   .option('--seed <n>', 'weights seed', '0')
   .action(makeTinyCommand);

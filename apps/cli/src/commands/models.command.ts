@@ -10,6 +10,8 @@ export interface MakeTinyOptions {
   fullSize?: boolean;
   fp16?: boolean;
   inpainting?: boolean;
+  /** SD1.5: a ControlNet in controlnet/ and a UNet taking its residuals (docs/controlnet.md). */
+  controlnet?: boolean;
   /** SD3: write text_encoder_3/ (default true; `--no-t5` leaves it out). */
   t5?: boolean;
   seed: string;
@@ -26,11 +28,12 @@ async function writeModel(dir: string, options: MakeTinyOptions): Promise<void> 
       fullSize: options.fullSize ?? false,
       fp16: options.fp16 ?? false,
       unetInChannels: options.inpainting ? 9 : 4,
+      controlnet: options.controlnet ?? false,
     });
     return;
   }
   if (options.family !== 'sd3') throw new Error(`--family ${options.family}: use sd15 or sd3`);
-  for (const flag of ['fullSize', 'fp16', 'inpainting'] as const) {
+  for (const flag of ['fullSize', 'fp16', 'inpainting', 'controlnet'] as const) {
     if (options[flag])
       throw new Error(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not available for --family sd3`);
   }

@@ -32,8 +32,8 @@ export interface Sd15Model {
   readonly hiddenStateCount: number;
   /** The UNet's ControlNet residual inputs; undefined for a plain UNet (which cannot take a ControlNet). */
   readonly unetResiduals: UnetResidualInputs | undefined;
-  /** diffusers' `layers_per_block` of the UNet (unet/config.json, else SD1.5's 2): where its residuals halve in size. */
-  readonly unetLayersPerBlock: number;
+  /** diffusers' `layers_per_block` of the UNet from unet/config.json (where its residuals halve in size), if written. */
+  readonly unetLayersPerBlock: number | undefined;
   /** ControlNets loaded with the model (an asset set's), by the resolved path of their `model.onnx`. */
   readonly controlnets: ReadonlyMap<string, ControlNetModel>;
   dispose(): Promise<void>;
@@ -139,7 +139,7 @@ export async function loadSd15Model(
     textOutputName,
     hiddenStateCount,
     unetResiduals: findUnetResidualInputs(unet),
-    unetLayersPerBlock: typeof unetConfig.layers_per_block === 'number' ? unetConfig.layers_per_block : 2,
+    unetLayersPerBlock: typeof unetConfig.layers_per_block === 'number' ? unetConfig.layers_per_block : undefined,
     controlnets,
     async dispose() {
       for (const m of [textEncoder, unet, vaeDecoder, vaeEncoder, safetyChecker]) await m?.dispose();

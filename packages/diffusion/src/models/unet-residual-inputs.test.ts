@@ -50,5 +50,8 @@ describe('UNet residual inputs', () => {
     expect(sizes.mid).toEqual([8, 8]);
     expect(residualSizes(6, 8, 8).down.map(([h]) => h)).toEqual([8, 8, 8, 4, 4, 4]);
     expect(residualSizes(12, 9, 9).mid).toEqual([2, 2]);
+    // One layer per block (the testkit's tiny UNet): 2 blocks × 2 residuals.
+    expect(residualSizes(4, 8, 8).down.map(([h]) => h)).toEqual([8, 8, 4, 4]);
+    expect(residualSizes(4, 8, 8).mid).toEqual([4, 4]);
   });
 });

@@ -78,6 +78,14 @@ export function findUnetResidualInputs(unet: UnetInputsInfo): UnetResidualInputs
 }
 
 /**
+ * `layers_per_block` from the residual count when no config says it: `blocks × (layers + 1)`
+ * residuals, so SD1.5's 12 (and any multiple of 3) is 2 layers, an even count that is not is 1.
+ */
+export function layersPerBlockFor(count: number): number {
+  return count % 3 !== 0 && count % 2 === 0 ? 1 : 2;
+}
+
+/**
  * The spatial size of each down residual and of the mid residual for a latent of `height` × `width`,
  * as diffusers' UNet2DConditionModel makes them: conv_in's output at full size, then per down block
  * `layersPerBlock` resnet outputs at the block's size and a downsampler output at half of it (none
@@ -88,7 +96,7 @@ export function residualSizes(
   count: number,
   latentHeight: number,
   latentWidth: number,
-  layersPerBlock = 2,
+  layersPerBlock = layersPerBlockFor(count),
 ): { down: [number, number][]; mid: [number, number] } {
   const down: [number, number][] = [];
   const at = (level: number): [number, number] => [

@@ -1,11 +1,12 @@
 import type { GraphBuilder, WriteModelOptions } from '@kiln/onnx';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writePipelineFiles } from './model-folder.files.js';
 import { resolveSd15Config } from './sd15.config.js';
 import type { MakeSd15ModelOptions, Sd15Config } from './sd15.config.js';
 import { buildTextEncoder } from './text-encoder.graph.js';
 import { buildUnet } from './unet.graph.js';
+import { buildControlNet } from './controlnet.graph.js';
 import { buildVaeDecoder, buildVaeEncoder } from './vae.graph.js';
 
 /** What {@link makeTinySd15Model} wrote. */
@@ -55,6 +56,15 @@ export async function makeTinySd15Model(dir: string, options: MakeSd15ModelOptio
   await write('unet', () => buildUnet(config.unet, precision, seed), { location: 'weights.pb' });
   await write('vae_encoder', () => buildVaeEncoder(config.vae, precision, seed));
   await write('vae_decoder', () => buildVaeDecoder(config.vae, precision, seed));
+  const { controlnet } = config;
+  if (controlnet) {
+    await write('controlnet', () => buildControlNet(config.unet, controlnet, precision, seed));
+    // Where the UNet's residuals halve in size (Kiln reads it to feed zeros when no ControlNet is asked for).
+    await writeFile(
+      join(dir, 'unet', 'config.json'),
+      `${JSON.stringify({ layers_per_block: config.unet.layersPerBlock, block_out_channels: config.unet.blockChannels }, null, 2)}\n`,
+    );
+  }
   return { dir, config, files };
 }
 

@@ -1,4 +1,5 @@
 import type { Precision } from '../nn/net.context.js';
+import type { ControlNetConfig } from './controlnet.graph.js';
 
 /** Options of {@link makeTinySd15Model}. */
 export interface MakeSd15ModelOptions {
@@ -18,6 +19,12 @@ export interface MakeSd15ModelOptions {
   textLayers?: number;
   /** VAE encoder output: diffusers' `latent_sample` or optimum's `latent_parameters` (mean ‖ log-variance). */
   vaeOutputs?: 'latent_sample' | 'latent_parameters';
+  /**
+   * Also write `controlnet/model.onnx` (a ControlNet of the UNet's layout) and a UNet that takes its
+   * residuals (`down_block_additional_residuals.{i}`, `mid_block_additional_residual`), as the shared
+   * diffusers reference model has them.
+   */
+  controlnet?: boolean;
 }
 
 /** CLIP text transformer dimensions (transformers' CLIPTextConfig names in comments). */
@@ -42,6 +49,8 @@ export interface UnetConfig {
   eps: number; // norm_eps
   /** Down blocks with cross-attention (CrossAttnDownBlock2D); the up path mirrors it. */
   attentionPerBlock: boolean[];
+  /** ControlNet residual inputs (the "UNet with ControlNet inputs" export). */
+  residualInputs: boolean;
 }
 
 /** AutoencoderKL dimensions. */
@@ -61,6 +70,8 @@ export interface Sd15Config {
   text: TextEncoderConfig;
   unet: UnetConfig;
   vae: VaeConfig;
+  /** Set when a ControlNet is written beside the model. */
+  controlnet?: ControlNetConfig;
 }
 
 /** CLIP's BPE vocabulary size and context length (openai/clip-vit-large-patch14). */
@@ -145,7 +156,16 @@ export function resolveSd15Config(options: MakeSd15ModelOptions = {}): Sd15Confi
         const last = i === blockChannels.length - 1;
         return blockChannels.length === 1 || (base.attention === 'last-block' ? last : !last);
       }),
+      residualInputs: options.controlnet ?? false,
     },
+    ...(options.controlnet && {
+      // diffusers' default (16, 32, 96, 256) for SD1.5; narrow for the tiny net. Three stride-2
+      // steps: the conditioning image is 8× the latent size.
+      controlnet: {
+        embeddingChannels: options.fullSize ? [16, 32, 96, 256] : [8, 16, 16, 16],
+        conditioningChannels: 3,
+      },
+    }),
     vae: {
       blockChannels: [...base.vaeBlocks],
       layersPerBlock: base.vaeLayers,

@@ -10,27 +10,34 @@ import { unetDownsample, upsample } from '../nn/sampling.ops.js';
 import { transformer2d } from '../nn/transformer.block.js';
 import type { UnetConfig } from './sd15.config.js';
 
-interface Skip {
+export interface Skip {
   value: string;
   channels: number;
 }
 
-/**
- * diffusers' UNet2DConditionModel with SD1.5's block layout, named as diffusers exports it:
- * `sample` [batch, C, H, W], `timestep` [batch], `encoder_hidden_states` [batch, sequence, D]
- * → `out_sample` [batch, 4, H, W]. Batch, spatial size and sequence length are all dynamic.
- */
-export function buildUnet(config: UnetConfig, precision: Precision, seed: number): GraphBuilder {
-  const g = new GraphBuilder('unet');
-  const ctx = new NetContext(g, precision, seed);
-  const { blockChannels, layersPerBlock, eps, attentionPerBlock } = config;
-  const sample = g.addInput('sample', precision, ['batch', 'channels', 'height', 'width']);
-  // diffusers' fp16 export traces the timestep in the model dtype too (convert_stable_diffusion_checkpoint_to_onnx.py).
-  const timestep = g.addInput('timestep', precision, ['batch']);
-  const context = g.addInput('encoder_hidden_states', precision, ['batch', 'sequence', config.crossAttentionDim]);
+/** What the down path and mid block of a UNet (or a ControlNet, which copies them) hand on. */
+export interface UnetEncoderOutput {
+  /** Down-path tensors the up path concatenates: conv_in's output, each resnet's, each downsampler's. */
+  skips: Skip[];
+  /** The mid block's output. */
+  mid: string;
+  channels: number;
+}
 
+/**
+ * The down blocks and the mid block of diffusers' UNet2DConditionModel from `h` (conv_in's output,
+ * plus a ControlNet's conditioning embedding in a ControlNet), in the caller's scope.
+ */
+export function unetEncoder(
+  ctx: NetContext,
+  config: UnetConfig,
+  input: string,
+  temb: string,
+  context: string,
+): UnetEncoderOutput {
+  const g = ctx.graph;
+  const { blockChannels, layersPerBlock, eps, attentionPerBlock } = config;
   const timeEmbeddingDim = blockChannels[0] * 4;
-  const temb = timeEmbedding(ctx, timestep, blockChannels[0], timeEmbeddingDim);
   const resnet = (scope: string, x: string, inChannels: number, outChannels: number) =>
     resnetBlock(ctx, scope, x, { inChannels, outChannels, eps, timeEmbeddingDim }, temb);
   const transformer = (scope: string, x: string, channels: number) =>
@@ -39,8 +46,7 @@ export function buildUnet(config: UnetConfig, precision: Precision, seed: number
       heads: config.heads,
       crossAttentionDim: config.crossAttentionDim,
     });
-
-  let h = conv2d(ctx, 'conv_in', sample, config.inChannels, blockChannels[0]);
+  let h = input;
   let channels = blockChannels[0];
   const skips: Skip[] = [{ value: h, channels }];
 
@@ -64,6 +70,62 @@ export function buildUnet(config: UnetConfig, precision: Precision, seed: number
     h = transformer('attentions.0', h, channels);
     h = resnet('resnets.1', h, channels, channels);
   });
+  return { skips, mid: h, channels };
+}
+
+/**
+ * diffusers' UNet2DConditionModel with SD1.5's block layout, named as diffusers exports it:
+ * `sample` [batch, C, H, W], `timestep` [batch], `encoder_hidden_states` [batch, sequence, D]
+ * → `out_sample` [batch, 4, H, W]. Batch, spatial size and sequence length are all dynamic.
+ *
+ * With `config.residualInputs` it is the "UNet with ControlNet inputs" of the shared reference
+ * model: `down_block_additional_residuals.{i}` (one per skip tensor) and
+ * `mid_block_additional_residual`, added as diffusers adds them (to the skip tensors the up path
+ * reads, and to the mid block's output).
+ */
+export function buildUnet(config: UnetConfig, precision: Precision, seed: number): GraphBuilder {
+  const g = new GraphBuilder('unet');
+  const ctx = new NetContext(g, precision, seed);
+  const { blockChannels, layersPerBlock, eps, attentionPerBlock } = config;
+  const sample = g.addInput('sample', precision, ['batch', 'channels', 'height', 'width']);
+  // diffusers' fp16 export traces the timestep in the model dtype too (convert_stable_diffusion_checkpoint_to_onnx.py).
+  const timestep = g.addInput('timestep', precision, ['batch']);
+  const context = g.addInput('encoder_hidden_states', precision, ['batch', 'sequence', config.crossAttentionDim]);
+
+  const timeEmbeddingDim = blockChannels[0] * 4;
+  const temb = timeEmbedding(ctx, timestep, blockChannels[0], timeEmbeddingDim);
+  const resnet = (scope: string, x: string, inChannels: number, outChannels: number) =>
+    resnetBlock(ctx, scope, x, { inChannels, outChannels, eps, timeEmbeddingDim }, temb);
+  const transformer = (scope: string, x: string, channels: number) =>
+    transformer2d(ctx, scope, x, context, {
+      channels,
+      heads: config.heads,
+      crossAttentionDim: config.crossAttentionDim,
+    });
+
+  const input = conv2d(ctx, 'conv_in', sample, config.inChannels, blockChannels[0]);
+  const encoded = unetEncoder(ctx, config, input, temb, context);
+  const { skips } = encoded;
+  let { mid: h, channels } = encoded;
+  if (config.residualInputs) {
+    // Residual inputs declared after the plain inputs, in the order a ControlNet emits them.
+    skips.forEach((skip, i) => {
+      const residual = g.addInput(`down_block_additional_residuals.${i}`, precision, [
+        'batch',
+        skip.channels,
+        `down_block_additional_residuals.${i}_height`,
+        `down_block_additional_residuals.${i}_width`,
+      ]);
+      skip.value = g.op('Add', [skip.value, residual]);
+    });
+    const mid = g.addInput('mid_block_additional_residual', precision, [
+      'batch',
+      channels,
+      'mid_block_additional_residual_height',
+      'mid_block_additional_residual_width',
+    ]);
+    h = g.op('Add', [h, mid]);
+  }
 
   const reversed = [...blockChannels].reverse();
   reversed.forEach((outChannels, i) => {
@@ -92,7 +154,7 @@ export function buildUnet(config: UnetConfig, precision: Precision, seed: number
  * with flip_sin_to_cos=True, downscale_freq_shift=0: freqs = exp(-ln(10000) · k / (dim/2)),
  * embedding = [cos(t·freqs), sin(t·freqs)], computed in float32 and cast to the model dtype.
  */
-function timeEmbedding(ctx: NetContext, timestep: string, projectionDim: number, embeddingDim: number): string {
+export function timeEmbedding(ctx: NetContext, timestep: string, projectionDim: number, embeddingDim: number): string {
   const g = ctx.graph;
   const half = projectionDim / 2;
   const frequencies = Array.from({ length: half }, (_, k) => Math.exp((-Math.log(10000) * k) / half));
