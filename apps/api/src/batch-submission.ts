@@ -237,14 +237,12 @@ async function enqueueChunk(
         deps,
         caller,
         group.map(({ item }) => ({ jobId: item.job_id, createdAt: submittedAt, batchId })),
-        () =>
-          deps.queue.addBulk(
-            group.map(({ item, tag, priority }) => ({
-              name: item.job.family,
-              data: { ...item.job, submittedAt, fairTag: tag },
-              opts: { jobId: item.job_id, priority },
-            })),
-          ),
+        async () =>
+          group.map(({ item, tag, priority }) => ({
+            name: item.job.family,
+            data: { ...item.job, submittedAt, fairTag: tag },
+            opts: { jobId: item.job_id, priority },
+          })),
       );
     // The key's max_queued_jobs may take only part of the chunk: admit what fits (halving down to
     // one item at the boundary), refuse the rest with queue_full.

@@ -4,3 +4,4 @@ export { createRedis, pingRedis, masterNodes, DEFAULT_REDIS_URL, type RedisClien
 export * from './redis-keys.js';
 export * from './cancel-job.js';
 export * from './lua-script.js';
+export * from './transactional-add.js';

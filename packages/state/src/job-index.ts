@@ -5,6 +5,7 @@
  * by age when jobs are added, and skipped (and dropped) when a listing meets them.
  */
 import type { RedisClient } from '@kiln/queue';
+import type { ChainableCommander } from 'ioredis';
 import { stateKeys } from './state-keys.js';
 
 export interface IndexedJob {
@@ -23,8 +24,23 @@ export async function indexJobs(
   retentionMs: number,
 ): Promise<void> {
   if (jobs.length === 0) return;
-  const keys = stateKeys(prefix);
   const multi = redis.multi();
+  queueIndexJobs(multi, prefix, jobs, retentionMs);
+  await multi.exec();
+}
+
+/**
+ * The commands of {@link indexJobs} queued on a caller's MULTI: the API's admission adds them to
+ * the transaction that adds the jobs themselves (job-admission.ts), so a job is listed exactly
+ * when it exists.
+ */
+export function queueIndexJobs(
+  multi: ChainableCommander,
+  prefix: string,
+  jobs: readonly IndexedJob[],
+  retentionMs: number,
+): void {
+  const keys = stateKeys(prefix);
   const touched = new Set<string>();
   for (const job of jobs) {
     const tenantKey = keys.tenantJobs(job.tenant);
@@ -42,7 +58,6 @@ export async function indexJobs(
     // The index outlives its last job by the retention, then goes.
     multi.pexpire(key, retentionMs + 3600_000);
   }
-  await multi.exec();
 }
 
 /** A position in a listing: the last entry returned (score, then id, both descending). */

@@ -71,27 +71,34 @@ export function generateRoutes(deps: ApiDeps): Router {
     const baseUrl = baseUrlOf(req, deps.config);
     const create = async () => {
       const jobId = randomUUID();
-      await admitJobs(deps, caller, [{ jobId, createdAt: Date.now() }], async () => {
-        const data = await intake.toJob(request, { jobId, baseUrl });
-        await deps.queue.add(family, data, { jobId, priority: laneFor(caller.lane, isAsync) });
-      });
+      await admitJobs(deps, caller, [{ jobId, createdAt: Date.now() }], async () => [
+        {
+          name: family,
+          data: await intake.toJob(request, { jobId, baseUrl }),
+          opts: { jobId, priority: laneFor(caller.lane, isAsync) },
+        },
+      ]);
       return jobId;
     };
     // A retried sync request attaches to the open job of the identical one before it
     // (retry-dedupe.ts); with an Idempotency-Key, a repeated request gets the first one's job.
-    const { id: jobId, release } = dedupes(req, isAsync)
-      ? await createOrAttach(deps, req, res, caller, request, create)
+    const {
+      id: jobId,
+      replayed,
+      release,
+    } = dedupes(req, isAsync)
+      ? { ...(await createOrAttach(deps, req, res, caller, request, create)), replayed: undefined }
       : { ...(await createOnce(deps, req, res, create)), release: async () => undefined };
+    const accepted = () => res.status(201).json({ response_id: jobId, poll_url: `${baseUrl}/v1/requests/${jobId}` });
+    // An async request that has just created its job answers at once: admission added the job and
+    // its bookkeeping in one transaction. Every other answer needs the job; a replayed one may be gone.
+    if (isAsync && replayed === false) return void accepted();
     const job = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
     if (!job) {
       const message = `job ${jobId} of this Idempotency-Key no longer exists (result retention)`;
       throw new KilnError('not_found', message, { jobId });
     }
-
-    if (isAsync) {
-      res.status(201).json({ response_id: jobId, poll_url: `${baseUrl}/v1/requests/${jobId}` });
-      return;
-    }
+    if (isAsync) return void accepted();
     const outcome = await waitForJob(job, deps, waits);
     if (outcome === 'timeout') {
       const waited = deps.config.syncTimeoutMs;
