@@ -42,6 +42,7 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
   const thread = new DiffusionThread({
     executionProvider: config.executionProvider,
     intraOpThreads: config.intraOpThreads,
+    ...(config.optimizedModelCacheDir !== undefined && { optimizedModelCacheDir: config.optimizedModelCacheDir }),
     ...(config.modelCacheBytes !== undefined && { modelCacheBytes: config.modelCacheBytes }),
   });
   // The default model's memory profile, published with the worker's budget once it is loaded.

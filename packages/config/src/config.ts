@@ -50,6 +50,7 @@ const envSchema = z.object({
   KILN_MODEL_CACHE_MB: z.coerce.number().int().min(1).optional(),
   KILN_WORKER_MEMORY_MB: int(Math.floor((os.totalmem() * 0.75) / 2 ** 20), 256),
   KILN_INTRA_OP_THREADS: int(0, 0),
+  KILN_OPTIMIZED_MODEL_CACHE: z.string().optional(),
   KILN_RESULT_TTL_HOURS: z.coerce
     .number()
     .positive()
@@ -138,8 +139,13 @@ export interface KilnConfig {
    * unset: one at a time. The memory budget counts one model's weights, so leave room for the rest.
    */
   modelCacheBytes: number | undefined;
-  /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
+  /** onnxruntime intra-op threads; 0: one per physical core available to the worker. */
   intraOpThreads: number;
+  /**
+   * onnxruntime's optimized models, saved at a model's first load and loaded by later worker
+   * starts (`KILN_OPTIMIZED_MODEL_CACHE`, default `<KILN_DATA_DIR>/optimized-models`; `off`: none).
+   */
+  optimizedModelCacheDir: string | undefined;
   resultTtlMs: number;
   syncTimeoutMs: number;
   maxBodyBytes: number;
@@ -240,6 +246,10 @@ export type StorageConfig =
     workerMemoryBytes: e.KILN_WORKER_MEMORY_MB * 2 ** 20,
     modelCacheBytes: e.KILN_MODEL_CACHE_MB === undefined ? undefined : e.KILN_MODEL_CACHE_MB * 2 ** 20,
     intraOpThreads: e.KILN_INTRA_OP_THREADS,
+    optimizedModelCacheDir:
+      e.KILN_OPTIMIZED_MODEL_CACHE === 'off'
+        ? undefined
+        : path.resolve(e.KILN_OPTIMIZED_MODEL_CACHE ?? path.join(e.KILN_DATA_DIR, 'optimized-models')),
   if (e.KILN_STORAGE === 's3' && !e.KILN_S3_BUCKET) {
     throw new ConfigError('invalid configuration:\n  KILN_S3_BUCKET: required when KILN_STORAGE=s3');
   }

@@ -6,6 +6,8 @@
 import nodePath from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { float16ToFloat32, float32ToFloat16 } from '@kiln/onnx';
+import { createSession } from './optimize/create-session.js';
+import { threadOptions, type ThreadSettings } from './session-threads.js';
 import {
   explainProviderFailure,
   providerAttempts,
@@ -19,10 +21,19 @@ export type { ExecutionProvider } from './execution-provider.js';
 /** The onnxruntime-node version this process runs (a worker announces it). */
 export const ONNX_RUNTIME_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
 
-export interface SessionSettings {
+export interface SessionSettings extends ThreadSettings {
   executionProvider?: ExecutionProvider;
-  /** 0 lets onnxruntime choose. */
-  intraOpThreads?: number;
+  /**
+   * A folder for onnxruntime's optimized models (optimize/optimized-model-cache.ts): the first
+   * CPU session of a model file saves its optimized graph there, later processes load that copy
+   * and skip the optimizer. Absent: no cache.
+   */
+  optimizedModelCacheDir?: string;
+  /**
+   * Kiln's graph fusions on load (optimize/prepare-model.ts: attention → MultiHeadAttention), CPU
+   * sessions only. Default on.
+   */
+  graphFusions?: boolean;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
    * onnxruntime's CPU arena keeps every block it ever allocated (its peak) for the session's life:
@@ -158,9 +169,14 @@ export class OnnxModel {
           executionProviders: providers,
           graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
           ...sessionMemoryOptions(path, settings),
+          ...threadOptions(settings),
         };
-        if (settings.intraOpThreads) options.intraOpNumThreads = settings.intraOpThreads;
-        const session = await ort.InferenceSession.create(path, options);
+        // Kiln's load-time optimisation is for the CPU provider, where it is measured.
+        const cpuOnly = providers.length === 1 && providers[0] === 'cpu';
+        const session = await createSession(path, options, {
+          cacheDir: cpuOnly ? settings.optimizedModelCacheDir : undefined,
+          fuse: cpuOnly && (settings.graphFusions ?? true),
+        });
         rememberAutoChoice(ep, provider);
         return new OnnxModel(
           path,

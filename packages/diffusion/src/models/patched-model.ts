@@ -21,6 +21,8 @@ import { DataLocation, encodeModel, externalDataLocation, PROTOBUF_SIZE_LIMIT, r
 import type { ModelProto, TensorProto } from '@kiln/onnx';
 import { explainProviderFailure, providerAttempts, rememberAutoChoice, sessionProviders } from './execution-provider.js';
 import { ModelLoadError, OnnxModel, type SessionSettings, type ValueInfo } from './onnx-session.js';
+import { fuseAttention } from './optimize/attention-fusion.js';
+import { mergeExtra, threadOptions } from './session-threads.js';
 
 /** Room left for the graph itself when deciding whether patched tensors fit inline. */
 const GRAPH_MARGIN_BYTES = 64 * 2 ** 20;
@@ -56,7 +58,15 @@ export async function loadPatchedModel(
     inlineBytes <= limit
       ? { tensors: patched, sessionExtra: externalFolder(path, patched) }
       : await allInMemory(path, patched);
-  const bytes = encodeModel({ ...model, graph: { ...graph, initializer: tensors } });
+  const patchedModel: ModelProto = {
+    ...model,
+    opsetImport: [...(model.opsetImport ?? [])],
+    graph: { ...graph, initializer: tensors },
+  };
+  // The same graph fusions as an unpatched CPU session (optimize/prepare-model.ts).
+  if ((settings.executionProvider ?? 'cpu') === 'cpu' && (settings.graphFusions ?? true)) fuseAttention(patchedModel);
+  const bytes = encodeModel(patchedModel);
+  const threads = threadOptions(settings);
 
   let lastError: unknown;
   const ep = settings.executionProvider ?? 'cpu';
@@ -67,8 +77,9 @@ export async function loadPatchedModel(
         executionProviders,
         graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
         enableCpuMemArena: settings.enableCpuMemArena ?? true,
-        ...(settings.intraOpThreads ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+        intraOpNumThreads: threads.intraOpNumThreads,
         ...sessionExtra,
+        ...withExtra(mergeExtra(threads.extra, 'extra' in sessionExtra ? sessionExtra.extra : undefined)),
       });
       rememberAutoChoice(ep, provider);
       return wrapSession(path, session, provider);
@@ -84,6 +95,9 @@ export async function loadPatchedModel(
 }
 
 type SessionExtra = Pick<ort.InferenceSession.SessionOptions, 'extra' | 'externalData'>;
+
+/** `extra` only when there is one: onnxruntime-node refuses an `extra` key holding undefined. */
+const withExtra = (extra: Record<string, unknown> | undefined) => (extra ? { extra } : {});
 
 /** Untouched external initializers are read from the model's folder, as when loading from its path. */
 function externalFolder(path: string, tensors: readonly TensorProto[]): SessionExtra {

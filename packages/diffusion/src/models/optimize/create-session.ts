@@ -1,0 +1,62 @@
+/**
+ * Creates an onnxruntime session for a model file through Kiln's load-time optimisation: the
+ * graph fusions (prepare-model.ts) and the optimized-model cache (optimized-model-cache.ts).
+ */
+import * as ort from 'onnxruntime-node';
+import { mergeExtra } from '../session-threads.js';
+import { OptimizedModelCache } from './optimized-model-cache.js';
+import { FUSIONS_VERSION, prepareModel } from './prepare-model.js';
+
+export interface LoadOptimisation {
+  /** The optimized-model cache folder; absent: no cache. */
+  cacheDir?: string;
+  /** Apply Kiln's graph fusions. */
+  fuse: boolean;
+}
+
+type Options = ort.InferenceSession.SessionOptions;
+
+/** `options` with `extra` merged in (onnxruntime-node refuses an `extra` key holding undefined). */
+function withExtra(options: Options, extra: Record<string, unknown> | undefined): Options {
+  const merged = mergeExtra(options.extra as Record<string, unknown> | undefined, extra);
+  return merged ? { ...options, extra: merged } : options;
+}
+
+/** The session of `file`, fused unless turned off, from the cache when one is given. */
+export async function createSession(file: string, options: Options, how: LoadOptimisation): Promise<ort.InferenceSession> {
+  if (!how.cacheDir) {
+    const prepared = how.fuse ? await prepareModel(file) : undefined;
+    return prepared
+      ? ort.InferenceSession.create(prepared.bytes, withExtra(options, prepared.extra))
+      : ort.InferenceSession.create(file, options);
+  }
+  const salt = `onnxruntime ${ort.env.versions.common}|${options.graphOptimizationLevel}|${how.fuse ? FUSIONS_VERSION : 'no-fusions'}`;
+  const entry = await new OptimizedModelCache(how.cacheDir, salt).entry(file);
+  if (entry.ready) {
+    try {
+      // Optimization off: the cached graph is the optimized one.
+      return await ort.InferenceSession.create(entry.modelFile, { ...options, graphOptimizationLevel: 'disabled' });
+    } catch {
+      // An entry that no longer loads (a partial copy, a disk error): dropped, and the source loaded.
+      await entry.discard();
+      return createSession(file, options, { fuse: how.fuse });
+    }
+  }
+  try {
+    const prepared = how.fuse ? await prepareModel(file) : undefined;
+    const saving: Options = {
+      ...withExtra(options, mergeExtra(prepared?.extra, entry.saveConfig)),
+      optimizedModelFilePath: entry.stagingModelFile,
+      // onnxruntime warns that a level-`all` model is hardware-specific: the key includes the CPU.
+      logSeverityLevel: 3,
+    };
+    const session = prepared
+      ? await ort.InferenceSession.create(prepared.bytes, saving)
+      : await ort.InferenceSession.create(file, saving);
+    await entry.commit();
+    return session;
+  } catch (err) {
+    await entry.discard();
+    throw err;
+  }
+}
