@@ -418,9 +418,11 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): OpenApiDocument
         tags: ['operations'],
         summary: 'Prometheus metrics of the whole Kiln',
         description:
-          'Jobs by state (`kiln_jobs{state}`, prioritized and delayed included), workers (`kiln_workers`), job and ' +
-          'denoising-step durations (histograms), images generated, worker busy time and the backlog as estimated ' +
-          'worker-seconds (`kiln_backlog_seconds`). Fleet-wide: workers add to Redis, any API process answers.',
+          'Jobs by queue and state (`kiln_jobs{queue,state}`) and by family, lane and state (`kiln_queue_jobs`, ' +
+          'prioritized and delayed included), live and busy workers, job and denoising-step durations by model and ' +
+          'resolution class (histograms), images generated, worker busy time, webhook deliveries by outcome, and the ' +
+          'backlog as estimated worker-seconds (`kiln_backlog_worker_seconds{family,lane}`, the autoscaling signal). ' +
+          'Fleet-wide: workers add to Redis, any API process answers.',
         security: [],
         responses: {
           '200': {
