@@ -257,8 +257,55 @@ describe('the dashboard at /ui in headless Chromium', () => {
     expect(row).toContain(workers[0].host);
     expect(await page.textContent('[data-testid=worker-count]')).toBe('1 worker heartbeating');
     await shoot(page, 'workers');
-    expect(errors).toEqual([]);
+
+    // bull-board, read-only, behind a cookie the dashboard gets for the operator's key
+    const secret = await alice.post('/generate/sd', smallRequest({ prompt: 'a secret prompt' }), ASYNC);
+    await pollUntil(async () =>
+      (await alice.get(`/v1/jobs/${secret.json.response_id}`)).json.status === 'completed' ? true : undefined,
+    );
+    await page.click('[data-nav=queues]');
+    await page.waitForURL(`${h.url}/ui/queues/**`);
+    await page.waitForSelector('text=render', { timeout: 15_000 });
+    const board = await page
+      .context()
+      .request.get(`${h.url}/ui/queues/api/queues?activeQueue=render&status=completed&page=1&jobsPerPage=50`);
+    expect(board.status()).toBe(200);
+    const render = (await board.json()).queues.find((q: any) => q.name === 'render');
+    expect(render.readOnlyMode).toBe(true);
+    const shown = render.jobs.find((j: any) => j.id === secret.json.response_id);
+    expect(shown.data.request).toMatchObject({ steps: 2, log_prompt: false });
+    expect(JSON.stringify(render.jobs)).not.toContain('a secret prompt'); // prompts only with log_prompt
+    await page.goto(`${h.url}/ui/queues/queue/render?status=completed`);
+    await page.waitForSelector(`text=${secret.json.response_id}`, { timeout: 15_000 });
+    await shoot(page, 'queues');
+    // bull-board's page links Google's fonts; the CSP keeps the browser from calling a third party
+    expect(errors.filter((e) => !e.includes('https://fonts.googleapis.com/'))).toEqual([]);
     await page.context().close();
+  });
+
+  it('the queue board is closed to tenants and to a browser without the operator cookie', async () => {
+    const bob = client(h.url, bobKey.token);
+    expect((await bob.post('/v1/ui/queue-board-session')).status).toBe(403);
+    expect((await fetch(`${h.url}/ui/queues/`)).status).toBe(401);
+    const forged = `ops.${Math.floor(Date.now() / 1000) + 600}.${Buffer.alloc(32).toString('base64url')}`;
+    expect(
+      (await fetch(`${h.url}/ui/queues/api/queues`, { headers: { cookie: `kiln_queue_board=${forged}` } })).status,
+    ).toBe(401);
+    const ops = await client(h.url, operatorKey.token).post('/v1/ui/queue-board-session');
+    expect(ops.status).toBe(204);
+    const cookie = ops.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Strict/i);
+    expect(cookie).toMatch(/Path=\/ui\/queues/);
+    const value = cookie.split(';')[0];
+    expect((await fetch(`${h.url}/ui/queues/api/queues`, { headers: { cookie: value } })).status).toBe(200);
+    // read-only: Kiln's job lifecycle is not to be bypassed from the board
+    const pause = await fetch(`${h.url}/ui/queues/api/queues/render/pause`, {
+      method: 'PUT',
+      headers: { cookie: value },
+    });
+    expect(pause.status).toBe(405);
+    expect(await h.api.deps.queue.isPaused()).toBe(false);
   });
 
   it("the overview shows the queue's waiting jobs and backlog as GET /v1/queue counts them", async () => {

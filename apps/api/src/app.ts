@@ -22,6 +22,7 @@ import { assetsRoutes } from './routes/assets.routes.js';
 import { webhooksRoutes } from './routes/webhooks.routes.js';
 import { fleetRoutes } from './routes/fleet.routes.js';
 import { uiRoutes } from './routes/ui.routes.js';
+import { queueBoardRoutes, queueBoardSessionRoutes } from './routes/queue-board.routes.js';
 
 /** Builds the Express app; it never listens (main.ts and tests do). */
 export function createApp(deps: ApiDeps): Express {
@@ -38,6 +39,7 @@ export function createApp(deps: ApiDeps): Express {
   const gate = new RedisGate(deps.redis);
   app.use(healthRoutes(deps, gate));
   app.use(metricsRoutes(deps));
+  app.use(queueBoardRoutes(deps)); // operators only: checks its own cookie (queue-board.routes.ts)
   app.use(uiRoutes({ localMode: !deps.keys })); // files without data: the page reads the API with the user's key
   // Who is calling is known before any body is read: an unknown caller's 30 MB is never parsed.
   app.use(authenticate(deps.keys, new AuthFailureThrottle(deps.config.authFailuresPerMinute)));
@@ -64,6 +66,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(stylePresetsRoutes());
   app.use(batchesRoutes(deps));
   app.use(webhooksRoutes(deps));
+  app.use(queueBoardSessionRoutes(deps));
   app.use(fleetRoutes(deps));
   app.use((req, _res, next) => next(new KilnError('not_found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger, gate));

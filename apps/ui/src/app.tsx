@@ -1,6 +1,6 @@
 /** The shell: sign-in, navigation by role, and the page the hash route names. */
 import { useEffect, useState } from 'preact/hooks';
-import { storeKey } from './api.js';
+import { api, storeKey } from './api.js';
 import { ErrorNote } from './components/ui.js';
 import { navigate, useRoute } from './hooks.js';
 import { BatchGalleryPage } from './pages/batch-gallery.js';
@@ -59,6 +59,11 @@ export function App() {
                 {label}
               </a>
             ))}
+          {operator && (
+            <a href="queues/" data-nav="queues" onClick={openQueueBoard}>
+              Queues
+            </a>
+          )}
         </nav>
         <span class="who" data-testid="role">
           {operator ? 'operator' : 'tenant'}
@@ -72,6 +77,18 @@ export function App() {
       </header>
       <main>{pageFor(page, id, session)}</main>
     </div>
+  );
+}
+
+/**
+ * bull-board's read-only view of the queue (/ui/queues): a browser opening a page cannot send the
+ * key, so the key is traded for a short-lived cookie scoped to that path first.
+ */
+function openQueueBoard(event: Event) {
+  event.preventDefault();
+  api('v1/ui/queue-board-session', { method: 'POST' }).then(
+    () => location.assign(new URL('queues/', location.href).href),
+    (err: Error) => alert(`The queue board is not available: ${err.message}`),
   );
 }
 
