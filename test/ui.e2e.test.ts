@@ -24,6 +24,8 @@ const bobKey = newKey('bob-key', 'bob');
 let h: Harness;
 let browser: Browser;
 let alice: Client;
+/** A job of alice's, which bob must not see. */
+let aliceJobId = '';
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
@@ -122,6 +124,7 @@ describe('the dashboard at /ui in headless Chromium', () => {
 
     await page.waitForURL(/#\/jobs\/.+/);
     const jobId = decodeURIComponent(page.url().split('#/jobs/')[1]);
+    aliceJobId = jobId;
     await page.waitForSelector('[data-testid=job-status]:text("completed")', { timeout: 30_000 });
     // Both images shown from their bytes (fetched with the key), each with its seed.
     await page.waitForFunction(
@@ -151,6 +154,21 @@ describe('the dashboard at /ui in headless Chromium', () => {
     await page.waitForSelector(`[data-job="${jobId}"]`);
     expect(await page.textContent(`[data-job="${jobId}"]`)).toContain('completed');
     await shoot(page, 'jobs');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('a tenant cancels a running job from its page', async () => {
+    // long enough to be caught: 512×512, 200 steps on the tiny model
+    const long = await alice.post('/generate/sd', smallRequest({ width: 512, height: 512, steps: 200 }), ASYNC);
+    expect(long.status, long.text).toBe(201);
+    const { page, errors } = await openTab();
+    await signIn(page, aliceKey.token);
+    await page.goto(`${h.url}/ui/#/jobs/${long.json.response_id}`);
+    await page.click('button:text("Cancel")');
+    await page.waitForSelector('[data-testid=job-status]:text("canceled")', { timeout: 30_000 });
+    expect((await alice.get(`/v1/jobs/${long.json.response_id}`)).json.status).toBe('canceled');
+    expect(await page.$('button:text("Cancel")')).toBeNull();
     expect(errors).toEqual([]);
     await page.context().close();
   });
@@ -384,6 +402,10 @@ describe('the dashboard at /ui in headless Chromium', () => {
     await page.waitForSelector('[data-testid=no-jobs]');
     await page.click('[data-nav=batches]');
     await page.waitForSelector('[data-testid=no-batches]');
+    // alice's job, opened by id, is not found for bob, as on the API
+    expect(aliceJobId).not.toBe('');
+    await page.goto(`${h.url}/ui/#/jobs/${aliceJobId}`);
+    await expect(page.textContent('[role=alert]')).resolves.toMatch(/no job|not found/i);
     await page.goto(`${h.url}/ui/#/workers`);
     await expect(page.textContent('[role=alert]')).resolves.toMatch(/operators only/);
     // The API behind the page refuses the fleet to this key too.
