@@ -101,6 +101,11 @@ describe('the backlog', () => {
         60_000,
         20,
       );
+      // The worker it rendered on: idle now, busy for part of the last minute.
+      const [entry] = (await ops.get('/v1/workers')).json.workers;
+      expect(entry).toMatchObject({ current_job: null, execution_provider: 'cpu' });
+      expect(entry.busy_ratio).toBeGreaterThan(0);
+      expect(entry.busy_ratio).toBeLessThanOrEqual(1);
     } finally {
       await worker.close();
     }
