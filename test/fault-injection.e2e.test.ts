@@ -320,11 +320,13 @@ describe(`fault injection (${JOBS} jobs, seed ${SEED})`, () => {
         failedReason !== null && decodeFailure(failedReason).code === 'canceled' && returnvalue === null,
     ).length;
     const duplicated = unasked.length - withdrawn;
+    // The API logs each withdrawal that found the job in Redis (deleted ones leave nothing else behind).
+    const withdrawals = api.logs.filter((line) => line.includes('a refused submission had')).length;
     const usage = ((await (await fetch(`${api.url}/v1/usage`)).json()) as any).totals;
     const exact = usage.jobs === ids.length && usage.jobs_completed === ids.length && usage.images === ids.length;
     console.log(
       `submitted ${ids.length}, completed ${completed}, lost ${lost}, duplicated ${duplicated}, ` +
-        `refused-then-withdrawn jobs canceled before rendering ${withdrawn}, ` +
+        `refused submissions withdrawn ${withdrawals} (${withdrawn} of them canceled on a worker before rendering), ` +
         (exact
           ? 'usage exact'
           : `usage off (jobs ${usage.jobs}, completed ${usage.jobs_completed}, images ${usage.images})`),

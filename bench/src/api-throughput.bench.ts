@@ -1,7 +1,9 @@
 /**
  * Item 4, API: accepted async submissions per second under load (autocannon against the API in a
  * process of its own, no worker) vs a plain BullMQ `queue.add` loop from this process with the same
- * payload, job options and concurrency on the same Redis. Jobs pile up unrendered and are deleted.
+ * payload, job options and concurrency on the same Redis, taking turns in short rounds; and the
+ * latency one submission adds, one at a time, over a bare `queue.add`. Jobs pile up unrendered and
+ * are deleted.
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';

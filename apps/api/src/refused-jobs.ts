@@ -15,6 +15,13 @@ const MAX_TRIES = 20;
 /** Pause before retrying a pass that failed while the connection stayed open (a command timeout). */
 const RETRY_MS = 1000;
 
+/** What the log says of each withdrawal that found the job in Redis (the client had been told 503). */
+const WITHDRAWN_MESSAGES: Record<Exclude<WithdrawOutcome, 'absent'>, string> = {
+  withdrawn: 'a refused submission had reached Redis: withdrawn before any worker took it',
+  canceling: 'a refused submission had reached a worker: canceled, not billed',
+  finished: 'a refused submission had already rendered before it could be withdrawn; unlisted',
+};
+
 export class RefusedJobs {
   private readonly pending = new Map<string, { job: RefusedJob; tries: number }>();
   private running: Promise<void> | undefined;
@@ -70,14 +77,7 @@ export class RefusedJobs {
       }
       this.pending.delete(jobId);
       this.outcomes[outcome]++;
-      if (outcome === 'canceling' || outcome === 'finished') {
-        this.logger.warn(
-          { jobId, outcome },
-          outcome === 'canceling'
-            ? 'a refused submission had reached a worker: canceled, not billed'
-            : 'a refused submission had already rendered before it could be withdrawn; unlisted',
-        );
-      }
+      if (outcome !== 'absent') this.logger.warn({ jobId, outcome }, WITHDRAWN_MESSAGES[outcome]);
     }
   }
 }
