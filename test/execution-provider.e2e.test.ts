@@ -1,0 +1,51 @@
+/**
+ * `kiln worker` with a GPU provider this machine cannot load (no CUDA provider files, no Vulkan):
+ * it refuses to start, with an error naming what is missing, rather than rendering
+ * on the CPU. With `auto` it starts on the CPU.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { spawnWorker } from './fault-workers.js';
+import { pollUntil, tinyModelsDir } from './harness.js';
+
+const ortBin = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')),
+  'bin/napi-v6',
+  process.platform,
+  process.arch,
+);
+const cudaInstalled = existsSync(path.join(ortBin, 'libonnxruntime_providers_cuda.so'));
+
+async function startWorker(provider: string) {
+  return spawnWorker({
+    KILN_EXECUTION_PROVIDER: provider,
+    KILN_QUEUE_PREFIX: `kiln-test-${randomBytes(4).toString('hex')}`,
+    KILN_MODELS_DIR: await tinyModelsDir(),
+    KILN_INTRA_OP_THREADS: '1',
+  });
+}
+
+describe('kiln worker and KILN_EXECUTION_PROVIDER', () => {
+  it.skipIf(cudaInstalled)('cuda without its provider files: exits 1 naming the missing files', async () => {
+    const worker = await startWorker('cuda');
+    await pollUntil(async () => (worker.alive() ? undefined : true), 60_000, 100);
+    // `kiln worker` prints the error as `kiln: <message>` and exits non-zero
+    const fatal = worker.logs.find((line) => line.startsWith('kiln: KILN_EXECUTION_PROVIDER=cuda'));
+    expect(fatal, worker.logs.join('\n')).toBeDefined();
+    expect(fatal).toMatch(/missing libonnxruntime_providers_cuda\.so.*ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    expect(worker.ready()).toBe(false);
+  });
+
+  it('auto starts on the CPU', async () => {
+    const worker = await startWorker('auto');
+    try {
+      await worker.waitReady();
+      expect(worker.logs.some((line) => line.includes('"provider":"auto"'))).toBe(true);
+    } finally {
+      await worker.stop(5000);
+    }
+  });
+});
