@@ -7,6 +7,7 @@ import type { FleetAccess } from '../session.js';
 import type { Batch, JobList, QueueHealth, Readiness } from '../types.js';
 
 const POLL_MS = 2000;
+const OWN_WORK_POLL_MS = 5000;
 
 export function OverviewPage({ fleet }: { fleet: FleetAccess }) {
   return (
@@ -106,8 +107,9 @@ function FleetHealth() {
 }
 
 function OwnWork() {
-  const jobs = usePoll('own-jobs', () => api<JobList>('v1/jobs?limit=200'), POLL_MS);
-  const batches = usePoll('own-batches', () => api<{ batches: Batch[] }>('v1/batches?limit=5'), POLL_MS);
+  // 200 job documents are a heavier read than the queue's counters: less often
+  const jobs = usePoll('own-jobs', () => api<JobList>('v1/jobs?limit=200'), OWN_WORK_POLL_MS);
+  const batches = usePoll('own-batches', () => api<{ batches: Batch[] }>('v1/batches?limit=5'), OWN_WORK_POLL_MS);
   const counts = new Map<string, number>();
   for (const job of jobs.data?.jobs ?? []) counts.set(job.status, (counts.get(job.status) ?? 0) + 1);
   return (
