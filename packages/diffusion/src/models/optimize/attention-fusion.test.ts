@@ -54,7 +54,7 @@ describe('attention fusion', () => {
     const plain = await ort.InferenceSession.create(file(), { executionProviders: ['cpu'] });
     const fused = await ort.InferenceSession.create(prepared?.bytes as Uint8Array, {
       executionProviders: ['cpu'],
-      extra: prepared?.extra,
+      ...prepared?.options,
     });
     const [a, b] = [await unetOutput(plain), await unetOutput(fused)];
     await Promise.all([plain.release(), fused.release()]);

@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import { mergeExtra } from '../session-threads.js';
 import { OptimizedModelCache } from './optimized-model-cache.js';
-import { FUSIONS_VERSION, prepareModel } from './prepare-model.js';
+import { FUSIONS_VERSION, prepareModel, type PreparedModel } from './prepare-model.js';
 
 export interface LoadOptimisation {
   /** The optimized-model cache folder; absent: no cache. */
@@ -23,11 +23,17 @@ function withExtra(options: Options, extra: Record<string, unknown> | undefined)
 }
 
 /** The session of `file`, fused unless turned off, from the cache when one is given. */
+/** `options` with what a prepared model needs to find its weights. */
+function withPrepared(options: Options, prepared: PreparedModel): Options {
+  const merged = withExtra(options, prepared.options.extra as Record<string, unknown> | undefined);
+  return prepared.options.externalData ? { ...merged, externalData: prepared.options.externalData } : merged;
+}
+
 export async function createSession(file: string, options: Options, how: LoadOptimisation): Promise<ort.InferenceSession> {
   if (!how.cacheDir) {
     const prepared = how.fuse ? await prepareModel(file) : undefined;
     return prepared
-      ? ort.InferenceSession.create(prepared.bytes, withExtra(options, prepared.extra))
+      ? ort.InferenceSession.create(prepared.bytes, withPrepared(options, prepared))
       : ort.InferenceSession.create(file, options);
   }
   const salt = `onnxruntime ${ort.env.versions.common}|${options.graphOptimizationLevel}|${how.fuse ? FUSIONS_VERSION : 'no-fusions'}`;
@@ -45,7 +51,7 @@ export async function createSession(file: string, options: Options, how: LoadOpt
   try {
     const prepared = how.fuse ? await prepareModel(file) : undefined;
     const saving: Options = {
-      ...withExtra(options, mergeExtra(prepared?.extra, entry.saveConfig)),
+      ...withExtra(prepared ? withPrepared(options, prepared) : options, entry.saveConfig),
       optimizedModelFilePath: entry.stagingModelFile,
       // onnxruntime warns that a level-`all` model is hardware-specific: the key includes the CPU.
       logSeverityLevel: 3,

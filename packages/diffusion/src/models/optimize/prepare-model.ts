@@ -1,15 +1,19 @@
 /**
  * Kiln's own graph rewrites, applied to a model file before onnxruntime's optimizer sees it
- * (docs/benchmarks.md, "Graph fusions"). Today: attention → MultiHeadAttention. The rewritten graph
- * goes to onnxruntime as bytes; its external weights are still read from the model's folder.
+ * (docs/benchmarks.md, "Graph fusions"): an fp16 graph widened to float32 inside
+ * (widen-float16.ts), then attention → MultiHeadAttention (attention-fusion.ts). The rewritten
+ * graph goes to onnxruntime as bytes; untouched external weights are still read from the model's
+ * folder, widened ones are handed over from memory.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { encodeModel, readModel } from '@kiln/onnx';
+import type * as ort from 'onnxruntime-node';
+import { DataLocation, encodeModel, readModel, type TensorProto } from '@kiln/onnx';
 import { fuseAttention } from './attention-fusion.js';
+import { hasFloat16Weights, widenFloat16 } from './widen-float16.js';
 
 /** Bumped whenever a rewrite changes: part of the optimized-model cache key. */
-export const FUSIONS_VERSION = 'kiln-fusions-1';
+export const FUSIONS_VERSION = 'kiln-fusions-2';
 
 /**
  * Graph files larger than this hold their weights inline (a CLIP text encoder, a VAE): decoding
@@ -17,25 +21,64 @@ export const FUSIONS_VERSION = 'kiln-fusions-1';
  * and ControlNets keep their weights in external files and have a graph of a few megabytes.
  */
 const MAX_REWRITTEN_GRAPH_BYTES = 64 * 2 ** 20;
+/** Widened tensors larger than this go to onnxruntime's in-memory external data, not the graph bytes. */
+const INLINE_TENSOR_BYTES = 1024;
 
 export interface PreparedModel {
   /** The rewritten model's bytes. */
   bytes: Uint8Array;
-  /** Session config entries for reading its external weights from the source's folder. */
-  extra: { session: Record<string, string> };
+  /** Session options that find its weights: the source folder, or the in-memory table. */
+  options: Pick<ort.InferenceSession.SessionOptions, 'extra' | 'externalData'>;
   /** Attention subgraphs replaced. */
   attention: number;
+  /** float16 initializers widened to float32. */
+  widened: number;
 }
 
-/** The model rewritten by Kiln's fusions, or undefined when none applies (load the file as it is). */
+/**
+ * Every initializer's bytes out of the graph into onnxruntime's in-memory table (once that table
+ * is given, onnxruntime reads no external file: all of them must be in it).
+ */
+function toMemoryTable(tensors: TensorProto[]) {
+  const externalData: { path: string; data: Uint8Array }[] = [];
+  const moved = tensors.map((tensor, index): TensorProto => {
+    if (!tensor.rawData || tensor.rawData.byteLength <= INLINE_TENSOR_BYTES) return tensor;
+    const location = `kiln-widened-${index}.bin`;
+    externalData.push({ path: location, data: tensor.rawData });
+    const { rawData, ...meta } = tensor;
+    return {
+      ...meta,
+      dataLocation: DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: '0' },
+        { key: 'length', value: String(rawData.byteLength) },
+      ],
+    };
+  });
+  return { moved, externalData };
+}
+
+/** The model rewritten by Kiln's passes, or undefined when none applies (load the file as it is). */
 export async function prepareModel(file: string): Promise<PreparedModel | undefined> {
   if ((await stat(file)).size > MAX_REWRITTEN_GRAPH_BYTES) return undefined;
-  const model = await readModel(file, { loadExternalData: false });
+  let model = await readModel(file, { loadExternalData: false });
+  let widened = 0;
+  if (hasFloat16Weights(model)) {
+    model = await readModel(file);
+    widened = widenFloat16(model);
+  }
   const { fused } = fuseAttention(model);
-  if (fused === 0) return undefined;
+  if (fused === 0 && widened === 0) return undefined;
+  if (widened > 0 && model.graph) {
+    const { moved, externalData } = toMemoryTable(model.graph.initializer ?? []);
+    model.graph.initializer = moved;
+    return { bytes: encodeModel(model), options: { externalData }, attention: fused, widened };
+  }
   return {
     bytes: encodeModel(model),
-    extra: { session: { model_external_initializers_file_folder_path: path.dirname(path.resolve(file)) } },
+    options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(path.resolve(file)) } } },
     attention: fused,
+    widened,
   };
 }
