@@ -13,8 +13,6 @@ import { stateKeys } from './state-keys.js';
 export const JOB_DURATION_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800] as const;
 /** Upper bounds (seconds) of the denoising step duration histogram. */
 export const STEP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
-/** Recent job durations kept for the backlog estimate. */
-const RECENT_JOBS = 100;
 
 const metricsKey = (prefix: string, name: string) => stateKeys(prefix).metrics(name);
 
@@ -89,10 +87,6 @@ export async function recordAttemptMetrics(redis: RedisClient, prefix: string, m
   }
   if (m.images) multi.hincrby(metricsKey(prefix, 'images'), m.family, m.images);
   multi.hincrbyfloat(metricsKey(prefix, 'busy'), 'seconds', seconds.toFixed(6));
-  if (m.outcome === 'completed') {
-    multi.lpush(metricsKey(prefix, 'recent-job-seconds'), seconds.toFixed(3));
-    multi.ltrim(metricsKey(prefix, 'recent-job-seconds'), 0, RECENT_JOBS - 1);
-  }
   await multi.exec();
 }
 
@@ -150,18 +144,15 @@ export interface FleetMetrics {
   busySeconds: number;
   /** Webhook delivery attempts by outcome. */
   webhookAttempts: Record<string, number>;
-  /** Mean duration of the last completed jobs; null before the first. */
-  recentMeanJobSeconds: number | null;
 }
 
 export async function readFleetMetrics(redis: RedisClient, prefix: string): Promise<FleetMetrics> {
-  const [attempts, jobs, steps, images, busy, recent, webhookAttempts] = await Promise.all([
+  const [attempts, jobs, steps, images, busy, webhookAttempts] = await Promise.all([
     redis.hgetall(metricsKey(prefix, 'attempts')),
     redis.hgetall(metricsKey(prefix, 'job-seconds')),
     redis.hgetall(metricsKey(prefix, 'step-seconds')),
     redis.hgetall(metricsKey(prefix, 'images')),
     redis.hget(metricsKey(prefix, 'busy'), 'seconds'),
-    redis.lrange(metricsKey(prefix, 'recent-job-seconds'), 0, -1),
     redis.hgetall(metricsKey(prefix, 'webhook-attempts')),
   ]);
   const numbers = (hash: Record<string, string>) =>
@@ -173,6 +164,5 @@ export async function readFleetMetrics(redis: RedisClient, prefix: string): Prom
     images: numbers(images),
     busySeconds: Number(busy ?? 0),
     webhookAttempts: numbers(webhookAttempts),
-    recentMeanJobSeconds: recent.length ? recent.reduce((a, b) => a + Number(b), 0) / recent.length : null,
   };
 }
