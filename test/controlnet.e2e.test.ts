@@ -11,7 +11,7 @@ import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeToRgb } from '@kiln/diffusion';
+import { decodeToRgb, encodeImage, preprocessConditioningImage } from '@kiln/diffusion';
 import { getJson, pollUntil, postJson, startHarness, tinyModelsDir, type Harness } from './harness.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures');
@@ -115,6 +115,34 @@ describe('POST /generate/sd with a ControlNet', () => {
     expect(same((await decodeToRgb(Buffer.from(b64, 'base64'))).pixels, alone7)).toBe(true);
   });
 
+  it('runs as batch items (JSONL), each image equal to the same request sent alone', async () => {
+    const items = [42, 7].map((seed) => ({
+      custom_id: `cn-${seed}`,
+      url: '/generate/sd',
+      body: { ...withControlNet, seed, controlnet_conditioning_scale: 0.5 },
+    }));
+    const body = items.map((i) => JSON.stringify(i)).join('\n') + '\n';
+    const res = await fetch(`${h.url}/v1/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body,
+    });
+    expect(res.status, await res.clone().text()).toBeLessThan(300);
+    const { id } = (await res.json()) as { id: string };
+    await pollUntil(async () => {
+      const b = (await getJson(`${h.url}/v1/batches/${id}`)).json;
+      return b.status === 'completed' ? b : undefined;
+    }, 120_000);
+    const lines = (await (await fetch(`${h.url}/v1/batches/${id}/results`)).text())
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.status)).toEqual(['completed', 'completed']);
+    const fromBatch = await decodeToRgb(Buffer.from(await (await fetch(lines[1].images[0].url)).arrayBuffer()));
+    const [alone] = await pixels({ ...withControlNet, seed: 7, controlnet_conditioning_scale: 0.5 });
+    expect(same(fromBatch.pixels, alone)).toBe(true);
+  }, 180_000);
+
   it('preprocesses a photo for a ControlNet named canny, and refuses to for one it cannot', async () => {
     expect((await upload('tiny-canny', readFileSync(CONTROLNET_FILE))).status).toBe(201);
     const photo = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#202020' } })
@@ -140,6 +168,15 @@ describe('POST /generate/sd with a ControlNet', () => {
       controlnet_preprocess: true,
     });
     expect(maxDiff(raw, edges)).toBeGreaterThan(0);
+    // The same as sending the Canny edge map (100/200) ready-made.
+    const edgeMap = preprocessConditioningImage(await decodeToRgb(photo), 'canny');
+    const edgePng = await encodeImage(edgeMap.pixels, 64, 64, 'png');
+    const [ready] = await pixels({
+      ...withControlNet,
+      controlnet: 'tiny-canny',
+      controlnet_image: Buffer.from(edgePng).toString('base64'),
+    });
+    expect(same(ready, edges)).toBe(true);
     const refused = await postJson(`${h.url}/generate/sd`, { ...withControlNet, controlnet_preprocess: true });
     expect(refused.status).toBe(422);
     expect(refused.json.detail[0].loc).toEqual(['body', 'controlnet_preprocess']);

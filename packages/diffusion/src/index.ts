@@ -64,3 +64,8 @@ export { ControlNetModel, type ControlNetResiduals } from './models/controlnet-m
 export { findUnetResidualInputs, type UnetResidualInputs } from './models/unet-residual-inputs.js';
 export { controlNetKeep, conditioningTensor, type ControlNetInput } from './pipelines/sd15/controlnet-residuals.js';
 export type { ControlNetRequest } from './runtime/controlnet-request.js';
+export {
+  CONTROL_PREPROCESSORS,
+  preprocessConditioningImage,
+  type ControlPreprocessor,
+} from './image/control-preprocess.js';
