@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger } from '@kiln/config';
+import { queueSchema, workersSchema } from '@kiln/contracts';
 import { startRenderWorker } from '@kiln/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -116,6 +117,7 @@ describe('the backlog', () => {
 
     // The worker published its throughput: 4 jobs measured for the default model on the CPU.
     const after = (await ops.get('/v1/queue')).json;
+    expect(queueSchema.strict().safeParse(after).error).toBeUndefined(); // the contract's shape, nothing more
     const measured = after.throughput.find(
       (t: { family: string; model: string }) => t.family === 'sd15' && t.model === 'tiny-sd15',
     );
@@ -173,6 +175,8 @@ describe('the fleet', () => {
       expect(res.status, res.text).toBe(200);
       return res.json.workers.length === 2 ? res.json.workers : undefined;
     }, 10_000);
+    expect(workersSchema.safeParse({ workers: listed }).error).toBeUndefined();
+    expect(Object.keys(listed[0]).sort()).toEqual(Object.keys(workersSchema.shape.workers.element.shape).sort());
     for (const w of listed) {
       expect(w).toMatchObject({
         families: expect.arrayContaining(['sd15']),
