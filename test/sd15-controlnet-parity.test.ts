@@ -152,10 +152,19 @@ describe('ControlNet pipeline facts', () => {
 
   it('renders image-to-image and inpainting with a ControlNet (scale 0 = without)', async () => {
     const init = readFileSync(path.join(REFERENCE, c.control_image));
-    for (const extra of [
+    // A 16×16 box to repaint: with inpaint_full_res its region (and the conditioning image's) is cut out.
+    const nearBox = (k: number) => {
+      const p = Math.floor(k / 3);
+      return p % 64 >= 8 && p % 64 < 56 && Math.floor(p / 64) >= 8 && Math.floor(p / 64) < 56;
+    };
+    const inBox = (i: number) => i % 64 >= 24 && i % 64 < 40 && Math.floor(i / 64) >= 24 && Math.floor(i / 64) < 40;
+    const box = { width: 64, height: 64, values: Float32Array.from({ length: 64 * 64 }, (_, i) => (inBox(i) ? 1 : 0)) };
+    const cases: Partial<Sd15RenderParams>[] = [
       { initImage: init, strength: 0.6 },
       { initImage: init, maskImage: init, strength: 1 },
-    ]) {
+      { initImage: init, maskImage: box, strength: 1, fullRes: true, fullResPadding: 4 },
+    ];
+    for (const extra of cases) {
       const plain = await render(extra, PLAIN_MODEL);
       const zero = await render({ ...extra, ...withControlNet(0) });
       const full = await render({ ...extra, ...withControlNet(1) });
@@ -164,6 +173,20 @@ describe('ControlNet pipeline facts', () => {
       expect(maxAbsDiff(zero.latents[0], plain.latents[0])).toBeLessThan(1e-4);
       expect(maxAbsDiff(full.latents[0], plain.latents[0])).toBeGreaterThan(1e-2);
     }
+    // inpaint_full_res cuts the conditioning image with the image: pixels outside the region change nothing.
+    const cond = await decodeInitImage(condPng, { field: 'controlnet_image', width: 64, height: 64 });
+    const altered = {
+      ...cond,
+      pixels: cond.pixels.map((v, k) => (inBox(Math.floor(k / 3)) || nearBox(k) ? v : 255 - v)),
+    };
+    const fullRes = { initImage: init, maskImage: box, strength: 1, fullRes: true, fullResPadding: 4 };
+    const a = await render({ ...fullRes, controlnets: [{ model: CONTROLNET, image: cond, scale: 1 }] });
+    const b = await render({ ...fullRes, controlnets: [{ model: CONTROLNET, image: altered, scale: 1 }] });
+    // Within the run-to-run noise of inpainting (above); the same change inside the region is large.
+    expect(maxAbsDiff(a.latents[0], b.latents[0])).toBeLessThan(1e-4);
+    const inside = { ...cond, pixels: cond.pixels.map((v, k) => (inBox(Math.floor(k / 3)) ? 255 - v : v)) };
+    const c2 = await render({ ...fullRes, controlnets: [{ model: CONTROLNET, image: inside, scale: 1 }] });
+    expect(maxAbsDiff(a.latents[0], c2.latents[0])).toBeGreaterThan(5e-4);
   });
 
   it('refuses a ControlNet on a UNet without residual inputs, naming controlnet', async () => {

@@ -25,6 +25,12 @@ export interface MakeSd15ModelOptions {
    * diffusers reference model has them.
    */
   controlnet?: boolean;
+  /**
+   * How the UNet's residual inputs are named: `diffusers` (`down_block_additional_residuals.{i}`, the
+   * shared reference model's) or `optimum-intel` (`down_block_additional_residual`, `…_1`, `…_3`, …,
+   * listed suffixed first, as optimum's Intel "unet-controlnet" branch exports them).
+   */
+  residualNames?: 'diffusers' | 'optimum-intel';
 }
 
 /** CLIP text transformer dimensions (transformers' CLIPTextConfig names in comments). */
@@ -51,6 +57,7 @@ export interface UnetConfig {
   attentionPerBlock: boolean[];
   /** ControlNet residual inputs (the "UNet with ControlNet inputs" export). */
   residualInputs: boolean;
+  residualNames: 'diffusers' | 'optimum-intel';
 }
 
 /** AutoencoderKL dimensions. */
@@ -157,6 +164,7 @@ export function resolveSd15Config(options: MakeSd15ModelOptions = {}): Sd15Confi
         return blockChannels.length === 1 || (base.attention === 'last-block' ? last : !last);
       }),
       residualInputs: options.controlnet ?? false,
+      residualNames: options.residualNames ?? 'diffusers',
     },
     ...(options.controlnet && {
       // diffusers' default (16, 32, 96, 256) for SD1.5; narrow for the tiny net. Three stride-2

@@ -108,15 +108,21 @@ export function buildUnet(config: UnetConfig, precision: Precision, seed: number
   const { skips } = encoded;
   let { mid: h, channels } = encoded;
   if (config.residualInputs) {
-    // Residual inputs declared after the plain inputs, in the order a ControlNet emits them.
+    // Residual inputs declared after the plain inputs: in the order a ControlNet emits them, or
+    // (optimum-intel) residual 0 unsuffixed and listed last, the others suffixed _1, _3, _5, ….
+    const intel = config.residualNames === 'optimum-intel';
+    const nameOf = (i: number) =>
+      intel
+        ? `down_block_additional_residual${i === 0 ? '' : `_${2 * i - 1}`}`
+        : `down_block_additional_residuals.${i}`;
+    const order = intel ? [...skips.keys()].slice(1).concat(0) : [...skips.keys()];
+    const residuals = new Map<number, string>();
+    for (const i of order) {
+      const name = nameOf(i);
+      residuals.set(i, g.addInput(name, precision, ['batch', skips[i].channels, `${name}_height`, `${name}_width`]));
+    }
     skips.forEach((skip, i) => {
-      const residual = g.addInput(`down_block_additional_residuals.${i}`, precision, [
-        'batch',
-        skip.channels,
-        `down_block_additional_residuals.${i}_height`,
-        `down_block_additional_residuals.${i}_width`,
-      ]);
-      skip.value = g.op('Add', [skip.value, residual]);
+      skip.value = g.op('Add', [skip.value, residuals.get(i) as string]);
     });
     const mid = g.addInput('mid_block_additional_residual', precision, [
       'batch',

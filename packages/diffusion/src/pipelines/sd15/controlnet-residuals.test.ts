@@ -19,6 +19,7 @@ import type { ControlNetInput } from './controlnet-residuals.js';
 let root: string;
 let plain: Sd15Model;
 let controlled: Sd15Model;
+let intelNamed: Sd15Model;
 let controlnetFile: string;
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'kiln-controlnet-'));
@@ -27,10 +28,17 @@ beforeAll(async () => {
   controlnetFile = path.join(b.dir, 'controlnet', 'model.onnx');
   plain = await loadSd15Model(a.dir);
   controlled = await loadSd15Model(b.dir, {}, { controlnets: [controlnetFile] });
+  const c = await makeTinySd15Model(path.join(root, 'intel'), {
+    seed: 0,
+    controlnet: true,
+    residualNames: 'optimum-intel',
+  });
+  intelNamed = await loadSd15Model(c.dir, {}, { controlnets: [controlnetFile] });
 }, 60_000);
 afterAll(async () => {
   await plain?.dispose();
   await controlled?.dispose();
+  await intelNamed?.dispose();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -88,6 +96,26 @@ describe('the testkit ControlNet model', () => {
       expect(same(stopped.latents[i], reference.latents[i])).toBe(true);
       expect(same(full.latents[i], reference.latents[i])).toBe(false);
     }
+  });
+
+  it("takes a UNet with optimum-intel's residual names (bare name last in the graph) as the same inputs", async () => {
+    expect([...intelNamed.unet.inputs.keys()].slice(3)).toEqual([
+      'down_block_additional_residual_1',
+      'down_block_additional_residual_3',
+      'down_block_additional_residual_5',
+      'down_block_additional_residual',
+      'mid_block_additional_residual',
+    ]);
+    expect(intelNamed.unetResiduals?.down).toEqual([
+      'down_block_additional_residual',
+      'down_block_additional_residual_1',
+      'down_block_additional_residual_3',
+      'down_block_additional_residual_5',
+    ]);
+    const p = { ...params, controlnets: control(1) };
+    const diffusersNamed = await textToImage(controlled, p);
+    const intel = await textToImage(intelNamed, p);
+    for (let i = 0; i < 2; i++) expect(same(intel.latents[i], diffusersNamed.latents[i])).toBe(true);
   });
 
   it('runs one ControlNet call per step per ControlNet', async () => {
