@@ -86,6 +86,20 @@ const envSchema = z.object({
   KILN_ASSET_CACHE_DIR: z.string().optional(),
   KILN_ASSET_CACHE_BYTES: int(20 * 1024 * 1024 * 1024, 1024),
   KILN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Storage: the filesystem (KILN_DATA_DIR) or an S3-compatible bucket. S3 credentials are not
+  // read here: the AWS SDK's default chain finds them (AWS_ACCESS_KEY_ID…), so they are never logged.
+  KILN_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  KILN_S3_ENDPOINT: z.string().url().optional(),
+  KILN_S3_PUBLIC_ENDPOINT: z.string().url().optional(),
+  KILN_S3_REGION: z.string().min(1).default('us-east-1'),
+  KILN_S3_BUCKET: z.string().min(3).optional(),
+  KILN_S3_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._-]*\/?)*$/, 'slash-separated segments of letters, digits, . _ -')
+    .default(''),
+  KILN_S3_FORCE_PATH_STYLE: flag,
+  // Presigned image URLs: at most S3's limit of 7 days.
+  KILN_IMAGE_URL_TTL_S: int(3600, 1).pipe(z.number().max(604_800)),
 });
 
 export interface KilnConfig {
@@ -105,20 +119,6 @@ export interface KilnConfig {
   workerHeartbeatMs: number;
   /** Work units per second assumed for the backlog's worker-seconds until a worker measures its own. */
   assumedThroughput: number;
-  // Storage: the filesystem (KILN_DATA_DIR) or an S3-compatible bucket. S3 credentials are not
-  // read here: the AWS SDK's default chain finds them (AWS_ACCESS_KEY_ID…), so they are never logged.
-  KILN_STORAGE: z.enum(['fs', 's3']).default('fs'),
-  KILN_S3_ENDPOINT: z.string().url().optional(),
-  KILN_S3_PUBLIC_ENDPOINT: z.string().url().optional(),
-  KILN_S3_REGION: z.string().min(1).default('us-east-1'),
-  KILN_S3_BUCKET: z.string().min(3).optional(),
-  KILN_S3_PREFIX: z
-    .string()
-    .regex(/^([A-Za-z0-9][A-Za-z0-9._-]*\/?)*$/, 'slash-separated segments of letters, digits, . _ -')
-    .default(''),
-  KILN_S3_FORCE_PATH_STYLE: flag,
-  // Presigned image URLs: at most S3's limit of 7 days.
-  KILN_IMAGE_URL_TTL_S: int(3600, 1).pipe(z.number().max(604_800)),
   keysFile: string | undefined;
   /** Local mode: no keys file, every caller is the `local` tenant, loopback only. */
   localMode: boolean;
@@ -194,32 +194,12 @@ export interface KilnConfig {
   /** Size bound of that cache; least recently used entries go first. */
   assetCacheBytes: number;
   logLevel: string;
-}
-
-export class ConfigError extends Error {}
-
-/** Reads and validates the environment once; the result is frozen. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<KilnConfig> {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
-  const localMode = !e.KILN_KEYS_FILE;
-  return Object.freeze({
-    redisUrl: e.REDIS_URL,
-    port: e.PORT,
-    host: localMode ? '127.0.0.1' : (e.KILN_HOST ?? '0.0.0.0'),
-    publicUrl: e.KILN_PUBLIC_URL,
-    dataDir: path.resolve(e.KILN_DATA_DIR),
-    modelsDir: path.resolve(e.KILN_MODELS_DIR),
   /** Where inputs, results and uploaded assets live: `KILN_DATA_DIR`, or an S3-compatible bucket. */
   storage: StorageConfig;
   /** Lifetime of presigned image URLs (`?image_urls=1`), in seconds. */
   imageUrlTtlSeconds: number;
-    sd15Model: e.KILN_SD15_MODEL,
-    sd3Model: e.KILN_SD3_MODEL,
+}
+
 /** `KILN_STORAGE` and `KILN_S3_*`; the same shape `@kiln/storage`'s `createStore` takes. */
 export type StorageConfig =
   | { kind: 'fs' }
@@ -233,6 +213,29 @@ export type StorageConfig =
       forcePathStyle: boolean;
     };
 
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment once; the result is frozen. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<KilnConfig> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const localMode = !e.KILN_KEYS_FILE;
+  if (e.KILN_STORAGE === 's3' && !e.KILN_S3_BUCKET) {
+    throw new ConfigError('invalid configuration:\n  KILN_S3_BUCKET: required when KILN_STORAGE=s3');
+  }
+  return Object.freeze({
+    redisUrl: e.REDIS_URL,
+    port: e.PORT,
+    host: localMode ? '127.0.0.1' : (e.KILN_HOST ?? '0.0.0.0'),
+    publicUrl: e.KILN_PUBLIC_URL,
+    dataDir: path.resolve(e.KILN_DATA_DIR),
+    modelsDir: path.resolve(e.KILN_MODELS_DIR),
+    sd15Model: e.KILN_SD15_MODEL,
+    sd3Model: e.KILN_SD3_MODEL,
     executionProvider: e.KILN_EXECUTION_PROVIDER,
     workerHeartbeatMs: e.KILN_WORKER_HEARTBEAT_MS,
     assumedThroughput: e.KILN_ASSUMED_THROUGHPUT,
@@ -250,9 +253,6 @@ export type StorageConfig =
       e.KILN_OPTIMIZED_MODEL_CACHE === 'off'
         ? undefined
         : path.resolve(e.KILN_OPTIMIZED_MODEL_CACHE ?? path.join(e.KILN_DATA_DIR, 'optimized-models')),
-  if (e.KILN_STORAGE === 's3' && !e.KILN_S3_BUCKET) {
-    throw new ConfigError('invalid configuration:\n  KILN_S3_BUCKET: required when KILN_STORAGE=s3');
-  }
     resultTtlMs: e.KILN_RESULT_TTL_HOURS * 3600_000,
     syncTimeoutMs: e.KILN_SYNC_TIMEOUT_MS,
     maxBodyBytes: e.KILN_MAX_BODY_BYTES,
@@ -280,10 +280,10 @@ export type StorageConfig =
     assetCacheDir: path.resolve(e.KILN_ASSET_CACHE_DIR ?? path.join(e.KILN_DATA_DIR, 'asset-cache')),
     assetCacheBytes: e.KILN_ASSET_CACHE_BYTES,
     logLevel: e.KILN_LOG_LEVEL,
-  });
-}
     storage: storageOf(e),
     imageUrlTtlSeconds: e.KILN_IMAGE_URL_TTL_S,
+  });
+}
 
 function storageOf(e: z.output<typeof envSchema>): StorageConfig {
   if (e.KILN_STORAGE === 'fs') return { kind: 'fs' };
