@@ -12,6 +12,12 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('keeps optimized models under the data folder unless told otherwise, and none when off', () => {
+    expect(loadConfig({ KILN_DATA_DIR: '/srv/kiln' }).optimizedModelCacheDir).toBe('/srv/kiln/optimized-models');
+    expect(loadConfig({ KILN_OPTIMIZED_MODEL_CACHE: '/cache/ort' }).optimizedModelCacheDir).toBe('/cache/ort');
+    expect(loadConfig({ KILN_OPTIMIZED_MODEL_CACHE: 'off' }).optimizedModelCacheDir).toBeUndefined();
+  });
+
   it('binds to every interface only when a keys file is configured', () => {
     const c = loadConfig({ KILN_KEYS_FILE: '/etc/kiln/keys.json' });
     expect(c.localMode).toBe(false);
