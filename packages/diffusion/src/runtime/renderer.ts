@@ -2,18 +2,13 @@
  * Executes render requests against cached model sessions. Sessions are created on first use of a
  * model and reused by every later job; the cache key is the model folder and the applied assets
  * (VAE, LoRAs with weights, textual inversions), so a second job with the same asset set pays no
- * merge time. Requests are routed by model family; SD3 models have a cache of their own that holds
+ * merge time. ControlNets are cached apart and render on the model's sessions already loaded. Requests are routed by model family; SD3 models have a cache of their own that holds
  * one model at most.
  */
 import { resolve } from 'node:path';
 import type { ModelMemoryProfile } from '@kiln/memory';
-import {
-  assetSetKey,
-  loadSd15ModelWithAssets,
-  type Sd15AssetReport,
-  type Sd15AssetSet,
-} from '../assets/sd15-assets.js';
-import { loadSd15Model, type Sd15Model } from '../models/sd15-model.js';
+import type { Sd15AssetReport, Sd15AssetSet } from '../assets/sd15-assets.js';
+import type { Sd15Model } from '../models/sd15-model.js';
 import { loadSd3Model, type Sd3Model } from '../models/sd3-model.js';
 import type { SessionSettings } from '../models/onnx-session.js';
 import { checkImages } from '../models/safety-checker.js';
@@ -21,6 +16,7 @@ import { memoryProfile } from '../pipelines/sd15/memory-plan.js';
 import type { RenderHooks, RenderResult } from '../pipelines/sd15/render-types.js';
 import { decodeRenderInputs, renderSd15, type Sd15RenderRequest } from './sd15-request.js';
 import { decodeSd3RenderInputs, renderSd3, type Sd3RenderRequest } from './sd3-request.js';
+import { Sd15SessionCache, type SessionLoadCounts } from './sd15-session-cache.js';
 
 /** A model folder with a `safety_checker/` has every image checked before it leaves the core. */
 async function withSafetyCheck(model: Sd15Model, result: RenderResult): Promise<RenderResult> {
@@ -28,7 +24,7 @@ async function withSafetyCheck(model: Sd15Model, result: RenderResult): Promise<
   return { ...result, images: await checkImages(model.safetyChecker, result.images) };
 }
 
-/** The request's asset set with its ControlNets: they load (and are cached) with the model's sessions. */
+/** The request's asset set with its ControlNets: they load beside the model's sessions (sd15-session-cache.ts). */
 function withControlNets(
   assets: Sd15AssetSet | undefined,
   controls: readonly { model: string }[],
@@ -45,80 +41,42 @@ export type RenderRequest = (Sd15RenderRequest & { assets?: Sd15AssetSet }) | Sd
 export type ModelFamily = RenderRequest['family'];
 
 export interface RendererOptions extends SessionSettings {
-  /** How many SD1.5 models stay loaded at once (least recently used is released first). */
+  /**
+   * How many SD1.5 models stay loaded at once (least recently used is released first); as many
+   * ControlNets stay loaded besides those the newest request uses.
+   */
   maxLoadedModels?: number;
   /**
-   * With it, SD1.5 models (each asset set is its own) stay loaded while their weights together fit
-   * this many bytes, least recently used released first, the newest always kept; `maxLoadedModels`
-   * then defaults to no count limit.
+   * With it, SD1.5 models (each asset set is its own) and ControlNets stay loaded while their
+   * weights together fit this many bytes, each session counted once (a ControlNet renders on the
+   * model's sessions), least recently used released first, the newest request's always kept;
+   * `maxLoadedModels` then defaults to no count limit.
    */
   modelCacheBytes?: number;
   /** false: SD3 models run without their T5 encoder even when it is installed (zeros in its place; saves ~19 GB fp32). */
   sd3LoadT5?: boolean;
 }
 
-/** A cached SD1.5 model, with what applying its asset set did (absent for the bare model). */
-interface LoadedSd15 {
-  model: Sd15Model;
-  report?: Sd15AssetReport;
-}
+/** What an asset set that merges nothing (ControlNets only) reports. */
+const NO_MERGES: Sd15AssetReport = { mergedLoraLayers: 0, unmatchedLoraKeys: [], addedTokens: {}, patchMs: 0 };
 
 export class Renderer {
-  private readonly models = new Map<string, Promise<LoadedSd15>>();
+  private readonly sd15: Sd15SessionCache;
   /** SD3's sessions are many gigabytes (the transformer, T5): one SD3 model is resident at most. */
   private sd3: { dir: string; model: Promise<Sd3Model> } | undefined;
 
-  constructor(private readonly options: RendererOptions = {}) {}
-
-  /** Whether rendering with this asset set first has to load and merge it. */
-  private needsLoading(dir: string, assets: Sd15AssetSet = {}): boolean {
-    return !this.models.has(assetSetKey(dir, assets));
+  constructor(private readonly options: RendererOptions = {}) {
+    this.sd15 = new Sd15SessionCache(options, options);
   }
 
-  private async model(dir: string, assets: Sd15AssetSet = {}): Promise<LoadedSd15> {
-    const key = assetSetKey(dir, assets);
-    let entry = this.models.get(key);
-    if (entry) {
-      this.models.delete(key); // re-insert: most recently used last
-      this.models.set(key, entry);
-      return entry;
-    }
-    entry =
-      key === assetSetKey(dir)
-        ? loadSd15Model(dir, this.options).then((model) => ({ model }))
-        : loadSd15ModelWithAssets(dir, assets, this.options);
-    this.models.set(key, entry);
-    entry.catch(() => this.models.delete(key));
-    await this.evict();
-    return entry;
+  /** The SD1.5 models loaded, by asset-set key (ControlNets apart), least recently used first. */
+  private get models(): ReadonlyMap<string, unknown> {
+    return this.sd15.models;
   }
 
-  private async evict(): Promise<void> {
-    const budget = this.options.modelCacheBytes;
-    const max = this.options.maxLoadedModels ?? (budget === undefined ? 1 : Number.POSITIVE_INFINITY);
-    while (
-      this.models.size > 1 &&
-      (this.models.size > max || (budget !== undefined && (await this.cachedBytes()) > budget))
-    ) {
-      const [oldest, entry] = this.models.entries().next().value as [string, Promise<LoadedSd15>];
-      this.models.delete(oldest);
-      await entry.then(({ model }) => model.dispose()).catch(() => undefined);
-    }
-  }
-
-  /** The weights of every loaded SD1.5 model, as the memory estimate counts them. */
-  private async cachedBytes(): Promise<number> {
-    const loaded = await Promise.all(
-      [...this.models.values()].map((entry) =>
-        entry
-          .then(({ model }) => memoryProfile(model))
-          .then(
-            (p) => p.weightsBytes,
-            () => 0,
-          ),
-      ),
-    );
-    return loaded.reduce((a, b) => a + b, 0);
+  /** How many SD1.5 models and ControlNets this renderer has loaded so far (reloads after eviction included). */
+  get sessionLoads(): SessionLoadCounts {
+    return this.sd15.loads;
   }
 
   private async sd3Model(dir: string): Promise<Sd3Model> {
@@ -145,7 +103,7 @@ export class Renderer {
       await this.sd3Model(dir);
       return undefined;
     }
-    const { model } = await this.model(dir);
+    const { model } = await this.sd15.get(dir);
     return memoryProfile(model);
   }
 
@@ -158,8 +116,11 @@ export class Renderer {
     const params = await decodeRenderInputs(request.params);
     const assets = withControlNets(request.assets, params.controlnets ?? []);
     const loading = performance.now();
-    if (assets && this.needsLoading(request.modelDir, assets)) hooks.onStage?.('loading_assets');
-    const { model, report } = await this.model(request.modelDir, assets);
+    if (assets && this.sd15.needsLoading(request.modelDir, assets)) hooks.onStage?.('loading_assets');
+    const loaded = await this.sd15.get(request.modelDir, assets);
+    const { model } = loaded;
+    // ControlNets on the bare model are assets too: the job reports their load time.
+    const report = loaded.report ?? (assets ? NO_MERGES : undefined);
     const loadMs = performance.now() - loading;
     const result = await withSafetyCheck(model, await renderSd15(model, params, hooks));
     // What the assets did goes back with the images: unmatched LoRA keys are reported, never dropped.
@@ -167,12 +128,9 @@ export class Renderer {
   }
 
   async dispose(): Promise<void> {
-    const entries: Promise<{ dispose(): Promise<void> }>[] = [...this.models.values()].map((e) =>
-      e.then((l) => l.model),
-    );
-    if (this.sd3) entries.push(this.sd3.model);
-    this.models.clear();
+    const sd3 = this.sd3?.model;
     this.sd3 = undefined;
-    for (const e of entries) await e.then((m) => m.dispose()).catch(() => undefined);
+    await this.sd15.dispose();
+    await sd3?.then((m) => m.dispose()).catch(() => undefined);
   }
 }
