@@ -1,12 +1,15 @@
 /**
  * `kiln worker` with a GPU provider this machine cannot load (no CUDA provider files, no Vulkan):
  * it refuses to start, with an error naming what is missing, rather than rendering
- * on the CPU. With `auto` it starts on the CPU.
+ * on the CPU. With `auto` it starts on the CPU, and its fleet entry (GET /v1/workers) names `cpu`,
+ * the provider chosen, not `auto`.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { createRedis } from '@kiln/queue';
+import { liveWorkers } from '@kiln/state';
 import { describe, expect, it } from 'vitest';
 import { spawnWorker } from './fault-workers.js';
 import { pollUntil, tinyModelsDir } from './harness.js';
@@ -19,10 +22,10 @@ const ortBin = path.join(
 );
 const cudaInstalled = existsSync(path.join(ortBin, 'libonnxruntime_providers_cuda.so'));
 
-async function startWorker(provider: string) {
+async function startWorker(provider: string, prefix = `kiln-test-${randomBytes(4).toString('hex')}`) {
   return spawnWorker({
     KILN_EXECUTION_PROVIDER: provider,
-    KILN_QUEUE_PREFIX: `kiln-test-${randomBytes(4).toString('hex')}`,
+    KILN_QUEUE_PREFIX: prefix,
     KILN_MODELS_DIR: await tinyModelsDir(),
     KILN_INTRA_OP_THREADS: '1',
   });
@@ -39,13 +42,22 @@ describe('kiln worker and KILN_EXECUTION_PROVIDER', () => {
     expect(worker.ready()).toBe(false);
   });
 
-  it('auto starts on the CPU', async () => {
-    const worker = await startWorker('auto');
+  it('auto starts on the CPU and its fleet entry names cpu, the provider chosen', async () => {
+    const prefix = `kiln-test-${randomBytes(4).toString('hex')}`;
+    const worker = await startWorker('auto', prefix);
+    const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     try {
       await worker.waitReady();
       expect(worker.logs.some((line) => line.includes('"provider":"auto"'))).toBe(true);
+      // The worker loads its default model before it announces itself: the choice is made by then.
+      const [entry] = await pollUntil(async () => {
+        const workers = await liveWorkers(redis, prefix);
+        return workers.length > 0 ? workers : undefined;
+      }, 30_000);
+      expect(entry.execution_provider).toBe('cpu');
     } finally {
       await worker.stop(5000);
+      redis.disconnect();
     }
   });
 });

@@ -68,9 +68,20 @@ export function modelLabel(config: Readonly<KilnConfig>, data: RenderJobData): s
   return checkpoint.startsWith('library:') ? checkpoint : 'tenant-checkpoint';
 }
 
+export interface FleetPresenceOptions {
+  config: Readonly<KilnConfig>;
+  logger: Logger;
+  /**
+   * The provider the worker's sessions run on, read at each heartbeat and throughput record:
+   * with `auto`, the one the inference thread chose (`auto` until its first session has loaded).
+   * Default: `KILN_EXECUTION_PROVIDER` as configured.
+   */
+  executionProvider?: () => string;
+}
+
 export function startFleetPresence(
   redis: RedisClient,
-  { config, logger }: { config: Readonly<KilnConfig>; logger: Logger },
+  { config, logger, executionProvider = () => config.executionProvider }: FleetPresenceOptions,
 ): FleetPresence {
   const prefix = config.queuePrefix;
   const workerId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -101,7 +112,7 @@ export function startFleetPresence(
       pid: process.pid,
       families,
       models_loaded: [...models],
-      execution_provider: config.executionProvider,
+      execution_provider: executionProvider(),
       versions,
       current_job: running.keys().next().value ?? null,
       started_at: startedAt,
@@ -144,7 +155,7 @@ export function startFleetPresence(
       if (start !== undefined) busy.push([start, Date.now()]);
       if (completed) {
         const model = modelLabel(config, data);
-        const source = { family: data.family, model, executionProvider: config.executionProvider };
+        const source = { family: data.family, model, executionProvider: executionProvider() };
         recordThroughput(redis, prefix, source, workUnits(jobWorkShape(data)), durationMs / 1000).catch((err: Error) =>
           logger.warn({ jobId, err: err.message }, 'throughput not recorded'),
         );

@@ -59,7 +59,12 @@ export async function startRenderWorker({ config, logger, warm = true }: RenderW
         return undefined;
       })
     : undefined;
-  const presence = startFleetPresence(commands, { config, logger });
+  // The provider as the inference thread resolved it: `auto` names the one it chose once loaded.
+  const presence = startFleetPresence(commands, {
+    config,
+    logger,
+    executionProvider: () => thread.executionProvider,
+  });
   if (profile) presence.modelLoaded(config.sd15Model);
   const jobs = createJobServices(commands, config, logger);
   const attempts = createRenderAttempts({ config, logger, lifecycle: jobs.lifecycle, presence });

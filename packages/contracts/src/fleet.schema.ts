@@ -18,7 +18,11 @@ export const workerSchema = z
       .describe(
         'Models the worker has preloaded or rendered with, most recent first (its session cache may have released the oldest).',
       ),
-    execution_provider: z.enum(['cpu', 'cuda', 'webgpu', 'auto']).describe('KILN_EXECUTION_PROVIDER of the worker.'),
+    execution_provider: z
+      .enum(['cpu', 'cuda', 'webgpu', 'auto'])
+      .describe(
+        'The provider the worker renders on: KILN_EXECUTION_PROVIDER, with auto resolved to the provider it chose once its first session has loaded (auto before that).',
+      ),
     versions: z
       .object({ kiln: z.string(), onnxruntime: z.string(), node: z.string() })
       .describe('Versions of Kiln, onnxruntime-node and Node.js the worker runs.'),

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ExecutionProviderError, onnxRuntimeBinDir, providerAttempts } from './execution-provider.js';
+import { ExecutionProviderError, onnxRuntimeBinDir, providerAttempts, resolvedProvider } from './execution-provider.js';
 import { ModelLoadError, OnnxModel } from './onnx-session.js';
 
 const MODEL = path.resolve(import.meta.dirname, '../../../../test/fixtures/diffusers-tiny-sd15/vae_decoder/model.onnx');
@@ -20,10 +20,13 @@ describe('execution providers', () => {
   });
 
   it('auto falls back to the CPU when no GPU provider loads, and remembers its choice', async () => {
+    expect(resolvedProvider('auto')).toBe('auto'); // nothing loaded under auto yet in this file
     const model = await OnnxModel.load(MODEL, { executionProvider: 'auto' });
     expect(model.executionProvider).toBe('cpu');
     await model.dispose();
     expect(providerAttempts('auto')).toEqual(['cpu']);
+    expect(resolvedProvider('auto')).toBe('cpu');
+    expect(resolvedProvider('webgpu')).toBe('webgpu');
   });
 
   it.skipIf(cudaInstalled)('cuda without its provider libraries names the missing files and the install step', async () => {

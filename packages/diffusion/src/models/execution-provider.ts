@@ -38,6 +38,14 @@ export function sessionProviders(provider: ConcreteProvider): string[] {
   return provider === 'cpu' ? ['cpu'] : [provider, 'cpu'];
 }
 
+/**
+ * The provider sessions run on under `ep`: `auto` resolved to the one that loaded, or still `auto`
+ * until a session has loaded in this thread (the choice is per thread: the inference thread's).
+ */
+export function resolvedProvider(ep: ExecutionProvider): ExecutionProvider {
+  return ep === 'auto' ? (autoChoice ?? 'auto') : ep;
+}
+
 /** Called when a session loaded with `provider` under `auto`: later sessions go straight to it. */
 export function rememberAutoChoice(ep: ExecutionProvider, provider: ConcreteProvider): void {
   if (ep === 'auto') autoChoice = provider;

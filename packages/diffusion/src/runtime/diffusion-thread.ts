@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { ModelMemoryProfile } from '@kiln/memory';
 import { RenderAbortedError, RenderInputError } from '../errors.js';
 import type { RenderProgress, RenderResult, RenderStage } from '../pipelines/sd15/render-types.js';
+import type { ExecutionProvider } from '../models/onnx-session.js';
 import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
 import type { HostMessage, SerializedError, ThreadInit, ThreadMessage } from './thread-protocol.js';
 
@@ -57,8 +58,20 @@ export class DiffusionThread {
   /** Settles when every render and warm-up asked for so far has ended: the next one starts after it. */
   private tail: Promise<void> = Promise.resolve();
 
+  /** As the thread last reported it (the thread resolves `auto` when its first session loads). */
+  private provider: ExecutionProvider;
+
   constructor(private readonly options: RendererOptions = {}) {
+    this.provider = options.executionProvider ?? 'cpu';
     this.worker = this.spawn();
+  }
+
+  /**
+   * The provider the thread's sessions run on: with `auto`, the one chosen, known from the first
+   * warm-up or render that loaded a session; `auto` before that.
+   */
+  get executionProvider(): ExecutionProvider {
+    return this.provider;
   }
 
   private spawn(): Worker {
@@ -86,6 +99,7 @@ export class DiffusionThread {
       return;
     }
     this.pending.delete(m.id);
+    this.provider = m.provider;
     if (m.type === 'done') entry.resolve(m.result ?? m.profile);
     else entry.reject(revive(m.error));
   }

@@ -25,7 +25,7 @@ port.on('message', async (message: HostMessage) => {
   try {
     if (message.type === 'warm') {
       const profile = await renderer.warm(message.modelDir, message.family);
-      post({ type: 'done', id: message.id, profile });
+      post({ type: 'done', id: message.id, profile, provider: renderer.executionProvider });
       return;
     }
     const flag = new Int32Array(message.abortFlag);
@@ -41,8 +41,8 @@ port.on('message', async (message: HostMessage) => {
     });
     // Pixel and latent buffers move to the host without a copy.
     const transfer = [...result.images.map((i) => i.pixels.buffer), ...result.latents.map((l) => l.buffer)];
-    post({ type: 'done', id: message.id, result }, transfer as ArrayBuffer[]);
+    post({ type: 'done', id: message.id, result, provider: renderer.executionProvider }, transfer as ArrayBuffer[]);
   } catch (err) {
-    post({ type: 'error', id: message.id, error: serialize(err) });
+    post({ type: 'error', id: message.id, error: serialize(err), provider: renderer.executionProvider });
   }
 });

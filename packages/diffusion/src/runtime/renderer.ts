@@ -10,7 +10,8 @@ import type { ModelMemoryProfile } from '@kiln/memory';
 import type { Sd15AssetReport, Sd15AssetSet } from '../assets/sd15-assets.js';
 import type { Sd15Model } from '../models/sd15-model.js';
 import { loadSd3Model, type Sd3Model } from '../models/sd3-model.js';
-import type { SessionSettings } from '../models/onnx-session.js';
+import type { ExecutionProvider, SessionSettings } from '../models/onnx-session.js';
+import { resolvedProvider } from '../models/execution-provider.js';
 import { checkImages } from '../models/safety-checker.js';
 import { memoryProfile } from '../pipelines/sd15/memory-plan.js';
 import type { RenderHooks, RenderResult } from '../pipelines/sd15/render-types.js';
@@ -72,6 +73,11 @@ export class Renderer {
   /** The SD1.5 models loaded, by asset-set key (ControlNets apart), least recently used first. */
   private get models(): ReadonlyMap<string, unknown> {
     return this.sd15.models;
+  }
+
+  /** The provider its sessions run on: `auto` resolved once a session has loaded (`auto` until then). */
+  get executionProvider(): ExecutionProvider {
+    return resolvedProvider(this.options.executionProvider ?? 'cpu');
   }
 
   /** How many SD1.5 models and ControlNets this renderer has loaded so far (reloads after eviction included). */

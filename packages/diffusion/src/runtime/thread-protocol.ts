@@ -1,5 +1,6 @@
 import type { RenderProgress, RenderResult, RenderStage } from '../pipelines/sd15/render-types.js';
 import type { ModelMemoryProfile } from '@kiln/memory';
+import type { ExecutionProvider } from '../models/onnx-session.js';
 import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
 
 /** Messages between DiffusionThread (host) and render-thread (the inference thread). */
@@ -17,8 +18,8 @@ export interface SerializedError {
 export type ThreadMessage =
   | { type: 'progress'; id: number; progress: RenderProgress }
   | { type: 'stage'; id: number; stage: RenderStage }
-  | { type: 'done'; id: number; result?: RenderResult; profile?: ModelMemoryProfile }
-  | { type: 'error'; id: number; error: SerializedError };
+  | { type: 'done'; id: number; result?: RenderResult; profile?: ModelMemoryProfile; provider: ExecutionProvider }
+  | { type: 'error'; id: number; error: SerializedError; provider: ExecutionProvider };
 
 export interface ThreadInit {
   options: RendererOptions;
