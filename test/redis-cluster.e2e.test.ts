@@ -9,8 +9,8 @@ import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, keySlot, masterNodes, scanKeys, type RedisClient } from '@kiln/queue';
-import { collectLines, exited, getJson, pollUntil, postJson, startHarness } from './harness.js';
+import { createRedis, keySlot, masterNodes, pingRedis, scanKeys, type RedisClient } from '@kiln/queue';
+import { collectLines, exited, freePort, getJson, pollUntil, postJson, startHarness } from './harness.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 
 /**
@@ -58,6 +58,8 @@ describe('Kiln on a 3-master Redis Cluster', () => {
   it('is a real cluster: three masters share the slots and a cross-slot command is refused', async () => {
     expect(redis).toBeInstanceOf(Cluster);
     expect(masterNodes(redis)).toHaveLength(3);
+    expect(await pingRedis(cluster.url)).toBe(true);
+    expect(await pingRedis(`redis-cluster://127.0.0.1:${await freePort()}`)).toBe(false);
     await expect(redis.del('kiln:a', 'kiln:b')).rejects.toThrow(/CROSSSLOT/);
     // Kiln's slot arithmetic is the cluster's.
     for (const key of ['{kiln}:render:wait', 'kiln:kiln:usage:t:k:2026-01-01', '123456789']) {

@@ -10,8 +10,8 @@ export type RedisClient = Redis | Cluster;
  * Options that belong to the cluster client rather than to its connections to each node: the
  * offline queue and reconnecting are the cluster's (it re-reads the layout when it reconnects).
  */
-function clusterOptions(options: RedisOptions, lazyConnect: boolean | undefined): ClusterOptions {
-  const { enableOfflineQueue, retryStrategy, lazyConnect: _lazy, ...nodeOptions } = options;
+function clusterOptions(options: RedisOptions): ClusterOptions {
+  const { enableOfflineQueue, retryStrategy, lazyConnect, ...nodeOptions } = options;
   return {
     lazyConnect,
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
@@ -29,15 +29,12 @@ export function createRedis(url: string | undefined, options: RedisOptions = {})
   const target = parseRedisUrl(url ?? DEFAULT_REDIS_URL);
   const merged: RedisOptions = { maxRetriesPerRequest: null, ...options };
   if (!target.cluster) return new Redis(target.url, merged);
-  const cluster = clusterOptions(
-    {
-      ...merged,
-      ...(target.username ? { username: target.username } : {}),
-      ...(target.password ? { password: target.password } : {}),
-      ...(target.tls ? { tls: {} } : {}),
-    },
-    options.lazyConnect,
-  );
+  const cluster = clusterOptions({
+    ...merged,
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: {} } : {}),
+  });
   return new Cluster(target.nodes, cluster);
 }
 
