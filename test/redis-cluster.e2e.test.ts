@@ -124,6 +124,32 @@ describe('Kiln on a 3-master Redis Cluster', () => {
     expect(await scanKeys(redis, `*${rawPrefix}*`)).toEqual([]);
   });
 
+  it('answers 503, never 500, while the cluster hangs, and serves again once it answers', async () => {
+    const h = await startHarness(
+      { REDIS_URL: cluster.url, KILN_ALLOW_ANY_RESOLUTION: '1', KILN_REDIS_COMMAND_TIMEOUT_MS: '300' },
+      { worker: false },
+    );
+    const submit = () =>
+      postJson(`${h.url}/generate/sd`, { prompt: 'a cat', width: 64, height: 64, steps: 1 }, { 'X-OctoAI-Async': '1' });
+    try {
+      expect((await submit()).status).toBe(201);
+      // Shorter than the nodes' 5 s cluster-node-timeout: the cluster itself stays healthy.
+      cluster.freeze();
+      let hung: Awaited<ReturnType<typeof submit>>;
+      try {
+        hung = await submit();
+      } finally {
+        cluster.thaw();
+      }
+      expect(hung.status).toBe(503);
+      expect(hung.json.error.code).toBe('service_unavailable');
+      const after = await pollUntil(async () => ((await submit()).status === 201 ? true : undefined), 20_000, 200);
+      expect(after).toBe(true);
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('passes a representative part of the integration suite against the cluster', async () => {
     const scriptsBefore = await callsOf('evalsha');
     const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...CLUSTER_SUBSET], {

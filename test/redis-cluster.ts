@@ -16,6 +16,10 @@ export interface RedisCluster {
   /** `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3` */
   url: string;
   ports: number[];
+  /** SIGSTOPs every node: connections stay open and nothing answers (a hung cluster). */
+  freeze(): void;
+  /** SIGCONTs them after {@link RedisCluster.freeze}. */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -29,7 +33,9 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-redis-cluster-'));
   const children: ChildProcess[] = [];
   const ports: number[] = [];
+  const thaw = () => children.forEach((child) => child.kill('SIGCONT'));
   const stop = async () => {
+    thaw(); // a stopped process dies of SIGKILL only once it runs again
     for (const child of children) child.kill('SIGKILL');
     await Promise.all(children.map((child) => exited(child, 5000)));
     await rm(dir, { recursive: true, force: true });
@@ -78,5 +84,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     await stop();
     throw err;
   }
-  return { url: `redis-cluster://${ports.map((port) => `127.0.0.1:${port}`).join(',')}`, ports, stop };
+  return {
+    url: `redis-cluster://${ports.map((port) => `127.0.0.1:${port}`).join(',')}`,
+    ports,
+    freeze: () => children.forEach((child) => child.kill('SIGSTOP')),
+    thaw,
+    stop,
+  };
 }
