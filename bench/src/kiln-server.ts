@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { loadConfig } from '@kiln/config';
-import { createRedis } from '@kiln/queue';
+import { loadConfig, redisKeyPrefix } from '@kiln/config';
+import { createRedis, deleteKeysMatching } from '@kiln/queue';
 import { BENCH_DIST, BENCH_MODELS_DIR } from './paths.js';
 
 const READY = 'KILN_BENCH_READY ';
@@ -19,16 +19,14 @@ export interface KilnServer {
   stop(): Promise<void>;
 }
 
-/** Deletes every Redis key under `prefix:` (SCAN, so a big queue does not block Redis). */
+/**
+ * Deletes every Redis key of the Kiln with queue prefix `prefix` (as its keys carry it: `{prefix}` on
+ * a Redis Cluster). SCAN, on every master of a cluster, so a big queue does not block Redis.
+ */
 export async function deleteRedisPrefix(redisUrl: string | undefined, prefix: string): Promise<void> {
   const redis = createRedis(redisUrl);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysMatching(redis, `${redisKeyPrefix(prefix, redisUrl)}:*`);
   } finally {
     redis.disconnect();
   }
