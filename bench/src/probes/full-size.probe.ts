@@ -12,7 +12,8 @@
 import * as ort from 'onnxruntime-node';
 import os from 'node:os';
 import path from 'node:path';
-import { Renderer, type ExecutionProvider } from '@kiln/diffusion';
+import { readFileSync } from 'node:fs';
+import { OnnxModel, Renderer, type ExecutionProvider, type SessionSettings } from '@kiln/diffusion';
 
 export interface KilnProbeRequest {
   mode: 'kiln';
@@ -25,6 +26,8 @@ export interface KilnProbeRequest {
   measuredSteps: number;
   /** A short render first, so that the timed ones run on a warm session. */
   warmupRender: boolean;
+  /** The optimized-model cache folder (as a worker's KILN_OPTIMIZED_MODEL_CACHE); absent: none. */
+  cacheDir?: string;
 }
 
 export interface BareProbeRequest {
@@ -35,6 +38,28 @@ export interface BareProbeRequest {
   warmupRuns: number;
   measuredRuns: number;
   sweepSize?: number;
+  /** Calls per sweep setting (default: warmupRuns + measuredRuns, the first warmupRuns untimed). */
+  sweepWarmupRuns?: number;
+  sweepMeasuredRuns?: number;
+}
+
+/**
+ * Kiln's UNet session (default settings) and a bare onnxruntime session with no options on the
+ * unmodified export, in one process, taking turns call by call so that a busy moment of the
+ * machine hits both: the figure of the issue's "done when".
+ */
+export interface PairProbeRequest {
+  mode: 'pair';
+  modelDir: string;
+  size: number;
+  warmupRuns: number;
+  measuredRuns: number;
+}
+
+export interface PairProbeResult {
+  /** Per timed call, wall and CPU (user + system) ms. */
+  kiln: { wallMs: number; cpuMs: number }[];
+  bare: { wallMs: number; cpuMs: number }[];
 }
 
 export interface KilnProbeResult {
@@ -43,6 +68,11 @@ export interface KilnProbeResult {
   baseRss: number;
   loadedRss: number;
   renderedRss: number;
+  /** Resident memory split: anonymous (heap, arena, prepacked weights) and file-backed (memory-mapped weights). */
+  loaded: MemorySplit;
+  rendered?: MemorySplit;
+  /** Peak resident memory of the process (loading included). */
+  peakRss: number;
   /** Per timed render: wall ms, the timed steps' ms, session.run ms. */
   renders: { wallMs: number; steps: number[]; onnxMs: number }[];
 }
@@ -55,15 +85,32 @@ export interface BareProbeResult {
 }
 
 const rss = () => process.memoryUsage().rss;
-const emit = (result: KilnProbeResult | BareProbeResult) => process.stdout.write(`${JSON.stringify(result)}\n`);
+
+export interface MemorySplit {
+  anon: number;
+  file: number;
+}
+
+/** Linux's RssAnon / RssFile of this process, in bytes. */
+function memorySplit(): MemorySplit {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { anon: kb('RssAnon'), file: kb('RssFile') };
+}
+const emit = (result: KilnProbeResult | BareProbeResult | PairProbeResult) =>
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 
 async function kilnProbe(r: KilnProbeRequest): Promise<KilnProbeResult> {
   const baseRss = rss();
-  const renderer = new Renderer({ executionProvider: r.provider });
+  const renderer = new Renderer({
+    executionProvider: r.provider,
+    ...(r.cacheDir && { optimizedModelCacheDir: r.cacheDir }),
+  });
   let started = performance.now();
   await renderer.warm(r.modelDir);
   const coldLoadMs = performance.now() - started;
   const loadedRss = rss();
+  const loaded = memorySplit();
   started = performance.now();
   await renderer.warm(r.modelDir);
   const cachedMs = performance.now() - started;
@@ -100,8 +147,10 @@ async function kilnProbe(r: KilnProbeRequest): Promise<KilnProbeResult> {
   const renders: KilnProbeResult['renders'] = [];
   for (let i = 0; i < r.renders; i++) renders.push(await render(r.warmupSteps + r.measuredSteps, 42 + i));
   const renderedRss = r.renders > 0 ? rss() : 0;
+  const rendered = r.renders > 0 ? memorySplit() : undefined;
+  const peakRss = process.resourceUsage().maxRSS * 1024;
   await renderer.dispose();
-  return { coldLoadMs, cachedMs, baseRss, loadedRss, renderedRss, renders };
+  return { coldLoadMs, cachedMs, baseRss, loadedRss, renderedRss, loaded, rendered, peakRss, renders };
 }
 
 function randomData(count: number, scale: number): Float32Array {
@@ -120,9 +169,13 @@ function float16Bits(value: number): number {
   return sign | (exponent << 10) | (((bits >>> 13) & 0x3ff) + ((bits >>> 12) & 1));
 }
 
-function tensorFor(session: ort.InferenceSession, name: string, data: Float32Array, dims: number[]): ort.Tensor {
-  const meta = session.inputMetadata.find((m) => m.name === name);
-  const type = meta && meta.isTensor ? meta.type : 'float32';
+function tensorFor(
+  session: ort.InferenceSession | OnnxModel,
+  name: string,
+  data: Float32Array,
+  dims: number[],
+): ort.Tensor {
+  const type = inputType(session, name);
   if (type === 'float16')
     return new ort.Tensor(
       'float16',
@@ -138,13 +191,42 @@ function tensorFor(session: ort.InferenceSession, name: string, data: Float32Arr
   return new ort.Tensor('float32', data, dims);
 }
 
-async function bareRuns(modelDir: string, options: ort.InferenceSession.SessionOptions, at: number, runs: number) {
+/** What a sweep variant creates: a bare session with these options, or Kiln's OnnxModel with these settings. */
+type Variant = { ort: ort.InferenceSession.SessionOptions } | { kiln: SessionSettings };
+
+/** The run surface shared by a bare session and Kiln's OnnxModel (Kiln's converts nothing for float32 inputs). */
+async function createRunner(
+  file: string,
+  variant: Variant,
+): Promise<{
+  session: ort.InferenceSession | OnnxModel;
+  run(feeds: Record<string, ort.Tensor>): Promise<unknown>;
+  release(): Promise<void>;
+}> {
+  if ('ort' in variant) {
+    const session = await ort.InferenceSession.create(file, variant.ort);
+    return { session, run: (feeds) => session.run(feeds), release: () => session.release() };
+  }
+  const model = await OnnxModel.load(file, variant.kiln);
+  return {
+    session: model,
+    run: (feeds) =>
+      model.run(
+        Object.fromEntries(
+          Object.entries(feeds).map(([name, t]) => [name, { data: t.data as Float32Array, dims: t.dims }]),
+        ),
+      ),
+    release: () => model.dispose(),
+  };
+}
+
+async function bareRuns(modelDir: string, variant: Variant, at: number, runs: number) {
   let started = performance.now();
-  const session = await ort.InferenceSession.create(path.join(modelDir, 'unet', 'model.onnx'), options);
+  const runner = await createRunner(path.join(modelDir, 'unet', 'model.onnx'), variant);
   const createMs = performance.now() - started;
+  const session = runner.session;
   const latent = at / 8;
-  const context = session.inputMetadata.find((m) => m.name === 'encoder_hidden_states');
-  const dim = context?.isTensor ? Number(context.shape[2]) : 768;
+  const dim = contextDim(session);
   // A guided step: batch 2 (unconditional + text), as Kiln's pipeline feeds the UNet.
   const feeds = {
     sample: tensorFor(session, 'sample', randomData(2 * 4 * latent * latent, 1), [2, 4, latent, latent]),
@@ -154,38 +236,58 @@ async function bareRuns(modelDir: string, options: ort.InferenceSession.SessionO
   const runsMs: number[] = [];
   for (let i = 0; i < runs; i++) {
     started = performance.now();
-    await session.run(feeds);
+    await runner.run(feeds);
     runsMs.push(performance.now() - started);
   }
-  await session.release();
+  await runner.release();
   return { createMs, runsMs };
 }
 
-/** The session options Kiln's OnnxModel uses by default, for the same provider. */
-function kilnDefaults(provider: ExecutionProvider): ort.InferenceSession.SessionOptions {
-  const providers = provider === 'cpu' || provider === 'auto' ? ['cpu'] : [provider, 'cpu'];
-  return { executionProviders: providers, graphOptimizationLevel: 'all', enableCpuMemArena: true };
+function inputType(session: ort.InferenceSession | OnnxModel, name: string): string {
+  if (session instanceof OnnxModel) return session.inputs.get(name)?.type ?? 'float32';
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  return meta && meta.isTensor ? meta.type : 'float32';
+}
+
+function contextDim(session: ort.InferenceSession | OnnxModel): number {
+  if (session instanceof OnnxModel) return Number(session.inputs.get('encoder_hidden_states')?.shape[2] ?? 768);
+  const context = session.inputMetadata.find((m) => m.name === 'encoder_hidden_states');
+  return context?.isTensor ? Number(context.shape[2]) : 768;
+}
+
+/**
+ * onnxruntime-node's defaults on the unmodified export: no options but the provider (graph
+ * optimization all, arena and memory pattern on, onnxruntime's own thread count, pinned).
+ */
+function onnxruntimeDefaults(provider: ExecutionProvider): ort.InferenceSession.SessionOptions {
+  return { executionProviders: provider === 'cpu' || provider === 'auto' ? ['cpu'] : [provider, 'cpu'] };
 }
 
 async function bareProbe(r: BareProbeRequest): Promise<BareProbeResult> {
-  const defaults = kilnDefaults(r.provider);
-  const main = await bareRuns(r.modelDir, defaults, r.size, r.warmupRuns + r.measuredRuns);
+  const defaults = onnxruntimeDefaults(r.provider);
+  const main = await bareRuns(r.modelDir, { ort: defaults }, r.size, r.warmupRuns + r.measuredRuns);
   const sweep: BareProbeResult['sweep'] = [];
   const cores = os.availableParallelism();
   if (r.sweepSize) {
-    const variants: [string, ort.InferenceSession.SessionOptions][] = [
-      ["Kiln's default (all optimizations, arena on, onnxruntime's thread count)", defaults],
-      ['intra-op threads 1', { ...defaults, intraOpNumThreads: 1 }],
-      [`intra-op threads ${cores} (every logical core, set explicitly)`, { ...defaults, intraOpNumThreads: cores }],
-      ['intra-op threads: no spinning', { ...defaults, extra: { session: { intra_op: { allow_spinning: '0' } } } }],
-      ['graph optimization: extended', { ...defaults, graphOptimizationLevel: 'extended' }],
-      ['graph optimization: basic', { ...defaults, graphOptimizationLevel: 'basic' }],
-      ['graph optimization: disabled', { ...defaults, graphOptimizationLevel: 'disabled' }],
-      ['memory arena off', { ...defaults, enableCpuMemArena: false }],
+    const kiln: SessionSettings = { executionProvider: r.provider };
+    // Kiln's default first: the sweep's ratios are taken against it. Each variant changes one thing.
+    const variants: [string, Variant][] = [
+      ["Kiln's default (attention fused, intra-op threads = physical cores, spinning on, UNet arena on)", { kiln }],
+      ["onnxruntime's defaults on the unmodified export (no options)", { ort: defaults }],
+      ["Kiln's options without Kiln's fusions", { kiln: { ...kiln, graphFusions: false } }],
+      ['Kiln, intra-op threads: no spinning', { kiln: { ...kiln, allowSpinning: false } }],
+      ['Kiln, intra-op threads 1', { kiln: { ...kiln, intraOpThreads: 1 } }],
+      [`Kiln, intra-op threads ${cores * 2} (2 per logical core)`, { kiln: { ...kiln, intraOpThreads: cores * 2 } }],
+      ['Kiln, memory arena off', { kiln: { ...kiln, enableCpuMemArena: false } }],
+      [
+        'Kiln, graph optimization: extended (no NCHWc layout)',
+        { kiln: { ...kiln, graphOptimizationLevel: 'extended' } },
+      ],
     ];
     for (const [label, options] of variants) {
-      const v = await bareRuns(r.modelDir, options, r.sweepSize, r.warmupRuns + r.measuredRuns);
-      const timed = v.runsMs.slice(r.warmupRuns);
+      const warmup = r.sweepWarmupRuns ?? r.warmupRuns;
+      const v = await bareRuns(r.modelDir, options, r.sweepSize, warmup + (r.sweepMeasuredRuns ?? r.measuredRuns));
+      const timed = v.runsMs.slice(warmup);
       sweep.push({ label, createMs: v.createMs, runMs: timed.reduce((a, b) => a + b, 0) / timed.length });
     }
   }
@@ -197,7 +299,42 @@ async function bareProbe(r: BareProbeRequest): Promise<BareProbeResult> {
   };
 }
 
-const request = JSON.parse(process.argv[2] ?? '{}') as KilnProbeRequest | BareProbeRequest;
+async function pairProbe(r: PairProbeRequest): Promise<PairProbeResult> {
+  const file = path.join(r.modelDir, 'unet', 'model.onnx');
+  const bare = await createRunner(file, { ort: onnxruntimeDefaults('cpu') });
+  const kiln = await createRunner(file, { kiln: { executionProvider: 'cpu' } });
+  const latent = r.size / 8;
+  const dim = contextDim(kiln.session);
+  const data = {
+    sample: randomData(2 * 4 * latent * latent, 1),
+    context: randomData(2 * 77 * dim, 1),
+  };
+  const feedsFor = (session: ort.InferenceSession | OnnxModel) => ({
+    sample: tensorFor(session, 'sample', data.sample, [2, 4, latent, latent]),
+    timestep: tensorFor(session, 'timestep', new Float32Array([981, 981]), [2]),
+    encoder_hidden_states: tensorFor(session, 'encoder_hidden_states', data.context, [2, 77, dim]),
+  });
+  const result: PairProbeResult = { kiln: [], bare: [] };
+  for (let i = 0; i < r.warmupRuns + r.measuredRuns; i++) {
+    // Alternate which goes first, so neither always runs right after the other's memory traffic.
+    const order = i % 2 === 0 ? (['bare', 'kiln'] as const) : (['kiln', 'bare'] as const);
+    for (const side of order) {
+      const runner = side === 'kiln' ? kiln : bare;
+      const feeds = feedsFor(runner.session);
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      await runner.run(feeds);
+      const used = process.cpuUsage(cpu);
+      if (i >= r.warmupRuns)
+        result[side].push({ wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000 });
+    }
+  }
+  await Promise.all([kiln.release(), bare.release()]);
+  return result;
+}
+
+const request = JSON.parse(process.argv[2] ?? '{}') as KilnProbeRequest | BareProbeRequest | PairProbeRequest;
 if (request.mode === 'kiln') emit(await kilnProbe(request));
+else if (request.mode === 'pair') emit(await pairProbe(request));
 else if (request.mode === 'bare') emit(await bareProbe(request));
 else throw new Error(`full-size probe: unknown mode in ${process.argv[2]}`);
