@@ -97,7 +97,10 @@ describe('dependency rules', () => {
     const users = (name: string) => [
       ...new Set(all.filter((f) => importsOf(f).includes(name)).map((f) => path.relative(ROOT, path.dirname(f)))),
     ];
-    expect(users('onnxruntime-node')).toEqual(['packages/diffusion/src/models']);
+    // The models folder and its graph optimiser (models/optimize) own the sessions.
+    const ortHome = 'packages/diffusion/src/models';
+    expect(users('onnxruntime-node')).toContain(ortHome);
+    expect(users('onnxruntime-node').filter((dir) => dir !== ortHome && !dir.startsWith(`${ortHome}/`))).toEqual([]);
     expect(users('sharp').every((dir) => dir === 'packages/diffusion/src/image')).toBe(true);
   });
 
