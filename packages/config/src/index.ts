@@ -1,4 +1,10 @@
 export { loadConfig, ConfigError, type KilnConfig, type StorageConfig } from './config.js';
 export { createLogger, type Logger } from './logger.js';
 export { loadClientEnv, type ClientEnv } from './client-env.js';
-export { parseRedisUrl, isRedisClusterUrl, redisKeyPrefix, type RedisTarget, type RedisClusterNode } from './redis-url.js';
+export {
+  parseRedisUrl,
+  isRedisClusterUrl,
+  redisKeyPrefix,
+  type RedisTarget,
+  type RedisClusterNode,
+} from './redis-url.js';
