@@ -6,7 +6,7 @@
  * jobs on from there (started → active, retrying → delayed, ended → gone).
  */
 import type { Logger } from '@kiln/config';
-import type { RenderJobData } from '@kiln/contracts';
+import { renderJobSchema, type RenderJobData } from '@kiln/contracts';
 import type { RenderQueue } from '@kiln/queue';
 import { jobWork, moveBacklog, type BacklogMove } from '@kiln/state';
 import type { JobsOptions } from 'bullmq';
@@ -19,7 +19,11 @@ export function trackBacklog(queue: RenderQueue, redis: RedisClient, prefix: str
   const addBulk = queue.addBulk.bind(queue);
   const moves = (entries: readonly Entry[], delayed: boolean): BacklogMove[] =>
     entries.flatMap(({ data, opts }) =>
-      opts?.jobId && Boolean(opts.delay) === delayed ? [{ jobId: opts.jobId, work: jobWork(data, opts.priority) }] : [],
+      // A payload that is not a render job is never rendered (the worker fails it at once), so it
+      // is no work to wait for; and pricing it must not refuse the queueing.
+      opts?.jobId && Boolean(opts.delay) === delayed && renderJobSchema.safeParse(data).success
+        ? [{ jobId: opts.jobId, work: jobWork(data, opts.priority) }]
+        : [],
     );
   // The backlog is a signal: a Redis error writing it is logged, never a refused submission.
   const track = async (state: 'queued' | 'delayed' | 'gone', list: BacklogMove[]) => {
