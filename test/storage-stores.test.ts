@@ -133,10 +133,9 @@ describe('s3 store', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await res.arrayBuffer()).equals(png)).toBe(true);
-    // A URL for another key cannot be made from this one: the signature covers the path.
-    const forged = url.replace('results/j/0.png', 'results/j/1.png');
-    await store.put('results/j/1.png', 'other');
-    expect((await fetch(forged)).status).toBe(403);
+    // (That a URL cannot be re-pointed at another key is the server's signature check: s3rver does
+    // not verify V4 signatures at all, so it is not asserted here; Kiln's part is signing only for
+    // the job's owner, tested in storage-fleet.e2e.)
     await sleep(3100);
     const expired = await fetch(url);
     expect(expired.status).toBe(403);
