@@ -87,7 +87,12 @@ export class JobLifecycle {
     );
   }
 
-  private async jobEvent(job: JobSnapshot, event: WebhookEvent, idSuffix: string = event): Promise<void> {
+  private async jobEvent(
+    job: JobSnapshot,
+    event: WebhookEvent,
+    idSuffix: string = event,
+    at: Date = new Date(),
+  ): Promise<void> {
     const url = subscribed(job, event);
     if (!url) return;
     const subject: Subject = { kind: 'job', id: job.id };
@@ -97,7 +102,7 @@ export class JobLifecycle {
       keyId: job.data.keyId,
       type: `job.${event}`,
       subject,
-      body: jobEventBody(job, event),
+      body: jobEventBody(job, event, at),
     });
   }
 
@@ -143,7 +148,8 @@ export class JobLifecycle {
     if (now - last < PROGRESS_INTERVAL_MS) return { batchCanceled: false };
     this.lastProgress.set(job.id, now);
     const p = (job.progress ?? {}) as { step?: number; imagesDone?: number };
-    await this.jobEvent(job, 'progress', `progress_${p.imagesDone ?? 0}_${p.step ?? 0}`);
+    // stamped with the reading the throttle used, so the events' own timestamps keep the interval
+    await this.jobEvent(job, 'progress', `progress_${p.imagesDone ?? 0}_${p.step ?? 0}`, new Date(now));
     if (!job.data.batchId) return { batchCanceled: false };
     const status = await this.deps.batches.status(job.data.batchId);
     return { batchCanceled: status === 'canceling' || status === 'canceled' };
