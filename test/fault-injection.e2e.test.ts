@@ -178,7 +178,7 @@ describe(`fault injection (${JOBS} jobs, seed ${SEED})`, () => {
       for (let first = 0; first < JOBS; first += BURST) {
         const burst = Array.from({ length: Math.min(BURST, JOBS - first) }, (_, k) => submit(first + k));
         ids.push(...(await Promise.all(burst))); // all at once: a backlog the workers are busy with
-        await sleep(100 + random() * 300);
+        await sleep(random() * 100); // while the burst renders
         await fleet.killOne();
         await sleep(1500 + random() * 3000);
       }

@@ -16,6 +16,8 @@ export interface WorkerProcess {
   alive(): boolean;
   /** Whether it logged `worker ready` (it consumes jobs from then on). */
   ready(): boolean;
+  /** Whether it logged more attempts started than ended: it holds a job right now. */
+  busy(): boolean;
   waitReady(timeoutMs?: number): Promise<void>;
   /** SIGKILL: no shutdown, no lock released, nothing flushed. */
   kill(): Promise<void>;
@@ -33,10 +35,12 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
   collectLines(child, logs);
   const alive = () => child.exitCode === null && child.signalCode === null;
   const ready = () => logs.some((line) => line.includes('"worker ready"'));
+  const count = (message: string) => logs.filter((line) => line.includes(message)).length;
   return {
     logs,
     alive,
     ready,
+    busy: () => count('"attempt started"') > count('"attempt ended"'),
     async waitReady(timeoutMs = 60_000) {
       await pollUntil(
         async () => {
@@ -75,7 +79,10 @@ export interface Fleet {
   workers: WorkerProcess[];
   /** Workers SIGKILLed so far. */
   kills: number;
-  /** SIGKILLs one ready worker chosen at random and starts its replacement at once. */
+  /**
+   * SIGKILLs one ready worker chosen at random, preferring one that holds a job (waiting up to a
+   * second for one), and starts its replacement at once.
+   */
   killOne(): Promise<void>;
   /** Every worker that was ever started is gone (the dead already are). */
   stop(): Promise<void>;
@@ -97,8 +104,18 @@ export async function startFleet(size: number, env: Record<string, string>, rand
     workers: [],
     kills: 0,
     async killOne() {
-      // A worker still starting holds no job yet: killing it would test nothing.
-      const candidates = fleet.workers.filter((w) => w.ready() && w.alive());
+      // A worker still starting holds no job yet: killing it would test nothing. Tiny jobs end in
+      // milliseconds, so an idle worker is only the victim when none is busy within a second.
+      const ready = () => fleet.workers.filter((w) => w.ready() && w.alive());
+      const busy = await pollUntil(
+        async () => {
+          const holding = ready().filter((w) => w.busy());
+          return holding.length > 0 ? holding : undefined;
+        },
+        1000,
+        5,
+      ).catch(() => []);
+      const candidates = busy.length > 0 ? busy : ready();
       if (candidates.length === 0) return;
       const victim = candidates[Math.floor(random() * candidates.length)]!;
       killed.add(victim);
