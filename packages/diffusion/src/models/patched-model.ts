@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataLocation, encodeModel, externalDataLocation, PROTOBUF_SIZE_LIMIT, resolveExternalPath } from '@kiln/onnx';
+import { moveToExternalTable } from './external-table.js';
 import type { ModelProto, TensorProto } from '@kiln/onnx';
 import { explainProviderFailure, providerAttempts, rememberAutoChoice, sessionProviders } from './execution-provider.js';
 import { ModelLoadError, OnnxModel, type SessionSettings, type ValueInfo } from './onnx-session.js';
@@ -110,22 +111,11 @@ function externalFolder(path: string, tensors: readonly TensorProto[]): SessionE
  * a file of its own, and the model's external files read whole (each must fit one Node buffer).
  */
 async function allInMemory(path: string, tensors: readonly TensorProto[]) {
-  const externalData: Array<{ path: string; data: Uint8Array }> = [];
-  const moved = tensors.map((tensor, index): TensorProto => {
-    if (tensor.dataLocation === DataLocation.EXTERNAL || !tensor.rawData) return tensor;
-    const location = `kiln-patched-${index}.bin`;
-    externalData.push({ path: location, data: tensor.rawData });
-    const { rawData, ...meta } = tensor;
-    return {
-      ...meta,
-      dataLocation: DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: location },
-        { key: 'offset', value: '0' },
-        { key: 'length', value: String(rawData.byteLength) },
-      ],
-    };
-  });
+  const { moved, externalData } = moveToExternalTable(
+    tensors,
+    'kiln-patched',
+    (_, tensor) => tensor.dataLocation !== DataLocation.EXTERNAL,
+  );
   const files = new Set(
     tensors
       .filter((tensor) => tensor.dataLocation === DataLocation.EXTERNAL)

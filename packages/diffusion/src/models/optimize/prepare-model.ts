@@ -8,7 +8,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { DataLocation, encodeModel, readModel, type TensorProto } from '@kiln/onnx';
+import { encodeModel, readModel, type TensorProto } from '@kiln/onnx';
+import { moveToExternalTable } from '../external-table.js';
 import { fuseAttention } from './attention-fusion.js';
 import { hasFloat16Weights, widenFloat16 } from './widen-float16.js';
 
@@ -40,23 +41,7 @@ export interface PreparedModel {
  * is given, onnxruntime reads no external file: all of them must be in it).
  */
 function toMemoryTable(tensors: TensorProto[]) {
-  const externalData: { path: string; data: Uint8Array }[] = [];
-  const moved = tensors.map((tensor, index): TensorProto => {
-    if (!tensor.rawData || tensor.rawData.byteLength <= INLINE_TENSOR_BYTES) return tensor;
-    const location = `kiln-widened-${index}.bin`;
-    externalData.push({ path: location, data: tensor.rawData });
-    const { rawData, ...meta } = tensor;
-    return {
-      ...meta,
-      dataLocation: DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: location },
-        { key: 'offset', value: '0' },
-        { key: 'length', value: String(rawData.byteLength) },
-      ],
-    };
-  });
-  return { moved, externalData };
+  return moveToExternalTable(tensors, 'kiln-widened', (rawData) => rawData.byteLength > INLINE_TENSOR_BYTES);
 }
 
 /** The model rewritten by Kiln's passes, or undefined when none applies (load the file as it is). */
