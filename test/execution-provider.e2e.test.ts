@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { redisKeyPrefix } from '@kiln/config';
 import { createRedis } from '@kiln/queue';
 import { liveWorkers } from '@kiln/state';
 import { describe, expect, it } from 'vitest';
@@ -51,7 +52,8 @@ describe('kiln worker and KILN_EXECUTION_PROVIDER', () => {
       expect(worker.logs.some((line) => line.includes('"provider":"auto"'))).toBe(true);
       // The worker loads its default model before it announces itself: the choice is made by then.
       const [entry] = await pollUntil(async () => {
-        const workers = await liveWorkers(redis, prefix);
+        // The worker's keys carry the prefix as a hash tag on a Redis Cluster (npm run test:cluster).
+        const workers = await liveWorkers(redis, redisKeyPrefix(prefix, process.env.REDIS_URL));
         return workers.length > 0 ? workers : undefined;
       }, 30_000);
       expect(entry.execution_provider).toBe('cpu');
