@@ -28,6 +28,8 @@ import { queueBoardRoutes, queueBoardSessionRoutes } from './routes/queue-board.
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are `no-store` (below) and images are streamed: a hash of every JSON body buys nothing.
+  app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use((_req, res, next) => {
     // API answers are data for programs: never sniffed into something renderable, never cached

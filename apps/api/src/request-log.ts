@@ -10,7 +10,6 @@ import type { Logger } from '@kiln/config';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { pinoHttp } from 'pino-http';
 
 const LOGGED_HEADERS = [
   'host',
@@ -87,34 +86,20 @@ export function requestContext(res: {
   };
 }
 
+/**
+ * One access-log line per request, written when the response has been sent (or the client went
+ * away first): `{ req, res, responseTime, tenant?, keyId?, jobId? }`, the shape pino-http writes.
+ * Hand-written over the process logger because pino-http's per-request child logger and
+ * serializer wrapping were a quarter of the API's CPU per async submission (docs/benchmarks.md,
+ * item 4); this line costs one `logger.info`.
+ */
 export function requestLog(logger: Logger) {
-  const log = pinoHttp({
-    logger,
-    // A client's request id is echoed into logs and error bodies: only a short, plain one.
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
-    autoLogging: { ignore: (req) => UNLOGGED_PATHS.has((req.url ?? '').split('?', 1)[0] ?? '') },
-    serializers: {
-      req: (req: {
-        id: unknown;
-        method: string;
-        url: string;
-        remoteAddress?: string;
-        headers: IncomingMessage['headers'];
-      }) => ({
-        id: req.id,
-        method: req.method,
-        url: loggableUrl(req.url),
-        remoteAddress: req.remoteAddress,
-        headers: loggableHeaders(req.headers),
-      }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-    customProps: (_req, res) => requestContext(res as unknown as Parameters<typeof requestContext>[0]),
-  });
   return (req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    const given = req.headers['x-request-id'];
+    // A client's request id is echoed into logs and error bodies: only a short, plain one.
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    (req as Request & { id: string }).id = id;
     // Note the job a JSON answer names (the body itself is never logged).
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
@@ -122,6 +107,28 @@ export function requestLog(logger: Logger) {
       if (jobId && res.locals.jobId === undefined) res.locals.jobId = jobId;
       return json(body);
     };
-    log(req, res, next);
+    const path = (req.url ?? '').split('?', 1)[0] ?? '';
+    if (!UNLOGGED_PATHS.has(path)) {
+      const write = () => {
+        res.off('finish', write).off('close', write);
+        const line = {
+          req: {
+            id,
+            method: req.method,
+            url: loggableUrl(req.originalUrl ?? req.url),
+            remoteAddress: req.socket.remoteAddress,
+            headers: loggableHeaders(req.headers),
+          },
+          res: { statusCode: res.statusCode },
+          responseTime: Math.round(performance.now() - started),
+          ...requestContext(res),
+        };
+        if (!res.writableFinished) logger.warn(line, 'request aborted');
+        else if (res.statusCode >= 500) logger.error(line, 'request errored');
+        else logger.info(line, 'request completed');
+      };
+      res.on('finish', write).on('close', write);
+    }
+    next();
   };
 }
