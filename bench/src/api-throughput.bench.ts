@@ -118,7 +118,9 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
   const seconds = rounds * roundSeconds;
   const pairs = ctx.quick ? 50 : 300;
   const server = await startKilnServer({ model: TINY_MODEL.name, worker: false });
+  const floor = await startKilnServer({ model: TINY_MODEL.name, probe: 'express-floor' });
   const queue = await bareQueue(server.redisUrl);
+  let floor2xx = 0;
   let accepted2xx = 0;
   let failures = 0;
   const apiP50s: number[] = [];
@@ -128,6 +130,7 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
   let paired: Awaited<ReturnType<typeof pairedLatencies>>;
   try {
     await loadApi(server.url, 1); // warm-up: JIT, connection pools
+    await loadApi(floor.url, 1);
     await queueAddLoop(queue, 1, CONNECTIONS);
     for (let round = 0; round < rounds; round++) {
       const apiTurn = async () => {
@@ -140,6 +143,9 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
       const loopTurn = async () => {
         loop.push(...(await queueAddLoop(queue, roundSeconds, 1)));
         concurrent.push(...(await queueAddLoop(queue, roundSeconds, CONNECTIONS)));
+        const minimal = await loadApi(floor.url, roundSeconds);
+        floor2xx += minimal['2xx'];
+        failures += minimal.non2xx + minimal.errors + minimal.timeouts;
       };
       if (round % 2 === 0) {
         await apiTurn();
@@ -153,8 +159,11 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
   } finally {
     await queue.close();
     await server.stop();
+    await floor.stop();
   }
   const accepted = accepted2xx / seconds;
+  const floorPerSecond = floor2xx / seconds;
+  const floorRatio = floorPerSecond / (loop.length / seconds);
   const loopPerSecond = loop.length / seconds;
   const concurrentPerSecond = concurrent.length / seconds;
   const ratio = accepted / loopPerSecond;
@@ -165,7 +174,9 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
   const why = (perSecond: number, what: string) =>
     `${fmt(1000 / accepted, 3)} ms per submission through HTTP, Express, validation and the API's bookkeeping ` +
     `(one Redis round trip: BullMQ's add script and the tenant job index in one MULTI) against ${fmt(1000 / perSecond, 3)} ms for ${what}` +
-    `${failures ? `; ${failures} requests failed` : ''}; autocannon, the API process and Redis share 2 cores.`;
+    `${failures ? `; ${failures} requests failed` : ''}; autocannon, the API process and Redis share 2 cores. ` +
+    `A minimal Express app that only parses the body and calls queue.add takes ${fmt(1000 / floorPerSecond, 3)} ms (row 4e): ` +
+    `Kiln's validation, authentication, limits, bookkeeping and access log are the other ${fmt(1000 / accepted - 1000 / floorPerSecond, 3)} ms.`;
   return {
     title: 'Item 4: API submissions',
     rows: [
@@ -210,6 +221,14 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
         basis: `${pairs} async POST /generate/sd one at a time, each minus a bare queue.add right after it (same payload, same Redis)`,
         command: reproduce('api'),
       },
+      {
+        id: '4e',
+        what: 'minimal Express app (JSON body → queue.add) ÷ plain queue.add/s',
+        value: fmt(floorRatio, 2),
+        goal: '',
+        basis: `the floor under 4a: the same autocannon load on an Express app in its own process that parses the body, calls queue.add with the same job options and answers 201 (no validation, keys, limits, bookkeeping or log; bench/src/probes/express-floor.probe.ts), same rounds; Kiln's API ÷ this: ${fmt(accepted / floorPerSecond, 2)}`,
+        command: reproduce('api'),
+      },
     ],
     lines: [
       `API (own process, no worker): ${fmt(accepted, 0)} accepted submissions/s, latency p50 ${apiP50} ms (median of the rounds), p99 ${apiP99} ms, ${failures} failed; ` +
@@ -217,6 +236,7 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
         `${CONNECTIONS} concurrent loops: ${fmt(concurrentPerSecond, 0)} adds/s, p50 ${fmt(quantile(concurrent, 0.5), 2)} ms, p99 ${fmt(quantile(concurrent, 0.99), 2)} ms.`,
       `One submission at a time (${pairs} pairs): async POST p50 ${fmt(quantile(paired.api, 0.5), 2)} ms, bare queue.add p50 ${fmt(quantile(paired.bare, 0.5), 2)} ms, ` +
         `added p50 ${fmt(addedP50, 2)} ms, p99 ${fmt(quantile(paired.added, 0.99), 2)} ms.`,
+      `Minimal Express app (JSON body → queue.add, row 4e): ${fmt(floorPerSecond, 0)} submissions/s.`,
       'The load generator and the queue.add loops run in the benchmark process; on a 2-core machine they share the CPU with the API process and Redis.',
     ],
   };

@@ -32,10 +32,15 @@ export async function deleteRedisPrefix(redisUrl: string | undefined, prefix: st
   }
 }
 
+/**
+ * A benchmark server: Kiln's (probes/serve.probe.ts) or, with `probe: 'express-floor'`, the minimal
+ * Express app of item 4 (probes/express-floor.probe.ts), on its own queue prefix and data folder.
+ */
 export async function startKilnServer(options: {
   model: string;
   worker?: boolean;
   env?: Record<string, string>;
+  probe?: 'serve' | 'express-floor';
 }): Promise<KilnServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'kiln-bench-'));
   const prefix = `kiln-bench-${randomBytes(4).toString('hex')}`;
@@ -50,7 +55,7 @@ export async function startKilnServer(options: {
     KILN_ALLOW_ANY_RESOLUTION: '1',
     ...options.env,
   };
-  const args = [path.join(BENCH_DIST, 'probes/serve.probe.js')];
+  const args = [path.join(BENCH_DIST, `probes/${options.probe ?? 'serve'}.probe.js`)];
   if (options.worker === false) args.push('--no-worker');
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
