@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { FileStore, inputKey } from '@kiln/storage';
 import { makeTinyLora } from '@kiln/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnWorker, type WorkerProcess } from './fault-workers.js';
@@ -32,13 +33,15 @@ describe.each(['fs', 's3'] as const)('a fleet on the %s store', (kind) => {
   let acme: Client;
   let globex: Client;
   let acmeToken: string;
+  let storagePrefix: string;
 
   beforeAll(async () => {
     const acmeKey = newKey('acme-1', 'acme');
     const globexKey = newKey('globex-1', 'globex');
     acmeToken = acmeKey.token;
     s3 = kind === 's3' ? await startS3Server() : undefined;
-    const storageEnv = s3?.env(`fleet-${Date.now()}/`) ?? {};
+    storagePrefix = `fleet-${Date.now()}/`;
+    const storageEnv = s3?.env(storagePrefix) ?? {};
     api = await startApiProcess({
       ...storageEnv,
       KILN_KEYS_FILE: await keysFileWith([acmeKey, globexKey]),
@@ -187,4 +190,39 @@ describe.each(['fs', 's3'] as const)('a fleet on the %s store', (kind) => {
       expect((await fetch(url)).status).toBe(403);
     }
   }, 60_000);
+
+  // Last: the sweep removes every expired result of this store.
+  it("a worker's retention sweep removes expired results and inputs from the store, never assets", async () => {
+    const done = await acme.post('/generate/sd', smallRequest({ seed: 77, init_image: INIT_B64, strength: 0.5 }));
+    expect(done.status, done.text).toBe(200);
+    const id = done.json.id as string;
+    expect((await acme.get(`/v1/jobs/${id}/images/0`)).status).toBe(200);
+    const store = s3 ? s3.store(storagePrefix) : new FileStore(api.dataDir);
+    expect(await store.has(inputKey(id, 'init_image'))).toBe(true);
+    // S3 keeps LastModified to the second: objects 3 s old against a 1.8 s retention are expired.
+    await sleep(3000);
+    const dataDir = s3 ? await mkdtemp(path.join(os.tmpdir(), 'kiln-fleet-sweeper-')) : api.dataDir;
+    if (s3) workerDirs.push(dataDir);
+    const sweeper = spawnWorker({
+      ...(s3?.env(storagePrefix) ?? {}),
+      KILN_DATA_DIR: dataDir,
+      KILN_MODELS_DIR: await tinyModelsDir(),
+      KILN_QUEUE_PREFIX: api.prefix,
+      KILN_RESULT_TTL_HOURS: String(1.8 / 3600), // a worker sweeps when it starts
+    });
+    try {
+      await sweeper.waitReady();
+      await pollUntil(
+        async () => sweeper.logs.some((l) => l.includes('retention: removed expired files')) || undefined,
+      );
+    } finally {
+      await sweeper.stop(5000);
+    }
+    const image = await acme.get(`/v1/jobs/${id}/images/0`);
+    expect(image.status, image.text).toBe(404);
+    expect(await store.has(inputKey(id, 'init_image'))).toBe(false);
+    expect((await acme.get(`/v1/jobs/${id}?image_urls=1`)).status).not.toBe(500);
+    // The uploaded LoRA is an asset: retention never removes it.
+    expect((await acme.post('/generate/sd', smallRequest({ loras: { style: 1 } }))).status).toBe(200);
+  }, 90_000);
 });
