@@ -6,10 +6,12 @@
  * presigned URLs to the exact bytes (expiring; `fs` has none), another tenant gets 404.
  */
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { FileStore, inputKey } from '@kiln/storage';
 import { makeTinyLora } from '@kiln/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +24,8 @@ const INIT_B64 = readFileSync(
   path.resolve(import.meta.dirname, 'fixtures', 'sd15-pipeline', 'img2img_init_64x64.png'),
 ).toString('base64');
 const URL_TTL_S = 3;
+const KILN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
+const run = promisify(execFile);
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -190,6 +194,44 @@ describe.each(['fs', 's3'] as const)('a fleet on the %s store', (kind) => {
       expect((await fetch(url)).status).toBe(403);
     }
   }, 60_000);
+
+  it('kiln batch writes the dataset, downloading straight from the bucket on S3 and through the API on fs', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-fleet-cli-'));
+    try {
+      const csv = path.join(dir, 'prompts.csv');
+      const out = path.join(dir, 'dataset');
+      await writeFile(csv, ['prompt,seed', 'a red apple,1', 'a small house,2', 'a boat,3'].join('\n') + '\n');
+      const imageReads = () => api.logs.filter((l) => /"url":"\/v1\/jobs\/[^"]+\/images\//.test(l)).length;
+      const before = imageReads();
+      const args = [
+        KILN,
+        'batch',
+        csv,
+        '--out',
+        out,
+        '--url',
+        api.url,
+        '--steps',
+        '1',
+        '--width',
+        '64',
+        '--height',
+        '64',
+      ];
+      await run(process.execPath, [...args, '--poll', '200'], {
+        env: { ...process.env, KILN_API_KEY: acmeToken },
+        timeout: 60_000,
+      });
+      expect((await readdir(path.join(out, 'images'))).filter((f) => f.endsWith('.png'))).toHaveLength(3);
+      const manifest = (await readFile(path.join(out, 'manifest.jsonl'), 'utf8')).split('\n').filter(Boolean);
+      expect(manifest).toHaveLength(3);
+      // Every image through its presigned URL on S3 (no API read), through the API on fs.
+      await pollUntil(async () => (kind === 's3' || imageReads() - before >= 3 ? true : undefined), 5000);
+      expect(imageReads() - before).toBe(kind === 's3' ? 0 : 3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   // Last: the sweep removes every expired result of this store.
   it("a worker's retention sweep removes expired results and inputs from the store, never assets", async () => {
