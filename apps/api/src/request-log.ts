@@ -100,6 +100,8 @@ export function requestLog(logger: Logger) {
     // A client's request id is echoed into logs and error bodies: only a short, plain one.
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     (req as Request & { id: string }).id = id;
+    // Read now: by the time the response has finished the socket may be detached from the request.
+    const remoteAddress = req.socket?.remoteAddress;
     // Note the job a JSON answer names (the body itself is never logged).
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
@@ -116,7 +118,7 @@ export function requestLog(logger: Logger) {
             id,
             method: req.method,
             url: loggableUrl(req.originalUrl ?? req.url),
-            remoteAddress: req.socket.remoteAddress,
+            remoteAddress,
             headers: loggableHeaders(req.headers),
           },
           res: { statusCode: res.statusCode },
