@@ -4,19 +4,15 @@
  * manifest; run again it does nothing; with part of the dataset lost it fetches only that part,
  * without rendering anything again.
  */
-import { execFile } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createLogger } from '@kiln/config';
 import { startRenderWorker, type RenderWorker } from '@kiln/worker';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.js';
-
-const run = promisify(execFile);
-const KILN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
+import { runKilnBatch } from './kiln-batch-cli.js';
 
 let h: Harness;
 let second: RenderWorker;
@@ -24,32 +20,7 @@ let dir: string;
 let csv: string;
 let out: string;
 
-const kilnBatch = (...extra: string[]) =>
-  run(
-    process.execPath,
-    [
-      KILN,
-      'batch',
-      csv,
-      '--out',
-      out,
-      '--url',
-      h.url,
-      '--steps',
-      '1',
-      '--width',
-      '64',
-      '--height',
-      '64',
-      '--poll',
-      '200',
-      ...extra,
-    ],
-    {
-      env: { ...process.env, KILN_API_KEY: '' },
-      timeout: 150_000,
-    },
-  );
+const kilnBatch = (...extra: string[]) => runKilnBatch({ csv, out, url: h.url, extra });
 
 async function renderJobCount(): Promise<number> {
   const counts = await h.api.deps.queue.getJobCounts();
@@ -143,16 +114,12 @@ describe('kiln batch', () => {
   }, 60_000);
 
   it('fails clearly without a running Kiln', async () => {
-    const err = await run(process.execPath, [
-      KILN,
-      'batch',
+    const err = await runKilnBatch({
       csv,
-      '--out',
-      path.join(dir, 'other'),
-      '--url',
-      'http://127.0.0.1:9',
-      '--no-progress',
-    ]).catch((e) => e);
+      out: path.join(dir, 'other'),
+      url: 'http://127.0.0.1:9',
+      extra: ['--no-progress'],
+    }).catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/cannot reach Kiln at http:\/\/127\.0\.0\.1:9/);
   });

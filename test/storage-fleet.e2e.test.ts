@@ -6,17 +6,16 @@
  * presigned URLs to the exact bytes (expiring; `fs` has none), another tenant gets 404.
  */
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { FileStore, inputKey } from '@kiln/storage';
 import { makeTinyLora } from '@kiln/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnWorker, type WorkerProcess } from './fault-workers.js';
 import { ensureTestModel, pollUntil, startApiProcess, tinyModelsDir, type ApiProcess } from './harness.js';
+import { runKilnBatch } from './kiln-batch-cli.js';
 import { startS3Server, type S3TestServer } from './s3-server.js';
 import { ASYNC, client, keysFileWith, newKey, smallRequest, type Client } from './tenancy-helpers.js';
 
@@ -24,8 +23,6 @@ const INIT_B64 = readFileSync(
   path.resolve(import.meta.dirname, 'fixtures', 'sd15-pipeline', 'img2img_init_64x64.png'),
 ).toString('base64');
 const URL_TTL_S = 3;
-const KILN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
-const run = promisify(execFile);
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -203,25 +200,7 @@ describe.each(['fs', 's3'] as const)('a fleet on the %s store', (kind) => {
       await writeFile(csv, ['prompt,seed', 'a red apple,1', 'a small house,2', 'a boat,3'].join('\n') + '\n');
       const imageReads = () => api.logs.filter((l) => /"url":"\/v1\/jobs\/[^"]+\/images\//.test(l)).length;
       const before = imageReads();
-      const args = [
-        KILN,
-        'batch',
-        csv,
-        '--out',
-        out,
-        '--url',
-        api.url,
-        '--steps',
-        '1',
-        '--width',
-        '64',
-        '--height',
-        '64',
-      ];
-      await run(process.execPath, [...args, '--poll', '200'], {
-        env: { ...process.env, KILN_API_KEY: acmeToken },
-        timeout: 60_000,
-      });
+      await runKilnBatch({ csv, out, url: api.url, apiKey: acmeToken, timeoutMs: 60_000 });
       expect((await readdir(path.join(out, 'images'))).filter((f) => f.endsWith('.png'))).toHaveLength(3);
       const manifest = (await readFile(path.join(out, 'manifest.jsonl'), 'utf8')).split('\n').filter(Boolean);
       expect(manifest).toHaveLength(3);
