@@ -3,6 +3,7 @@ import type { Logger } from '@kiln/config';
 import type { NextFunction, Request, Response } from 'express';
 import { closeAfterResponse } from './body-limits.js';
 import { isRedisUnavailableError, redisUnavailable, type RedisGate } from './redis-gate.js';
+import { requestIdOf } from './request-log.js';
 
 /** The errors of body-parser, the router and Node's streams (http-errors style). */
 interface HttpError extends Error {
@@ -86,7 +87,7 @@ export function errorHandler(logger: Logger, gate?: RedisGate) {
       send(clientStatus, errorBody(code, error.message || 'bad request'));
       return;
     }
-    const requestId = String(req.id ?? '');
+    const requestId = requestIdOf(req);
     logger.error({ err, requestId, path: req.path }, 'unhandled error');
     send(500, errorBody('internal_error', 'internal error', { request_id: requestId }));
   };

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '@kiln/config';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { loggableHeaders, loggableUrl, requestLog } from './request-log.js';
+import { loggableHeaders, loggableUrl, requestIdOf, requestLog } from './request-log.js';
 
 describe('the access log', () => {
   it('keeps the values of known query parameters and replaces every other one', () => {
@@ -88,6 +88,18 @@ describe('requestLog', () => {
     );
     expect(lines.map((l) => [l.level, l.msg])).toEqual([['error', 'request errored']]);
     expect((lines[0].line.req as { id: string }).id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('gives the request the id its line carries, for error bodies to echo', async () => {
+    let echoed: unknown;
+    const lines = await linesOf(
+      async (url) => {
+        echoed = await (await fetch(`${url}/v1/jobs`, { headers: { 'x-request-id': 'trace-7' } })).json();
+      },
+      (req, res) => void res.status(404).json({ error: { request_id: requestIdOf(req) } }),
+    );
+    expect(echoed).toEqual({ error: { request_id: 'trace-7' } });
+    expect((lines[0].line.req as { id: string }).id).toBe('trace-7');
   });
 
   it('logs a request whose client went away before the answer as aborted', async () => {

@@ -86,6 +86,13 @@ export function requestContext(res: {
   };
 }
 
+type RequestWithId = Request & { id?: string };
+
+/** The id the access log gave a request (a trusted `X-Request-Id`, or a fresh UUID): error bodies echo it. */
+export function requestIdOf(req: Request): string {
+  return (req as RequestWithId).id ?? '';
+}
+
 /**
  * One access-log line per request, written when the response has been sent (or the client went
  * away first): `{ req, res, responseTime, tenant?, keyId?, jobId? }`, the shape pino-http writes.
@@ -99,7 +106,7 @@ export function requestLog(logger: Logger) {
     const given = req.headers['x-request-id'];
     // A client's request id is echoed into logs and error bodies: only a short, plain one.
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    (req as Request & { id: string }).id = id;
+    (req as RequestWithId).id = id;
     // Read now: by the time the response has finished the socket may be detached from the request.
     const remoteAddress = req.socket?.remoteAddress;
     // Note the job a JSON answer names (the body itself is never logged).
