@@ -5,7 +5,7 @@
  * index — so a bad upload is refused exactly as a worker would refuse it at load.
  */
 import { join } from 'node:path';
-import { decodeModel } from '@kiln/onnx';
+import { decodeModel, type GraphProto } from '@kiln/onnx';
 import { AssetError } from './assets/asset-error.js';
 import { readZip } from './assets/zip-reader.js';
 import { parseEmbedding } from './assets/embedding-file.js';
@@ -79,25 +79,32 @@ export async function checkEmbeddingFile(
   return { vectors: embedding.vectors, dim: embedding.dim, ...(embedding.token && { token: embedding.token }) };
 }
 
+/** The graph of an uploaded single-file ONNX model; 422 `invalid_model` when the bytes are not one. */
+function uploadedGraph(bytes: Uint8Array, name: string): GraphProto {
+  try {
+    return decodeModel(bytes).graph ?? {};
+  } catch (err) {
+    throw new AssetError('invalid_model', `is not an ONNX model (${(err as Error).message})`, name);
+  }
+}
+
+/** An upload is one file: weights kept in external files could not be found (or would be read from anywhere). */
+function assertSelfContained(graph: GraphProto, name: string): void {
+  if ((graph.initializer ?? []).some((tensor) => (tensor.externalData ?? []).length > 0))
+    throw new AssetError('invalid_model', 'keeps weights in external files; upload one self-contained .onnx', name);
+}
+
 /**
  * A VAE decoder as one ONNX file: it must parse and read `latent_sample` into `sample`, as a
  * diffusers export's `vae_decoder/model.onnx` does. Weights must be inline (one file).
  */
 export function checkVaeDecoderFile(bytes: Uint8Array, name: string): { latentChannels?: number } {
-  let model;
-  try {
-    model = decodeModel(bytes);
-  } catch (err) {
-    throw new AssetError('invalid_model', `is not an ONNX model (${(err as Error).message})`, name);
-  }
-  const graph = model.graph ?? {};
+  const graph = uploadedGraph(bytes, name);
   const input = (graph.input ?? []).find((value) => value.name === 'latent_sample');
   if (!input || !(graph.output ?? []).some((value) => value.name === 'sample')) {
     throw new AssetError('invalid_model', 'is not a VAE decoder: expected input latent_sample and output sample', name);
   }
-  const external = (graph.initializer ?? []).some((tensor) => (tensor.externalData ?? []).length > 0);
-  if (external)
-    throw new AssetError('invalid_model', 'keeps weights in external files; upload one self-contained .onnx', name);
+  assertSelfContained(graph, name);
   const channels = input.type?.tensorType?.shape?.dim?.[1]?.dimValue;
   return channels === undefined ? {} : { latentChannels: Number(channels) };
 }
@@ -112,13 +119,7 @@ export function checkControlNetFile(
   bytes: Uint8Array,
   name: string,
 ): { down_residuals: number; conditioning_scale_input: boolean } {
-  let model;
-  try {
-    model = decodeModel(bytes);
-  } catch (err) {
-    throw new AssetError('invalid_model', `is not an ONNX model (${(err as Error).message})`, name);
-  }
-  const graph = model.graph ?? {};
+  const graph = uploadedGraph(bytes, name);
   // Initializers may be listed as graph inputs by older exporters: only the real inputs count.
   const weights = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = new Set((graph.input ?? []).map((v) => v.name).filter((n) => !weights.has(n)));
@@ -134,9 +135,7 @@ export function checkControlNetFile(
       name,
     );
   }
-  const external = (graph.initializer ?? []).some((tensor) => (tensor.externalData ?? []).length > 0);
-  if (external)
-    throw new AssetError('invalid_model', 'keeps weights in external files; upload one self-contained .onnx', name);
+  assertSelfContained(graph, name);
   return { down_residuals: down.length, conditioning_scale_input: inputs.has('conditioning_scale') };
 }
 
