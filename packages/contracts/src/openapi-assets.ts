@@ -2,19 +2,10 @@
  * The asset library's part of the OpenAPI document (merged in by openapi.ts): `POST /v1/assets`
  * (multipart), `GET /v1/assets`, `GET|DELETE /v1/assets/{name}`.
  */
-import { z } from 'zod';
+import { toComponent } from './openapi-component.js';
 import { ASSET_TYPES, assetListSchema, assetReportSchema, assetSchema } from './assets.schema.js';
 
 type Json = Record<string, unknown>;
-
-function component(schema: z.ZodType): Json {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io: 'output',
-    unrepresentable: 'any',
-  }) as Json;
-  return rest;
-}
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: string) => ({ 'application/json': { schema: ref(name) } });
@@ -28,9 +19,9 @@ const nameParameter = {
 };
 
 export function assetSchemas(): Record<string, Json> {
-  const list = component(assetListSchema);
+  const list = toComponent(assetListSchema);
   (list.properties as Json).assets = { type: 'array', items: ref('Asset') };
-  return { Asset: component(assetSchema), AssetList: list, AssetReport: component(assetReportSchema) };
+  return { Asset: toComponent(assetSchema), AssetList: list, AssetReport: toComponent(assetReportSchema) };
 }
 
 export function assetPaths(): Record<string, Json> {

@@ -2,7 +2,7 @@
  * The batch and webhook parts of the OpenAPI document (merged in by openapi.ts): batch paths,
  * `GET /v1/jobs/{id}/webhooks`, and the webhook payloads as OpenAPI 3.1 `webhooks`.
  */
-import { z } from 'zod';
+import { toComponent } from './openapi-component.js';
 import {
   BATCH_JSONL_TYPES,
   BATCH_WEBHOOK_EVENTS,
@@ -16,18 +16,6 @@ import { batchWebhookPayloadSchema, jobWebhookPayloadSchema, webhookDeliveriesSc
 
 type Json = Record<string, unknown>;
 
-function component(schema: z.ZodType, io: 'input' | 'output'): Json {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io,
-    unrepresentable: 'any',
-    override: ({ jsonSchema }) => {
-      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
-    },
-  }) as Json;
-  return rest;
-}
-
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: string) => ({ 'application/json': { schema: ref(name) } });
 const response = (name: string) => ({ $ref: `#/components/responses/${name}` });
@@ -40,17 +28,17 @@ const idParameter = (what: string) => ({
 });
 
 export function batchSchemas(): Record<string, Json> {
-  const list = component(batchListSchema, 'output');
+  const list = toComponent(batchListSchema, 'output');
   (list.properties as Json).batches = { type: 'array', items: ref('Batch') };
   return {
-    BatchItem: component(batchItemSchema, 'input'),
-    BatchSubmit: component(batchSubmitSchema, 'input'),
-    Batch: component(batchSchema, 'output'),
+    BatchItem: toComponent(batchItemSchema, 'input'),
+    BatchSubmit: toComponent(batchSubmitSchema, 'input'),
+    Batch: toComponent(batchSchema, 'output'),
     BatchList: list,
-    BatchResultLine: component(batchResultLineSchema, 'output'),
-    WebhookDeliveries: component(webhookDeliveriesSchema, 'output'),
-    JobWebhookPayload: component(jobWebhookPayloadSchema, 'output'),
-    BatchWebhookPayload: component(batchWebhookPayloadSchema, 'output'),
+    BatchResultLine: toComponent(batchResultLineSchema, 'output'),
+    WebhookDeliveries: toComponent(webhookDeliveriesSchema, 'output'),
+    JobWebhookPayload: toComponent(jobWebhookPayloadSchema, 'output'),
+    BatchWebhookPayload: toComponent(batchWebhookPayloadSchema, 'output'),
   };
 }
 

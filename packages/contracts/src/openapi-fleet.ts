@@ -2,22 +2,10 @@
  * The fleet part of the OpenAPI document (merged in by openapi.ts): `GET /v1/workers` and
  * `GET /v1/queue`, for operator keys.
  */
-import { z } from 'zod';
+import { toComponent } from './openapi-component.js';
 import { queueLaneSchema, queueSchema, workerSchema, workersSchema } from './fleet.schema.js';
 
 type Json = Record<string, unknown>;
-
-function component(schema: z.ZodType): Json {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io: 'output',
-    unrepresentable: 'any',
-    override: ({ jsonSchema }) => {
-      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
-    },
-  }) as Json;
-  return rest;
-}
 
 const json = (name: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } });
 const response = (name: string) => ({ $ref: `#/components/responses/${name}` });
@@ -28,10 +16,10 @@ const forbidden = {
 
 export function fleetSchemas(): Record<string, Json> {
   return {
-    Worker: component(workerSchema),
-    Workers: component(workersSchema),
-    QueueLane: component(queueLaneSchema),
-    Queue: component(queueSchema),
+    Worker: toComponent(workerSchema),
+    Workers: toComponent(workersSchema),
+    QueueLane: toComponent(queueLaneSchema),
+    Queue: toComponent(queueSchema),
   };
 }
 

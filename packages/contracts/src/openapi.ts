@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toComponent } from './openapi-component.js';
 import { ERROR_CODES, ERROR_DESCRIPTIONS, ERROR_STATUS, errorBodySchema } from './errors.js';
 import { createSd15RequestSchema, createSd3RequestSchema } from './generate-request.schema.js';
 import { asyncAcceptedSchema, imageGenerationResponseSchema, requestStatusSchema } from './generate-response.schema.js';
@@ -33,20 +34,6 @@ export type OpenApiDocument = Record<string, unknown> & {
   paths: Record<string, Record<string, unknown>>;
   components: { schemas: Record<string, Record<string, unknown>> } & Record<string, unknown>;
 };
-
-/** JSON Schema 2020-12 of a zod schema, as an OpenAPI 3.1 component (no `$schema` member). */
-function toComponent(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io,
-    unrepresentable: 'any',
-    // `format: date-time` says it all; zod's long validation regex would only add noise.
-    override: ({ jsonSchema }) => {
-      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
-    },
-  }) as Record<string, unknown>;
-  return rest;
-}
 
 /** Keywords that describe a property rather than constrain its value: they stay outside `anyOf`. */
 const ANNOTATIONS = new Set(['title', 'description', 'default', 'examples', 'deprecated', 'readOnly', 'writeOnly']);
