@@ -24,6 +24,22 @@ export interface UnetEncoderOutput {
   channels: number;
 }
 
+/** The UNet's two layer kinds, bound to its time embedding and text context (the down, mid and up paths share them). */
+function unetLayers(ctx: NetContext, config: UnetConfig, temb: string, context: string) {
+  const { eps } = config;
+  const timeEmbeddingDim = config.blockChannels[0] * 4;
+  return {
+    resnet: (scope: string, x: string, inChannels: number, outChannels: number) =>
+      resnetBlock(ctx, scope, x, { inChannels, outChannels, eps, timeEmbeddingDim }, temb),
+    transformer: (scope: string, x: string, channels: number) =>
+      transformer2d(ctx, scope, x, context, {
+        channels,
+        heads: config.heads,
+        crossAttentionDim: config.crossAttentionDim,
+      }),
+  };
+}
+
 /**
  * The down blocks and the mid block of diffusers' UNet2DConditionModel from `h` (conv_in's output,
  * plus a ControlNet's conditioning embedding in a ControlNet), in the caller's scope.
@@ -36,16 +52,8 @@ export function unetEncoder(
   context: string,
 ): UnetEncoderOutput {
   const g = ctx.graph;
-  const { blockChannels, layersPerBlock, eps, attentionPerBlock } = config;
-  const timeEmbeddingDim = blockChannels[0] * 4;
-  const resnet = (scope: string, x: string, inChannels: number, outChannels: number) =>
-    resnetBlock(ctx, scope, x, { inChannels, outChannels, eps, timeEmbeddingDim }, temb);
-  const transformer = (scope: string, x: string, channels: number) =>
-    transformer2d(ctx, scope, x, context, {
-      channels,
-      heads: config.heads,
-      crossAttentionDim: config.crossAttentionDim,
-    });
+  const { blockChannels, layersPerBlock, attentionPerBlock } = config;
+  const { resnet, transformer } = unetLayers(ctx, config, temb, context);
   let h = input;
   let channels = blockChannels[0];
   const skips: Skip[] = [{ value: h, channels }];
@@ -92,16 +100,8 @@ export function buildUnet(config: UnetConfig, precision: Precision, seed: number
   const timestep = g.addInput('timestep', precision, ['batch']);
   const context = g.addInput('encoder_hidden_states', precision, ['batch', 'sequence', config.crossAttentionDim]);
 
-  const timeEmbeddingDim = blockChannels[0] * 4;
-  const temb = timeEmbedding(ctx, timestep, blockChannels[0], timeEmbeddingDim);
-  const resnet = (scope: string, x: string, inChannels: number, outChannels: number) =>
-    resnetBlock(ctx, scope, x, { inChannels, outChannels, eps, timeEmbeddingDim }, temb);
-  const transformer = (scope: string, x: string, channels: number) =>
-    transformer2d(ctx, scope, x, context, {
-      channels,
-      heads: config.heads,
-      crossAttentionDim: config.crossAttentionDim,
-    });
+  const temb = timeEmbedding(ctx, timestep, blockChannels[0], blockChannels[0] * 4);
+  const { resnet, transformer } = unetLayers(ctx, config, temb, context);
 
   const input = conv2d(ctx, 'conv_in', sample, config.inChannels, blockChannels[0]);
   const encoded = unetEncoder(ctx, config, input, temb, context);
