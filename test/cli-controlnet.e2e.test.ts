@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeToRgb } from '@kiln/diffusion';
+import { REFERENCE_RENDER_FLAGS } from './cli-reference-flags.js';
 
 const run = promisify(execFile);
 const KILN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
@@ -25,27 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(out, { recursive: true, force: true }));
 
-const common = [
-  'render',
-  '--model',
-  MODEL,
-  '--prompt',
-  'a photo of a cat',
-  '--seed',
-  '42',
-  '--steps',
-  '10',
-  '--cfg-scale',
-  '7.5',
-  '--sampler',
-  'DDIM',
-  '--width',
-  '64',
-  '--height',
-  '64',
-  '--image-encoding',
-  'png',
-];
+const common = ['render', '--model', MODEL, ...REFERENCE_RENDER_FLAGS];
 
 async function render(name: string, extra: string[]): Promise<Uint8Array> {
   const dir = path.join(out, name);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeToRgb, encodeImage } from '@kiln/diffusion';
+import { REFERENCE_RENDER_FLAGS } from './cli-reference-flags.js';
 
 const run = promisify(execFile);
 const KILN = path.resolve(import.meta.dirname, '../apps/cli/bin/kiln.js');
@@ -23,26 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(out, { recursive: true, force: true }));
 
-const common = [
-  '--model',
-  path.join(FIXTURES, 'diffusers-tiny-sd15'),
-  '--prompt',
-  'a photo of a cat',
-  '--seed',
-  '42',
-  '--steps',
-  '10',
-  '--cfg-scale',
-  '7.5',
-  '--sampler',
-  'DDIM',
-  '--width',
-  '64',
-  '--height',
-  '64',
-  '--image-encoding',
-  'png',
-];
+const common = ['--model', path.join(FIXTURES, 'diffusers-tiny-sd15'), ...REFERENCE_RENDER_FLAGS];
 
 function maxDiff(a: Uint8Array, b: Uint8Array, where: (p: number) => boolean = () => true): number {
   let max = 0;
