@@ -1,7 +1,7 @@
 /**
  * Render jobs added in one MULTI together with whatever bookkeeping the caller queues on the same
- * transaction (the tenant's job index, …): one round trip, and all or nothing, so a job never
- * becomes visible to a worker without its bookkeeping, nor the bookkeeping without its job.
+ * transaction (the tenant's job index, …): all or nothing, so a job never becomes visible to a
+ * worker without its bookkeeping, nor the bookkeeping without its job.
  *
  * BullMQ's `queue.add` runs its add script on its own; `addBulk` pipelines several without a
  * transaction. BullMQ's Redis backend exposes `addJobToTransaction` (public, outside its backend
@@ -9,6 +9,14 @@
  * which queues the very same add script on a MULTI; the job is built exactly as `queue.add` builds
  * it (the queue's default job options under the caller's). On a Redis Cluster every key involved
  * must hash to one slot: the queue prefix is a hash tag there (state-keys.ts).
+ *
+ * Submissions that arrive together share one round trip: calls made in the same turn of the event
+ * loop (sixteen clients' requests read in one poll, say) are queued on one MULTI and sent once. On
+ * this 2-core machine a round trip's fixed cost (building ioredis's pipeline, which copies BullMQ's
+ * ~50 script commands, and the socket write and read) was most of what the API spent on a
+ * submission; docs/benchmarks.md, item 4. Each call keeps its own outcome: its commands' errors
+ * reject it alone (Redis runs every command of a MULTI, and never rolled one call's commands back
+ * on another's error before either); a connection error rejects every call of that round trip.
  */
 import { Job, type JobsOptions } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
@@ -29,32 +37,125 @@ class CheckedJob extends Job<RenderJobData> {
   }
 }
 
+/** One caller's jobs and bookkeeping, waiting for the next round trip. */
+interface Submission {
+  jobs: { json: ReturnType<Job['asJSON']>; jobId: string }[];
+  bookkeeping: (multi: ChainableCommander) => void;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** ioredis's MULTI: `length` counts the commands queued, MULTI itself included. */
+type Multi = ChainableCommander & { length: number };
+
+/** A MULTI holds at most this many calls; more wait for the next round trip. */
+const MAX_SUBMISSIONS_PER_TRANSACTION = 64;
+
+class SubmissionTransactions {
+  private pending: Submission[] = [];
+  private scheduled = false;
+  private sending = false;
+
+  constructor(private readonly queue: RenderQueue) {}
+
+  add(entries: readonly QueuedJobEntry[], bookkeeping: Submission['bookkeeping']): Promise<void> {
+    // Built and checked now, so a bad option rejects this call before anything is queued.
+    const jobs = entries.map((entry) => {
+      const opts = { ...this.queue.jobsOpts, ...entry.opts };
+      const job = new CheckedJob(this.queue as never, entry.name, entry.data, opts, entry.opts.jobId);
+      job.check();
+      return { json: job.asJSON(), jobId: entry.opts.jobId };
+    });
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ jobs, bookkeeping, resolve, reject });
+      if (!this.scheduled && !this.sending) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.sending || this.pending.length === 0) return;
+    this.sending = true;
+    void this.send(this.pending.splice(0, MAX_SUBMISSIONS_PER_TRANSACTION)).finally(() => {
+      this.sending = false;
+      this.flush();
+    });
+  }
+
+  private async send(submissions: Submission[]): Promise<void> {
+    if (submissions.length === 0) return;
+    let multi: Multi;
+    const spans: { submission: Submission; first: number; end: number }[] = [];
+    try {
+      multi = (await this.queue.backend.client).multi() as unknown as Multi;
+    } catch (err) {
+      for (const { reject } of submissions) reject(err);
+      return;
+    }
+    for (const submission of submissions) {
+      // Results leave out MULTI itself: a command queued at `length` answers at `length - 1`.
+      const first = multi.length - 1;
+      try {
+        // Queues the add script on `multi` synchronously; the returned promise settles at once.
+        await Promise.all(
+          submission.jobs.map((job) => this.queue.backend.addJobToTransaction(multi as never, job.json, job.jobId)),
+        );
+        submission.bookkeeping(multi);
+      } catch (err) {
+        // Its commands may be half queued: nothing has been sent yet (a MULTI goes out on exec),
+        // so this one is dropped and the others go in a fresh one.
+        submission.reject(err);
+        return this.send(submissions.filter((other) => other !== submission));
+      }
+      spans.push({ submission, first, end: multi.length - 1 });
+    }
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await multi.exec();
+    } catch (err) {
+      for (const { reject } of submissions) reject(err);
+      return;
+    }
+    for (const { submission, first, end } of spans) {
+      const failure = results
+        ? firstFailure(results.slice(first, end))
+        : new Error('Redis discarded the submission transaction');
+      if (failure) submission.reject(failure);
+      else submission.resolve();
+    }
+  }
+}
+
+/** The first command error of a call's results, BullMQ's negative codes included. */
+function firstFailure(results: [Error | null, unknown][]): Error | undefined {
+  for (const [err, value] of results) {
+    if (err) return err;
+    if (typeof value === 'number' && value < 0) return new Error(`BullMQ refused the job (code ${value})`);
+  }
+  return undefined;
+}
+
+const transactions = new WeakMap<RenderQueue, SubmissionTransactions>();
+
 /**
  * Adds `entries` to `queue` and runs the commands `bookkeeping` queues on the same MULTI, in one
- * EXEC. Throws the first command error (BullMQ's negative codes included); a connection error
- * leaves it unknown whether the EXEC ran, which is the caller's to handle.
+ * EXEC shared with the other calls of this turn of the event loop. Throws the first error of its
+ * own commands (BullMQ's negative codes included); a connection error leaves it unknown whether
+ * the EXEC ran, which is the caller's to handle.
  */
-export async function addJobsWithBookkeeping(
+export function addJobsWithBookkeeping(
   queue: RenderQueue,
   entries: readonly QueuedJobEntry[],
   bookkeeping: (multi: ChainableCommander) => void,
 ): Promise<void> {
-  const client = await queue.backend.client;
-  const multi = client.multi();
-  const queued: Promise<string>[] = [];
-  for (const entry of entries) {
-    const opts = { ...queue.jobsOpts, ...entry.opts };
-    const job = new CheckedJob(queue as never, entry.name, entry.data, opts, entry.opts.jobId);
-    job.check();
-    // Queues the add script on `multi` synchronously; the returned promise settles at once.
-    queued.push(queue.backend.addJobToTransaction(multi, job.asJSON(), entry.opts.jobId));
-  }
-  await Promise.all(queued);
-  bookkeeping(multi as unknown as ChainableCommander);
-  const results = await multi.exec();
-  if (!results) throw new Error('Redis discarded the submission transaction');
-  for (const [err, value] of results) {
-    if (err) throw err;
-    if (typeof value === 'number' && value < 0) throw new Error(`BullMQ refused the job (code ${value})`);
+  let shared = transactions.get(queue);
+  if (!shared) transactions.set(queue, (shared = new SubmissionTransactions(queue)));
+  try {
+    return shared.add(entries, bookkeeping);
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
