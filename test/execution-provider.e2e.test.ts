@@ -49,7 +49,8 @@ describe('kiln worker and KILN_EXECUTION_PROVIDER', () => {
     const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     try {
       await worker.waitReady();
-      expect(worker.logs.some((line) => line.includes('"provider":"auto"'))).toBe(true);
+      const chose = async () => worker.logs.some((line) => line.includes('"provider":"auto"')) || undefined;
+      expect(await pollUntil(chose, 5000)).toBe(true);
       // The worker loads its default model before it announces itself: the choice is made by then.
       const [entry] = await pollUntil(async () => {
         // The worker's keys carry the prefix as a hash tag on a Redis Cluster (npm run test:cluster).

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { LOG_FLUSH_INTERVAL_MS } from '@kiln/config';
 import { FileStore, inputKey } from '@kiln/storage';
 import { makeTinyLora } from '@kiln/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,7 +167,10 @@ describe.each(['fs', 's3'] as const)('a fleet on the %s store', (kind) => {
     }
 
     // Both workers rendered, and on S3 neither kept a result or input on its own disk.
-    for (const w of workers) expect(w.logs.some((l) => l.includes('"render finished"'))).toBe(true);
+    for (const w of workers) {
+      const rendered = async () => w.logs.some((l) => l.includes('"render finished"')) || undefined;
+      expect(await pollUntil(rendered, 5000)).toBe(true);
+    }
     for (const dir of workerDirs) {
       const top = await readdir(dir);
       expect(top).not.toContain('results');
@@ -199,13 +203,16 @@ describe.each(['fs', 's3'] as const)('a fleet on the %s store', (kind) => {
       const out = path.join(dir, 'dataset');
       await writeFile(csv, ['prompt,seed', 'a red apple,1', 'a small house,2', 'a boat,3'].join('\n') + '\n');
       const imageReads = () => api.logs.filter((l) => /"url":"\/v1\/jobs\/[^"]+\/images\//.test(l)).length;
+      // The API writes its log in blocks: the earlier tests' lines are all out after a flush interval.
+      const logsSettled = () => sleep(3 * LOG_FLUSH_INTERVAL_MS);
+      await logsSettled();
       const before = imageReads();
       await runKilnBatch({ csv, out, url: api.url, apiKey: acmeToken, timeoutMs: 60_000 });
       expect((await readdir(path.join(out, 'images'))).filter((f) => f.endsWith('.png'))).toHaveLength(3);
       const manifest = (await readFile(path.join(out, 'manifest.jsonl'), 'utf8')).split('\n').filter(Boolean);
       expect(manifest).toHaveLength(3);
       // Every image through its presigned URL on S3 (no API read), through the API on fs.
-      await pollUntil(async () => (kind === 's3' || imageReads() - before >= 3 ? true : undefined), 5000);
+      await logsSettled();
       expect(imageReads() - before).toBe(kind === 's3' ? 0 : 3);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@kiln/config';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { loggableHeaders, loggableUrl, requestIdOf, requestLog } from './request-log.js';
@@ -33,9 +34,16 @@ describe('the access log', () => {
 describe('requestLog', () => {
   /** The lines a request writes, through a real HTTP server. */
   async function linesOf(call: (url: string) => Promise<unknown>, route: express.RequestHandler) {
+    // A real pino logger, as createLogger builds it, writing its JSON lines into `lines`.
     const lines: { level: string; line: Record<string, unknown>; msg: string }[] = [];
-    const record = (level: string) => (line: Record<string, unknown>, msg: string) => lines.push({ level, line, msg });
-    const logger = { info: record('info'), warn: record('warn'), error: record('error') } as unknown as Logger;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        const { level, msg, ...line } = JSON.parse(chunk.toString()) as Record<string, unknown>;
+        lines.push({ level: pino.levels.labels[level as number], line, msg: msg as string });
+        done();
+      },
+    });
+    const logger = pino({ redact: ['req.headers.authorization'] }, sink);
     const app = express();
     app.use(requestLog(logger));
     app.use((_req, res, next) => {

@@ -101,6 +101,10 @@ export function requestIdOf(req: Request): string {
  * item 4); this line costs one `logger.info`.
  */
 export function requestLog(logger: Logger) {
+  // Every field of the line is built here from allowlists (headers, query parameters), so the
+  // process logger's redaction pass, which is for lines that carry whatever they were given, has
+  // nothing to find in it; it cost 2.5× the rest of the line (docs/benchmarks.md, item 4).
+  const access = logger.child({}, { redact: [] });
   return (req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
     const given = req.headers['x-request-id'];
@@ -132,9 +136,9 @@ export function requestLog(logger: Logger) {
           responseTime: Math.round(performance.now() - started),
           ...requestContext(res),
         };
-        if (!res.writableFinished) logger.warn(line, 'request aborted');
-        else if (res.statusCode >= 500) logger.error(line, 'request errored');
-        else logger.info(line, 'request completed');
+        if (!res.writableFinished) access.warn(line, 'request aborted');
+        else if (res.statusCode >= 500) access.error(line, 'request errored');
+        else access.info(line, 'request completed');
       };
       res.on('finish', write).on('close', write);
     }
