@@ -24,6 +24,10 @@ export const SD15_ACTIVATIONS = {
     // CrossAttnDownBlock2D ×3 (latent, /2, /4) and the mid block (/8), mirrored on the way up.
     selfAttention: [1, 2, 4, 8].map((downsample) => ({ downsample, heads: 8 })),
     crossAttention: [1, 2, 4, 8].map((downsample) => ({ downsample, heads: 8 })),
+    // Fused: the arena the testkit's full-size UNet kept after one guided image (2 batch items),
+    // 39.1 KB per latent pixel and item at 512×512 and 37.0 at 768×768 (docs/memory.md); this
+    // × the arena's 1.15 is 41.4 KB.
+    fusedAttentionBytesPerLatentPixel: 36 * 1024,
   },
   vaeDecoder: {
     // The third up block's upsampler leaves 256 channels at 8× the latent resolution, and the last
@@ -31,11 +35,13 @@ export const SD15_ACTIVATIONS = {
     // what was measured on the testkit's full-size VAE (0.75 GiB at 512×512, 3.00 GiB at 1024×1024).
     convBytesPerLatentPixel: 3 * 4 * 256 * 64,
     selfAttention: [{ downsample: 1, heads: 1 }],
+    fusedAttentionBytesPerLatentPixel: 0,
   },
   vaeEncoder: {
     // Measured 0.39 GiB at 512×512 on the full-size testkit VAE: below this 0.5 GiB.
     convBytesPerLatentPixel: f32Tensor(128, 64),
     selfAttention: [{ downsample: 1, heads: 1 }],
+    fusedAttentionBytesPerLatentPixel: 0,
     residentBytesPerLatentPixel: 4 * 3 * 64,
   },
 } as const;
@@ -48,14 +54,18 @@ export const KILN_TINY_ACTIVATIONS = {
     convBytesPerLatentPixel: f32Tensor(96, 1),
     selfAttention: [{ downsample: 2, heads: 2 }],
     crossAttention: [{ downsample: 2, heads: 2 }],
+    // Fused: 2.8 KB per latent pixel and item kept after a guided 1024×1024 image (docs/memory.md).
+    fusedAttentionBytesPerLatentPixel: 3 * 1024,
   },
   vaeDecoder: {
     convBytesPerLatentPixel: f32Tensor(16, 64),
     selfAttention: [{ downsample: 1, heads: 1 }],
+    fusedAttentionBytesPerLatentPixel: 0,
   },
   vaeEncoder: {
     convBytesPerLatentPixel: f32Tensor(16, 64),
     selfAttention: [{ downsample: 1, heads: 1 }],
+    fusedAttentionBytesPerLatentPixel: 0,
     // Measured: 54 MB above the attention phase at 512×512, 120 MB at 1024×1024 (docs/memory.md).
     residentBytesPerLatentPixel: 13 * 1024,
   },

@@ -102,6 +102,52 @@ describe('worker memory estimate', () => {
   });
 });
 
+describe('worker memory estimate, attention fused', () => {
+  const fused = <T extends object>(stage: T) => ({ ...stage, attentionFused: true });
+
+  it('costs a fused stage linearly in pixels and items, never below its convolution phase', () => {
+    const unet = fused(SD15_ACTIVATIONS.unet);
+    expect(stageBytes(unet, 2, 64, 64, 77)).toBe(36 * 1024 * 2 * 64 * 64);
+    expect(stageBytes(unet, 4, 128, 128, 616)).toBe(4 * 4 * stageBytes(unet, 1, 64, 64, 77));
+    // A VAE whose attention is fused is bounded by its convolutions.
+    expect(stageBytes(fused(tiny.vaeDecoder), 1, 128, 128)).toBe(tiny.vaeDecoder.convBytesPerLatentPixel * 16384);
+    expect(stageBytes(fused(tiny.vaeDecoder), 1, 128, 128)).toBeLessThan(stageBytes(tiny.vaeDecoder, 1, 128, 128) / 5);
+  });
+
+  // `MALLOC_MMAP_THRESHOLD_=1048576 node bench/dist/probes/memory.probe.js` on the testkit's
+  // full-size SD1.5 (4 267 359 291 bytes of fp32 ONNX files; Kiln fuses all 32 of its UNet
+  // attentions, not its VAE's), 1 guided DDIM step, 2026-12-03 (docs/memory.md).
+  const fullSize = {
+    ...SD15_ACTIVATIONS,
+    unet: fused(SD15_ACTIVATIONS.unet),
+    weightsBytes: 4_267_359_291,
+  };
+  const measured = [
+    { size: 512, images: 1, peak: 5_534_126_080 },
+    { size: 512, images: 2, peak: 5_844_135_936 },
+    { size: 768, images: 1, peak: 6_902_456_320 },
+    { size: 1024, images: 1, peak: 8_871_620_608 },
+  ];
+
+  it.each(measured)(
+    'puts full-size SD1.5 at $size² ×$images at most 10% above its measured peak',
+    ({ size, images, peak }) => {
+      const shape = request({ width: size, height: size, numImages: images, microBatch: images, vaeTileLatent: 128 });
+      const e = estimateWorkerPeak(fullSize, shape);
+      expect(e.totalBytes).toBeGreaterThanOrEqual(peak);
+      expect(e.totalBytes).toBeLessThan(peak * 1.1);
+    },
+  );
+
+  it('lets a 1024×1024 SD1.5 image fit a worker of 12 GiB, where the unfused estimate asked for 44', () => {
+    const shape = request({ width: 1024, height: 1024, vaeTileLatent: 128 });
+    expect(
+      estimateWorkerPeak({ ...fullSize, unet: SD15_ACTIVATIONS.unet }, shape).totalBytes / 2 ** 30,
+    ).toBeGreaterThan(40);
+    expect(chooseMicroBatch(fullSize, shape, 12 * 2 ** 30)).toBe(1);
+  });
+});
+
 describe('promptChunksAtMost', () => {
   it('bounds the chunks of a prompt without a tokenizer: UTF-8 bytes per 75, one more per BREAK, at most MAX_PROMPT_CHUNKS', () => {
     expect(promptChunksAtMost('a cat')).toBe(1);

@@ -11,8 +11,10 @@
  *   the UNet's activations stay resident while the VAE runs; the other sessions return theirs after
  *   each run, so only the largest of them counts.
  * - Every ONNX stage is the larger of its convolution phase (linear in pixels) and its attention
- *   phase (quadratic in tokens: onnxruntime's CPU attention materialises the scores and their
- *   softmax, `heads × queries × keys` floats each, for every batch item).
+ *   phase: quadratic in tokens where the graph's attention runs as exported (onnxruntime's CPU
+ *   attention materialises the scores and their softmax, `heads × queries × keys` floats each, for
+ *   every batch item), linear where Kiln fused all of it into `MultiHeadAttention` (its CPU kernel
+ *   works in blocks and holds no scores; the worker knows which from its sessions).
  * - The VAE decodes (and encodes) one image at a time, in tiles of at most `vaeTileLatent` latent
  *   pixels a side when the image is larger (pipelines/sd15/vae-tiles.ts), so its term depends on
  *   the tile, not on the image.
@@ -63,6 +65,13 @@ export interface StageProfile {
   crossAttention?: readonly AttentionSite[];
   /** Bytes alive through both phases, per latent pixel and batch item (measured where it matters). */
   residentBytesPerLatentPixel?: number;
+  /**
+   * The attention phase when all of the stage's attention runs fused, per latent pixel and batch
+   * item (measured); 0 where the convolution phase bounds it.
+   */
+  fusedAttentionBytesPerLatentPixel: number;
+  /** Every attention of this stage's session runs fused (set by the worker from its loaded sessions). */
+  attentionFused?: boolean;
 }
 
 /** What the estimate needs to know of a model. */
@@ -138,9 +147,11 @@ function attentionBytes(sites: readonly AttentionSite[], items: number, h: numbe
 /** One ONNX run over `items` batch items of an h×w latent grid: the larger of its two phases. */
 export function stageBytes(stage: StageProfile, items: number, h: number, w: number, contextTokens = 0): number {
   const conv = stage.convBytesPerLatentPixel * items * h * w;
+  const resident = (stage.residentBytesPerLatentPixel ?? 0) * items * h * w;
+  if (stage.attentionFused) return Math.max(conv, stage.fusedAttentionBytesPerLatentPixel * items * h * w) + resident;
   const self = attentionBytes(stage.selfAttention, items, h, w);
   const cross = stage.crossAttention ? attentionBytes(stage.crossAttention, items, h, w, contextTokens) : 0;
-  return Math.max(conv, self, cross) + (stage.residentBytesPerLatentPixel ?? 0) * items * h * w;
+  return Math.max(conv, self, cross) + resident;
 }
 
 /** The VAE's largest run: one image, the whole latent grid or its largest tile. */

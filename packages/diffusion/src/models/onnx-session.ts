@@ -157,6 +157,8 @@ export class OnnxModel {
     readonly inputs: Map<string, ValueInfo>,
     readonly outputs: Map<string, ValueInfo>,
     readonly executionProvider: string,
+    /** Every attention of the graph runs fused (optimize/create-session.ts): the memory estimate's to know. */
+    readonly attentionFused: boolean,
   ) {}
 
   static async load(path: string, settings: SessionSettings = {}): Promise<OnnxModel> {
@@ -173,7 +175,7 @@ export class OnnxModel {
         };
         // Kiln's load-time optimisation is for the CPU provider, where it is measured.
         const cpuOnly = providers.length === 1 && providers[0] === 'cpu';
-        const session = await createSession(path, options, {
+        const { session, attentionFused } = await createSession(path, options, {
           cacheDir: cpuOnly ? settings.optimizedModelCacheDir : undefined,
           fuse: cpuOnly && (settings.graphFusions ?? true),
         });
@@ -184,6 +186,7 @@ export class OnnxModel {
           metadataOf(session.inputMetadata),
           metadataOf(session.outputMetadata),
           providers[0],
+          attentionFused,
         );
       } catch (err) {
         // A provider asked for by name fails loudly; `auto` moves on to the next one.

@@ -26,6 +26,8 @@ import { removeDeadNodes } from './dead-nodes.js';
 export interface FusionReport {
   /** How many subgraphs were replaced. */
   fused: number;
+  /** Softmax nodes left in the graph: attention that runs unfused (its scores materialised). */
+  unfused: number;
 }
 
 const sameInts = (a: number[] | undefined, b: number[]) => !!a && a.length === b.length && a.every((v, i) => v === b[i]);
@@ -194,9 +196,10 @@ function matchAt(index: GraphIndex, softmax: NodeProto): { fused: NodeProto; rep
 /** Replaces every matched attention in `model` (in place). */
 export function fuseAttention(model: ModelProto): FusionReport {
   const graph = model.graph;
-  if (!graph?.node) return { fused: 0 };
+  if (!graph?.node) return { fused: 0, unfused: 0 };
+  const softmaxes = graph.node.filter((n) => n.opType === 'Softmax' && !n.domain).length;
   // Subgraphs (If, Loop) may read outer values: the dead-node pass would not see those reads.
-  if (graph.node.some((n) => n.attribute?.some((a) => a.g || a.graphs?.length))) return { fused: 0 };
+  if (graph.node.some((n) => n.attribute?.some((a) => a.g || a.graphs?.length))) return { fused: 0, unfused: softmaxes };
   const index = new GraphIndex(graph);
   const replacement = new Map<NodeProto, NodeProto>();
   for (const node of graph.node) {
@@ -204,11 +207,11 @@ export function fuseAttention(model: ModelProto): FusionReport {
     const match = matchAt(index, node);
     if (match && !replacement.has(match.replaces)) replacement.set(match.replaces, match.fused);
   }
-  if (replacement.size === 0) return { fused: 0 };
+  if (replacement.size === 0) return { fused: 0, unfused: softmaxes };
   // The fused node takes the place of the pattern's last node: its inputs (q, k, v) come earlier.
   graph.node = graph.node.map((n) => replacement.get(n) ?? n);
   removeDeadNodes(graph);
   const opsets = (model.opsetImport ??= []);
   if (!opsets.some((o) => o.domain === 'com.microsoft')) opsets.push({ domain: 'com.microsoft', version: 1 });
-  return { fused: replacement.size };
+  return { fused: replacement.size, unfused: softmaxes - replacement.size };
 }

@@ -22,26 +22,40 @@ function withExtra(options: Options, extra: Record<string, unknown> | undefined)
   return merged ? { ...options, extra: merged } : options;
 }
 
-/** The session of `file`, fused unless turned off, from the cache when one is given. */
 /** `options` with what a prepared model needs to find its weights. */
 function withPrepared(options: Options, prepared: PreparedModel): Options {
   const merged = withExtra(options, prepared.options.extra as Record<string, unknown> | undefined);
   return prepared.options.externalData ? { ...merged, externalData: prepared.options.externalData } : merged;
 }
 
-export async function createSession(file: string, options: Options, how: LoadOptimisation): Promise<ort.InferenceSession> {
+export interface CreatedSession {
+  session: ort.InferenceSession;
+  /**
+   * Every attention of the graph runs in a fused kernel (Kiln's fusion matched all of them): no
+   * attention scores are materialised, which the worker-memory estimate counts on.
+   */
+  attentionFused: boolean;
+}
+
+const fullyFused = (prepared: PreparedModel | undefined) =>
+  prepared !== undefined && prepared.attention > 0 && prepared.unfusedAttention === 0;
+
+/** The session of `file`, fused unless turned off, from the cache when one is given. */
+export async function createSession(file: string, options: Options, how: LoadOptimisation): Promise<CreatedSession> {
   if (!how.cacheDir) {
     const prepared = how.fuse ? await prepareModel(file) : undefined;
-    return prepared
-      ? ort.InferenceSession.create(prepared.bytes, withPrepared(options, prepared))
-      : ort.InferenceSession.create(file, options);
+    const session = prepared
+      ? await ort.InferenceSession.create(prepared.bytes, withPrepared(options, prepared))
+      : await ort.InferenceSession.create(file, options);
+    return { session, attentionFused: fullyFused(prepared) };
   }
   const salt = `onnxruntime ${ort.env.versions.common}|${options.graphOptimizationLevel}|${how.fuse ? FUSIONS_VERSION : 'no-fusions'}`;
   const entry = await new OptimizedModelCache(how.cacheDir, salt).entry(file);
   if (entry.ready) {
     try {
       // Optimization off: the cached graph is the optimized one.
-      return await ort.InferenceSession.create(entry.modelFile, { ...options, graphOptimizationLevel: 'disabled' });
+      const session = await ort.InferenceSession.create(entry.modelFile, { ...options, graphOptimizationLevel: 'disabled' });
+      return { session, attentionFused: entry.facts.attentionFused === true };
     } catch {
       // An entry that no longer loads (a partial copy, a disk error): dropped, and the source loaded.
       await entry.discard();
@@ -59,8 +73,9 @@ export async function createSession(file: string, options: Options, how: LoadOpt
     const session = prepared
       ? await ort.InferenceSession.create(prepared.bytes, saving)
       : await ort.InferenceSession.create(file, saving);
-    await entry.commit();
-    return session;
+    const attentionFused = fullyFused(prepared);
+    await entry.commit({ attentionFused });
+    return { session, attentionFused };
   } catch (err) {
     await entry.discard();
     throw err;

@@ -52,6 +52,20 @@ describe('optimized-model cache', () => {
     expect(Buffer.from(second.buffer).equals(Buffer.from(plain.buffer))).toBe(true);
   });
 
+  it('keeps what loading learnt of the model for the starts that load the cached copy: its attention is fused', async () => {
+    const cacheDir = path.join(root, 'cache-facts');
+    const fusedOf = async (settings: Parameters<typeof OnnxModel.load>[1]) => {
+      const model = await OnnxModel.load(unetFile, settings);
+      await model.dispose();
+      return model.attentionFused;
+    };
+    expect(await fusedOf({ optimizedModelCacheDir: cacheDir })).toBe(true); // prepared, then cached
+    expect(await fusedOf({ optimizedModelCacheDir: cacheDir })).toBe(true); // from the cache
+    expect(await fusedOf({})).toBe(true);
+    expect(await fusedOf({ graphFusions: false })).toBe(false);
+    expect(await fusedOf({ graphFusions: false, optimizedModelCacheDir: cacheDir })).toBe(false);
+  });
+
   it('keys entries by the files: a changed weight file gets a new entry and the old one is dropped', async () => {
     const cacheDir = path.join(root, 'cache-b');
     const made = await makeTinySd15Model(path.join(root, 'changing'), { seed: 12 });

@@ -23,16 +23,24 @@ const MODEL_FILE = 'model.onnx';
 const WEIGHTS_FILE = 'weights.bin';
 const SOURCE_FILE = 'source.json';
 
+/** What Kiln learnt of a model while preparing it, kept with its entry for the starts that skip that work. */
+export interface ModelFacts {
+  /** Every attention runs fused (create-session.ts). */
+  attentionFused?: boolean;
+}
+
 export interface OptimizedModelEntry {
   /** The cached optimized model (exists when `ready`). */
   readonly modelFile: string;
   readonly ready: boolean;
+  /** The facts stored with a ready entry (empty when not ready). */
+  readonly facts: ModelFacts;
   /** Where onnxruntime should write the optimized model when not `ready`. */
   readonly stagingModelFile: string;
   /** Session config entries (`extra.session`) that make onnxruntime write the weights beside it. */
   readonly saveConfig: { session: Record<string, string> };
-  /** Publishes the staged entry (after the session that wrote it was created) and drops older entries of the same source. */
-  commit(): Promise<void>;
+  /** Publishes the staged entry with `facts` (after the session that wrote it was created) and drops older entries of the same source. */
+  commit(facts: ModelFacts): Promise<void>;
   /** Removes the staged files (the session failed) or a ready entry that no longer loads. */
   discard(): Promise<void>;
 }
@@ -81,10 +89,12 @@ export class OptimizedModelCache {
     const staging = `${entryDir}.partial-${process.pid}-${Date.now()}`;
     const ready = existsSync(path.join(entryDir, SOURCE_FILE)) && existsSync(path.join(entryDir, MODEL_FILE));
     if (!ready) await mkdir(staging, { recursive: true });
+    const facts = ready ? await factsOf(path.join(entryDir, SOURCE_FILE)) : {};
     const dir = this.dir;
     return {
       modelFile: path.join(entryDir, MODEL_FILE),
       ready,
+      facts,
       stagingModelFile: path.join(staging, MODEL_FILE),
       saveConfig: {
         session: {
@@ -93,8 +103,9 @@ export class OptimizedModelCache {
           optimized_model_external_initializers_min_size_in_bytes: '1024',
         },
       },
-      async commit() {
-        await writeFile(path.join(staging, SOURCE_FILE), JSON.stringify({ source, key, createdAt: new Date().toISOString() }));
+      async commit(facts: ModelFacts) {
+        const meta = { source, key, createdAt: new Date().toISOString(), facts };
+        await writeFile(path.join(staging, SOURCE_FILE), JSON.stringify(meta));
         try {
           await rename(staging, entryDir);
         } catch {
@@ -108,6 +119,16 @@ export class OptimizedModelCache {
         await rm(ready ? entryDir : staging, { recursive: true, force: true });
       },
     };
+  }
+}
+
+/** The facts an entry's source.json records; none from an unreadable one (the entry then counts as knowing nothing). */
+async function factsOf(sourceFile: string): Promise<ModelFacts> {
+  try {
+    const { facts } = JSON.parse(await readFile(sourceFile, 'utf8')) as { facts?: ModelFacts };
+    return { attentionFused: facts?.attentionFused === true };
+  } catch {
+    return {};
   }
 }
 

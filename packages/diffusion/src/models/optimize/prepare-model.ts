@@ -14,7 +14,7 @@ import { fuseAttention } from './attention-fusion.js';
 import { hasFloat16Weights, widenFloat16 } from './widen-float16.js';
 
 /** Bumped whenever a rewrite changes: part of the optimized-model cache key. */
-export const FUSIONS_VERSION = 'kiln-fusions-2';
+export const FUSIONS_VERSION = 'kiln-fusions-3';
 
 /**
  * Graph files larger than this hold their weights inline (a CLIP text encoder, a VAE): decoding
@@ -32,6 +32,8 @@ export interface PreparedModel {
   options: Pick<ort.InferenceSession.SessionOptions, 'extra' | 'externalData'>;
   /** Attention subgraphs replaced. */
   attention: number;
+  /** Attention left unfused (Softmax nodes the fusion did not match). */
+  unfusedAttention: number;
   /** float16 initializers widened to float32. */
   widened: number;
 }
@@ -53,17 +55,18 @@ export async function prepareModel(file: string): Promise<PreparedModel | undefi
     model = await readModel(file);
     widened = widenFloat16(model);
   }
-  const { fused } = fuseAttention(model);
+  const { fused, unfused } = fuseAttention(model);
   if (fused === 0 && widened === 0) return undefined;
   if (widened > 0 && model.graph) {
     const { moved, externalData } = toMemoryTable(model.graph.initializer ?? []);
     model.graph.initializer = moved;
-    return { bytes: encodeModel(model), options: { externalData }, attention: fused, widened };
+    return { bytes: encodeModel(model), options: { externalData }, attention: fused, unfusedAttention: unfused, widened };
   }
   return {
     bytes: encodeModel(model),
     options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(path.resolve(file)) } } },
     attention: fused,
+    unfusedAttention: unfused,
     widened,
   };
 }

@@ -48,13 +48,24 @@ async function weightsBytes(model: Sd15Model): Promise<number> {
   return total;
 }
 
-/** The model's memory profile: its files' bytes and the activations of its architecture. */
+/**
+ * The model's memory profile: its files' bytes and the activations of its architecture, each
+ * stage's attention costed as fused when its session runs all of it fused (the UNet's only when
+ * every ControlNet's does too: the estimate costs a ControlNet like the UNet).
+ */
 export function memoryProfile(model: Sd15Model): Promise<ModelMemoryProfile> {
   let profile = profiles.get(model);
   if (!profile) {
     const contextShape = model.unet.inputs.get('encoder_hidden_states')?.shape ?? [];
     const contextDim = typeof contextShape[2] === 'number' ? contextShape[2] : Number.POSITIVE_INFINITY;
-    profile = weightsBytes(model).then((bytes) => ({ ...activationsFor(contextDim), weightsBytes: bytes }));
+    const activations = activationsFor(contextDim);
+    const controlnets = [...model.controlnets.values()].map((c) => c.session);
+    const stages = {
+      unet: { ...activations.unet, attentionFused: [model.unet, ...controlnets].every((s) => s.attentionFused) },
+      vaeDecoder: { ...activations.vaeDecoder, attentionFused: model.vaeDecoder.attentionFused },
+      vaeEncoder: { ...activations.vaeEncoder, attentionFused: model.vaeEncoder?.attentionFused ?? false },
+    };
+    profile = weightsBytes(model).then((bytes) => ({ ...activations, ...stages, weightsBytes: bytes }));
     profiles.set(model, profile);
   }
   return profile;
