@@ -173,7 +173,7 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
   const apiP99 = Math.max(...apiP99s);
   const why = (perSecond: number, what: string) =>
     `${fmt(1000 / accepted, 3)} ms per submission through HTTP, Express, validation and the API's bookkeeping ` +
-    `(one Redis round trip: BullMQ's add script and the tenant job index in one MULTI) against ${fmt(1000 / perSecond, 3)} ms for ${what}` +
+    `(BullMQ's add script, the tenant's job index and the backlog in one MULTI, shared by the submissions of one event-loop turn) against ${fmt(1000 / perSecond, 3)} ms for ${what}` +
     `${failures ? `; ${failures} requests failed` : ''}; autocannon, the API process and Redis share 2 cores. ` +
     `A minimal Express app that only parses the body and calls queue.add takes ${fmt(1000 / floorPerSecond, 3)} ms (row 4e): ` +
     `Kiln's validation, authentication, limits, bookkeeping and access log are the other ${fmt(1000 / accepted - 1000 / floorPerSecond, 3)} ms.`;
