@@ -11,7 +11,8 @@
  * must hash to one slot: the queue prefix is a hash tag there (state-keys.ts).
  *
  * Submissions that arrive together share one round trip: calls made in the same turn of the event
- * loop (sixteen clients' requests read in one poll, say) are queued on one MULTI and sent once. On
+ * loop (sixteen clients' requests read in one poll, say) are queued on one MULTI and sent once, and
+ * while one MULTI is in flight the calls that arrive wait for it and go together in the next. On
  * this 2-core machine a round trip's fixed cost (building ioredis's pipeline, which copies BullMQ's
  * ~50 script commands, and the socket write and read) was most of what the API spent on a
  * submission; docs/benchmarks.md, item 4. Each call keeps its own outcome: its commands' errors
