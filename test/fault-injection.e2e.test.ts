@@ -21,6 +21,7 @@
  * KILN_FAULT_JOBS and KILN_FAULT_SEED choose the size and the kill timings.
  */
 import { createHash } from 'node:crypto';
+import { LOG_FLUSH_INTERVAL_MS } from '@kiln/config';
 import { decodeFailure } from '@kiln/contracts';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -320,7 +321,9 @@ describe(`fault injection (${JOBS} jobs, seed ${SEED})`, () => {
         failedReason !== null && decodeFailure(failedReason).code === 'canceled' && returnvalue === null,
     ).length;
     const duplicated = unasked.length - withdrawn;
-    // The API logs each withdrawal that found the job in Redis (deleted ones leave nothing else behind).
+    // The API logs each withdrawal that found the job in Redis (deleted ones leave nothing else behind);
+    // its log is written in blocks, out within a flush interval.
+    await new Promise((resolve) => setTimeout(resolve, 3 * LOG_FLUSH_INTERVAL_MS));
     const withdrawals = api.logs.filter((line) => line.includes('a refused submission had')).length;
     const usage = ((await (await fetch(`${api.url}/v1/usage`)).json()) as any).totals;
     const exact = usage.jobs === ids.length && usage.jobs_completed === ids.length && usage.images === ids.length;
