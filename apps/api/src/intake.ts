@@ -99,23 +99,24 @@ export class Intake {
       await this.deps.store.put(key, image.bytes);
       inputs.controlnet_images = [...(inputs.controlnet_images ?? []), key];
     }
-    const job: RenderJobData = {
-      ...toJobRequest(request),
+    // Assigned field by field rather than spread into one literal (CONTRIBUTING.md, Performance).
+    const job: RenderJobData = Object.assign(toJobRequest(request), {
       seeds: resolveSeeds(request.seed, request.num_images, () => randomInt(0, 2 ** 32)),
       inputs,
       tenant: this.caller.tenant,
       keyId: this.caller.keyId,
       submittedAt: Date.now(),
       baseUrl: origin.baseUrl,
-      ...(request.webhook_url !== undefined && {
-        webhook: { url: request.webhook_url, events: request.webhook_events ?? ['completed'] },
-      }),
-      ...(request.custom_id !== undefined && { customId: request.custom_id }),
-      ...(origin.batchId !== undefined && { batchId: origin.batchId }),
-      ...(origin.fairTag !== undefined && { fairTag: origin.fairTag }),
-    };
+    });
+    if (request.webhook_url !== undefined) {
+      job.webhook = { url: request.webhook_url, events: request.webhook_events ?? ['completed'] };
+    }
+    if (request.custom_id !== undefined) job.customId = request.custom_id;
+    if (origin.batchId !== undefined) job.batchId = origin.batchId;
+    if (origin.fairTag !== undefined) job.fairTag = origin.fairTag;
     const assets = this.resolved.get(request);
-    return assets && job.family === 'sd15' ? { ...job, assets } : job;
+    if (assets && job.family === 'sd15') job.assets = assets;
+    return job;
   }
 
   private available(family: ModelFamily): Promise<boolean> {

@@ -80,10 +80,10 @@ export function requestContext(res: {
   locals: { caller?: { tenant: string; keyId: string }; jobId?: string };
 }): Record<string, string> {
   const { caller, jobId } = res.locals;
-  return {
-    ...(caller && { tenant: caller.tenant, keyId: caller.keyId }),
-    ...(jobId && { jobId }),
-  };
+  const context: Record<string, string> = {};
+  if (caller) Object.assign(context, { tenant: caller.tenant, keyId: caller.keyId });
+  if (jobId) context.jobId = jobId;
+  return context;
 }
 
 type RequestWithId = Request & { id?: string };

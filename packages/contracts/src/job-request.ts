@@ -13,11 +13,16 @@ import { REQUEST_DEFAULTS } from './request-fields.js';
 import { canonicalSd15Sampler } from './samplers.js';
 import { applyStylePreset } from './style-presets.js';
 
+/** The fields both families' job requests have. */
+type CommonJobRequest = Omit<Sd3JobRequest, 'sampler' | 'prompt_2' | 'negative_prompt_2'>;
+
 export type FamilyJobRequest = { family: 'sd15'; request: Sd15JobRequest } | { family: 'sd3'; request: Sd3JobRequest };
 
 export function toJobRequest(request: GenerateRequest): FamilyJobRequest {
+  // Optional fields are set only when given, and nothing is spread into a literal: this runs on
+  // every submission (CONTRIBUTING.md, Performance).
   const parsed = applyStylePreset(request);
-  const common = {
+  const common: CommonJobRequest = {
     prompt: parsed.prompt,
     negative_prompt: parsed.negative_prompt ?? '',
     cfg_scale: parsed.cfg_scale,
@@ -25,36 +30,32 @@ export function toJobRequest(request: GenerateRequest): FamilyJobRequest {
     width: parsed.width,
     height: parsed.height,
     image_encoding: parsed.image_encoding,
-    ...(parsed.strength !== undefined && { strength: parsed.strength }),
     log_prompt: parsed.log_prompt,
   };
+  if (parsed.strength !== undefined) common.strength = parsed.strength;
   if (parsed.family === 'sd3') {
-    const second = {
-      ...(parsed.prompt_2 !== undefined && { prompt_2: parsed.prompt_2 }),
-      ...(parsed.negative_prompt_2 !== undefined && { negative_prompt_2: parsed.negative_prompt_2 }),
-    };
-    return { family: 'sd3', request: { ...common, sampler: parsed.sampler, ...second } };
+    const sd3: Sd3JobRequest = Object.assign(common, { sampler: parsed.sampler });
+    if (parsed.prompt_2 !== undefined) sd3.prompt_2 = parsed.prompt_2;
+    if (parsed.negative_prompt_2 !== undefined) sd3.negative_prompt_2 = parsed.negative_prompt_2;
+    return { family: 'sd3', request: sd3 };
   }
   const D = REQUEST_DEFAULTS;
+  const sd15: Sd15JobRequest = Object.assign(common, {
+    sampler: canonicalSd15Sampler(parsed.sampler),
+    clip_skip: parsed.clip_skip,
+    outpainting: parsed.outpainting,
+    mask_blur: parsed.mask_blur ?? D.mask_blur,
+    inpaint_full_res: parsed.inpaint_full_res ?? D.inpaint_full_res,
+    inpaint_full_res_padding: parsed.inpaint_full_res_padding ?? D.inpaint_full_res_padding,
+    inpaint_paste_original: parsed.inpaint_paste_original ?? D.inpaint_paste_original,
+  });
+  if (parsed.checkpoint !== undefined) sd15.checkpoint = parsed.checkpoint;
+  if (parsed.vae !== undefined) sd15.vae = parsed.vae;
+  if (parsed.loras !== undefined) sd15.loras = parsed.loras;
+  if (parsed.textual_inversions !== undefined) sd15.textual_inversions = parsed.textual_inversions;
   const controlnets = toJobControlNets(parsed);
-  return {
-    family: 'sd15',
-    request: {
-      ...common,
-      sampler: canonicalSd15Sampler(parsed.sampler),
-      clip_skip: parsed.clip_skip,
-      ...(parsed.checkpoint !== undefined && { checkpoint: parsed.checkpoint }),
-      ...(parsed.vae !== undefined && { vae: parsed.vae }),
-      ...(parsed.loras !== undefined && { loras: parsed.loras }),
-      ...(parsed.textual_inversions !== undefined && { textual_inversions: parsed.textual_inversions }),
-      outpainting: parsed.outpainting,
-      mask_blur: parsed.mask_blur ?? D.mask_blur,
-      inpaint_full_res: parsed.inpaint_full_res ?? D.inpaint_full_res,
-      inpaint_full_res_padding: parsed.inpaint_full_res_padding ?? D.inpaint_full_res_padding,
-      inpaint_paste_original: parsed.inpaint_paste_original ?? D.inpaint_paste_original,
-      ...(controlnets && { controlnets }),
-    },
-  };
+  if (controlnets) sd15.controlnets = controlnets;
+  return { family: 'sd15', request: sd15 };
 }
 
 const PROMPT_FIELDS = ['prompt', 'negative_prompt', 'prompt_2', 'negative_prompt_2'] as const;

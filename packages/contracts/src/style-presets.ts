@@ -57,8 +57,9 @@ export function styledPrompts(
  * removed, so applying it again changes nothing. A request without a preset comes back as is.
  */
 export function applyStylePreset<T extends StyleableRequest>(request: T): T {
-  const { style_preset: name, ...rest } = request;
+  const name = request.style_preset;
   if (name === undefined) return request;
+  const { style_preset: _applied, ...rest } = request;
   if (!isStylePresetName(name)) {
     throw new RangeError(`unknown style_preset ${JSON.stringify(name)}; valid: ${STYLE_PRESET_NAMES.join(', ')}`);
   }

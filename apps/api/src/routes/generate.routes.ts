@@ -82,13 +82,11 @@ export function generateRoutes(deps: ApiDeps): Router {
     };
     // A retried sync request attaches to the open job of the identical one before it
     // (retry-dedupe.ts); with an Idempotency-Key, a repeated request gets the first one's job.
-    const {
-      id: jobId,
-      replayed,
-      release,
-    } = dedupes(req, isAsync)
-      ? { ...(await createOrAttach(deps, req, res, caller, request, create)), replayed: undefined }
-      : { ...(await createOnce(deps, req, res, create)), release: async () => undefined };
+    let jobId: string;
+    let replayed: boolean | undefined;
+    let release = async (): Promise<void> => undefined;
+    if (dedupes(req, isAsync)) ({ id: jobId, release } = await createOrAttach(deps, req, res, caller, request, create));
+    else ({ id: jobId, replayed } = await createOnce(deps, req, res, create));
     const accepted = () => res.status(201).json({ response_id: jobId, poll_url: `${baseUrl}/v1/requests/${jobId}` });
     // An async request that has just created its job answers at once: admission added the job and
     // its bookkeeping in one transaction. Every other answer needs the job; a replayed one may be gone.
