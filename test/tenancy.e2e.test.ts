@@ -56,7 +56,19 @@ describe('tenant isolation', () => {
         expect(reply.json.error.code).toBe('unauthorized');
       }
     }
-    expect((await client(h.url).get('/healthz')).status).toBe(200);
+    // The public routes answer without a key (app.ts's PUBLIC_PATHS), matched as Express matches
+    // routes: in any case, with a trailing slash.
+    const publicPaths = [
+      '/healthz',
+      '/HealthZ',
+      '/healthz/',
+      '/readyz',
+      '/openapi.json',
+      '/metrics',
+      '/ui/',
+      '/UI/mode.json',
+    ];
+    for (const pathname of publicPaths) expect((await fetch(`${h.url}${pathname}`)).status, pathname).toBe(200);
   });
 
   it("answers 404 for another tenant's resources on every endpoint that takes an id (walked from the OpenAPI document)", async () => {
