@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig, redisKeyPrefix } from '@kiln/config';
 import { createRedis, deleteKeysMatching } from '@kiln/queue';
+import { processCpuMs } from './machine.js';
 import { BENCH_DIST, BENCH_MODELS_DIR } from './paths.js';
 
 const READY = 'KILN_BENCH_READY ';
@@ -16,6 +17,8 @@ export interface KilnServer {
   /** The queue prefix of this server's Redis keys (removed on stop). */
   prefix: string;
   redisUrl: string | undefined;
+  /** CPU time the server process has used so far, in ms (Linux; undefined elsewhere). */
+  cpuMs(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -71,6 +74,7 @@ export async function startKilnServer(options: {
     url,
     prefix,
     redisUrl,
+    cpuMs: () => processCpuMs(child.pid),
     async stop() {
       child.kill('SIGTERM');
       await exited;

@@ -56,3 +56,19 @@ export function describeMachine(gpuProvider?: string): MachineInfo {
     `bullmq ${packageVersion('bullmq')}, sharp ${packageVersion('sharp')}`;
   return { summary, loadAverage: os.loadavg() };
 }
+
+/**
+ * User + system CPU time a process has used, in ms, from /proc (Linux, whose clock tick is 1/100 s
+ * on the machines Kiln runs on); undefined where /proc is not there.
+ */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name, which may contain spaces: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
