@@ -12,7 +12,7 @@ import { parseGenerateRequest, toJobRequest, type RenderJobData } from '@kiln/co
 import { PRIORITY, createRedis, createRenderQueue } from '@kiln/queue';
 import { TINY_MODEL, ensureBenchModel } from './bench-models.js';
 import { reproduce, type BenchContext } from './context.js';
-import { deleteRedisPrefix, startKilnServer } from './kiln-server.js';
+import { deleteRedisPrefix, startKilnServer, type KilnServer } from './kiln-server.js';
 import type { BenchSection } from './report.js';
 import { fmt, median, quantile } from './stats.js';
 
@@ -128,11 +128,11 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
   const loop: number[] = [];
   const concurrent: number[] = [];
   // CPU time each server process spent in its turns (its own process only: not autocannon's or Redis's).
-  const cpu = { api: 0, floor: 0 };
-  const measuredCpu = async <T>(target: 'api' | 'floor', run: () => Promise<T>): Promise<T> => {
-    const before = (target === 'api' ? server : floor).cpuMs() ?? NaN;
+  const cpuMs = new Map<KilnServer, number>();
+  const measuringCpu = async <T>(target: KilnServer, run: () => Promise<T>): Promise<T> => {
+    const before = target.cpuMs() ?? NaN;
     const out = await run();
-    cpu[target] += ((target === 'api' ? server : floor).cpuMs() ?? NaN) - before;
+    cpuMs.set(target, (cpuMs.get(target) ?? 0) + (target.cpuMs() ?? NaN) - before);
     return out;
   };
   let paired: Awaited<ReturnType<typeof pairedLatencies>>;
@@ -143,7 +143,7 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
     await queueAddLoop(queue, 1, CONNECTIONS);
     for (let round = 0; round < rounds; round++) {
       const apiTurn = async () => {
-        const api = await measuredCpu('api', () => loadApi(server.url, roundSeconds));
+        const api = await measuringCpu(server, () => loadApi(server.url, roundSeconds));
         accepted2xx += api['2xx'];
         failures += api.non2xx + api.errors + api.timeouts;
         apiP50s.push(api.latency.p50);
@@ -152,7 +152,7 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
       const loopTurn = async () => {
         loop.push(...(await queueAddLoop(queue, roundSeconds, 1)));
         concurrent.push(...(await queueAddLoop(queue, roundSeconds, CONNECTIONS)));
-        const minimal = await measuredCpu('floor', () => loadApi(floor.url, roundSeconds));
+        const minimal = await measuringCpu(floor, () => loadApi(floor.url, roundSeconds));
         floor2xx += minimal['2xx'];
         failures += minimal.non2xx + minimal.errors + minimal.timeouts;
       };
@@ -180,8 +180,8 @@ export async function apiThroughputBench(ctx: BenchContext): Promise<BenchSectio
   const addedP50 = quantile(paired.added, 0.5);
   const apiP50 = median(apiP50s);
   const apiP99 = Math.max(...apiP99s);
-  const apiCpuPerSubmission = cpu.api / accepted2xx;
-  const floorCpuPerSubmission = cpu.floor / floor2xx;
+  const apiCpuPerSubmission = (cpuMs.get(server) ?? NaN) / accepted2xx;
+  const floorCpuPerSubmission = (cpuMs.get(floor) ?? NaN) / floor2xx;
   const why = (perSecond: number, what: string) =>
     `${fmt(1000 / accepted, 3)} ms per submission through HTTP, Express, validation and the API's bookkeeping ` +
     `(BullMQ's add script, the tenant's job index and the backlog in one MULTI, shared by the submissions of one event-loop turn) against ${fmt(1000 / perSecond, 3)} ms for ${what}` +

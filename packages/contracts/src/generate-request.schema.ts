@@ -218,10 +218,11 @@ function withCrossFieldRules<S extends z.ZodType<CrossFieldValues>>(
   }
   return out.overwrite((v) => {
     // A field sent as null parsed to undefined: drop the key, so null is exactly "not given".
-    // (A loop: this runs on every submission, and Object.fromEntries costs as much as a field's parse.)
+    // A loop rather than Object.fromEntries over filtered entries, which was a fifth of the parse.
     const next = {} as typeof v;
-    for (const [field, value] of Object.entries(v))
+    for (const [field, value] of Object.entries(v)) {
       if (value !== undefined) (next as Record<string, unknown>)[field] = value;
+    }
     if (next.init_image !== undefined && next.strength === undefined) next.strength = REQUEST_DEFAULTS.strength;
     if (next.webhook_url !== undefined) {
       next.webhook_events = [...new Set(next.webhook_events ?? DEFAULT_WEBHOOK_EVENTS)];
