@@ -113,11 +113,13 @@ describe.skipIf(redisUrl.startsWith('redis-cluster:'))('a submission whose reply
     const refusedId = added.find((id) => id !== keptId);
     expect(refusedId, 'the refused submission reached Redis').toBeDefined();
 
-    // Withdrawn once the API's connection is ready again.
-    await pollUntil(
-      async () => ((await redis.exists(`${prefix}:render:${refusedId}`)) === 0 ? true : undefined),
-      10_000,
-    );
+    // Withdrawn once the API's connection is ready again: the job, then its backlog entry (a
+    // second round trip, job-withdrawal.ts), so wait for the last of them.
+    await pollUntil(async () => {
+      const job = await redis.exists(`${prefix}:render:${refusedId}`);
+      const backlog = await redis.hget(`${prefix}:kiln:backlog-jobs`, refusedId!);
+      return job === 0 && backlog === null ? true : undefined;
+    }, 10_000);
     expect(await redis.zscore(`${prefix}:render:prioritized`, refusedId!)).toBeNull();
     expect(await redis.hget(`${prefix}:kiln:backlog-jobs`, refusedId!)).toBeNull();
     expect(await redis.exists(`${prefix}:kiln:usage-recorded:${refusedId}`)).toBe(1);
