@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { API_NODE_FLAGS } from '@kiln/api';
 import { loadConfig, redisKeyPrefix } from '@kiln/config';
 import { createRedis, deleteKeysMatching } from '@kiln/queue';
 import { processCpuMs } from './machine.js';
@@ -58,7 +59,8 @@ export async function startKilnServer(options: {
     KILN_ALLOW_ANY_RESOLUTION: '1',
     ...options.env,
   };
-  const args = [path.join(BENCH_DIST, `probes/${options.probe ?? 'serve'}.probe.js`)];
+  // Launched as Kiln launches its API (npm start, the Dockerfile); the minimal app of item 4 alike, for a like comparison.
+  const args = [...API_NODE_FLAGS, path.join(BENCH_DIST, `probes/${options.probe ?? 'serve'}.probe.js`)];
   if (options.worker === false) args.push('--no-worker');
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

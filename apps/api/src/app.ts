@@ -7,7 +7,7 @@ import type { ApiDeps } from './deps.js';
 import { errorHandler } from './error-handler.js';
 import { checkIdParams } from './id-params.js';
 import { RedisGate } from './redis-gate.js';
-import { requestLog } from './request-log.js';
+import { useRequestLog } from './request-log.js';
 import { generateRoutes } from './routes/generate.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { jobsRoutes } from './routes/jobs.routes.js';
@@ -40,7 +40,7 @@ export function createApp(deps: ApiDeps): Express {
     res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
     next();
   });
-  app.use(requestLog(deps.logger));
+  useRequestLog(app, deps.logger);
   const gate = new RedisGate(deps.redis);
   const publicRoutes = Router().use(
     healthRoutes(deps, gate),
@@ -56,7 +56,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(authenticate(deps.keys, new AuthFailureThrottle(deps.config.authFailuresPerMinute)));
   app.use(checkIdParams());
   app.use(gate.middleware());
-  app.use(assetsRoutes(deps)); // before the body limits and JSON parser: uploads stream under their own limits
+  // Before the body limits and JSON parser: uploads stream under their own limits. Mounted at its
+  // path, so that other requests do not pass through its router.
+  app.use('/v1/assets', assetsRoutes(deps));
   app.use(bodyLimits(deps.config, isBatchUpload));
   app.use(rateLimit(deps));
   // A batch upload is read as it streams (batches.routes.ts), under its own, larger limit.

@@ -87,7 +87,7 @@ export function errorHandler(logger: Logger, gate?: RedisGate) {
       send(clientStatus, errorBody(code, error.message || 'bad request'));
       return;
     }
-    const requestId = requestIdOf(req);
+    const requestId = requestIdOf(res);
     logger.error({ err, requestId, path: req.path }, 'unhandled error');
     send(500, errorBody('internal_error', 'internal error', { request_id: requestId }));
   };

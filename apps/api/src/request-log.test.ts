@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { loggableHeaders, loggableUrl, requestIdOf, requestLog } from './request-log.js';
+import { loggableHeaders, loggableUrl, requestIdOf, useRequestLog } from './request-log.js';
 
 describe('the access log', () => {
   it('keeps the values of known query parameters and replaces every other one', () => {
@@ -45,7 +45,7 @@ describe('requestLog', () => {
     });
     const logger = pino({ redact: ['req.headers.authorization'] }, sink);
     const app = express();
-    app.use(requestLog(logger));
+    useRequestLog(app, logger);
     app.use((_req, res, next) => {
       res.locals.caller = { tenant: 'acme', keyId: 'k1' };
       next();
@@ -104,7 +104,7 @@ describe('requestLog', () => {
       async (url) => {
         echoed = await (await fetch(`${url}/v1/jobs`, { headers: { 'x-request-id': 'trace-7' } })).json();
       },
-      (req, res) => void res.status(404).json({ error: { request_id: requestIdOf(req) } }),
+      (_req, res) => void res.status(404).json({ error: { request_id: requestIdOf(res) } }),
     );
     expect(echoed).toEqual({ error: { request_id: 'trace-7' } });
     expect((lines[0].line.req as { id: string }).id).toBe('trace-7');

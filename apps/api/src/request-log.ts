@@ -9,7 +9,7 @@
 import type { Logger } from '@kiln/config';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
 
 const LOGGED_HEADERS = [
   'host',
@@ -86,21 +86,32 @@ export function requestContext(res: {
   return context;
 }
 
-type RequestWithId = Request & { id?: string };
-
 /** The id the access log gave a request (a trusted `X-Request-Id`, or a fresh UUID): error bodies echo it. */
-export function requestIdOf(req: Request): string {
-  return (req as RequestWithId).id ?? '';
+export function requestIdOf(res: Response): string {
+  return (res.locals.requestId as string | undefined) ?? '';
 }
 
 /**
- * One access-log line per request, written when the response has been sent (or the client went
- * away first): `{ req, res, responseTime, tenant?, keyId?, jobId? }`, the shape pino-http writes.
- * Hand-written over the process logger because pino-http's per-request child logger and
+ * One access-log line per request of `app`, written when the response has been sent (or the client
+ * went away first): `{ req, res, responseTime, tenant?, keyId?, jobId? }`, the shape pino-http
+ * writes. Hand-written over the process logger because pino-http's per-request child logger and
  * serializer wrapping were a quarter of the API's CPU per async submission (docs/benchmarks.md,
  * item 4); this line costs one `logger.info`.
  */
-export function requestLog(logger: Logger) {
+export function useRequestLog(app: Express, logger: Logger): void {
+  // Note the job a JSON answer names (the body itself is never logged). On the app's response
+  // prototype, once, rather than a wrapper per request: what Express adds to its own objects per
+  // request costs the API CPU on every submission (docs/benchmarks.md, item 4).
+  const json = app.response.json;
+  app.response.json = function noteJobThenJson(this: Response, body: unknown) {
+    const jobId = jobIdOf(body);
+    if (jobId && this.locals.jobId === undefined) this.locals.jobId = jobId;
+    return json.call(this, body);
+  };
+  app.use(requestLog(logger));
+}
+
+function requestLog(logger: Logger) {
   // Every field of the line is built here from allowlists (headers, query parameters), so the
   // process logger's redaction pass, which is for lines that carry whatever they were given, has
   // nothing to find in it; it cost 2.5× the rest of the line (docs/benchmarks.md, item 4).
@@ -110,16 +121,9 @@ export function requestLog(logger: Logger) {
     const given = req.headers['x-request-id'];
     // A client's request id is echoed into logs and error bodies: only a short, plain one.
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    (req as RequestWithId).id = id;
+    res.locals.requestId = id;
     // Read now: by the time the response has finished the socket may be detached from the request.
     const remoteAddress = req.socket?.remoteAddress;
-    // Note the job a JSON answer names (the body itself is never logged).
-    const json = res.json.bind(res);
-    res.json = (body: unknown) => {
-      const jobId = jobIdOf(body);
-      if (jobId && res.locals.jobId === undefined) res.locals.jobId = jobId;
-      return json(body);
-    };
     const path = (req.url ?? '').split('?', 1)[0] ?? '';
     if (!UNLOGGED_PATHS.has(path)) {
       const write = () => {

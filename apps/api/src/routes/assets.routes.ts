@@ -2,8 +2,8 @@
  * The asset library: `POST /v1/assets` (multipart upload), `GET /v1/assets`, `GET /v1/assets/{name}`,
  * `DELETE /v1/assets/{name}`. A tenant sees, uses and deletes only its own uploads (another
  * tenant's asset answers 404, exactly like one that does not exist) and the shared `library:`
- * assets, which are read-only. Mounted before the app's JSON body limits: an upload has its own
- * size limit and body timeout.
+ * assets, which are read-only. Mounted at `/v1/assets`, before the app's JSON body limits: an
+ * upload has its own size limit and body timeout.
  */
 import { KilnError, LIBRARY_PREFIX, type AssetView } from '@kiln/contracts';
 import { AssetStore, type AssetRecord } from '@kiln/state';
@@ -45,9 +45,9 @@ export function assetsRoutes(deps: ApiDeps): Router {
     },
     () => false,
   );
-  router.use('/v1/assets', limits, rateLimit(deps));
+  router.use(limits, rateLimit(deps));
 
-  router.post('/v1/assets', async (req: Request, res: Response, next: NextFunction) => {
+  router.post('/', async (req: Request, res: Response, next: NextFunction) => {
     if (!req.is('multipart/form-data')) {
       closeAfterResponse(req, res);
       return next(new KilnError('unsupported_media_type', 'send the asset as multipart/form-data: name, type, file'));
@@ -65,13 +65,13 @@ export function assetsRoutes(deps: ApiDeps): Router {
     }
   });
 
-  router.get('/v1/assets', async (_req, res) => {
+  router.get('/', async (_req, res) => {
     const own = await assets.list(callerOf(res).tenant);
     const shared = await library.list();
     res.json({ assets: [...own.map(ownView), ...shared.map(libraryView)] });
   });
 
-  router.get('/v1/assets/:name', async (req, res) => {
+  router.get('/:name', async (req, res) => {
     const { name } = req.params;
     if (name.startsWith(LIBRARY_PREFIX)) {
       const entry = await library.find(name.slice(LIBRARY_PREFIX.length));
@@ -83,7 +83,7 @@ export function assetsRoutes(deps: ApiDeps): Router {
     res.json(ownView(record));
   });
 
-  router.delete('/v1/assets/:name', async (req, res) => {
+  router.delete('/:name', async (req, res) => {
     const { name } = req.params;
     if (name.startsWith(LIBRARY_PREFIX)) {
       throw new KilnError(
