@@ -33,8 +33,11 @@ export interface QueuedJobEntry {
 
 /** `validateOptions` is protected on Job: a subclass may call it, as `Job.create` does. */
 class CheckedJob extends Job<RenderJobData> {
-  check(): void {
-    this.validateOptions(this.asJSON());
+  /** The job as BullMQ stores it, once its options are valid (the JSON is built once: it holds the whole request). */
+  checkedJson(): ReturnType<Job['asJSON']> {
+    const json = this.asJSON();
+    this.validateOptions(json);
+    return json;
   }
 }
 
@@ -64,8 +67,7 @@ class SubmissionTransactions {
     const jobs = entries.map((entry) => {
       const opts = Object.assign({}, this.queue.jobsOpts, entry.opts); // not a spread (CONTRIBUTING.md, Performance)
       const job = new CheckedJob(this.queue as never, entry.name, entry.data, opts, entry.opts.jobId);
-      job.check();
-      return { json: job.asJSON(), jobId: entry.opts.jobId };
+      return { json: job.checkedJson(), jobId: entry.opts.jobId };
     });
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ jobs, bookkeeping, resolve, reject });
