@@ -11,4 +11,4 @@ ENV KILN_DATA_DIR=/data KILN_MODELS_DIR=/models
 # glibc returns freed session memory to the OS only for large blocks (docs/memory.md).
 ENV MALLOC_MMAP_THRESHOLD_=1048576
 # V8 flags of the API process (apps/api/src/node-flags.ts).
-ENTRYPOINT ["node", "--max-semi-space-size=32", "apps/cli/bin/kiln.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "apps/cli/bin/kiln.js"]
