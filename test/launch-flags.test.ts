@@ -1,6 +1,6 @@
 /**
- * The API's V8 flags (apps/api/src/node-flags.ts) are passed by every launcher Kiln ships, and
- * Node accepts them: `npm start` and the Dockerfile's entry point. (The benchmarks import them.)
+ * The API's V8 flags (apps/api/src/node-flags.ts) are passed by every launcher Kiln ships (`npm
+ * start`, the Dockerfile's entry point) and take effect. (The benchmarks import them.)
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

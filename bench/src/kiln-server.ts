@@ -59,7 +59,7 @@ export async function startKilnServer(options: {
     KILN_ALLOW_ANY_RESOLUTION: '1',
     ...options.env,
   };
-  // Launched as Kiln launches its API (npm start, the Dockerfile); the minimal app of item 4 alike, for a like comparison.
+  // Launched as npm start and the Dockerfile launch Kiln's API; item 4's minimal app alike, like for like.
   const args = [...API_NODE_FLAGS, path.join(BENCH_DIST, `probes/${options.probe ?? 'serve'}.probe.js`)];
   if (options.worker === false) args.push('--no-worker');
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -99,9 +99,9 @@ export function requestIdOf(res: Response): string {
  * item 4); this line costs one `logger.info`.
  */
 export function useRequestLog(app: Express, logger: Logger): void {
-  // Note the job a JSON answer names (the body itself is never logged). On the app's response
-  // prototype, once, rather than a wrapper per request: what Express adds to its own objects per
-  // request costs the API CPU on every submission (docs/benchmarks.md, item 4).
+  // Note the job a JSON answer names (the body itself is never logged). Set once on the app's
+  // response prototype rather than bound onto every response: the submit path is CPU-bound, and
+  // each per-request closure counts (docs/benchmarks.md, item 4).
   const json = app.response.json;
   app.response.json = function noteJobThenJson(this: Response, body: unknown) {
     const jobId = jobIdOf(body);
