@@ -190,6 +190,10 @@ export async function fullSizeBench(ctx: BenchContext, which: FullSizeOptions): 
     const bareStep = median(pair.bare.map((r) => r.wallMs));
     const ratio = kilnStep / bareStep;
     const cpuRatio = median(pair.kiln.map((r) => r.cpuMs)) / median(pair.bare.map((r) => r.cpuMs));
+    // Cores kept busy (CPU ÷ wall): how many threads onnxruntime's own default actually ran.
+    const bareBusy = median(pair.bare.map((r) => r.cpuMs / r.wallMs));
+    const sameThreadsStep = median(pair.bareAtKilnThreads.map((r) => r.wallMs));
+    const sameThreadsRatio = kilnStep / sameThreadsStep;
     const base = bare32.sweep[0];
     const fastest = bare32.sweep.reduce((a, b) => (b.runMs < a.runMs ? b : a));
     const unfused = bare32.sweep.find((v) => v.label.includes('without'));
@@ -201,8 +205,8 @@ export async function fullSizeBench(ctx: BenchContext, which: FullSizeOptions): 
         goal: `≤ ${STEP_RATIO_GOAL}`,
         met: ratio <= STEP_RATIO_GOAL,
         shortfall: fmt(ratio - STEP_RATIO_GOAL, 3),
-        why: `both run the same convolution and GEMM kernels; Kiln's gain is the attention fusion (6c) and unpinned threads, the rest of the UNet (NCHWc convolutions) no graph rewrite here changes; CPU time ratio ${fmt(cpuRatio, 3)}`,
-        basis: `UNet call (batch 2), Kiln's OnnxModel with its defaults ${fmt(kilnStep / 1000, 2)} s vs bare session.run with no options ${fmt(bareStep / 1000, 2)} s: medians of ${pair.kiln.length} calls each, one process, taking turns after a warm-up call each; CPU time ratio ${fmt(cpuRatio, 3)}. Kiln's own work per step is ~0.6 ms (row 1c)`,
+        why: `both run the same convolution and GEMM kernels; Kiln's gain is the attention fusion (6c) and its thread count (6d separates the two), the rest of the UNet (NCHWc convolutions) no graph rewrite here changes; CPU time ratio ${fmt(cpuRatio, 3)}`,
+        basis: `UNet call (batch 2), Kiln's OnnxModel with its defaults (${pair.kilnThreads} intra-op threads) ${fmt(kilnStep / 1000, 2)} s vs bare session.run with no options ${fmt(bareStep / 1000, 2)} s (onnxruntime's own thread count kept ${fmt(bareBusy, 1)} cores busy): medians of ${pair.kiln.length} calls each, one process, taking turns after a warm-up call each; CPU time ratio ${fmt(cpuRatio, 3)}. Kiln's own work per step is ~0.6 ms (row 1c)`,
         command: reproduce('step'),
       },
       {
@@ -225,9 +229,17 @@ export async function fullSizeBench(ctx: BenchContext, which: FullSizeOptions): 
             },
           ]
         : []),
+      {
+        id: '6d',
+        what: `full-size fp32 step: Kiln ÷ bare onnxruntime given Kiln's thread count (unmodified export)`,
+        value: fmt(sameThreadsRatio, 3),
+        goal: '',
+        basis: `what Kiln's graph work gains alone: the same turns, a third session with no options but ${pair.kilnThreads} intra-op threads, ${fmt(sameThreadsStep / 1000, 2)} s (median of ${pair.bareAtKilnThreads.length})`,
+        command: reproduce('step'),
+      },
     ];
     const lines = [
-      `Taking turns at ${STEP_SIZE}×${STEP_SIZE} (wall s / CPU s): Kiln ${pair.kiln.map((r) => `${fmt(r.wallMs / 1000, 2)}/${fmt(r.cpuMs / 1000, 2)}`).join(', ')}; bare onnxruntime defaults ${pair.bare.map((r) => `${fmt(r.wallMs / 1000, 2)}/${fmt(r.cpuMs / 1000, 2)}`).join(', ')}.`,
+      `Taking turns at ${STEP_SIZE}×${STEP_SIZE} (wall s / CPU s): Kiln ${pair.kiln.map((r) => `${fmt(r.wallMs / 1000, 2)}/${fmt(r.cpuMs / 1000, 2)}`).join(', ')}; bare onnxruntime defaults ${pair.bare.map((r) => `${fmt(r.wallMs / 1000, 2)}/${fmt(r.cpuMs / 1000, 2)}`).join(', ')}; bare with ${pair.kilnThreads} intra-op threads ${pair.bareAtKilnThreads.map((r) => `${fmt(r.wallMs / 1000, 2)}/${fmt(r.cpuMs / 1000, 2)}`).join(', ')}.`,
       `Kiln's full denoising steps in a render (separate process, s): ${render.steps.map((s) => fmt(s / 1000, 2)).join(', ')}.`,
       `Kiln's whole render (${WARMUP_STEPS + measured} steps, text encoder and VAE decode at ${STEP_SIZE}×${STEP_SIZE} included): ${fmt(render.wallMs / 1000, 1)} s, of which session.run ${fmt(render.onnxMs / 1000, 1)} s.`,
       '',

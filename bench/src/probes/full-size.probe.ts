@@ -46,7 +46,9 @@ export interface BareProbeRequest {
 /**
  * Kiln's UNet session (default settings) and a bare onnxruntime session with no options on the
  * unmodified export, in one process, taking turns call by call so that a busy moment of the
- * machine hits both: the figure of the issue's "done when".
+ * machine hits both: the figure of the issue's "done when". A third session, bare but given Kiln's
+ * intra-op thread count, separates what Kiln's graph work gains from what its thread count gains
+ * (onnxruntime's own count depends on how it reads the host's topology).
  */
 export interface PairProbeRequest {
   mode: 'pair';
@@ -60,6 +62,9 @@ export interface PairProbeResult {
   /** Per timed call, wall and CPU (user + system) ms. */
   kiln: { wallMs: number; cpuMs: number }[];
   bare: { wallMs: number; cpuMs: number }[];
+  bareAtKilnThreads: { wallMs: number; cpuMs: number }[];
+  /** Kiln's intra-op thread count, given to `bareAtKilnThreads` too. */
+  kilnThreads: number;
 }
 
 export interface KilnProbeResult {
@@ -303,6 +308,11 @@ async function pairProbe(r: PairProbeRequest): Promise<PairProbeResult> {
   const file = path.join(r.modelDir, 'unet', 'model.onnx');
   const bare = await createRunner(file, { ort: onnxruntimeDefaults('cpu') });
   const kiln = await createRunner(file, { kiln: { executionProvider: 'cpu' } });
+  const kilnThreads = (kiln.session as OnnxModel).intraOpThreads;
+  const bareAtKilnThreads = await createRunner(file, {
+    ort: { ...onnxruntimeDefaults('cpu'), intraOpNumThreads: kilnThreads },
+  });
+  const runners = { kiln, bare, bareAtKilnThreads };
   const latent = r.size / 8;
   const dim = contextDim(kiln.session);
   const data = {
@@ -314,12 +324,13 @@ async function pairProbe(r: PairProbeRequest): Promise<PairProbeResult> {
     timestep: tensorFor(session, 'timestep', new Float32Array([981, 981]), [2]),
     encoder_hidden_states: tensorFor(session, 'encoder_hidden_states', data.context, [2, 77, dim]),
   });
-  const result: PairProbeResult = { kiln: [], bare: [] };
+  const result: PairProbeResult = { kiln: [], bare: [], bareAtKilnThreads: [], kilnThreads };
+  const sides = ['bare', 'kiln', 'bareAtKilnThreads'] as const;
   for (let i = 0; i < r.warmupRuns + r.measuredRuns; i++) {
-    // Alternate which goes first, so neither always runs right after the other's memory traffic.
-    const order = i % 2 === 0 ? (['bare', 'kiln'] as const) : (['kiln', 'bare'] as const);
+    // Rotate which goes first, so none always runs right after another's memory traffic.
+    const order = sides.map((_, k) => sides[(i + k) % sides.length]);
     for (const side of order) {
-      const runner = side === 'kiln' ? kiln : bare;
+      const runner = runners[side];
       const feeds = feedsFor(runner.session);
       const cpu = process.cpuUsage();
       const started = performance.now();
@@ -329,7 +340,7 @@ async function pairProbe(r: PairProbeRequest): Promise<PairProbeResult> {
         result[side].push({ wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000 });
     }
   }
-  await Promise.all([kiln.release(), bare.release()]);
+  await Promise.all(Object.values(runners).map((runner) => runner.release()));
   return result;
 }
 

@@ -159,6 +159,8 @@ export class OnnxModel {
     readonly executionProvider: string,
     /** Every attention of the graph runs fused (optimize/create-session.ts): the memory estimate's to know. */
     readonly attentionFused: boolean,
+    /** The intra-op thread count its session was created with. */
+    readonly intraOpThreads: number,
   ) {}
 
   static async load(path: string, settings: SessionSettings = {}): Promise<OnnxModel> {
@@ -187,6 +189,7 @@ export class OnnxModel {
           metadataOf(session.outputMetadata),
           providers[0],
           attentionFused,
+          options.intraOpNumThreads ?? 0,
         );
       } catch (err) {
         // A provider asked for by name fails loudly; `auto` moves on to the next one.
