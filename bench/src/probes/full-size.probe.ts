@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { OnnxModel, Renderer, type ExecutionProvider, type SessionSettings } from '@kiln/diffusion';
+import { median } from '../stats.js';
 
 export interface KilnProbeRequest {
   mode: 'kiln';
@@ -86,7 +87,8 @@ export interface BareProbeResult {
   createMs: number;
   runsMs: number[];
   firstRunsMs: number[];
-  sweep: { label: string; createMs: number; runMs: number }[];
+  /** Per setting: its median call and Kiln's default's in the same turns (the default's own row: both its median). */
+  sweep: { label: string; createMs: number; runMs: number; referenceMs: number }[];
 }
 
 const rss = () => process.memoryUsage().rss;
@@ -225,27 +227,63 @@ async function createRunner(
   };
 }
 
-async function bareRuns(modelDir: string, variant: Variant, at: number, runs: number) {
-  let started = performance.now();
-  const runner = await createRunner(path.join(modelDir, 'unet', 'model.onnx'), variant);
-  const createMs = performance.now() - started;
-  const session = runner.session;
+/** Random step inputs per size, drawn once: every session of a probe runs on the same values. */
+const stepData = new Map<string, { sample: Float32Array; context: Float32Array }>();
+
+/** The inputs of a guided step at `at`×`at`: batch 2 (unconditional + text), as Kiln's pipeline feeds the UNet. */
+function stepFeeds(session: ort.InferenceSession | OnnxModel, at: number): Record<string, ort.Tensor> {
   const latent = at / 8;
   const dim = contextDim(session);
-  // A guided step: batch 2 (unconditional + text), as Kiln's pipeline feeds the UNet.
-  const feeds = {
-    sample: tensorFor(session, 'sample', randomData(2 * 4 * latent * latent, 1), [2, 4, latent, latent]),
-    timestep: tensorFor(session, 'timestep', new Float32Array([981, 981]), [2]),
-    encoder_hidden_states: tensorFor(session, 'encoder_hidden_states', randomData(2 * 77 * dim, 1), [2, 77, dim]),
+  const key = `${at}|${dim}`;
+  const data = stepData.get(key) ?? {
+    sample: randomData(2 * 4 * latent * latent, 1),
+    context: randomData(2 * 77 * dim, 1),
   };
-  const runsMs: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    started = performance.now();
-    await runner.run(feeds);
-    runsMs.push(performance.now() - started);
+  stepData.set(key, data);
+  return {
+    sample: tensorFor(session, 'sample', data.sample, [2, 4, latent, latent]),
+    timestep: tensorFor(session, 'timestep', new Float32Array([981, 981]), [2]),
+    encoder_hidden_states: tensorFor(session, 'encoder_hidden_states', data.context, [2, 77, dim]),
+  };
+}
+
+/** A runner with its step inputs, and how long it took to create. */
+async function loadRunner(file: string, variant: Variant, at: number) {
+  const started = performance.now();
+  const runner = await createRunner(file, variant);
+  return { ...runner, createMs: performance.now() - started, feeds: stepFeeds(runner.session, at) };
+}
+
+type LoadedRunner = Awaited<ReturnType<typeof loadRunner>>;
+
+/** Wall and CPU (user + system) ms of one call. */
+async function timedCall(runner: LoadedRunner) {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await runner.run(runner.feeds);
+  const used = process.cpuUsage(cpu);
+  return { wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
+}
+
+/**
+ * One sweep setting against Kiln's default, taking turns call by call (alternating which goes
+ * first) so that the machine's load falls on both: medians of the timed calls of each.
+ */
+async function againstDefault(reference: LoadedRunner, runner: LoadedRunner, warmup: number, measured: number) {
+  const runMs: number[] = [];
+  const referenceMs: number[] = [];
+  for (let i = 0; i < warmup + measured; i++) {
+    const order: [LoadedRunner, number[]][] = [
+      [runner, runMs],
+      [reference, referenceMs],
+    ];
+    if (i % 2 === 1) order.reverse();
+    for (const [side, times] of order) {
+      const { wallMs } = await timedCall(side);
+      if (i >= warmup) times.push(wallMs);
+    }
   }
-  await runner.release();
-  return { createMs, runsMs };
+  return { runMs: median(runMs), referenceMs: median(referenceMs) };
 }
 
 function inputType(session: ort.InferenceSession | OnnxModel, name: string): string {
@@ -269,15 +307,18 @@ function onnxruntimeDefaults(provider: ExecutionProvider): ort.InferenceSession.
 }
 
 async function bareProbe(r: BareProbeRequest): Promise<BareProbeResult> {
+  const file = path.join(r.modelDir, 'unet', 'model.onnx');
   const defaults = onnxruntimeDefaults(r.provider);
-  const main = await bareRuns(r.modelDir, { ort: defaults }, r.size, r.warmupRuns + r.measuredRuns);
+  const main = await loadRunner(file, { ort: defaults }, r.size);
+  const runsMs: number[] = [];
+  for (let i = 0; i < r.warmupRuns + r.measuredRuns; i++) runsMs.push((await timedCall(main)).wallMs);
+  await main.release();
   const sweep: BareProbeResult['sweep'] = [];
   const cores = os.availableParallelism();
   if (r.sweepSize) {
     const kiln: SessionSettings = { executionProvider: r.provider };
-    // Kiln's default first: the sweep's ratios are taken against it. Each variant changes one thing.
+    // Each variant changes one thing from Kiln's default, and takes turns with it.
     const variants: [string, Variant][] = [
-      ["Kiln's default (attention fused, intra-op threads = physical cores, spinning on, UNet arena on)", { kiln }],
       ["onnxruntime's defaults on the unmodified export (no options)", { ort: defaults }],
       ["Kiln's options without Kiln's fusions", { kiln: { ...kiln, graphFusions: false } }],
       ['Kiln, intra-op threads: no spinning', { kiln: { ...kiln, allowSpinning: false } }],
@@ -289,55 +330,53 @@ async function bareProbe(r: BareProbeRequest): Promise<BareProbeResult> {
         { kiln: { ...kiln, graphOptimizationLevel: 'extended' } },
       ],
     ];
+    const warmup = r.sweepWarmupRuns ?? r.warmupRuns;
+    const measured = r.sweepMeasuredRuns ?? r.measuredRuns;
+    const reference = await loadRunner(file, { kiln }, r.sweepSize);
+    const referenceTimes: number[] = [];
     for (const [label, options] of variants) {
-      const warmup = r.sweepWarmupRuns ?? r.warmupRuns;
-      const v = await bareRuns(r.modelDir, options, r.sweepSize, warmup + (r.sweepMeasuredRuns ?? r.measuredRuns));
-      const timed = v.runsMs.slice(warmup);
-      sweep.push({ label, createMs: v.createMs, runMs: timed.reduce((a, b) => a + b, 0) / timed.length });
+      const runner = await loadRunner(file, options, r.sweepSize);
+      const turns = await againstDefault(reference, runner, warmup, measured);
+      await runner.release();
+      referenceTimes.push(turns.referenceMs);
+      sweep.push({ label, createMs: runner.createMs, ...turns });
     }
+    await reference.release();
+    const referenceMs = median(referenceTimes);
+    sweep.unshift({
+      label: "Kiln's default (attention fused, intra-op threads = physical cores, spinning on, UNet arena on)",
+      createMs: reference.createMs,
+      runMs: referenceMs,
+      referenceMs,
+    });
   }
   return {
     createMs: main.createMs,
-    runsMs: main.runsMs.slice(r.warmupRuns),
-    firstRunsMs: main.runsMs.slice(0, r.warmupRuns),
+    runsMs: runsMs.slice(r.warmupRuns),
+    firstRunsMs: runsMs.slice(0, r.warmupRuns),
     sweep,
   };
 }
 
 async function pairProbe(r: PairProbeRequest): Promise<PairProbeResult> {
   const file = path.join(r.modelDir, 'unet', 'model.onnx');
-  const bare = await createRunner(file, { ort: onnxruntimeDefaults('cpu') });
-  const kiln = await createRunner(file, { kiln: { executionProvider: 'cpu' } });
+  const bare = await loadRunner(file, { ort: onnxruntimeDefaults('cpu') }, r.size);
+  const kiln = await loadRunner(file, { kiln: { executionProvider: 'cpu' } }, r.size);
   const kilnThreads = (kiln.session as OnnxModel).intraOpThreads;
-  const bareAtKilnThreads = await createRunner(file, {
-    ort: { ...onnxruntimeDefaults('cpu'), intraOpNumThreads: kilnThreads },
-  });
+  const bareAtKilnThreads = await loadRunner(
+    file,
+    { ort: { ...onnxruntimeDefaults('cpu'), intraOpNumThreads: kilnThreads } },
+    r.size,
+  );
   const runners = { kiln, bare, bareAtKilnThreads };
-  const latent = r.size / 8;
-  const dim = contextDim(kiln.session);
-  const data = {
-    sample: randomData(2 * 4 * latent * latent, 1),
-    context: randomData(2 * 77 * dim, 1),
-  };
-  const feedsFor = (session: ort.InferenceSession | OnnxModel) => ({
-    sample: tensorFor(session, 'sample', data.sample, [2, 4, latent, latent]),
-    timestep: tensorFor(session, 'timestep', new Float32Array([981, 981]), [2]),
-    encoder_hidden_states: tensorFor(session, 'encoder_hidden_states', data.context, [2, 77, dim]),
-  });
   const result: PairProbeResult = { kiln: [], bare: [], bareAtKilnThreads: [], kilnThreads };
   const sides = ['bare', 'kiln', 'bareAtKilnThreads'] as const;
   for (let i = 0; i < r.warmupRuns + r.measuredRuns; i++) {
     // Rotate which goes first, so none always runs right after another's memory traffic.
     const order = sides.map((_, k) => sides[(i + k) % sides.length]);
     for (const side of order) {
-      const runner = runners[side];
-      const feeds = feedsFor(runner.session);
-      const cpu = process.cpuUsage();
-      const started = performance.now();
-      await runner.run(feeds);
-      const used = process.cpuUsage(cpu);
-      if (i >= r.warmupRuns)
-        result[side].push({ wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000 });
+      const call = await timedCall(runners[side]);
+      if (i >= r.warmupRuns) result[side].push(call);
     }
   }
   await Promise.all(Object.values(runners).map((runner) => runner.release()));
