@@ -6,7 +6,16 @@
  * noise: on a GPU where a 512×512 step takes ~25-50 ms, these milliseconds are what the core
  * overhead ratio would show.
  */
-import { createGenerator, loadSd15Model, textToImage, type Sd15Model, type TextToImageParams } from '@kiln/diffusion';
+import {
+  Mt19937,
+  TorchCpuGenerator,
+  boxMuller16,
+  createGenerator,
+  loadSd15Model,
+  textToImage,
+  type Sd15Model,
+  type TextToImageParams,
+} from '@kiln/diffusion';
 import { MID_MODEL, ensureBenchModel } from './bench-models.js';
 import { reproduce, type BenchContext } from './context.js';
 import type { BenchSection } from './report.js';
@@ -56,6 +65,36 @@ export const KILN_TIME_SAMPLERS = [
   'DPM_PLUS_PLUS_SDE_KARRAS',
 ];
 const STEPS = 20;
+/** One 512×512 latent. */
+const LATENT_NUMEL = 4 * 64 * 64;
+
+/** `torch.randn` of one latent as Kiln drew it before its WebAssembly blocks: every lane in TypeScript. */
+function laneRandn(seed: number): Float32Array {
+  const engine = new Mt19937(seed);
+  const data = new Float32Array(LATENT_NUMEL);
+  for (let i = 0; i < data.length; i++) data[i] = (engine.nextUint32() & 0xffffff) * 2 ** -24;
+  for (let start = 0; start < data.length; start += 16) boxMuller16(data, start);
+  return data;
+}
+
+/** Kiln's randn against the TypeScript lanes, taking turns call by call: medians in ms. */
+function randnTurns(pairs: number) {
+  const kiln: number[] = [];
+  const lanes: number[] = [];
+  for (let i = -3; i < pairs; i++) {
+    let started = performance.now();
+    const drawn = new TorchCpuGenerator(i + 3).randn([1, 4, 64, 64]);
+    const kilnMs = performance.now() - started;
+    started = performance.now();
+    const reference = laneRandn(i + 3);
+    const lanesMs = performance.now() - started;
+    if (drawn[LATENT_NUMEL - 1] !== reference[LATENT_NUMEL - 1]) throw new Error('randn differs from the lanes');
+    if (i < 0) continue; // warm-up: both paths compiled
+    kiln.push(kilnMs);
+    lanes.push(lanesMs);
+  }
+  return { kilnMs: median(kiln), lanesMs: median(lanes) };
+}
 
 export async function kilnTimeBench(ctx: BenchContext): Promise<BenchSection> {
   const modelDir = await ensureBenchModel(MID_MODEL, ctx.log);
@@ -93,6 +132,7 @@ export async function kilnTimeBench(ctx: BenchContext): Promise<BenchSection> {
   } finally {
     await real.dispose();
   }
+  const randn = randnTurns(ctx.quick ? 10 : 40);
   const ddim = results[0];
   return {
     title: "Kiln's own time per image (zero-cost model)",
@@ -103,6 +143,14 @@ export async function kilnTimeBench(ctx: BenchContext): Promise<BenchSection> {
         value: `${fmt(ddim.oneMs, 1)} ms`,
         goal: '',
         basis: `the real pipeline on sessions that answer at once (${fmt(ddim.oneMs / STEPS, 2)} ms per step); other samplers in the notes`,
+        command: reproduce('kiln-time'),
+      },
+      {
+        id: '1d',
+        what: 'torch-exact randn of one 512×512 latent: WebAssembly blocks ÷ TypeScript lanes',
+        value: fmt(randn.kilnMs / randn.lanesMs, 2),
+        goal: '',
+        basis: `TorchCpuGenerator.randn([1, 4, 64, 64]) ${fmt(randn.kilnMs, 3)} ms vs the same bits from MT19937 and boxMuller16 in TypeScript ${fmt(randn.lanesMs, 3)} ms (medians of ${ctx.quick ? 10 : 40} calls each, taking turns); ancestral samplers draw one per step, the DPM++ SDE tree ~19`,
         command: reproduce('kiln-time'),
       },
     ],

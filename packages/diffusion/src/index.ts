@@ -33,7 +33,15 @@ export { uniformMask } from './image/raster.js';
 export { DiffusionThread } from './runtime/diffusion-thread.js';
 export { CONTENT_TYPES, FILE_EXTENSIONS, decodeToRgb, encodeImage, type ImageEncoding } from './image/encode-image.js';
 export { createScheduler, SAMPLER_NAMES } from './schedulers/index.js';
-export { createGenerator, TorchCpuGenerator, PhiloxGenerator, type RandomSource, type RngSource } from './rng/index.js';
+export {
+  boxMuller16,
+  createGenerator,
+  Mt19937,
+  TorchCpuGenerator,
+  PhiloxGenerator,
+  type RandomSource,
+  type RngSource,
+} from './rng/index.js';
 export { ClipTokenizer } from './tokenizer/index.js';
 export { loadSd3Model, type Sd3Model, type Sd3LoadOptions } from './models/sd3-model.js';
 export { encodeSd3Prompts } from './pipelines/sd3/prompts.js';

@@ -5,7 +5,7 @@ import { TorchCpuGenerator } from './torch-cpu-generator.js';
 export type { RandomSource } from './random-source.js';
 export { randnPerItem } from './random-source.js';
 export { Mt19937, torchSeedToUint64 } from './mt19937.js';
-export { TorchCpuGenerator, shapeNumel } from './torch-cpu-generator.js';
+export { TorchCpuGenerator, boxMuller16, shapeNumel } from './torch-cpu-generator.js';
 export { PhiloxGenerator } from './philox-generator.js';
 export { philox4x32Round10 } from './philox4x32.js';
 

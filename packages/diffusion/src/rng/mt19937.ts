@@ -61,6 +61,24 @@ export class Mt19937 {
     return y >>> 0;
   }
 
+  /**
+   * Copies the state into `words` (624 of them) and returns the index of the next word to temper,
+   * so that another implementation of the same engine can continue the stream (normal-fill.ts).
+   */
+  saveState(words: Uint32Array): number {
+    words.set(this.state);
+    return this.next;
+  }
+
+  /** Takes over a state written by {@link saveState} and advanced elsewhere. */
+  loadState(words: Uint32Array, next: number): void {
+    if (words.length !== STATE_SIZE || !(next >= 0 && next <= STATE_SIZE)) {
+      throw new RangeError('an MT19937 state is 624 words and a next index in [0, 624]');
+    }
+    this.state.set(words);
+    this.next = next;
+  }
+
   /** Refills all 624 state words at once (the "twist"), as `next_state()` does. */
   private regenerate(): void {
     const state = this.state;

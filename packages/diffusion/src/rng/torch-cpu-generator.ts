@@ -1,5 +1,6 @@
 import { logAvx2, sincosAvx2 } from './avx-mathfun.js';
 import { Mt19937 } from './mt19937.js';
+import { fillNormalBlocks } from './normal-fill.js';
 import type { RandomSource } from './random-source.js';
 
 const f32 = Math.fround;
@@ -34,7 +35,8 @@ export function shapeNumel(shape: readonly number[]): number {
  * - 16 or more elements: `normal_fill_AVX2`: one 24-bit float uniform per element, then Box–Muller
  *   on blocks of 16 (cos from the first 8 uniforms' logs and the last 8 as angles, sin into the
  *   last 8) with AVX2 Cephes float32 log/sincos; when numel % 16 != 0, 16 fresh uniforms
- *   recompute the last 16 elements.
+ *   recompute the last 16 elements. The full blocks run in WebAssembly (normal-fill.ts), the
+ *   rest in TypeScript ({@link boxMuller16}); both give the same bits.
  * - Fewer than 16: `at::normal_distribution<double>` per element, which draws two 53-bit doubles
  *   per pair of normals and caches the second (sin) one in the generator for the next call.
  *
@@ -46,7 +48,6 @@ export class TorchCpuGenerator implements RandomSource {
   private readonly engine: Mt19937;
   /** `next_double_normal_sample_`: the spare sin-normal of the last scalar Box–Muller pair. */
   private cachedDoubleNormal: number | null = null;
-  private readonly sincosScratch = new Float32Array(2);
 
   /** @param seed as for `torch.Generator("cpu").manual_seed(seed)`; Kiln's seeds are in [0, 2^32). */
   constructor(seed: number | bigint) {
@@ -108,27 +109,35 @@ export class TorchCpuGenerator implements RandomSource {
   /** `normal_fill_AVX2(self, mean 0, std 1, generator)`: see the class comment. */
   private normalFillAvx2(data: Float32Array): void {
     const size = data.length;
-    for (let i = 0; i < size; i++) data[i] = this.nextUniformFloat();
-    for (let i = 0; i + VECTOR_PATH_MIN_NUMEL <= size; i += VECTOR_PATH_MIN_NUMEL) this.boxMuller16(data, i);
-    if (size % VECTOR_PATH_MIN_NUMEL !== 0) {
-      // Recompute the last 16 values from fresh uniforms; the tail's first uniforms go unused.
+    const blocks = Math.floor(size / VECTOR_PATH_MIN_NUMEL);
+    fillNormalBlocks(this.engine, data, blocks, boxMuller16);
+    const tail = size % VECTOR_PATH_MIN_NUMEL;
+    if (tail !== 0) {
+      // torch draws a uniform for every element first: the tail's are drawn and go unused. Then it
+      // recomputes the last 16 values from fresh uniforms.
+      for (let i = 0; i < tail; i++) this.random();
       const start = size - VECTOR_PATH_MIN_NUMEL;
       for (let i = start; i < size; i++) data[i] = this.nextUniformFloat();
-      this.boxMuller16(data, start);
+      boxMuller16(data, start);
     }
   }
+}
 
-  /** `normal_fill_16_AVX2`: uniforms in data[start..start+16) become 16 normals in place. */
-  private boxMuller16(data: Float32Array, start: number): void {
-    const sincos = this.sincosScratch;
-    for (let j = start; j < start + 8; j++) {
-      const u1 = 1 - data[j]; // exact: [0, 1) -> (0, 1] for the log
-      const radius = f32(Math.sqrt(-2 * logAvx2(u1)));
-      const theta = f32(TWO_PI_FLOAT32 * data[j + 8]);
-      sincosAvx2(theta, sincos);
-      // `fmadd(n, std, mean)` with std 1, mean 0 is n itself, except that -0 becomes +0.
-      data[j] = f32(radius * sincos[1]) + 0;
-      data[j + 8] = f32(radius * sincos[0]) + 0;
-    }
+const sincosScratch = new Float32Array(2);
+
+/**
+ * `normal_fill_16_AVX2` in TypeScript, one lane at a time: the uniforms in data[start..start+16)
+ * become 16 normals in place. The reference the WebAssembly blocks are checked against, and what
+ * finishes the blocks they leave (normal-fill.ts) and the tail.
+ */
+export function boxMuller16(data: Float32Array, start: number): void {
+  for (let j = start; j < start + 8; j++) {
+    const u1 = 1 - data[j]; // exact: [0, 1) -> (0, 1] for the log
+    const radius = f32(Math.sqrt(-2 * logAvx2(u1)));
+    const theta = f32(TWO_PI_FLOAT32 * data[j + 8]);
+    sincosAvx2(theta, sincosScratch);
+    // `fmadd(n, std, mean)` with std 1, mean 0 is n itself, except that -0 becomes +0.
+    data[j] = f32(radius * sincosScratch[1]) + 0;
+    data[j + 8] = f32(radius * sincosScratch[0]) + 0;
   }
 }
