@@ -31,7 +31,7 @@ describe('fillNormalBlocks (WebAssembly)', () => {
       expect(bitsOf(got), `seed ${seed}`).toEqual(bitsOf(laneReference(laneEngine, blocks)));
       expect(wasmEngine.nextUint32()).toBe(laneEngine.nextUint32());
     }
-    // About one block in 4,000 has a float64 sum on a float32 midpoint: the exact path ran.
+    // About one block in 3,000 has a float64 sum on a float32 midpoint: the exact path ran.
     expect(handedBack).toBeGreaterThan(0);
   });
 

@@ -8,7 +8,7 @@
 ;; has no deterministic fma, so $fma computes a*b exactly in float64, adds c in float64 and rounds to
 ;; float32. That double rounding is wrong only when the float64 sum lies exactly halfway between two
 ;; float32 values (or the result is subnormal); $fma then marks the block "unsure", the block is left
-;; as uniforms and TypeScript recomputes it with its exact fmaf32 (about 1 block in 4,000).
+;; as uniforms and TypeScript recomputes it with its exact fmaf32 (about one block in 3,000).
 ;;
 ;; Memory: [0, 32) scratch, [64, 2560) the MT19937 state (624 words), [2560, 6656) the indices of
 ;; unsure blocks, [8192, 73728) the data: up to 1,024 blocks of 16 float32 per call.
