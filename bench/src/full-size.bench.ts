@@ -247,13 +247,13 @@ export async function fullSizeBench(ctx: BenchContext, which: FullSizeOptions): 
       `Kiln's full denoising steps in a render (separate process, s): ${render.steps.map((s) => fmt(s / 1000, 2)).join(', ')}.`,
       `Kiln's whole render (${WARMUP_STEPS + measured} steps, text encoder and VAE decode at ${STEP_SIZE}×${STEP_SIZE} included): ${fmt(render.wallMs / 1000, 1)} s, of which session.run ${fmt(render.onnxMs / 1000, 1)} s.`,
       '',
-      `Session options, UNet batch 2 at ${ctx.sweepSize}×${ctx.sweepSize}: one fresh session per setting, taking turns call by call with a session of Kiln's default in the same process (${WARMUP_STEPS} warm-up + ${sweepMeasured} timed calls each, medians; the default's row: the median of its medians):`,
+      `Session options, UNet batch 2 at ${ctx.sweepSize}×${ctx.sweepSize}: one fresh session per setting, taking turns call by call with a session of Kiln's default in the same process (${WARMUP_STEPS} warm-up + ${sweepMeasured} timed calls each, medians; the default's row: the median of its medians). A setting whose turns found the default more than 10% off that median was measured again, once (marked *repeated*):`,
       '',
       "| setting | session creation s | s per UNet call | Kiln's default in the same turns, s | ÷ Kiln's default |",
       '|---|---|---|---|---|',
       ...bare32.sweep.map(
         (v) =>
-          `| ${v.label} | ${fmt(v.createMs / 1000, 1)} | ${fmt(v.runMs / 1000, 3)} | ${fmt(v.referenceMs / 1000, 3)} | ${fmt(vsDefault(v), 2)} |`,
+          `| ${v.label}${v.repeated ? ' (*repeated*)' : ''} | ${fmt(v.createMs / 1000, 1)} | ${fmt(v.runMs / 1000, 3)} | ${fmt(v.referenceMs / 1000, 3)} | ${fmt(vsDefault(v), 2)} |`,
       ),
     ];
     sections.push({ title: `Item 6: full-size step time (CPU, ${STEP_SIZE}×${STEP_SIZE}, guidance)`, rows, lines });

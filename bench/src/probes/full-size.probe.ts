@@ -88,8 +88,16 @@ export interface BareProbeResult {
   runsMs: number[];
   firstRunsMs: number[];
   /** Per setting: its median call and Kiln's default's in the same turns (the default's own row: both its median). */
-  sweep: { label: string; createMs: number; runMs: number; referenceMs: number }[];
+  sweep: { label: string; createMs: number; runMs: number; referenceMs: number; repeated?: boolean }[];
 }
+
+/**
+ * A setting's turns are measured again (once) when Kiln's default ran this much slower or faster
+ * in them than its median over the whole sweep: the pairing was disturbed. In the 18:09 run of
+ * 2026-12-03 the default took 1.673 s per call in one setting's turns against 1.21–1.34 s in all
+ * the others, which made that setting (1.454 s, slower than the default anywhere else) read 0.87.
+ */
+const DISTURBED_TURNS = 0.1;
 
 const rss = () => process.memoryUsage().rss;
 
@@ -332,17 +340,22 @@ async function bareProbe(r: BareProbeRequest): Promise<BareProbeResult> {
     ];
     const warmup = r.sweepWarmupRuns ?? r.warmupRuns;
     const measured = r.sweepMeasuredRuns ?? r.measuredRuns;
-    const reference = await loadRunner(file, { kiln }, r.sweepSize);
-    const referenceTimes: number[] = [];
-    for (const [label, options] of variants) {
-      const runner = await loadRunner(file, options, r.sweepSize);
+    const size = r.sweepSize;
+    const reference = await loadRunner(file, { kiln }, size);
+    const measure = async (label: string, options: Variant) => {
+      const runner = await loadRunner(file, options, size);
       const turns = await againstDefault(reference, runner, warmup, measured);
       await runner.release();
-      referenceTimes.push(turns.referenceMs);
-      sweep.push({ label, createMs: runner.createMs, ...turns });
+      return { label, createMs: runner.createMs, ...turns };
+    };
+    for (const [label, options] of variants) sweep.push(await measure(label, options));
+    let referenceMs = median(sweep.map((v) => v.referenceMs));
+    for (const [i, [label, options]] of variants.entries()) {
+      if (Math.abs(sweep[i].referenceMs / referenceMs - 1) <= DISTURBED_TURNS) continue;
+      sweep[i] = { ...(await measure(label, options)), repeated: true };
     }
+    referenceMs = median(sweep.map((v) => v.referenceMs));
     await reference.release();
-    const referenceMs = median(referenceTimes);
     sweep.unshift({
       label: "Kiln's default (attention fused, intra-op threads = physical cores, spinning on, UNet arena on)",
       createMs: reference.createMs,
