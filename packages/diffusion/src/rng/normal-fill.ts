@@ -1,9 +1,10 @@
 /**
  * The blocks of torch's `normal_fill_AVX2` in WebAssembly SIMD (normal-fill.wat): MT19937 uniforms
  * and Box–Muller on four float32 lanes at a time, bit for bit what the TypeScript lanes
- * (`boxMuller16`) compute, in about a quarter of the time (bench row 1d). Every normal Kiln draws on the CPU source comes
- * through here: the initial latents once per image, and every step of the ancestral and SDE
- * samplers, where the DPM++ SDE Brownian tree draws ~19 latent-sized vectors per step.
+ * (`boxMuller16`) compute, in about a quarter of the time (bench row 1d). Every normal Kiln draws
+ * on the CPU source comes through here: the initial latents once per image, and every step of the
+ * ancestral and SDE samplers, where the DPM++ SDE Brownian tree draws ~19 latent-sized vectors per
+ * step.
  *
  * One instance per thread (the inference thread has its own), created on first use.
  */
@@ -60,7 +61,8 @@ function load(): NormalFillModule {
  * Fills `data[0, 16 · blocks)` as `normal_fill_AVX2` fills its full blocks: 16 · blocks uniforms
  * drawn from `engine` in order, then Box–Muller per block of 16. Blocks the module could not round
  * with certainty (a float64 sum on a float32 midpoint, or a subnormal result) come back as uniforms
- * and are finished by `exactBlock`, the TypeScript lanes. Returns how many blocks that was (for the tests).
+ * and are finished by `exactBlock`, the TypeScript lanes. Returns how many blocks that was (for the
+ * tests).
  */
 export function fillNormalBlocks(
   engine: Mt19937,
