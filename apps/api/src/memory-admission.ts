@@ -46,6 +46,7 @@ export class MemoryAdmission {
       guided: request.cfg_scale > 1,
       promptChunks: Math.max(promptChunksAtMost(request.prompt), promptChunksAtMost(request.negative_prompt ?? '')),
       encodesImage: request.init_image !== undefined,
+      sampler: request.sampler,
     };
     const controlNetCount = request.controlnet === undefined ? 0 : [request.controlnet].flat().length;
     const on = (c: WorkerCapacity): RequestMemoryShape => ({

@@ -33,6 +33,7 @@ export { uniformMask } from './image/raster.js';
 export { DiffusionThread } from './runtime/diffusion-thread.js';
 export { CONTENT_TYPES, FILE_EXTENSIONS, decodeToRgb, encodeImage, type ImageEncoding } from './image/encode-image.js';
 export { createScheduler, SAMPLER_NAMES } from './schedulers/index.js';
+export { NoiseAhead } from './noise-ahead/noise-ahead.js';
 export {
   boxMuller16,
   createGenerator,

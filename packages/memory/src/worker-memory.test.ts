@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KILN_TINY_ACTIVATIONS, SD15_ACTIVATIONS } from './sd15-profiles.js';
 import {
+  BROWNIAN_TREE_SAMPLERS,
   MAX_PROMPT_CHUNKS,
   RUNTIME_BYTES,
   promptChunksAtMost,
@@ -70,6 +71,22 @@ describe('worker memory estimate', () => {
     expect(one.totalBytes).toBe(plain.totalBytes + 3e6 + one.controlNetBytes);
     const two = estimateWorkerPeak(tiny, request({ controlNets: { count: 2, weightsBytes: 0 } }));
     expect(two.controlNetBytes).toBeGreaterThan(one.controlNetBytes);
+  });
+
+  it("counts DPM++ SDE's Brownian trees, one per image of a micro-batch, and their helper thread", () => {
+    const plain = estimateWorkerPeak(tiny, request());
+    expect(plain.noiseBytes).toBe(0);
+    expect(estimateWorkerPeak(tiny, request({ sampler: 'K_EULER_ANCESTRAL' })).noiseBytes).toBe(0);
+    const one = estimateWorkerPeak(tiny, request({ sampler: 'DPM_PLUS_PLUS_SDE_KARRAS' }));
+    const four = estimateWorkerPeak(
+      tiny,
+      request({ sampler: 'DPM_PLUS_PLUS_SDE_KARRAS', microBatch: 4, numImages: 4 }),
+    );
+    // Guidance does not double the trees: both halves of a pair share the image's noise.
+    expect(four.noiseBytes - one.noiseBytes).toBe(3 * 2800 * 64 * 64);
+    expect(one.noiseBytes).toBe(28 * 2 ** 20 + 2800 * 64 * 64);
+    expect(one.totalBytes).toBe(plain.totalBytes + one.noiseBytes);
+    expect(BROWNIAN_TREE_SAMPLERS).toEqual(['DPM_PLUS_PLUS_SDE_KARRAS']);
   });
 
   it('bounds the VAE by its tile: a 2048×2048 image costs one 1024×1024 tile plus its float output', () => {

@@ -50,6 +50,20 @@ export const RUNTIME_BYTES = 180 * 2 ** 20;
  */
 const UNET_ARENA_OVERHEAD = 1.15;
 
+/**
+ * The samplers whose noise comes from Brownian trees (one per image of a micro-batch) drawn on a
+ * helper thread: the diffusion core's noise-ahead.ts and brownian-tree.ts; a test there keeps
+ * this list and the schedulers in step.
+ */
+export const BROWNIAN_TREE_SAMPLERS: readonly string[] = ['DPM_PLUS_PLUS_SDE_KARRAS'];
+/**
+ * A tree's path and cache of float64 values: 2.43-2.62 KB per latent pixel and image kept after
+ * each step (512×512 and 1024×1024, 1 and 2 images, 20-150 steps), with headroom.
+ */
+const BROWNIAN_TREE_BYTES_PER_LATENT_PIXEL = 2800;
+/** The helper thread's isolate: 23-24 MiB of resident memory measured once it has drawn. */
+const NOISE_HELPER_BYTES = 28 * 2 ** 20;
+
 /** One attention layer family: at `downsample`× below the latent grid, with `heads` heads. */
 export interface AttentionSite {
   downsample: number;
@@ -104,6 +118,8 @@ export interface RequestMemoryShape {
   vaeTileLatent: number | null;
   /** UNet input channels: 4, or 9 for an inpainting UNet. */
   unetInChannels?: number;
+  /** The sampler, when it is one of {@link BROWNIAN_TREE_SAMPLERS} (its trees are counted). */
+  sampler?: string;
   /**
    * ControlNets run at each step (docs/controlnet.md): how many, and the bytes of their weights
    * when the profile's `weightsBytes` does not already count them (the API's estimate; a worker's
@@ -124,6 +140,8 @@ export interface MemoryEstimate {
   vaeEncodeBytes: number;
   /** A ControlNet run beside the UNet's resident arena, plus the residuals it hands the UNet. */
   controlNetBytes: number;
+  /** DPM++ SDE's Brownian trees and the helper thread that draws them. */
+  noiseBytes: number;
 }
 
 /**
@@ -194,12 +212,16 @@ export function estimateWorkerPeak(profile: ModelMemoryProfile, r: RequestMemory
       : stageBytes(profile.unet, items, h, w, contextTokens) +
         F32 * items * h * w * CONTROLNET_RESIDUAL_FLOATS_PER_LATENT_PIXEL * Math.min(controlNetCount, 2) +
         F32 * items * 3 * r.width * r.height * controlNetCount; // the conditioning tensors
+  const noiseBytes = BROWNIAN_TREE_SAMPLERS.includes(r.sampler ?? '')
+    ? NOISE_HELPER_BYTES + BROWNIAN_TREE_BYTES_PER_LATENT_PIXEL * micro * h * w
+    : 0;
   const totalBytes =
     runtimeBytes +
     weightsBytes +
     hostBytes +
     unetBytes +
     controlNetBytes +
+    noiseBytes +
     Math.max(textBytes, vaeDecodeBytes, vaeEncodeBytes);
   return {
     totalBytes,
@@ -211,6 +233,7 @@ export function estimateWorkerPeak(profile: ModelMemoryProfile, r: RequestMemory
     vaeDecodeBytes,
     vaeEncodeBytes,
     controlNetBytes,
+    noiseBytes,
   };
 }
 

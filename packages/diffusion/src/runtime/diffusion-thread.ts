@@ -5,14 +5,13 @@
  * both take twice as long. With KILN_WORKER_CONCURRENCY=2 the next job's render thus runs while
  * the previous job's images are encoded and stored (docs/benchmarks.md).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ModelMemoryProfile } from '@kiln/memory';
 import { RenderAbortedError, RenderInputError } from '../errors.js';
 import type { RenderProgress, RenderResult, RenderStage } from '../pipelines/sd15/render-types.js';
 import type { ExecutionProvider } from '../models/onnx-session.js';
 import type { ModelFamily, RendererOptions, RenderRequest } from './renderer.js';
+import { threadEntry } from './thread-entry.js';
 import type { HostMessage, SerializedError, ThreadInit, ThreadMessage } from './thread-protocol.js';
 
 interface Pending {
@@ -27,13 +26,6 @@ export interface RenderThreadHooks {
   signal?: AbortSignal;
   onProgress?: (p: RenderProgress) => void;
   onStage?: (stage: RenderStage) => void;
-}
-
-/** The compiled thread entry; when running from TypeScript sources (tests), the build output next to them. */
-function threadEntry(): URL {
-  const sibling = new URL('./render-thread.js', import.meta.url);
-  if (existsSync(fileURLToPath(sibling))) return sibling;
-  return new URL('../../dist/runtime/render-thread.js', import.meta.url);
 }
 
 function revive(error: SerializedError): Error {
@@ -76,7 +68,7 @@ export class DiffusionThread {
 
   private spawn(): Worker {
     const init: ThreadInit = { options: this.options };
-    const worker = new Worker(threadEntry(), { workerData: init });
+    const worker = new Worker(threadEntry('runtime/render-thread.js'), { workerData: init });
     worker.on('message', (m: ThreadMessage) => this.onMessage(m));
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', (code) => {

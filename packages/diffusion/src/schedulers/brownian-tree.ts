@@ -164,13 +164,46 @@ export class BrownianTree {
 }
 
 /**
+ * Everything a sampler's Brownian noise depends on. The noise is a function of the seeds and the
+ * sigmas only, never of the latents, so the whole sequence of queries is known before the first
+ * step and can be drawn ahead (brownian-noise-thread.ts).
+ */
+export interface BrownianNoiseSpec {
+  sigmaMin: number;
+  sigmaMax: number;
+  /** Elements of one batch item. */
+  itemSize: number;
+  /** One tree seed per batch item. */
+  seeds: readonly number[];
+  /** Every `noise(sigma, sigmaNext)` the scheduler will ask for, in order. */
+  queries: ReadonlyArray<readonly [sigma: number, sigmaNext: number]>;
+}
+
+/** A batch's normalised Brownian increments, as {@link BrownianTreeNoiseSampler.noise} gives them. */
+export interface BrownianNoise {
+  noise(sigma: number, sigmaNext: number): Float32Array;
+}
+
+/** Makes the Brownian noise of one denoising loop; the scheduler's default draws inline. */
+export type BrownianNoiseSource = (spec: BrownianNoiseSpec) => BrownianNoise;
+
+/**
  * k-diffusion's `BrownianTreeNoiseSampler` with one tree per batch item (its list-of-seeds mode):
  * `noise(σ, σ') = (W(σ') - W(σ)) / sqrt(|σ' - σ|)`, a standard normal per element that stays
  * consistent across step counts, and does not depend on the other items of the batch.
  */
-export class BrownianTreeNoiseSampler {
+export class BrownianTreeNoiseSampler implements BrownianNoise {
   private readonly trees: BrownianTree[];
   private readonly itemSize: number;
+
+  /**
+   * Drawn here, in the caller's thread. Every tree node's value follows from its seed and its
+   * ancestors, never from the order of earlier queries, so any query gives the same numbers here
+   * as in a sampler that answered the ones before it.
+   */
+  static fromSpec(spec: BrownianNoiseSpec): BrownianTreeNoiseSampler {
+    return new BrownianTreeNoiseSampler(spec.sigmaMin, spec.sigmaMax, spec.itemSize, spec.seeds);
+  }
 
   /** @param seeds one per batch item; `itemSize` elements each. */
   constructor(sigmaMin: number, sigmaMax: number, itemSize: number, seeds: readonly number[]) {

@@ -6,7 +6,13 @@
  * deterministic per seed but not bit-equal to diffusers, which draws from torchsde.
  */
 import type { RandomSource } from '../rng/random-source.js';
-import { BrownianTreeNoiseSampler, deriveSeed, seedFromRandomSource } from './brownian-tree.js';
+import {
+  BrownianTreeNoiseSampler,
+  deriveSeed,
+  seedFromRandomSource,
+  type BrownianNoise,
+  type BrownianNoiseSpec,
+} from './brownian-tree.js';
 import {
   discreteSigmaTable,
   interleaveMidpoints,
@@ -66,7 +72,7 @@ export class DPMSolverSDEScheduler extends SigmaSpaceScheduler {
   /** The sample at the start of the current step while its midpoint evaluation is pending. */
   private firstOrderSample: Float32Array | null = null;
   private midPointSigma: number | null = null;
-  private noiseSampler: BrownianTreeNoiseSampler | null = null;
+  private noiseSampler: BrownianNoise | null = null;
 
   constructor(config: SchedulerConfig, extra: Record<string, unknown> = {}) {
     super();
@@ -113,16 +119,20 @@ export class DPMSolverSDEScheduler extends SigmaSpaceScheduler {
     return scaleBySigma(sample, sigma);
   }
 
+  /**
+   * Starts the loop's Brownian noise before the first model call: its queries follow from the
+   * schedule, and its seeds are drawn from the generators as `step` would draw them.
+   */
+  beforeModel(timestep: number, options: StepOptions): void {
+    if (this.noiseSampler !== null) return;
+    this.noiseSampler = this.createNoiseSampler(options, this.indexFor(timestep, 'beforeModel'));
+  }
+
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array {
     const index = this.beginStep(modelOutput, timestep, sample, options);
-    if (this.noiseSampler === null) this.noiseSampler = this.createNoiseSampler(options);
-
     const firstOrder = this.firstOrderSample === null;
-    const sigma = firstOrder ? this.sigmaSchedule[index] : this.sigmaSchedule[index - 1];
-    const sigmaNext = firstOrder ? this.sigmaSchedule[index + 1] : this.sigmaSchedule[index];
-    const t = tOfSigma(sigma);
-    let tNext = tOfSigma(sigmaNext);
-    const tProposed = f32(t + f32(f32(tNext - t) * 0.5));
+    if (this.noiseSampler === null) this.noiseSampler = this.createNoiseSampler(options, index);
+    const { sigma, sigmaNext, t, tProposed, tNext } = this.callTimes(index, firstOrder);
 
     const sigmaInput = firstOrder ? sigma : sigmaOfT(tProposed);
     const denoised = predictOriginalSample(this.predictionType, modelOutput, sample, sigmaInput);
@@ -132,9 +142,7 @@ export class DPMSolverSDEScheduler extends SigmaSpaceScheduler {
       // Final Euler step to sigma 0: x + (x - x0)/sigma * (0 - sigma).
       prevSample = eulerMove(sample, odeDerivative(sample, denoised, sigma), f32(sigmaNext - sigma));
     } else {
-      let start = sample;
-      if (firstOrder) tNext = tProposed;
-      else start = this.firstOrderSample as Float32Array;
+      const start = firstOrder ? sample : (this.firstOrderSample as Float32Array);
       // The move from sigma(t) to sigma(tNext) as a deterministic part to sigma_down plus fresh
       // noise of size sigma_up.
       const { up: sigmaUp, down: sigmaDown } = ancestralStep(sigmaOfT(t), sigmaOfT(tNext), true);
@@ -160,17 +168,41 @@ export class DPMSolverSDEScheduler extends SigmaSpaceScheduler {
     return prevSample;
   }
 
+  /**
+   * The sigmas of the call at schedule `index` and k-diffusion's times: the step runs from t to
+   * tNext, which is the log-sigma midpoint tProposed in a first-order call.
+   */
+  private callTimes(index: number, firstOrder: boolean) {
+    const sigma = firstOrder ? this.sigmaSchedule[index] : this.sigmaSchedule[index - 1];
+    const sigmaNext = firstOrder ? this.sigmaSchedule[index + 1] : this.sigmaSchedule[index];
+    const t = tOfSigma(sigma);
+    const tFull = tOfSigma(sigmaNext);
+    const tProposed = f32(t + f32(f32(tFull - t) * 0.5));
+    return { sigma, sigmaNext, t, tProposed, tNext: firstOrder ? tProposed : tFull };
+  }
+
+  /** Every noise query of the calls from schedule `index` (a first-order call) to the end. */
+  private noiseQueries(index: number): Array<[number, number]> {
+    const queries: Array<[number, number]> = [];
+    for (let i = index, firstOrder = true; i + 1 < this.sigmaSchedule.length; i++, firstOrder = !firstOrder) {
+      const { sigmaNext, t, tNext } = this.callTimes(i, firstOrder);
+      if (sigmaNext !== 0) queries.push([sigmaOfT(t), sigmaOfT(tNext)]);
+    }
+    return queries;
+  }
+
   /** One Brownian tree per batch item over [smallest positive sigma, largest sigma]. */
-  private createNoiseSampler(options: StepOptions): BrownianTreeNoiseSampler {
+  private createNoiseSampler(options: StepOptions, index: number): BrownianNoise {
     const [batch, ...rest] = options.shape;
-    const itemSize = rest.reduce((a, b) => a * b, 1);
     const positive = this.sigmaSchedule.filter((s) => s > 0);
-    return new BrownianTreeNoiseSampler(
-      Math.min(...positive),
-      Math.max(...this.sigmaSchedule),
-      itemSize,
-      this.treeSeeds(batch, options.generators),
-    );
+    const spec: BrownianNoiseSpec = {
+      sigmaMin: Math.min(...positive),
+      sigmaMax: Math.max(...this.sigmaSchedule),
+      itemSize: rest.reduce((a, b) => a * b, 1),
+      seeds: this.treeSeeds(batch, options.generators),
+      queries: this.noiseQueries(index),
+    };
+    return (options.brownianNoise ?? BrownianTreeNoiseSampler.fromSpec)(spec);
   }
 
   private treeSeeds(batch: number, generators: readonly RandomSource[] | undefined): number[] {

@@ -1,4 +1,5 @@
 import type { RandomSource } from '../rng/random-source.js';
+import type { BrownianNoiseSource } from './brownian-tree.js';
 
 /**
  * The scheduler config as read from a model's `scheduler/scheduler_config.json`. Keys the file
@@ -14,6 +15,11 @@ export interface StepOptions {
   generators?: readonly RandomSource[];
   /** DDIM's eta (0 = deterministic); ignored by schedulers without one. */
   eta?: number;
+  /**
+   * Where Brownian-tree noise is drawn (DPM++ SDE): inline by default; a denoising loop passes a
+   * source that draws it ahead on another thread while the UNet runs. Same numbers either way.
+   */
+  brownianNoise?: BrownianNoiseSource;
 }
 
 /**
@@ -34,6 +40,12 @@ export interface Scheduler {
   setTimesteps(numInferenceSteps: number): void;
   /** Scales the denoising model input (identity for DDPM-style schedulers). */
   scaleModelInput(sample: Float32Array, timestep: number): Float32Array;
+  /**
+   * Called before the model evaluates `timestep`, with the options its `step` will get, so that
+   * work which does not depend on the model's output starts while the model runs (DPM++ SDE's
+   * Brownian noise). Optional for the caller: `step` does the same work when this was not called.
+   */
+  beforeModel?(timestep: number, options: StepOptions): void;
   /** One reverse-diffusion step: from the model output at `timestep` and the current sample, the previous sample. */
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: StepOptions): Float32Array;
   /** Forward-noises `original` to the noise level of `timestep` (img2img, inpainting). */

@@ -88,6 +88,7 @@ export async function planMemory(
     encodesImage: work.encodesImage,
     vaeTileLatent: tileLatent,
     unetInChannels: model.unetInChannels,
+    sampler: p.sampler,
     // The ControlNets' weights are in the profile already: they were loaded with the model.
     controlNets: { count: p.controlnets?.length ?? 0, weightsBytes: 0 },
   };
