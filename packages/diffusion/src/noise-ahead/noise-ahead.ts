@@ -9,6 +9,8 @@
  * the helper cannot answer (it failed, stalled, or the scheduler asks something unforeseen), the
  * loop draws that query and the rest itself, which gives the same numbers too.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
   BrownianTreeNoiseSampler,
@@ -29,12 +31,24 @@ export interface NoiseAheadJob {
 const idleHelpers: Worker[] = [];
 const KEPT_IDLE = 1;
 const exitedHelpers = new WeakSet<Worker>();
+/**
+ * Set when a helper thread threw outside its drawing (its module failed to load, or it crashed):
+ * the loop waiting on it learns only by stalling, so later loops draw inline from the start.
+ */
+let helpersBroken = false;
 
-function startHelper(): Worker {
-  const helper = new Worker(threadEntry('noise-ahead/noise-ahead.worker.js'));
+/** A helper thread for one loop: an idle one or a new one; none when none can be had. */
+function takeHelper(): Worker | undefined {
+  if (helpersBroken) return undefined;
+  const idle = idleHelpers.pop();
+  if (idle) return idle;
+  const entry = threadEntry('noise-ahead/noise-ahead.worker.js');
+  if (!existsSync(fileURLToPath(entry))) return undefined;
+  const helper = new Worker(entry);
   helper.unref(); // an idle helper never keeps a process alive
-  // A helper that dies leaves its loop's consumer to stall and draw inline; nothing to report.
-  helper.on('error', () => undefined);
+  helper.on('error', () => {
+    helpersBroken = true;
+  });
   helper.on('exit', () => {
     exitedHelpers.add(helper);
     const at = idleHelpers.indexOf(helper);
@@ -62,11 +76,11 @@ class NoiseFromHelper implements BrownianNoise {
   ) {
     this.ring = new NoiseRing(spec.seeds.length * spec.itemSize);
     try {
-      this.helper = idleHelpers.pop() ?? startHelper();
+      this.helper = takeHelper();
       const job: NoiseAheadJob = { spec, buffer: this.ring.buffer };
-      this.helper.postMessage(job);
+      this.helper?.postMessage(job);
     } catch {
-      this.close(); // no thread to be had: every query is drawn inline
+      this.close(); // no thread to be had (Worker refused to start): every query is drawn inline
     }
   }
 
