@@ -83,8 +83,8 @@ describe('worker memory estimate', () => {
       request({ sampler: 'DPM_PLUS_PLUS_SDE_KARRAS', microBatch: 4, numImages: 4 }),
     );
     // Guidance does not double the trees: both halves of a pair share the image's noise.
-    expect(four.noiseBytes - one.noiseBytes).toBe(3 * 2800 * 64 * 64);
-    expect(one.noiseBytes).toBe(28 * 2 ** 20 + 2800 * 64 * 64);
+    expect(four.noiseBytes - one.noiseBytes).toBe(3 * 3600 * 64 * 64);
+    expect(one.noiseBytes).toBe(64 * 2 ** 20 + 3600 * 64 * 64);
     expect(one.totalBytes).toBe(plain.totalBytes + one.noiseBytes);
     expect(BROWNIAN_TREE_SAMPLERS).toEqual(['DPM_PLUS_PLUS_SDE_KARRAS']);
   });

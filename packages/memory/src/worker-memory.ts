@@ -57,12 +57,13 @@ const UNET_ARENA_OVERHEAD = 1.15;
  */
 export const BROWNIAN_TREE_SAMPLERS: readonly string[] = ['DPM_PLUS_PLUS_SDE_KARRAS'];
 /**
- * A tree's path and cache of float64 values: 2.43-2.62 KB per latent pixel and image kept after
- * each step (512×512 and 1024×1024, 1 and 2 images, 20-150 steps), with headroom.
+ * Per latent pixel and image: a tree's path and cache of float64 values (2.4-2.6 KB kept after
+ * each step) and the garbage its draws leave until the helper's collector runs. Fitted with
+ * {@link NOISE_HELPER_BYTES} to peak RSS over four loops in a row (docs/memory.md).
  */
-const BROWNIAN_TREE_BYTES_PER_LATENT_PIXEL = 2800;
-/** The helper thread's isolate: 23-24 MiB of resident memory measured once it has drawn. */
-const NOISE_HELPER_BYTES = 28 * 2 ** 20;
+const BROWNIAN_TREE_BYTES_PER_LATENT_PIXEL = 3600;
+/** The helper thread itself (isolate, its code and WebAssembly, young generation): ~59 MiB in that fit. */
+const NOISE_HELPER_BYTES = 64 * 2 ** 20;
 
 /** One attention layer family: at `downsample`× below the latent grid, with `heads` heads. */
 export interface AttentionSite {
@@ -118,7 +119,7 @@ export interface RequestMemoryShape {
   vaeTileLatent: number | null;
   /** UNet input channels: 4, or 9 for an inpainting UNet. */
   unetInChannels?: number;
-  /** The sampler, when it is one of {@link BROWNIAN_TREE_SAMPLERS} (its trees are counted). */
+  /** The sampler's name: one of {@link BROWNIAN_TREE_SAMPLERS} adds its Brownian trees. */
   sampler?: string;
   /**
    * ControlNets run at each step (docs/controlnet.md): how many, and the bytes of their weights

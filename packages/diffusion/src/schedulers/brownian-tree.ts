@@ -166,7 +166,7 @@ export class BrownianTree {
 /**
  * Everything a sampler's Brownian noise depends on. The noise is a function of the seeds and the
  * sigmas only, never of the latents, so the whole sequence of queries is known before the first
- * step and can be drawn ahead (brownian-noise-thread.ts).
+ * step and can be drawn ahead (noise-ahead/noise-ahead.ts).
  */
 export interface BrownianNoiseSpec {
   sigmaMin: number;
