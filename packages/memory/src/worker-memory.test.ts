@@ -84,7 +84,7 @@ describe('worker memory estimate', () => {
     );
     // Guidance does not double the trees: both halves of a pair share the image's noise.
     expect(four.noiseBytes - one.noiseBytes).toBe(3 * 3600 * 64 * 64);
-    expect(one.noiseBytes).toBe(64 * 2 ** 20 + 3600 * 64 * 64);
+    expect(one.noiseBytes).toBe(48 * 2 ** 20 + 3600 * 64 * 64);
     expect(one.totalBytes).toBe(plain.totalBytes + one.noiseBytes);
     expect(BROWNIAN_TREE_SAMPLERS).toEqual(['DPM_PLUS_PLUS_SDE_KARRAS']);
   });

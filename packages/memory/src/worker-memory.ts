@@ -62,8 +62,8 @@ export const BROWNIAN_TREE_SAMPLERS: readonly string[] = ['DPM_PLUS_PLUS_SDE_KAR
  * {@link NOISE_HELPER_BYTES} to peak RSS over four loops in a row (docs/memory.md).
  */
 const BROWNIAN_TREE_BYTES_PER_LATENT_PIXEL = 3600;
-/** The helper thread itself (isolate, its code and WebAssembly, young generation): ~59 MiB in that fit. */
-const NOISE_HELPER_BYTES = 64 * 2 ** 20;
+/** The helper thread itself (isolate, its code and WebAssembly, young generation): ~41 MiB in that fit. */
+const NOISE_HELPER_BYTES = 48 * 2 ** 20;
 
 /** One attention layer family: at `downsample`× below the latent grid, with `heads` heads. */
 export interface AttentionSite {

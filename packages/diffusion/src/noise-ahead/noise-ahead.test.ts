@@ -9,7 +9,7 @@ import { BrownianTreeNoiseSampler, type BrownianNoiseSpec } from '../schedulers/
 import { DPMSolverSDEScheduler } from '../schedulers/dpm-sde.scheduler.js';
 import { SAMPLER_NAMES, createScheduler } from '../schedulers/index.js';
 import type { StepOptions } from '../schedulers/scheduler.js';
-import { NoiseAhead } from './noise-ahead.js';
+import { NoiseAhead, noiseAheadFor } from './noise-ahead.js';
 
 const ITEM_SHAPE = [4, 16, 16];
 const ITEM_SIZE = 4 * 16 * 16;
@@ -69,18 +69,23 @@ describe('NoiseAhead', () => {
     ahead.close();
   });
 
-  it('hands the helper of a loop closed part-way to the next loop, which it answers in full', () => {
-    const first = new NoiseAhead();
-    first.source(spec).noise(...spec.queries[0]);
-    first.close();
-    const next = new NoiseAhead();
-    const noise = next.source(spec);
-    for (const query of spec.queries) expect(noise.noise(...query)).toEqual(inlineNoise(query));
-    expect(next.tally).toEqual({ ahead: spec.queries.length, inline: 0 });
-    next.close();
+  it("answers a render's next loop in full after one that stopped part-way, from the same helper", () => {
+    const ahead = new NoiseAhead();
+    ahead.source(spec).noise(...spec.queries[0]);
+    const next = ahead.source(spec);
+    for (const query of spec.queries) expect(next.noise(...query)).toEqual(inlineNoise(query));
+    expect(ahead.tally).toEqual({ ahead: 1 + spec.queries.length, inline: 0 });
+    ahead.close();
   });
 
-  it('serves two loops at once, each from its own helper', () => {
+  it('draws inline once closed, with the same numbers', () => {
+    const ahead = new NoiseAhead();
+    ahead.close();
+    expect(ahead.source(spec).noise(...spec.queries[0])).toEqual(inlineNoise(spec.queries[0]));
+    expect(ahead.tally).toEqual({ ahead: 0, inline: 1 });
+  });
+
+  it('serves two renders at once, each from its own helper', () => {
     const a = new NoiseAhead();
     const b = new NoiseAhead();
     const noiseA = a.source(spec);
@@ -99,6 +104,17 @@ describe('NoiseAhead', () => {
     const broken = { ...spec, sigmaMin: 20 };
     expect(() => ahead.source(broken).noise(...spec.queries[0])).toThrow(/t1 must exceed t0/);
     ahead.close();
+  });
+});
+
+describe('noiseAheadFor', () => {
+  it('gives a render on an accelerator a helper, and one on the CPU provider none', () => {
+    expect(noiseAheadFor('cpu')).toBeUndefined();
+    for (const provider of ['cuda', 'webgpu']) {
+      const ahead = noiseAheadFor(provider);
+      expect(ahead).toBeInstanceOf(NoiseAhead);
+      ahead?.close();
+    }
   });
 });
 

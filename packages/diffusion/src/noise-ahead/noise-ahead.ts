@@ -3,7 +3,8 @@
  * calling thread for the whole UNet evaluation (on a GPU, the CPU then waits), and DPM++ SDE's
  * tree costs ~14 ms of CPU per step at 512×512 (docs/benchmarks.md, row 1c). The noise depends
  * only on the seeds and the sigmas (brownian-tree.ts), so a helper thread draws step k+1's while
- * the UNet of step k runs, and the step finds it ready.
+ * the UNet of step k runs, and the step finds it ready. One helper serves a render's micro-batches
+ * one after the other.
  *
  * Same numbers as drawing inline: the helper runs the same sampler on the same queries. Whenever
  * the helper cannot answer (it failed, stalled, or the scheduler asks something unforeseen), the
@@ -27,34 +28,27 @@ export interface NoiseAheadJob {
   buffer: SharedArrayBuffer;
 }
 
-/** Helper threads between loops: one is kept, so a worker's renders do not each start one. */
-const idleHelpers: Worker[] = [];
-const KEPT_IDLE = 1;
-const exitedHelpers = new WeakSet<Worker>();
 /**
  * Set when a helper thread threw outside its drawing (its module failed to load, or it crashed):
  * the loop waiting on it learns only by stalling, so later loops draw inline from the start.
  */
 let helpersBroken = false;
 
-/** A helper thread for one loop: an idle one or a new one; none when none can be had. */
-function takeHelper(): Worker | undefined {
+/** A new helper thread, or none when none can be had. */
+function startHelper(): Worker | undefined {
   if (helpersBroken) return undefined;
-  const idle = idleHelpers.pop();
-  if (idle) return idle;
   const entry = threadEntry('noise-ahead/noise-ahead.worker.js');
   if (!existsSync(fileURLToPath(entry))) return undefined;
-  const helper = new Worker(entry);
-  helper.unref(); // an idle helper never keeps a process alive
-  helper.on('error', () => {
-    helpersBroken = true;
-  });
-  helper.on('exit', () => {
-    exitedHelpers.add(helper);
-    const at = idleHelpers.indexOf(helper);
-    if (at >= 0) idleHelpers.splice(at, 1);
-  });
-  return helper;
+  try {
+    const helper = new Worker(entry);
+    helper.unref(); // a render that forgets to close never keeps the process alive
+    helper.on('error', () => {
+      helpersBroken = true;
+    });
+    return helper;
+  } catch {
+    return undefined; // Worker refused to start: every query is drawn inline
+  }
 }
 
 /** How many queries the helper answered, and how many were drawn inline. */
@@ -68,24 +62,21 @@ class NoiseFromHelper implements BrownianNoise {
   private readonly ring: NoiseRing;
   private next = 0;
   private inline: BrownianTreeNoiseSampler | undefined;
-  private helper: Worker | undefined;
+  private drawingAhead: boolean;
 
   constructor(
     private readonly spec: BrownianNoiseSpec,
     private readonly tally: NoiseTally,
+    helper: Worker | undefined,
   ) {
     this.ring = new NoiseRing(spec.seeds.length * spec.itemSize);
-    try {
-      this.helper = takeHelper();
-      const job: NoiseAheadJob = { spec, buffer: this.ring.buffer };
-      this.helper?.postMessage(job);
-    } catch {
-      this.close(); // no thread to be had (Worker refused to start): every query is drawn inline
-    }
+    const job: NoiseAheadJob = { spec, buffer: this.ring.buffer };
+    helper?.postMessage(job);
+    this.drawingAhead = helper !== undefined;
   }
 
   noise(sigma: number, sigmaNext: number): Float32Array {
-    if (this.helper) {
+    if (this.drawingAhead) {
       const query = this.spec.queries[this.next];
       const expected = query !== undefined && query[0] === sigma && query[1] === sigmaNext;
       const drawn = expected ? this.ring.take(this.next) : undefined;
@@ -101,33 +92,53 @@ class NoiseFromHelper implements BrownianNoise {
     return this.inline.noise(sigma, sigmaNext);
   }
 
-  /** Stops the helper's work for this loop and hands the helper back. */
+  /** Stops the helper's work for this loop. */
   close(): void {
     this.ring.cancel();
-    const helper = this.helper;
-    this.helper = undefined;
-    if (!helper) return;
-    if (idleHelpers.length < KEPT_IDLE && !exitedHelpers.has(helper)) idleHelpers.push(helper);
-    else void helper.terminate();
+    this.drawingAhead = false;
   }
 }
 
 /**
- * The Brownian noise of one denoising loop, drawn ahead: pass {@link source} to the scheduler's
- * steps and {@link close} when the loop ends, however it ends.
+ * The Brownian noise of a render's denoising loops, drawn ahead by one helper thread, started
+ * when a loop first needs it: pass {@link source} to the scheduler's steps, and {@link close}
+ * when the render ends, however it ends. The helper lives no longer than the render, so its
+ * memory is the render's (the memory estimate counts it for the samplers that use it).
  */
 export class NoiseAhead {
-  private readonly open: NoiseFromHelper[] = [];
+  private readonly loops: NoiseFromHelper[] = [];
+  private helper: Worker | undefined;
+  private state: 'unstarted' | 'open' | 'closed' = 'unstarted';
   readonly tally: NoiseTally = { ahead: 0, inline: 0 };
 
   readonly source: BrownianNoiseSource = (spec) => {
-    const noise = new NoiseFromHelper(spec, this.tally);
-    this.open.push(noise);
-    return noise;
+    if (this.state === 'unstarted') {
+      this.state = 'open';
+      this.helper = startHelper();
+    }
+    // A render's loops run one after the other: one that stopped early must not hold the helper.
+    for (const earlier of this.loops) earlier.close();
+    const loop = new NoiseFromHelper(spec, this.tally, this.helper);
+    this.loops.length = 0;
+    this.loops.push(loop);
+    return loop;
   };
 
   close(): void {
-    for (const noise of this.open) noise.close();
-    this.open.length = 0;
+    this.state = 'closed';
+    for (const loop of this.loops) loop.close();
+    this.loops.length = 0;
+    void this.helper?.terminate();
+    this.helper = undefined;
   }
+}
+
+/**
+ * A render's noise helper where it pays: when the UNet runs on an accelerator, so the CPU waits
+ * during each call. On the CPU provider onnxruntime's threads already use every core, and a
+ * helper started per render made small renders slower (docs/benchmarks.md): the tree is drawn
+ * inline there.
+ */
+export function noiseAheadFor(executionProvider: string): NoiseAhead | undefined {
+  return executionProvider === 'cpu' ? undefined : new NoiseAhead();
 }

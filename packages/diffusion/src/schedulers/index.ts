@@ -23,3 +23,4 @@ export function createScheduler(sampler: string, config: SchedulerConfig): Sched
 }
 
 export type { Scheduler, SchedulerConfig, StepOptions } from './scheduler.js';
+export type { BrownianNoiseSource } from './brownian-tree.js';

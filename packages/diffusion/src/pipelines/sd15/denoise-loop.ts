@@ -7,8 +7,7 @@ import { RenderAbortedError } from '../../errors.js';
 import type { HostTensor } from '../../models/onnx-session.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
 import type { RandomSource } from '../../rng/index.js';
-import { NoiseAhead } from '../../noise-ahead/noise-ahead.js';
-import type { Scheduler, StepOptions } from '../../schedulers/index.js';
+import type { BrownianNoiseSource, Scheduler, StepOptions } from '../../schedulers/index.js';
 import type { UnetResidualSource } from './controlnet-residuals.js';
 import { applyGuidanceInPlace } from './guidance.js';
 
@@ -36,6 +35,11 @@ export interface DenoiseInputs {
   residuals?: UnetResidualSource;
   /** Runs after each scheduler step with the loop index; returns the latents to continue with. */
   afterStep?: (latents: Float32Array, index: number) => Float32Array;
+  /**
+   * Where DPM++ SDE's Brownian noise is drawn: the render's helper thread while the UNet holds
+   * this one (micro-batches.ts, on an accelerator); inline when absent. The same numbers either way.
+   */
+  brownianNoise?: BrownianNoiseSource;
   signal?: { readonly aborted: boolean };
   onStep?: (step: number, totalSteps: number) => void;
 }
@@ -105,44 +109,38 @@ export async function denoise(inputs: DenoiseInputs): Promise<{ latents: Float32
     inputs.residuals && conditioning
       ? new UnetSampleBuffer(unetBatch, batch, channels, latentHeight * latentWidth, undefined)
       : undefined;
-  // DPM++ SDE's Brownian noise is drawn on a helper thread while the UNet holds this one.
-  const noiseAhead = new NoiseAhead();
-  const stepOptions: StepOptions = { shape, generators, eta: 0, brownianNoise: noiseAhead.source };
-  try {
-    for (let i = 0; i < timesteps.length; i++) {
-      if (inputs.signal?.aborted) throw new RenderAbortedError();
-      const t = timesteps[i];
-      const scaled = scheduler.scaleModelInput(latents, t);
-      scheduler.beforeModel?.(t, stepOptions);
-      (timestep.data as Float32Array).fill(t);
-      const feeds: Record<string, HostTensor> = {
-        sample: {
-          data: sample ? sample.write(scaled) : scaled,
-          dims: [unetBatch, inChannels, latentHeight, latentWidth],
-        },
-        timestep,
-        encoder_hidden_states: context,
-      };
-      if (inputs.residuals) {
-        const control: HostTensor = conditioning
-          ? {
-              data: (controlSample as UnetSampleBuffer).write(scaled),
-              dims: [unetBatch, channels, latentHeight, latentWidth],
-            }
-          : feeds.sample;
-        Object.assign(feeds, await inputs.residuals.feeds(control, timestep, context, i, timesteps.length));
-      }
-      const out = await model.unet.run(feeds, ['out_sample']);
-      unetCalls++;
-      // The output is a fresh buffer each run, so guidance can overwrite it (schedulers may keep it).
-      const raw = out.out_sample.data as Float32Array;
-      const noisePred = guided ? applyGuidanceInPlace(raw, cfgScale) : raw;
-      latents = scheduler.step(noisePred, t, latents, stepOptions);
-      if (inputs.afterStep) latents = inputs.afterStep(latents, i);
-      inputs.onStep?.(i + 1, timesteps.length);
+  const stepOptions: StepOptions = { shape, generators, eta: 0, brownianNoise: inputs.brownianNoise };
+  for (let i = 0; i < timesteps.length; i++) {
+    if (inputs.signal?.aborted) throw new RenderAbortedError();
+    const t = timesteps[i];
+    const scaled = scheduler.scaleModelInput(latents, t);
+    scheduler.beforeModel?.(t, stepOptions);
+    (timestep.data as Float32Array).fill(t);
+    const feeds: Record<string, HostTensor> = {
+      sample: {
+        data: sample ? sample.write(scaled) : scaled,
+        dims: [unetBatch, inChannels, latentHeight, latentWidth],
+      },
+      timestep,
+      encoder_hidden_states: context,
+    };
+    if (inputs.residuals) {
+      const control: HostTensor = conditioning
+        ? {
+            data: (controlSample as UnetSampleBuffer).write(scaled),
+            dims: [unetBatch, channels, latentHeight, latentWidth],
+          }
+        : feeds.sample;
+      Object.assign(feeds, await inputs.residuals.feeds(control, timestep, context, i, timesteps.length));
     }
-  } finally {
-    noiseAhead.close();
+    const out = await model.unet.run(feeds, ['out_sample']);
+    unetCalls++;
+    // The output is a fresh buffer each run, so guidance can overwrite it (schedulers may keep it).
+    const raw = out.out_sample.data as Float32Array;
+    const noisePred = guided ? applyGuidanceInPlace(raw, cfgScale) : raw;
+    latents = scheduler.step(noisePred, t, latents, stepOptions);
+    if (inputs.afterStep) latents = inputs.afterStep(latents, i);
+    inputs.onStep?.(i + 1, timesteps.length);
   }
   if (inputs.signal?.aborted) throw new RenderAbortedError();
   return { latents, unetCalls };

@@ -70,6 +70,7 @@ export async function imageToImage(
       residuals: unetResidualSource(model, p.controlnets ?? [], batchGeometry(p, batch.size, guided)),
       signal: hooks.signal,
       onStep: batch.reportStep,
+      brownianNoise: batch.brownianNoise,
     });
     return { latents: denoised, totalSteps: timesteps.length, unetCalls };
   });

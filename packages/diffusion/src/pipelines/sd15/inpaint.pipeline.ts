@@ -182,6 +182,7 @@ export async function inpaint(model: Sd15Model, p: InpaintParams, hooks: RenderH
             },
         signal: hooks.signal,
         onStep: batch.reportStep,
+        brownianNoise: batch.brownianNoise,
       });
       return { latents: denoised, totalSteps: timesteps.length, unetCalls };
     },

@@ -5,7 +5,9 @@
  */
 import type { RgbImage } from '../../image/raster.js';
 import type { Sd15Model } from '../../models/sd15-model.js';
+import { noiseAheadFor } from '../../noise-ahead/noise-ahead.js';
 import { createGenerator, type RandomSource } from '../../rng/index.js';
+import type { BrownianNoiseSource } from '../../schedulers/index.js';
 import { decodeLatents } from './decode-latents.js';
 import type { MemoryPlan } from './memory-plan.js';
 import type { RenderParams } from './render-params.js';
@@ -25,6 +27,8 @@ export interface MicroBatch {
   shape: number[];
   /** Progress of denoising step `step` (1-based) of `totalSteps` within this batch. */
   reportStep(step: number, totalSteps: number): void;
+  /** The render's helper thread for DPM++ SDE's Brownian noise, on an accelerator (noise-ahead.ts). */
+  brownianNoise?: BrownianNoiseSource;
 }
 
 export interface DenoisedBatch {
@@ -77,35 +81,40 @@ export async function renderMicroBatches(
   const images: RenderedImage[] = [];
   const finalLatents: Float32Array[] = [];
   let unetCalls = 0;
+  const noiseAhead = noiseAheadFor(model.unet.executionProvider);
+  try {
+    for (let first = 0; first < p.seeds.length; first += plan.microBatchSize) {
+      const seeds = p.seeds.slice(first, first + plan.microBatchSize);
+      const size = seeds.length;
+      const batch: MicroBatch = {
+        first,
+        seeds,
+        size,
+        generators: seeds.map((s) => createGenerator(s, p.rng)),
+        shape: [size, LATENT_CHANNELS, latentHeight, latentWidth],
+        reportStep: (step, totalSteps) =>
+          hooks.onProgress?.({ step, totalSteps, imagesDone: first, numImages: p.seeds.length }),
+        brownianNoise: noiseAhead?.source,
+      };
+      const denoised = await denoiseBatch(batch);
+      unetCalls += denoised.unetCalls;
 
-  for (let first = 0; first < p.seeds.length; first += plan.microBatchSize) {
-    const seeds = p.seeds.slice(first, first + plan.microBatchSize);
-    const size = seeds.length;
-    const batch: MicroBatch = {
-      first,
-      seeds,
-      size,
-      generators: seeds.map((s) => createGenerator(s, p.rng)),
-      shape: [size, LATENT_CHANNELS, latentHeight, latentWidth],
-      reportStep: (step, totalSteps) =>
-        hooks.onProgress?.({ step, totalSteps, imagesDone: first, numImages: p.seeds.length }),
-    };
-    const denoised = await denoiseBatch(batch);
-    unetCalls += denoised.unetCalls;
-
-    for (let b = 0; b < size; b++) {
-      const own = denoised.latents.slice(b * perImage, (b + 1) * perImage);
-      finalLatents.push(own);
-      let decoded: RgbImage = await decodeLatents(model, own, latentHeight, latentWidth, plan.tileLatent);
-      if (finishImage) decoded = await finishImage(decoded);
-      images.push({ seed: seeds[b], ...decoded, removedForSafety: false, safetyScore: null });
+      for (let b = 0; b < size; b++) {
+        const own = denoised.latents.slice(b * perImage, (b + 1) * perImage);
+        finalLatents.push(own);
+        let decoded: RgbImage = await decodeLatents(model, own, latentHeight, latentWidth, plan.tileLatent);
+        if (finishImage) decoded = await finishImage(decoded);
+        images.push({ seed: seeds[b], ...decoded, removedForSafety: false, safetyScore: null });
+      }
+      hooks.onProgress?.({
+        step: denoised.totalSteps,
+        totalSteps: denoised.totalSteps,
+        imagesDone: first + size,
+        numImages: p.seeds.length,
+      });
     }
-    hooks.onProgress?.({
-      step: denoised.totalSteps,
-      totalSteps: denoised.totalSteps,
-      imagesDone: first + size,
-      numImages: p.seeds.length,
-    });
+  } finally {
+    noiseAhead?.close();
   }
   return { images, latents: finalLatents, timings: clock.timings(unetCalls) };
 }

@@ -50,6 +50,7 @@ export async function textToImage(
       residuals: unetResidualSource(model, p.controlnets ?? [], batchGeometry(p, batch.size, guided)),
       signal: hooks.signal,
       onStep: batch.reportStep,
+      brownianNoise: batch.brownianNoise,
     });
     return { latents: denoised, totalSteps: scheduler.timesteps.length, unetCalls };
   });
