@@ -106,7 +106,8 @@ class NoiseFromHelper implements BrownianNoise {
  * memory is the render's (the memory estimate counts it for the samplers that use it).
  */
 export class NoiseAhead {
-  private readonly loops: NoiseFromHelper[] = [];
+  /** The loop the helper draws for: a render's loops run one after the other. */
+  private loop: NoiseFromHelper | undefined;
   private helper: Worker | undefined;
   private state: 'unstarted' | 'open' | 'closed' = 'unstarted';
   readonly tally: NoiseTally = { ahead: 0, inline: 0 };
@@ -116,18 +117,16 @@ export class NoiseAhead {
       this.state = 'open';
       this.helper = startHelper();
     }
-    // A render's loops run one after the other: one that stopped early must not hold the helper.
-    for (const earlier of this.loops) earlier.close();
-    const loop = new NoiseFromHelper(spec, this.tally, this.helper);
-    this.loops.length = 0;
-    this.loops.push(loop);
-    return loop;
+    // A loop that stopped early must not hold the helper from the next one.
+    this.loop?.close();
+    this.loop = new NoiseFromHelper(spec, this.tally, this.helper);
+    return this.loop;
   };
 
   close(): void {
     this.state = 'closed';
-    for (const loop of this.loops) loop.close();
-    this.loops.length = 0;
+    this.loop?.close();
+    this.loop = undefined;
     void this.helper?.terminate();
     this.helper = undefined;
   }
