@@ -4,7 +4,7 @@
  * good after its retries, when its worker was killed mid-render, and when it was canceled.
  */
 import { spawn } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger } from '@kiln/config';
 import { startRenderWorker, type RenderWorker } from '@kiln/worker';
@@ -84,22 +84,33 @@ describe('usage', () => {
     const blocker = path.join(h.dataDir, 'results');
     await rm(blocker, { recursive: true, force: true });
     await writeFile(blocker, 'not a folder');
-    await withWorker(async () => {
-      const doomed = await other.post('/generate/sd', smallRequest({ seed: 7 }), ASYNC);
-      const failed = await waitForStatus(other, doomed.json.response_id, 'failed');
-      expect(failed.attempts_made).toBe(3);
+    try {
+      await withWorker(async () => {
+        const doomed = await other.post('/generate/sd', smallRequest({ seed: 7 }), ASYNC);
+        const failed = await waitForStatus(other, doomed.json.response_id, 'failed');
+        expect(failed.attempts_made).toBe(3);
 
-      const retried = await other.post('/generate/sd', smallRequest({ seed: 8, steps: 3 }), ASYNC);
-      const id = retried.json.response_id;
-      await pollUntil(
-        async () => ((await other.get(`/v1/jobs/${id}`)).json.attempts_made >= 1 ? true : undefined),
-        30_000,
-        20,
-      );
-      await rm(blocker);
-      const completed = await waitForStatus(other, id, 'completed');
-      expect(completed.attempts_made).toBeGreaterThanOrEqual(1);
-    });
+        const retried = await other.post('/generate/sd', smallRequest({ seed: 8, steps: 3 }), ASYNC);
+        const id = retried.json.response_id;
+        await pollUntil(
+          async () => ((await other.get(`/v1/jobs/${id}`)).json.attempts_made >= 1 ? true : undefined),
+          30_000,
+          20,
+        );
+        await rm(blocker);
+        const completed = await waitForStatus(other, id, 'completed');
+        expect(completed.attempts_made).toBeGreaterThanOrEqual(1);
+      });
+    } finally {
+      // Whatever failed above, the later tests store their images.
+      if (
+        await stat(blocker).then(
+          (entry) => entry.isFile(),
+          () => false,
+        )
+      )
+        await rm(blocker);
+    }
     const totals = await usageOf(other, 'meter-2');
     expect(totals).toMatchObject({ jobs: 2, jobs_completed: 1, jobs_failed: 1, images: 1, steps: 3 });
     expect(totals.megapixel_steps).toBeCloseTo(((64 * 64) / 1e6) * 3, 6);

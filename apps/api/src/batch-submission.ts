@@ -16,7 +16,6 @@ import {
   KilnError,
   batchWebhookOptionsSchema,
   encodeFailure,
-  isCanceledReason,
   toValidationErrorBody,
   type ErrorCode,
 } from '@kiln/contracts';
@@ -35,6 +34,7 @@ import {
 import { BatchItemValidator, type Staged, type StagedError, type StagedItem } from './batch-item.js';
 import type { ApiDeps } from './deps.js';
 import { admitJobs } from './job-admission.js';
+import { loadView, type JobView } from './job-views.js';
 import { assertWebhookTarget } from './webhook-target.js';
 
 /** Items per Redis round trip in both phases. */
@@ -186,17 +186,11 @@ interface ChunkOutcome {
 }
 
 /** What an earlier job of the same custom_id and body can do for a resubmitted item. */
-async function reusable(
-  deps: ApiDeps,
-  tenant: string,
-  jobId: string | null,
-): Promise<{ job: RenderJob; state: string } | undefined> {
-  if (!jobId) return undefined;
-  const job = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
-  if (!job || job.data.tenant !== tenant) return undefined;
-  const state = await job.getState();
-  if (state === 'failed' || state === 'unknown') return undefined; // failed or canceled: render it again
-  return { job, state };
+async function reusable(deps: ApiDeps, tenant: string, jobId: string | null): Promise<JobView | undefined> {
+  const view = jobId ? await loadView(deps.queue, jobId) : undefined;
+  if (!view || view.job.data.tenant !== tenant) return undefined;
+  if (view.status === 'failed' || view.status === 'canceled') return undefined; // render it again
+  return view;
 }
 
 async function enqueueChunk(
@@ -212,7 +206,7 @@ async function enqueueChunk(
     caller.tenant,
     items.map((s) => s.hash),
   );
-  const reuse = new Map<string, { job: RenderJob; state: string }>();
+  const reuse = new Map<string, JobView>();
   await Promise.all(
     items.map(async (s, k) => {
       const found = await reusable(deps, caller.tenant, earlier[k]);
@@ -289,18 +283,20 @@ async function enqueueChunk(
   await batches.appendItems(batchId, entries);
 
   // Reused jobs: count the finished ones now; wait on the others like on our own items.
-  for (const { job, state } of reuse.values()) {
+  for (const { job, status } of reuse.values()) {
     const jobId = job.id as string;
-    if (state !== 'completed') {
+    if (status !== 'completed') {
       await batches.watch(jobId, batchId);
-      if (state === 'active') await batches.markActive(batchId, jobId);
-      // it may have ended between the state read and the watch: look again
-      const now = (await deps.queue.getJob(jobId)) as RenderJob | undefined;
-      const nowState = now ? await now.getState() : 'unknown';
-      if (!now || (nowState !== 'completed' && nowState !== 'failed')) continue;
-      const status =
-        nowState === 'completed' ? 'completed' : isCanceledReason(now.failedReason) ? 'canceled' : 'failed';
-      const counted = await batches.recordEnd(batchId, jobId, status, itemOutcome(jobSnapshot(now), status));
+      if (status === 'running') await batches.markActive(batchId, jobId);
+      // it may have ended between the status read and the watch: look again
+      const now = await loadView(deps.queue, jobId);
+      if (!now || now.status === 'queued' || now.status === 'running') continue;
+      const counted = await batches.recordEnd(
+        batchId,
+        jobId,
+        now.status,
+        itemOutcome(jobSnapshot(now.job), now.status),
+      );
       await lifecycle.afterItemEnd(batchId, counted);
       continue;
     }

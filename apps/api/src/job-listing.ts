@@ -8,7 +8,7 @@ import type { JobStatus } from '@kiln/contracts';
 import { decodeCursor, encodeCursor, indexedJobIds, stateKeys, unindexJobs, type JobCursor } from '@kiln/state';
 import type { Caller } from './auth.js';
 import type { ApiDeps } from './deps.js';
-import { jobDocument, statusOf, type RenderJob } from './job-views.js';
+import { jobDocument, viewOf, type JobView, type RenderJob } from './job-views.js';
 
 /** Index entries one page may look at before it answers short. */
 export const MAX_SCAN = 2000;
@@ -27,7 +27,8 @@ export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuer
   const after: JobCursor | undefined = query.cursor ? decodeCursor(query.cursor) : undefined;
   const wanted = query.statuses?.length ? new Set(query.statuses) : undefined;
 
-  const page: { job: RenderJob; entry: JobCursor }[] = [];
+  // With a status filter, a job's view is read to filter it; without, only for the page's jobs.
+  const page: { job: RenderJob; view?: JobView; entry: JobCursor }[] = [];
   const gone: string[] = [];
   let scanned = 0;
   let lastScanned: JobCursor | undefined;
@@ -38,7 +39,7 @@ export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuer
     const jobs = await Promise.all(
       chunk.map((entry) => deps.queue.getJob(entry.jobId) as Promise<RenderJob | undefined>),
     );
-    const statuses = await Promise.all(jobs.map((job) => (job && wanted ? statusOf(job) : undefined)));
+    const views = await Promise.all(jobs.map((job) => (job && wanted ? viewOf(deps.queue, job) : undefined)));
     for (const [i, entry] of chunk.entries()) {
       const job = jobs[i];
       if (!job) {
@@ -47,8 +48,9 @@ export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuer
       }
       if (job.data.tenant !== caller.tenant) continue;
       if (query.batchId && job.data.batchId !== query.batchId) continue;
-      if (wanted && !wanted.has(statuses[i] as JobStatus)) continue;
-      page.push({ job, entry });
+      const view = views[i];
+      if (wanted && !wanted.has(view?.status as JobStatus)) continue;
+      page.push({ job, view, entry });
       if (page.length === query.limit) return true;
     }
     chunk = [];
@@ -74,9 +76,13 @@ export async function listJobs(deps: ApiDeps, caller: Caller, query: JobListQuer
   if (gone.length) await unindexJobs(deps.redis, indexKey, gone);
 
   const full = page.length === query.limit;
+  // A job removed (result retention) since it was listed drops out of the page.
+  const views = await Promise.all(page.map(({ job, view }) => view ?? viewOf(deps.queue, job)));
   const resumeAt = full ? page.at(-1)?.entry : exhausted ? undefined : lastScanned;
   return {
-    jobs: await Promise.all(page.map(({ job }) => jobDocument(job, deps.redis, deps.queue, baseUrl))),
+    jobs: await Promise.all(
+      views.filter((view) => view !== undefined).map((view) => jobDocument(view, deps.redis, deps.queue, baseUrl)),
+    ),
     next_cursor: resumeAt ? encodeCursor(resumeAt) : null,
   };
 }

@@ -17,9 +17,11 @@ import type { RedisClient } from '@kiln/queue';
 export type KilnStatus = 'queued' | 'running' | 'completed' | 'failed' | 'canceled';
 export type { RenderJob };
 
-export async function statusOf(job: RenderJob): Promise<KilnStatus> {
-  const state = await job.getState();
+/** Kiln's status for a BullMQ state; undefined for `unknown`, a job removed since its record was read. */
+function statusFor(state: string, job: RenderJob): KilnStatus | undefined {
   switch (state) {
+    case 'unknown':
+      return undefined;
     case 'active':
       return 'running';
     case 'completed':
@@ -30,6 +32,37 @@ export async function statusOf(job: RenderJob): Promise<KilnStatus> {
       // waiting, prioritized, delayed (a retry's backoff), waiting-children
       return 'queued';
   }
+}
+
+/** A job record and its status, read so that they agree. */
+export interface JobView {
+  job: RenderJob;
+  status: KilnStatus;
+}
+
+/**
+ * The job with its status; undefined when it has been removed (result retention). The status is
+ * read live, after the record: a job that ended in between has a record without its outcome (no
+ * `finishedOn`, `failedReason` or `returnvalue`, one attempt fewer), so it is read again.
+ * Everything shown or counted about one job comes from one view; reading the status a second time
+ * could pair an ended job's status with its running record.
+ */
+export async function viewOf(queue: RenderQueue, job: RenderJob): Promise<JobView | undefined> {
+  const view = await readView(job);
+  if (!view || view.status === 'queued' || view.status === 'running' || job.finishedOn !== undefined) return view;
+  const ended = (await queue.getJob(job.id as string)) as RenderJob | undefined;
+  return ended && readView(ended);
+}
+
+/** The view of the job `id`; undefined when there is no such job. */
+export async function loadView(queue: RenderQueue, id: string): Promise<JobView | undefined> {
+  const job = (await queue.getJob(id)) as RenderJob | undefined;
+  return job && viewOf(queue, job);
+}
+
+async function readView(job: RenderJob): Promise<JobView | undefined> {
+  const status = statusFor(await job.getState(), job);
+  return status && { job, status };
 }
 
 /** OctoAI's `GET /v1/requests/{id}` statuses. */
@@ -60,13 +93,12 @@ export function progressOf(job: RenderJob): RenderJobProgress {
 
 /** With `urls`, each image also gets its checksum and a presigned storage URL (`?image_urls=1`). */
 export async function jobDocument(
-  job: RenderJob,
+  { job, status }: JobView,
   redis: RedisClient,
   queue: RenderQueue,
   baseUrl: string,
   urls?: ImageUrlSigner,
 ) {
-  const status = await statusOf(job);
   const progress = progressOf(job);
   const result = status === 'completed' ? job.returnvalue : undefined;
   const failure = status === 'failed' || status === 'canceled' ? decodeFailure(job.failedReason) : null;

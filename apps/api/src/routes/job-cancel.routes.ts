@@ -12,7 +12,7 @@ import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
 import { createOnce } from '../idempotency.js';
-import { jobDocument, statusOf, type RenderJob } from '../job-views.js';
+import { jobDocument, loadView } from '../job-views.js';
 
 export function jobCancelRoutes(deps: ApiDeps): Router {
   const router = Router();
@@ -21,9 +21,9 @@ export function jobCancelRoutes(deps: ApiDeps): Router {
     const caller = callerOf(res);
     const id = req.params.id;
     const owned = async () => {
-      const job = (await deps.queue.getJob(id)) as RenderJob | undefined;
-      if (!job || job.data.tenant !== caller.tenant) throw new KilnError('not_found', `no job ${id}`);
-      return job;
+      const view = await loadView(deps.queue, id);
+      if (!view || view.job.data.tenant !== caller.tenant) throw new KilnError('not_found', `no job ${id}`);
+      return view;
     };
     await owned();
     await createOnce(
@@ -37,7 +37,7 @@ export function jobCancelRoutes(deps: ApiDeps): Router {
         if (outcome === 'finished') {
           throw new KilnError(
             'conflict',
-            `job ${id} has already ended (${await statusOf(await owned())}); there is nothing to cancel`,
+            `job ${id} has already ended (${(await owned()).status}); there is nothing to cancel`,
             { jobId: id },
           );
         }
@@ -45,12 +45,11 @@ export function jobCancelRoutes(deps: ApiDeps): Router {
       },
       {},
     );
-    const job = await owned();
-    const status = await statusOf(job);
+    const view = await owned();
     // 200: the job has ended (canceled now, or by the request this one replays); 202: stopping.
     res
-      .status(FINAL_JOB_STATUSES.includes(status) ? 200 : 202)
-      .json(await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config)));
+      .status(FINAL_JOB_STATUSES.includes(view.status) ? 200 : 202)
+      .json(await jobDocument(view, deps.redis, deps.queue, baseUrlOf(req, deps.config)));
   });
 
   return router;

@@ -9,36 +9,16 @@ import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
 import { wantsImageUrls } from '../image-urls.js';
-import {
-  OCTOAI_STATUS,
-  generationResponse,
-  jobDocument,
-  statusOf,
-  type KilnStatus,
-  type RenderJob,
-} from '../job-views.js';
+import { OCTOAI_STATUS, generationResponse, jobDocument, loadView, type JobView } from '../job-views.js';
 
 export function jobsRoutes(deps: ApiDeps): Router {
   const router = Router();
 
-  async function ownJob(id: string, res: Response): Promise<RenderJob> {
-    const job = (await deps.queue.getJob(id)) as RenderJob | undefined;
-    if (!job || job.data.tenant !== callerOf(res).tenant) {
-      throw new KilnError('not_found', `no job ${id}`);
-    }
-    return job;
-  }
-
-  /**
-   * The job with its status. The status is read live, after the record: a job that ended in
-   * between has a record without its outcome (no `failedReason`, no `returnvalue`), so read it again.
-   */
-  async function settled(id: string, res: Response): Promise<{ job: RenderJob; status: KilnStatus }> {
-    const job = await ownJob(id, res);
-    const status = await statusOf(job);
-    if (status === 'queued' || status === 'running' || job.finishedOn !== undefined) return { job, status };
-    const ended = await ownJob(id, res);
-    return { job: ended, status: await statusOf(ended) };
+  /** The caller's job and its status; another tenant's job answers 404 like a missing one. */
+  async function settled(id: string, res: Response): Promise<JobView> {
+    const view = await loadView(deps.queue, id);
+    if (!view || view.job.data.tenant !== callerOf(res).tenant) throw new KilnError('not_found', `no job ${id}`);
+    return view;
   }
 
   router.get('/v1/requests/:id', async (req, res) => {
@@ -72,14 +52,14 @@ export function jobsRoutes(deps: ApiDeps): Router {
       ? { store: deps.store, ttlSeconds: deps.config.imageUrlTtlSeconds }
       : undefined;
     // settled() answers 404 for another tenant's job before any URL is signed.
-    const { job } = await settled(req.params.id, res);
-    res.json(await jobDocument(job, deps.redis, deps.queue, baseUrlOf(req, deps.config), urls));
+    const view = await settled(req.params.id, res);
+    res.json(await jobDocument(view, deps.redis, deps.queue, baseUrlOf(req, deps.config), urls));
   });
 
   router.get('/v1/jobs/:id/images/:index', async (req, res) => {
-    const job = await ownJob(req.params.id, res);
+    const { job, status } = await settled(req.params.id, res);
     const index = Number(req.params.index);
-    const image = (await job.getState()) === 'completed' ? job.returnvalue.images[index] : undefined;
+    const image = status === 'completed' ? job.returnvalue.images[index] : undefined;
     // Streamed from either store, never read whole into memory.
     const source = image?.key ? await deps.store.openRead(image.key) : undefined;
     if (!image || !source) throw new KilnError('not_found', `job ${job.id} has no image ${req.params.index}`);
