@@ -250,6 +250,9 @@ describe.each(['fs', 's3'] as const)('a fleet on the %s store', (kind) => {
     expect(image.status, image.text).toBe(404);
     expect(await store.has(inputKey(id, 'init_image'))).toBe(false);
     expect((await acme.get(`/v1/jobs/${id}?image_urls=1`)).status).not.toBe(500);
+    const response = await acme.get(`/v1/responses/${id}`);
+    expect(response.status, response.text).toBe(404);
+    expect(response.json.error.code).toBe('not_found');
     // The uploaded LoRA is an asset: retention never removes it.
     expect((await acme.post('/generate/sd', smallRequest({ loras: { style: 1 } }))).status).toBe(200);
   }, 90_000);

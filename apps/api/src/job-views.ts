@@ -3,6 +3,7 @@
  * the OctoAI response body. One mapping from BullMQ states to Kiln statuses.
  */
 import {
+  KilnError,
   decodeFailure,
   isCanceledReason,
   recordableRequest,
@@ -143,12 +144,20 @@ export async function jobDocument(
   };
 }
 
-/** OctoAI's ImageGenerationResponse, with the image bytes read back from storage. */
+/**
+ * OctoAI's ImageGenerationResponse, with the image bytes read back from storage. A finished job's
+ * record can outlive its files: retention sweeps files by their age, while BullMQ drops an expired
+ * record only when a later job finishes. Such a job's images are gone (404), not an error of Kiln.
+ */
 export async function generationResponse(jobId: string, result: RenderJobResult, store: BlobStore) {
   const images = await Promise.all(
     result.images.map(async (img) => {
       const bytes = img.key ? await store.get(img.key) : undefined;
-      if (img.key && !bytes) throw new Error(`result image ${img.key} is missing from storage`);
+      if (img.key && !bytes) {
+        throw new KilnError('not_found', `the images of job ${jobId} are no longer stored (result retention)`, {
+          jobId,
+        });
+      }
       return {
         image_b64: bytes ? bytes.toString('base64') : null,
         removed_for_safety: img.removedForSafety,
