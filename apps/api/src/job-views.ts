@@ -61,6 +61,13 @@ export async function loadView(queue: RenderQueue, id: string): Promise<JobView 
   return job && viewOf(queue, job);
 }
 
+/** The view of `tenant`'s job `id`; another tenant's job answers 404 exactly like a missing one. */
+export async function ownView(queue: RenderQueue, id: string, tenant: string): Promise<JobView> {
+  const view = await loadView(queue, id);
+  if (!view || view.job.data.tenant !== tenant) throw new KilnError('not_found', `no job ${id}`);
+  return view;
+}
+
 async function readView(job: RenderJob): Promise<JobView | undefined> {
   const status = statusFor(await job.getState(), job);
   return status && { job, status };

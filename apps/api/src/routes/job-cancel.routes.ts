@@ -12,7 +12,7 @@ import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
 import { createOnce } from '../idempotency.js';
-import { jobDocument, loadView } from '../job-views.js';
+import { jobDocument, ownView } from '../job-views.js';
 
 export function jobCancelRoutes(deps: ApiDeps): Router {
   const router = Router();
@@ -20,11 +20,7 @@ export function jobCancelRoutes(deps: ApiDeps): Router {
   router.post('/v1/jobs/:id/cancel', async (req, res) => {
     const caller = callerOf(res);
     const id = req.params.id;
-    const owned = async () => {
-      const view = await loadView(deps.queue, id);
-      if (!view || view.job.data.tenant !== caller.tenant) throw new KilnError('not_found', `no job ${id}`);
-      return view;
-    };
+    const owned = () => ownView(deps.queue, id, caller.tenant);
     await owned();
     await createOnce(
       deps,

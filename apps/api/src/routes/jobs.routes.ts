@@ -9,17 +9,12 @@ import { callerOf } from '../auth.js';
 import { baseUrlOf } from '../base-url.js';
 import type { ApiDeps } from '../deps.js';
 import { wantsImageUrls } from '../image-urls.js';
-import { OCTOAI_STATUS, generationResponse, jobDocument, loadView, type JobView } from '../job-views.js';
+import { OCTOAI_STATUS, generationResponse, jobDocument, ownView, type JobView } from '../job-views.js';
 
 export function jobsRoutes(deps: ApiDeps): Router {
   const router = Router();
 
-  /** The caller's job and its status; another tenant's job answers 404 like a missing one. */
-  async function settled(id: string, res: Response): Promise<JobView> {
-    const view = await loadView(deps.queue, id);
-    if (!view || view.job.data.tenant !== callerOf(res).tenant) throw new KilnError('not_found', `no job ${id}`);
-    return view;
-  }
+  const settled = (id: string, res: Response): Promise<JobView> => ownView(deps.queue, id, callerOf(res).tenant);
 
   router.get('/v1/requests/:id', async (req, res) => {
     const { job, status } = await settled(req.params.id, res);
