@@ -32,6 +32,7 @@ function faultOf(route: string, reply: Reply): string | undefined {
       return `job completed with ${job.images.length} of ${job.progress.num_images} images`;
     }
     if (job.status !== 'failed' && job.error !== null) return `job ${job.status} with an error`;
+    if (job.status === 'running' && job.started_at === null) return 'job running with started_at null';
   }
   if (route === 'request' && (reply.json.status === 'completed') !== Boolean(reply.json.response_url)) {
     return `request ${reply.json.status} with response_url ${reply.json.response_url}`;

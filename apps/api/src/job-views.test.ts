@@ -42,6 +42,17 @@ describe('viewOf', () => {
     expect(document.error?.message).toContain('the results folder is a file');
   });
 
+  it('reads a job again when it started between its record and its status', async () => {
+    const added = await queue.add('sd15', sd15Job());
+    const whileWaiting = (await queue.getJob(added.id as string)) as RenderJob;
+    expect(whileWaiting.processedOn).toBeUndefined();
+    await worker.getNextJob('token-started');
+
+    const view = await viewOf(queue, whileWaiting);
+    expect(view?.status).toBe('running');
+    expect((await jobDocument(view!, redis, queue, 'http://127.0.0.1')).started_at).not.toBeNull();
+  });
+
   it('keeps a running job as it was read', async () => {
     const added = await queue.add('sd15', sd15Job());
     await worker.getNextJob('token-2');

@@ -43,16 +43,24 @@ export interface JobView {
 
 /**
  * The job with its status; undefined when it has been removed (result retention). The status is
- * read live, after the record: a job that ended in between has a record without its outcome (no
- * `finishedOn`, `failedReason` or `returnvalue`, one attempt fewer), so it is read again.
- * Everything shown or counted about one job comes from one view; reading the status a second time
- * could pair an ended job's status with its running record.
+ * read live, after the record: a job that started or ended in between has a record that lags its
+ * status (no `processedOn`; no `finishedOn`, `failedReason` or `returnvalue`, one attempt fewer),
+ * so it is read again. BullMQ writes those fields in the script that moves the job, so the second
+ * record has them. Everything shown or counted about one job comes from one view; reading the
+ * status a second time could pair an ended job's status with its running record.
  */
 export async function viewOf(queue: RenderQueue, job: RenderJob): Promise<JobView | undefined> {
   const view = await readView(job);
-  if (!view || view.status === 'queued' || view.status === 'running' || job.finishedOn !== undefined) return view;
-  const ended = (await queue.getJob(job.id as string)) as RenderJob | undefined;
-  return ended && readView(ended);
+  if (!view || recordHolds(view)) return view;
+  const again = (await queue.getJob(job.id as string)) as RenderJob | undefined;
+  return again && readView(again);
+}
+
+/** Whether the record has what its status implies. */
+function recordHolds({ job, status }: JobView): boolean {
+  if (status === 'queued') return true;
+  if (status === 'running') return job.processedOn !== undefined;
+  return job.finishedOn !== undefined;
 }
 
 /** The view of the job `id`; undefined when there is no such job. */
